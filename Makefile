@@ -1,0 +1,39 @@
+# Two commands for a fresh machine:
+#   make run   - install everything, migrate, seed demo data, serve on http://127.0.0.1:8000/
+#   make test  - install everything and run the whole test suite
+# With no DATABASE_URL an embedded PostgreSQL (pgserver) runs in .pgdata/.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+.PHONY: install run test lint stop smoke
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt package.json package-lock.json
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) -m smsmarketing.embedded_db
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py seed_demo
+	PORT=$(PORT) PY=$(PY) ./scripts/serve.sh
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+smoke: install
+	PY=$(PY) ./scripts/smoke.sh
+
+stop:
+	-$(PY) -c "import pgserver; pgserver.get_server('.pgdata', cleanup_mode='stop')" 2>/dev/null

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Start the run command on a spare port, check the login page and the admin
+# answer 200, then stop everything it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT=${SMOKE_PORT:-18765}
+LOG=$(mktemp)
+setsid make run PORT="$PORT" >"$LOG" 2>&1 &
+RUN_PID=$!
+cleanup() { kill -- -"$RUN_PID" 2>/dev/null || true; wait "$RUN_PID" 2>/dev/null || true; }
+trap cleanup EXIT
+for _ in $(seq 1 120); do
+  if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/accounts/login/"; then break; fi
+  sleep 1
+done
+ok=0
+for path in /accounts/login/ /admin/login/; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT$path")
+  echo "smoke: GET $path -> $code"
+  [ "$code" = 200 ] || ok=1
+done
+if [ "$ok" != 0 ]; then echo "smoke: FAILED; run log:"; cat "$LOG"; exit 1; fi
+grep -q "qcluster\|Q Cluster\|cluster" "$LOG" && echo "smoke: django-q2 cluster started"
+echo "smoke: OK"

@@ -1,0 +1,12 @@
+"""Test settings: tasks run synchronously, fast password hashing, plain http."""
+
+from smsmarketing.settings import *  # noqa: F403
+from smsmarketing.settings import Q_CLUSTER
+
+DEBUG = False
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,30 @@
+"""Portal shell views: home redirect and the dashboard."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from smsmarketing.portal import render_portal, shop_view
+from smsmarketing.selectors import shops_for_user
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    shop = shops_for_user(user=request.user).first()
+    if shop is None:
+        if request.user.is_staff:
+            return redirect("admin:index")
+        return render(request, "portal/no_shop.html", status=200)
+    return redirect("portal:dashboard", shop_id=shop.pk)
+
+
+@shop_view
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render_portal(request, "portal/dashboard.html", {"nav": "dashboard"})
+
+
+@shop_view
+def account(request: HttpRequest) -> HttpResponse:
+    return render_portal(request, "portal/area.html", {"nav": "account", "title": "短信账户"})
