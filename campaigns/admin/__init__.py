@@ -1,0 +1,1 @@
+"""Admin of the campaigns app, one module per model family."""

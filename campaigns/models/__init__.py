@@ -1,0 +1,7 @@
+"""Models of the campaigns app, one module per sub-domain.
+
+- ``frequency``: frequency rules, promotion periods, counters, opt-outs     [frequency issue]
+- ``audience``: customers, purchases, segments, coupons                    [campaigns issue]
+- ``sending``: campaigns, messages, delivery reports                       [campaigns issue]
+Each module's models are imported here so Django finds them.
+"""

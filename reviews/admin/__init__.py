@@ -1,0 +1,1 @@
+"""Admin of the reviews app (the reviewers' workbench), one module per model family."""

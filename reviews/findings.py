@@ -1,0 +1,34 @@
+"""The common shape of an automatic rule finding (signature and content rules).
+
+Every finding names its rule id (DOMAIN.md), the span [start, end) in the
+checked text, a severity, a Chinese message and a hint for the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+Severity = Literal["block", "warn"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    start: int
+    end: int
+    severity: Severity
+    message: str
+    hint: str
+    list_version: int | None = None  # version of the word list that produced it, if any
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        if data["list_version"] is None:
+            data.pop("list_version")
+        return data
+
+
+def blocks(findings: list[Finding]) -> bool:
+    """True when any finding blocks submission."""
+    return any(f.severity == "block" for f in findings)
