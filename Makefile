@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: install run test lint stop smoke
+.PHONY: install run test lint stop smoke deploy-check
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt package.json package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,3 +37,8 @@ smoke: install
 
 stop:
 	-$(PY) -c "import pgserver; pgserver.get_server('.pgdata', cleanup_mode='stop')" 2>/dev/null
+
+# The production settings pass Django's deployment checks (no errors).
+deploy-check: install
+	SECRET_KEY=ci-only-$$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') HTTPS=1 DEBUG=0 \
+	  ALLOWED_HOSTS=sms.example.com $(PY) manage.py check --deploy --fail-level ERROR
