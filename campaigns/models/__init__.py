@@ -5,3 +5,15 @@
 - ``sending``: campaigns, messages, delivery reports                       [campaigns issue]
 Each module's models are imported here so Django finds them.
 """
+
+from campaigns.models.frequency import (  # noqa: F401
+    FrequencyRule,
+    MessageClass,
+    OptOut,
+    OptOutEvent,
+    OptOutKeyword,
+    PlatformCounter,
+    PromotionPeriod,
+    RuleSet,
+    ShopCounter,
+)
