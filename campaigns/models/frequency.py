@@ -82,7 +82,9 @@ class FrequencyRule(models.Model):
     rule_id = models.CharField(
         _("规则编号"),
         max_length=40,
-        validators=[RegexValidator(r"^FREQ-[A-Z0-9-]+$", _("规则编号须形如 FREQ-XXX（大写字母、数字、横线）。"))],
+        validators=[
+            RegexValidator(r"^FREQ-[A-Z0-9-]+$", _("规则编号须形如 FREQ-XXX（大写字母、数字、横线）。")),
+        ],
     )
     scope = models.CharField(_("范围"), max_length=16, choices=RuleScope.choices)
     message_class = models.CharField(_("短信类型"), max_length=16, choices=MessageClass.choices)
@@ -270,7 +272,12 @@ class OptOutEvent(models.Model):
     source = models.CharField(_("来源"), max_length=16, choices=OptOutSource.choices)
     consent_note = models.TextField(_("客户同意记录"), blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("操作人")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("操作人"),
     )
     created_at = models.DateTimeField(_("时间"), auto_now_add=True)
 

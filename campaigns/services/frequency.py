@@ -1,0 +1,499 @@
+"""Send eligibility: the one decision every send path uses (pipeline, test SMS, dry run).
+
+``frequency_decide`` answers, for a batch of recipients of one shop and one
+message class at one moment, whether each may be sent to now and if not why
+(a reason id of DOMAIN.md). With ``commit=True`` it also counts the allowed
+ones, so the caller must run it inside the transaction that reserves balance and
+writes the message rows: if anything later fails, the counts roll back too.
+
+Reasons, when several apply, are reported in this order (the first one wins):
+``INVALID-PHONE``, ``OPTED-OUT``, ``QUIET-HOURS``, then the ``FREQ-*`` rules in
+the order platform before shop, one-day window before two-day, then rule id.
+A recipient refused for any reason is not counted.
+
+Concurrency. Counters are rows keyed by (phone, day) for all shops together and
+(phone, shop, day) per shop. The platform rows of the decision's window days are
+the phone's lock: a committing decision creates the missing ones
+(``INSERT ... ON CONFLICT DO NOTHING`` in key order), then locks them all with
+``SELECT ... FOR UPDATE ORDER BY phone, day``, then reads the shop rows, decides
+in Python and writes with one ``UPDATE ... FROM unnest(...)`` and one upsert.
+Every writer of a phone's counters (decisions and releases) takes the platform
+rows first and in the same key order, so two workers sending to overlapping
+phones for different shops serialise per phone and never deadlock; a decision
+holds the locks of both window days, so a worker whose clock is on the previous
+day cannot change a count this decision has read.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, transaction
+from django.db.models import F
+
+from campaigns.models.frequency import (
+    UNSUBSCRIBABLE_CLASSES,
+    FrequencyRule,
+    MessageClass,
+    OptOut,
+    PromotionPeriod,
+    RuleScope,
+    RuleSet,
+)
+from campaigns.phones import INVALID_PHONE, normalize_phone
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+# Marketing is sent only while MARKETING_WINDOW_OPENS <= local time < MARKETING_WINDOW_CLOSES
+# (08:00-21:00 Asia/Shanghai, DOMAIN.md); outside it the decision is QUIET-HOURS.
+MARKETING_WINDOW_OPENS = time(8, 0)
+MARKETING_WINDOW_CLOSES = time(21, 0)
+
+OPTED_OUT = "OPTED-OUT"
+QUIET_HOURS = "QUIET-HOURS"
+
+PLATFORM_TABLE = "campaigns_freq_platform"
+SHOP_TABLE = "campaigns_freq_shop"
+
+# Counter column of each class. Column names are interpolated into SQL, so they
+# come only from this fixed map, never from input.
+CLASS_COLUMN: dict[str, str] = {
+    MessageClass.MARKETING: "marketing",
+    MessageClass.NOTIFY_UNSUB: "notify_unsub",
+    MessageClass.NOTIFY: "notify",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Whether one recipient may be sent to, and why not.
+
+    ``phone`` is the normalised 11-digit number (the input as given when it is
+    invalid); ``ruleset``/``ruleset_version`` name the rule set the caps came from.
+    """
+
+    phone: str
+    allowed: bool
+    reason: str | None
+    ruleset: str
+    ruleset_version: int
+
+    @property
+    def ruleset_label(self) -> str:
+        return f"{self.ruleset} v{self.ruleset_version}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    rule_id: str
+    scope: str
+    message_class: str
+    window_days: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveRules:
+    """The rule set in force on one day (a promotion's, else the default)."""
+
+    name: str
+    version: int
+    rules: tuple[Rule, ...]
+    promotion: str | None = None
+
+    def for_class(self, message_class: str) -> tuple[Rule, ...]:
+        return tuple(rule for rule in self.rules if rule.message_class == message_class)
+
+
+class Releasable(Protocol):
+    """Anything that names a counted message: a ``ReleaseItem`` or a message row."""
+
+    shop_id: int
+    message_class: str
+    phone: str
+    accepted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseItem:
+    shop_id: int
+    message_class: str
+    phone: str
+    accepted_at: datetime
+
+
+# --- time -------------------------------------------------------------------------------
+
+
+def _require_aware(at: datetime) -> None:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("frequency decisions need an aware datetime (with a time zone)")
+
+
+def local_day(at: datetime) -> date:
+    """The calendar day in Asia/Shanghai of an aware moment (16:10 UTC is the next day)."""
+    _require_aware(at)
+    return at.astimezone(LOCAL_TZ).date()
+
+
+def in_quiet_hours(at: datetime) -> bool:
+    """True outside 08:00 <= local time < 21:00, when marketing must wait."""
+    _require_aware(at)
+    local = at.astimezone(LOCAL_TZ).time()
+    return not (MARKETING_WINDOW_OPENS <= local < MARKETING_WINDOW_CLOSES)
+
+
+def next_send_window(at: datetime) -> datetime:
+    """The earliest moment >= ``at`` at which marketing may be sent (Asia/Shanghai).
+
+    ``at`` itself inside the window; 08:00 the same day before it; 08:00 the
+    next day from 21:00 on. The pipeline defers a QUIET-HOURS recipient to this.
+    """
+    _require_aware(at)
+    local = at.astimezone(LOCAL_TZ)
+    if not in_quiet_hours(local):
+        return local
+    day = local.date()
+    if local.time() >= MARKETING_WINDOW_CLOSES:
+        day += timedelta(days=1)
+    return datetime.combine(day, MARKETING_WINDOW_OPENS, tzinfo=LOCAL_TZ)
+
+
+# --- rules ------------------------------------------------------------------------------
+
+
+def _rule_order(rule: Rule) -> tuple[int, int, str]:
+    return (0 if rule.scope == RuleScope.PLATFORM else 1, rule.window_days, rule.rule_id)
+
+
+def rules_for_day(day: date) -> EffectiveRules:
+    """The rules in force on a local calendar day: a promotion period's, else the default set."""
+    promotion = (
+        PromotionPeriod.objects.filter(start_date__lte=day, end_date__gte=day)
+        .order_by("-start_date", "-id")
+        .values_list("name", "ruleset_id")
+        .first()
+    )
+    if promotion is not None:
+        ruleset = RuleSet.objects.filter(pk=promotion[1]).values("id", "name", "version").first()
+    else:
+        ruleset = RuleSet.objects.filter(is_default=True).values("id", "name", "version").first()
+    if ruleset is None:
+        raise ImproperlyConfigured("No default frequency rule set: create one in the admin (频控规则集).")
+    rules = tuple(
+        sorted(
+            (
+                Rule(*row)
+                for row in FrequencyRule.objects.filter(ruleset_id=ruleset["id"]).values_list(
+                    "rule_id", "scope", "message_class", "window_days", "limit"
+                )
+            ),
+            key=_rule_order,
+        )
+    )
+    return EffectiveRules(
+        name=ruleset["name"],
+        version=ruleset["version"],
+        rules=rules,
+        promotion=promotion[0] if promotion else None,
+    )
+
+
+def ruleset_touch(*, ruleset_id: int) -> None:
+    """Record that a rule set's rules changed: its version goes up by one.
+
+    A conditional ``UPDATE ... SET version = version + 1`` so that two admins
+    saving at once both count (no read-modify-write).
+    """
+    RuleSet.objects.filter(pk=ruleset_id).update(version=F("version") + 1)
+
+
+# --- decisions --------------------------------------------------------------------------
+
+
+def frequency_decide(
+    *,
+    shop_id: int,
+    message_class: str,
+    phones: Sequence[str],
+    at: datetime,
+    commit: bool = True,
+) -> list[Decision]:
+    """One decision per phone, in input order, for messages of ``shop_id`` sent at ``at``.
+
+    ``commit=True`` counts every allowed message (call it inside the caller's
+    transaction); ``commit=False`` is the dry run: the same decisions, nothing
+    counted, nothing locked. A phone given twice in one batch is decided
+    sequentially, as if it had been sent twice.
+    """
+    message_class = MessageClass(message_class).value
+    day = local_day(at)
+    effective = rules_for_day(day)
+    rules = effective.for_class(message_class)
+
+    normalised = [normalize_phone(raw) for raw in phones]
+    reasons: list[str | None] = [None if phone else INVALID_PHONE for phone in normalised]
+    valid = sorted({phone for phone in normalised if phone})
+
+    opted_out: set[str] = set()
+    if valid and message_class in UNSUBSCRIBABLE_CLASSES:
+        opted_out = set(
+            OptOut.objects.filter(shop_id=shop_id, phone__in=valid).values_list("phone", flat=True)
+        )
+    quiet = message_class == MessageClass.MARKETING and in_quiet_hours(at)
+    for index, phone in enumerate(normalised):
+        if reasons[index] is None and phone in opted_out:
+            reasons[index] = OPTED_OUT
+        elif reasons[index] is None and quiet:
+            reasons[index] = QUIET_HOURS
+
+    candidates = sorted({int(normalised[i]) for i, reason in enumerate(reasons) if reason is None})
+    if candidates:
+        with transaction.atomic(savepoint=False):
+            _decide_caps(
+                shop_id=shop_id,
+                message_class=message_class,
+                rules=rules,
+                day=day,
+                candidates=candidates,
+                normalised=normalised,
+                reasons=reasons,
+                commit=commit,
+            )
+
+    return [
+        Decision(
+            phone=normalised[i] or str(raw),
+            allowed=reasons[i] is None,
+            reason=reasons[i],
+            ruleset=effective.name,
+            ruleset_version=effective.version,
+        )
+        for i, raw in enumerate(phones)
+    ]
+
+
+def _decide_caps(
+    *,
+    shop_id: int,
+    message_class: str,
+    rules: tuple[Rule, ...],
+    day: date,
+    candidates: list[int],
+    normalised: list[str | None],
+    reasons: list[str | None],
+    commit: bool,
+) -> None:
+    """Apply the caps to the recipients still eligible, filling ``reasons``; count if committing."""
+    column = CLASS_COLUMN[message_class]
+    window = max((rule.window_days for rule in rules), default=1)
+    days = [day - timedelta(days=offset) for offset in range(window - 1, -1, -1)]
+
+    with connection.cursor() as cursor:
+        if commit:
+            platform = _lock_platform_rows(cursor, column=column, phones=candidates, days=days)
+        else:
+            platform = _read_platform_rows(cursor, column=column, phones=candidates, days=days)
+        shop: dict[tuple[int, date], int] = {}
+        if any(rule.scope == RuleScope.SHOP for rule in rules):
+            shop = _read_shop_rows(cursor, column=column, shop_id=shop_id, phones=candidates, days=days)
+
+        # Decide sequentially in input order so a phone repeated in the batch sees its own
+        # earlier sends (``sent_now`` holds this batch's not-yet-written counts of today).
+        sent_now: Counter[int] = Counter()
+        for index, reason in enumerate(reasons):
+            if reason is not None:
+                continue
+            phone = int(normalised[index])
+            for rule in rules:
+                counts = platform if rule.scope == RuleScope.PLATFORM else shop
+                window_days = days[len(days) - rule.window_days :]
+                used = sum(counts.get((phone, d), 0) for d in window_days) + sent_now[phone]
+                if used + 1 > rule.limit:
+                    reasons[index] = rule.rule_id
+                    break
+            else:
+                sent_now[phone] += 1
+
+        if commit and sent_now:
+            _increment(cursor, column=column, shop_id=shop_id, day=day, counts=sent_now)
+
+
+Counts = dict[tuple[int, date], int]
+
+
+def _lock_platform_rows(cursor, *, column: str, phones: list[int], days: list[date]) -> Counts:
+    # Race: two workers creating the same missing counter rows. Inserting in key
+    # order means they wait for each other in the same order (no deadlock), and
+    # DO NOTHING lets the loser go on to lock the winner's row.
+    cursor.execute(
+        f"""
+        INSERT INTO {PLATFORM_TABLE} (phone, day)
+        SELECT p, d FROM unnest(%s::bigint[]) AS p CROSS JOIN unnest(%s::date[]) AS d
+        ORDER BY p, d
+        ON CONFLICT (phone, day) DO NOTHING
+        """,
+        [phones, days],
+    )
+    # Race: workers of different shops sending to the same phones at once. Locking the
+    # window's rows in one fixed order (phone, day) serialises them per phone without
+    # deadlocks; each then reads counts no one else can change until it commits.
+    cursor.execute(
+        f"""
+        SELECT phone, day, {column} FROM {PLATFORM_TABLE}
+        WHERE phone = ANY(%s::bigint[]) AND day = ANY(%s::date[])
+        ORDER BY phone, day
+        FOR UPDATE
+        """,
+        [phones, days],
+    )
+    return {(phone, d): count for phone, d, count in cursor.fetchall()}
+
+
+def _read_platform_rows(cursor, *, column: str, phones: list[int], days: list[date]) -> Counts:
+    cursor.execute(
+        f"""
+        SELECT phone, day, {column} FROM {PLATFORM_TABLE}
+        WHERE phone = ANY(%s::bigint[]) AND day = ANY(%s::date[]) AND {column} > 0
+        """,
+        [phones, days],
+    )
+    return {(phone, d): count for phone, d, count in cursor.fetchall()}
+
+
+def _read_shop_rows(cursor, *, column: str, shop_id: int, phones: list[int], days: list[date]) -> Counts:
+    # No lock needed: these rows change only under the phone's platform-row lock.
+    cursor.execute(
+        f"""
+        SELECT phone, day, {column} FROM {SHOP_TABLE}
+        WHERE phone = ANY(%s::bigint[]) AND shop_id = %s AND day = ANY(%s::date[]) AND {column} > 0
+        """,
+        [phones, shop_id, days],
+    )
+    return {(phone, d): count for phone, d, count in cursor.fetchall()}
+
+
+def _increment(cursor, *, column: str, shop_id: int, day: date, counts: Counter[int]) -> None:
+    phones = sorted(counts)
+    amounts = [counts[phone] for phone in phones]
+    cursor.execute(
+        f"""
+        UPDATE {PLATFORM_TABLE} AS c SET {column} = c.{column} + v.n
+        FROM unnest(%s::bigint[], %s::int[]) AS v(phone, n)
+        WHERE c.phone = v.phone AND c.day = %s
+        """,
+        [phones, amounts, day],
+    )
+    # Rows of this shop are written only under the phone's platform-row lock taken above.
+    cursor.execute(
+        f"""
+        INSERT INTO {SHOP_TABLE} AS c (phone, shop_id, day, {column})
+        SELECT v.phone, %s, %s, v.n FROM unnest(%s::bigint[], %s::int[]) AS v(phone, n) ORDER BY v.phone
+        ON CONFLICT (phone, shop_id, day) DO UPDATE SET {column} = c.{column} + EXCLUDED.{column}
+        """,
+        [shop_id, day, phones, amounts],
+    )
+
+
+# --- releases ---------------------------------------------------------------------------
+
+
+def frequency_release(*, shop_id: int, message_class: str, phone: str, accepted_at: datetime) -> None:
+    """A counted message finally failed: it stops counting (its day's counts go down by one)."""
+    frequency_release_many(
+        [ReleaseItem(shop_id=shop_id, message_class=message_class, phone=phone, accepted_at=accepted_at)]
+    )
+
+
+def frequency_release_many(items: Iterable[Releasable]) -> int:
+    """Release many counted messages at once; returns how many were released.
+
+    Each item names the shop, class, phone and acceptance time of a message
+    that was counted by ``frequency_decide(commit=True)``; the caller releases
+    each message once (its status change is the guard). Counts never go below 0.
+    Items with an invalid phone are ignored (they were never counted).
+    """
+    platform: dict[tuple[int, date], Counter[str]] = defaultdict(Counter)
+    shop: dict[tuple[int, int, date], Counter[str]] = defaultdict(Counter)
+    released = 0
+    for item in items:
+        normalised = normalize_phone(item.phone)
+        if normalised is None:
+            continue
+        column = CLASS_COLUMN[MessageClass(item.message_class).value]
+        phone, day = int(normalised), local_day(item.accepted_at)
+        platform[(phone, day)][column] += 1
+        shop[(phone, item.shop_id, day)][column] += 1
+        released += 1
+    if not released:
+        return 0
+
+    platform_keys = sorted(platform)
+    shop_keys = sorted(shop)
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        # Race: a release running while decisions for the same phones run. Same lock
+        # order as decisions (platform rows by phone, day) so they never deadlock.
+        cursor.execute(
+            f"""
+            SELECT c.phone FROM {PLATFORM_TABLE} AS c
+            JOIN unnest(%s::bigint[], %s::date[]) AS k(phone, day) ON c.phone = k.phone AND c.day = k.day
+            ORDER BY c.phone, c.day
+            FOR UPDATE OF c
+            """,
+            [[k[0] for k in platform_keys], [k[1] for k in platform_keys]],
+        )
+        cursor.execute(
+            f"""
+            UPDATE {PLATFORM_TABLE} AS c SET
+                marketing = GREATEST(c.marketing - v.m, 0),
+                notify_unsub = GREATEST(c.notify_unsub - v.u, 0),
+                notify = GREATEST(c.notify - v.n, 0)
+            FROM unnest(%s::bigint[], %s::date[], %s::int[], %s::int[], %s::int[]) AS v(phone, day, m, u, n)
+            WHERE c.phone = v.phone AND c.day = v.day
+            """,
+            [
+                [k[0] for k in platform_keys],
+                [k[1] for k in platform_keys],
+                *_column_arrays(platform, platform_keys),
+            ],
+        )
+        cursor.execute(
+            f"""
+            UPDATE {SHOP_TABLE} AS c SET
+                marketing = GREATEST(c.marketing - v.m, 0),
+                notify_unsub = GREATEST(c.notify_unsub - v.u, 0),
+                notify = GREATEST(c.notify - v.n, 0)
+            FROM unnest(%s::bigint[], %s::bigint[], %s::date[], %s::int[], %s::int[], %s::int[])
+                AS v(phone, shop_id, day, m, u, n)
+            WHERE c.phone = v.phone AND c.shop_id = v.shop_id AND c.day = v.day
+            """,
+            [
+                [k[0] for k in shop_keys],
+                [k[1] for k in shop_keys],
+                [k[2] for k in shop_keys],
+                *_column_arrays(shop, shop_keys),
+            ],
+        )
+    return released
+
+
+def _column_arrays(counts: dict, keys: list) -> list[list[int]]:
+    return [[counts[key][column] for key in keys] for column in ("marketing", "notify_unsub", "notify")]
+
+
+# --- housekeeping -----------------------------------------------------------------------
+
+
+def frequency_counters_purge(*, before: date) -> int:
+    """Delete counters of days before ``before`` (no window reaches them); returns rows deleted."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {SHOP_TABLE} WHERE day < %s", [before])
+        deleted = cursor.rowcount
+        cursor.execute(f"DELETE FROM {PLATFORM_TABLE} WHERE day < %s", [before])
+        return deleted + cursor.rowcount
