@@ -1,6 +1,21 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
 
-from smsmarketing.models import Category, Membership, Shop
+from smsmarketing.errors import SmsError
+from smsmarketing.forms import GrantForm
+from smsmarketing.models import (
+    Category,
+    LedgerEntry,
+    Membership,
+    RechargeOrder,
+    RechargePackage,
+    Reservation,
+    Shop,
+    SmsAccount,
+)
+from smsmarketing.services import account_grant_many
 
 
 @admin.register(Category)
@@ -23,3 +38,132 @@ class ShopAdmin(admin.ModelAdmin):
     search_fields = ["name", "=id"]
     list_select_related = ["category"]
     inlines = [MembershipInline]
+
+
+# --- SMS account (短信账户) -------------------------------------------------
+# Balances change only through services: accounts, orders, reservations and the
+# ledger are read-only here; the one write is the audited "grant units" action.
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SmsAccount)
+class SmsAccountAdmin(ReadOnlyAdmin):
+    list_display = [
+        "shop",
+        "shop_id",
+        "status",
+        "balance",
+        "reserved",
+        "low_balance_threshold",
+        "activated_at",
+    ]
+    list_filter = ["status"]
+    search_fields = ["shop__name", "=shop__id"]
+    list_select_related = ["shop"]
+    readonly_fields = [f.name for f in SmsAccount._meta.fields]
+    actions = ["grant_units"]
+
+    def has_grant_permission(self, request) -> bool:
+        return request.user.has_perm("smsmarketing.grant_units")
+
+    @admin.action(description=_("发放短信条数（需填写原因）"), permissions=["grant"])
+    def grant_units(self, request, queryset):
+        """Intermediate form, then ``account_grant_many`` (one transaction, fixed lock order)."""
+        form = GrantForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            shop_ids = list(queryset.values_list("shop_id", flat=True))
+            try:
+                account_grant_many(
+                    shop_ids=shop_ids,
+                    units=form.cleaned_data["units"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+            except SmsError as exc:
+                self.message_user(request, exc.message, level=messages.ERROR)
+                return None
+            self.message_user(
+                request,
+                _("已向 {n} 个账户各发放 {units:,} 条。").format(
+                    n=len(shop_ids), units=form.cleaned_data["units"]
+                ),
+                level=messages.SUCCESS,
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("发放短信条数"),
+            "opts": self.model._meta,
+            "form": form,
+            "accounts": queryset.select_related("shop"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/smsmarketing/grant_units.html", context)
+
+
+@admin.register(RechargePackage)
+class RechargePackageAdmin(admin.ModelAdmin):
+    list_display = ["name", "units", "price", "active", "sort_order"]
+    list_editable = ["active", "sort_order"]
+    list_filter = ["active"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # orders keep a copy, but retire packages by unticking "在售"
+
+
+@admin.register(RechargeOrder)
+class RechargeOrderAdmin(ReadOnlyAdmin):
+    list_display = [
+        "order_no",
+        "account",
+        "package_name",
+        "units",
+        "price",
+        "status",
+        "created_at",
+        "paid_at",
+    ]
+    list_filter = ["status", "payment_provider"]
+    search_fields = ["order_no", "account__shop__name", "=account__shop__id", "payment_reference"]
+    list_select_related = ["account__shop"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(Reservation)
+class ReservationAdmin(ReadOnlyAdmin):
+    list_display = ["reference", "account", "parts", "charged", "released", "created_at"]
+    search_fields = ["reference", "=account__shop__id"]
+    list_select_related = ["account__shop"]
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "created_at",
+        "account",
+        "kind",
+        "parts",
+        "amount",
+        "reserved_delta",
+        "balance_after",
+        "reserved_after",
+        "reference",
+        "note",
+        "actor_label",
+    ]
+    list_filter = ["kind"]
+    search_fields = ["reference", "note", "=account__shop__id", "account__shop__name", "actor_label"]
+    list_select_related = ["account__shop"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False  # the ledger grows large; skip the second COUNT(*)

@@ -56,4 +56,37 @@ def seed_demo() -> int:
             user=User.objects.get(username=username), shop=shop
         )
         created += int(new)
+    created += _seed_demo_account(User.objects.get(username="alice"))
+    return created
+
+
+DEMO_GRANT_REASON = "演示数据：平台赠送"
+DEMO_RECHARGE_UNITS = 10_000
+DEMO_GRANT_UNITS = 2_000
+
+
+def _seed_demo_account(alice) -> int:
+    """Alice's shop: SMS activated, a platform gift and one paid recharge (each once)."""
+    from smsmarketing.models import LedgerEntry, RechargeOrder, RechargePackage, SmsAccount
+    from smsmarketing.services import account_activate, account_grant, recharge
+
+    shop = Shop.objects.get(name=DEMO_SHOPS[0][1])
+    created = 0
+    if not SmsAccount.objects.filter(shop=shop, status=SmsAccount.Status.ACTIVE).exists():
+        account_activate(shop=shop, user=alice, accept_terms=True)
+        created += 1
+    gifts = LedgerEntry.objects.filter(account__shop=shop, kind=LedgerEntry.Kind.GRANT)
+    if not gifts.filter(note=DEMO_GRANT_REASON).exists():
+        account_grant(
+            shop_id=shop.pk,
+            units=DEMO_GRANT_UNITS,
+            reason=DEMO_GRANT_REASON,
+            actor=None,
+            actor_label="seed_demo",
+        )
+        created += 1
+    package = RechargePackage.objects.filter(units=DEMO_RECHARGE_UNITS, active=True).first()
+    if package and not RechargeOrder.objects.filter(account__shop=shop).exists():
+        recharge(shop=shop, user=alice, package_id=package.pk)
+        created += 1
     return created

@@ -20,3 +20,62 @@ class SmsError(Exception):
 
 class CategoryRestricted(SmsError):
     rule = "CATEGORY-RESTRICTED"
+
+
+# --- SMS account (短信账户) -------------------------------------------------
+
+
+class AccountNotActive(SmsError):
+    """The shop has not activated (开通) its SMS account."""
+
+    rule = "ACCOUNT-INACTIVE"
+
+
+class InsufficientBalance(SmsError):
+    """The available balance (余量) does not cover the parts asked for."""
+
+    rule = "INSUFFICIENT-BALANCE"
+
+
+class TermsNotAccepted(SmsError):
+    rule = "TERMS-NOT-ACCEPTED"
+
+
+class InvalidUnits(SmsError):
+    """A number of parts/units that is not a positive whole number."""
+
+    rule = "UNITS-INVALID"
+
+
+class ReasonRequired(SmsError):
+    rule = "REASON-REQUIRED"
+
+
+class UnknownShop(SmsError):
+    rule = "SHOP-UNKNOWN"
+
+
+class UnknownPackage(SmsError):
+    rule = "PACKAGE-UNKNOWN"
+
+
+class UnknownOrder(SmsError):
+    rule = "ORDER-UNKNOWN"
+
+
+class UnknownReservation(SmsError):
+    rule = "RESERVATION-UNKNOWN"
+
+
+class IdempotencyConflict(SmsError):
+    """A reference or key was reused for a different reservation or shop (a caller bug)."""
+
+    rule = "IDEMPOTENCY-CONFLICT"
+
+
+class NotShopMember(SmsError):
+    rule = "NOT-SHOP-MEMBER"
+
+
+class PaymentFailed(SmsError):
+    rule = "PAYMENT-FAILED"

@@ -1,9 +1,16 @@
-"""Merchant core: categories, shops and who belongs to which shop."""
+"""Merchant core: categories, shops, who belongs to which shop, and the SMS account.
+
+The SMS account (短信账户) keeps its balance in billed parts (条). Every change of
+``balance`` or ``reserved`` is a ``LedgerEntry`` written in the same transaction, so
+``balance == sum(amount)`` and ``reserved == sum(reserved_delta)`` over the ledger
+(checked by ``manage.py reconcile_ledger``).
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -72,3 +79,296 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.shop}"
+
+
+# --- SMS account (短信账户) -------------------------------------------------
+
+# Default low-balance warning threshold (条) for a new account; the merchant changes it.
+DEFAULT_LOW_BALANCE_THRESHOLD = 500
+
+
+class SmsAccount(models.Model):
+    """A shop's SMS account. ``balance`` is available parts, ``reserved`` is held for sends."""
+
+    class Status(models.TextChoices):
+        INACTIVE = "inactive", _("未开通")
+        ACTIVE = "active", _("已开通")
+
+    shop = models.OneToOneField(
+        Shop, on_delete=models.PROTECT, related_name="sms_account", verbose_name=_("店铺")
+    )
+    status = models.CharField(
+        _("状态"), max_length=16, choices=Status.choices, default=Status.INACTIVE
+    )
+    balance = models.BigIntegerField(_("可用余量（条）"), default=0)
+    reserved = models.BigIntegerField(_("冻结中（条）"), default=0)
+    low_balance_threshold = models.PositiveIntegerField(
+        _("余量提醒阈值（条）"),
+        default=DEFAULT_LOW_BALANCE_THRESHOLD,
+        help_text=_("可用余量低于此值时在概览页提醒；0 表示不提醒。"),
+    )
+    activated_at = models.DateTimeField(_("开通时间"), null=True, blank=True)
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("开通人"),
+    )
+    terms_version = models.CharField(_("同意的服务协议版本"), max_length=32, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("短信账户")
+        verbose_name_plural = _("短信账户")
+        ordering = ["id"]
+        permissions = [("grant_units", _("可以给短信账户发放条数"))]
+        constraints = [
+            # The last line of defence of "never negative": the conditional UPDATEs in
+            # services are the first, this makes any bug fail loudly instead.
+            models.CheckConstraint(condition=Q(balance__gte=0), name="smsaccount_balance_gte_0"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="smsaccount_reserved_gte_0"),
+            models.CheckConstraint(
+                condition=Q(status="inactive") | Q(activated_at__isnull=False),
+                name="smsaccount_active_has_activated_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shop} · {self.get_status_display()}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def is_low(self) -> bool:
+        """Below the merchant's warning threshold (only meaningful once activated)."""
+        return self.is_active and self.balance < self.low_balance_threshold
+
+
+class RechargePackage(models.Model):
+    """A package sold in the benefits centre (权益中心). Rows are edited in the admin."""
+
+    name = models.CharField(_("套餐名称"), max_length=64)
+    units = models.PositiveIntegerField(_("条数"))
+    price = models.DecimalField(_("价格（元）"), max_digits=12, decimal_places=2)
+    active = models.BooleanField(_("在售"), default=True)
+    sort_order = models.PositiveIntegerField(_("排序"), default=0)
+
+    class Meta:
+        verbose_name = _("充值套餐")
+        verbose_name_plural = _("充值套餐")
+        ordering = ["sort_order", "units", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(units__gt=0), name="rechargepackage_units_gt_0"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="rechargepackage_price_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.units} 条 ¥{self.price}）"
+
+
+class RechargeOrder(models.Model):
+    """A purchase of a package (充值记录). Units and price are copied from the package."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待支付")
+        PAID = "paid", _("已到账")
+        FAILED = "failed", _("支付失败")
+
+    order_no = models.CharField(_("订单号"), max_length=32, unique=True)
+    account = models.ForeignKey(
+        SmsAccount, on_delete=models.PROTECT, related_name="orders", verbose_name=_("短信账户")
+    )
+    package = models.ForeignKey(
+        RechargePackage,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="orders",
+        verbose_name=_("套餐"),
+    )
+    package_name = models.CharField(_("套餐名称"), max_length=64)
+    units = models.PositiveIntegerField(_("条数"))
+    price = models.DecimalField(_("金额（元）"), max_digits=12, decimal_places=2)
+    status = models.CharField(
+        _("状态"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    payment_provider = models.CharField(_("支付方式"), max_length=32)
+    payment_reference = models.CharField(_("支付流水号"), max_length=64, blank=True)
+    failure_reason = models.CharField(_("失败原因"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("下单人"),
+    )
+    created_at = models.DateTimeField(_("下单时间"), auto_now_add=True)
+    paid_at = models.DateTimeField(_("到账时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("充值订单")
+        verbose_name_plural = _("充值订单")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # 充值记录 page: a shop's orders, newest first, filtered by date.
+            models.Index(fields=["account", "-created_at"], name="rechargeorder_account_time"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(units__gt=0), name="rechargeorder_units_gt_0"),
+            models.CheckConstraint(
+                condition=~Q(status="paid") | Q(paid_at__isnull=False),
+                name="rechargeorder_paid_has_paid_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.order_no
+
+
+class Reservation(models.Model):
+    """Parts held for a send (one batch of messages), later charged or released.
+
+    ``reference`` is the caller's idempotency key: one reservation per reference.
+    The open amount is ``parts - charged - released``; it is counted in ``reserved``.
+    """
+
+    account = models.ForeignKey(
+        SmsAccount, on_delete=models.PROTECT, related_name="reservations", verbose_name=_("短信账户")
+    )
+    reference = models.CharField(_("冻结单号"), max_length=128, unique=True)
+    parts = models.PositiveIntegerField(_("冻结条数"))
+    charged = models.PositiveIntegerField(_("已扣费条数"), default=0)
+    released = models.PositiveIntegerField(_("已退回条数"), default=0)
+    created_at = models.DateTimeField(_("冻结时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("冻结记录")
+        verbose_name_plural = _("冻结记录")
+        ordering = ["-id"]
+        indexes = [
+            # reconcile_ledger and "what is still held": open reservations of an account.
+            models.Index(
+                fields=["account"],
+                name="reservation_open_by_account",
+                condition=Q(charged__lt=F("parts") - F("released")),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(parts__gt=0), name="reservation_parts_gt_0"),
+            # Never settle more than was reserved, however many charge/release calls arrive.
+            models.CheckConstraint(
+                condition=Q(charged__lte=F("parts") - F("released")),
+                name="reservation_settled_lte_parts",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def open_parts(self) -> int:
+        return self.parts - self.charged - self.released
+
+
+class Settlement(models.Model):
+    """One charge or release call on a reservation, recorded once per idempotency ``key``.
+
+    ``requested`` is what the caller asked, ``applied`` what was open and so applied
+    (0 when the reservation was already fully settled).
+    """
+
+    class Kind(models.TextChoices):
+        CHARGE = "charge", _("扣费")
+        RELEASE = "release", _("退回")
+
+    reservation = models.ForeignKey(
+        Reservation, on_delete=models.PROTECT, related_name="settlements", verbose_name=_("冻结记录")
+    )
+    key = models.CharField(_("幂等键"), max_length=160, unique=True)
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    requested = models.PositiveIntegerField(_("请求条数"))
+    applied = models.PositiveIntegerField(_("实际条数"))
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("结算记录")
+        verbose_name_plural = _("结算记录")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(applied__lte=F("requested")), name="settlement_applied_lte_requested"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class LedgerEntry(models.Model):
+    """One change of an account's balance or reserved parts (账户流水). Append-only.
+
+    ``amount`` is the signed change of ``balance`` (available parts) and
+    ``reserved_delta`` the signed change of ``reserved``; ``parts`` is the size of
+    the operation as a merchant reads it (always positive).
+    """
+
+    class Kind(models.TextChoices):
+        RECHARGE = "recharge", _("充值到账")
+        GRANT = "grant", _("平台发放")
+        RESERVE = "reserve", _("发送冻结")
+        CHARGE = "charge", _("发送扣费")
+        RELEASE = "release", _("失败退回")
+        ADJUST = "adjust", _("人工调整")
+
+    # Kinds shown in 发放记录 (credits); ADJUST counts as credit when positive.
+    CREDIT_KINDS = (Kind.RECHARGE, Kind.GRANT)
+    # Kinds shown in 消费记录; ADJUST counts as consumption when negative.
+    CONSUMPTION_KINDS = (Kind.RESERVE, Kind.CHARGE, Kind.RELEASE)
+
+    account = models.ForeignKey(
+        SmsAccount, on_delete=models.PROTECT, related_name="ledger", verbose_name=_("短信账户")
+    )
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    parts = models.PositiveIntegerField(_("条数"))
+    amount = models.BigIntegerField(_("余量变化"))
+    reserved_delta = models.BigIntegerField(_("冻结变化"), default=0)
+    balance_after = models.BigIntegerField(_("变化后余量"))
+    reserved_after = models.BigIntegerField(_("变化后冻结"))
+    reference = models.CharField(_("关联单号"), max_length=160, blank=True)
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("操作人"),
+    )
+    actor_label = models.CharField(_("操作方"), max_length=150)
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=False)
+
+    class Meta:
+        verbose_name = _("账户流水")
+        verbose_name_plural = _("账户流水")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # 发放记录 / 消费记录 pages: an account's entries of some kinds, newest first.
+            models.Index(fields=["account", "kind", "-created_at"], name="ledger_account_kind_time"),
+            # reconcile_ledger and the admin: an account's entries in order.
+            models.Index(fields=["account", "-id"], name="ledger_account_id"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(parts__gt=0), name="ledger_parts_gt_0"),
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_after_gte_0"),
+            models.CheckConstraint(condition=Q(reserved_after__gte=0), name="ledger_reserved_after_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount:+d}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from smsmarketing import views
+from smsmarketing import account_views, views
 
 app_name = "portal"
 
@@ -8,4 +8,14 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("shop/<int:shop_id>/", views.dashboard, name="dashboard"),
     path("shop/<int:shop_id>/account/", views.account, name="account"),
+    path("shop/<int:shop_id>/account/activate/", account_views.activate, name="account_activate"),
+    path("shop/<int:shop_id>/account/threshold/", account_views.threshold, name="account_threshold"),
+    path("shop/<int:shop_id>/account/recharge/", account_views.recharge_page, name="account_recharge"),
+    path("shop/<int:shop_id>/account/recharges/", account_views.recharge_records, name="account_recharges"),
+    path("shop/<int:shop_id>/account/issuances/", account_views.issuance_records, name="account_issuances"),
+    path(
+        "shop/<int:shop_id>/account/consumption/",
+        account_views.consumption_records,
+        name="account_consumption",
+    ),
 ]

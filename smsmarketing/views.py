@@ -6,8 +6,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from smsmarketing import account_views
 from smsmarketing.portal import render_portal, shop_view
-from smsmarketing.selectors import shops_for_user
+from smsmarketing.selectors import account_for_shop, shops_for_user
 
 
 @login_required
@@ -22,9 +23,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @shop_view
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render_portal(request, "portal/dashboard.html", {"nav": "dashboard"})
+    context = {"nav": "dashboard", "account": account_for_shop(shop=request.shop)}
+    return render_portal(request, "portal/dashboard.html", context)
 
 
-@shop_view
-def account(request: HttpRequest) -> HttpResponse:
-    return render_portal(request, "portal/area.html", {"nav": "account", "title": "短信账户"})
+# The SMS account pages (短信账户) live in smsmarketing/account_views.py.
+account = account_views.overview

@@ -1,0 +1,290 @@
+"""Merchant pages of the SMS account (短信账户): overview, activation, recharge, records.
+
+Thin adapters: parse the form, call one service, show the result or the service's
+Chinese error. Every record page is paginated, filterable by local date and
+exportable as CSV (``?export=csv`` with the same filters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from smsmarketing.csvexport import csv_response
+from smsmarketing.errors import SmsError
+from smsmarketing.forms import ActivationForm, DateRangeForm, RechargeForm, ThresholdForm
+from smsmarketing.models import RechargeOrder, RechargePackage
+from smsmarketing.portal import render_portal, shop_view
+from smsmarketing.selectors import (
+    account_for_shop,
+    ledger_consumption,
+    ledger_issuances,
+    ledger_recent,
+    recharge_orders,
+)
+from smsmarketing.services import (
+    TERMS_VERSION,
+    account_activate,
+    account_set_low_balance_threshold,
+    recharge,
+)
+
+PAGE_SIZE = 20
+RECENT_ENTRIES = 10
+
+
+def _render(
+    request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    return render_portal(request, template, {"nav": "account", **context}, status=status)
+
+
+@shop_view
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    account = account_for_shop(shop=request.shop)
+    context = {
+        "title": _("短信账户"),
+        "tab": "overview",
+        "account": account,
+        "recent": ledger_recent(account=account, limit=RECENT_ENTRIES),
+        "activation_form": ActivationForm(),
+        "threshold_form": ThresholdForm(initial={"threshold": account.low_balance_threshold}),
+        "terms_version": TERMS_VERSION,
+    }
+    return _render(request, "portal/account.html", context)
+
+
+@shop_view
+@require_POST
+def activate(request: HttpRequest) -> HttpResponse:
+    form = ActivationForm(request.POST)
+    form.is_valid()
+    try:
+        account_activate(
+            shop=request.shop, user=request.user, accept_terms=form.cleaned_data.get("accept_terms") is True
+        )
+    except SmsError as exc:
+        account = account_for_shop(shop=request.shop)
+        form.add_error("accept_terms", exc.message)
+        context = {
+            "title": _("短信账户"),
+            "tab": "overview",
+            "account": account,
+            "recent": [],
+            "activation_form": form,
+            "threshold_form": ThresholdForm(initial={"threshold": account.low_balance_threshold}),
+            "terms_version": TERMS_VERSION,
+        }
+        return _render(request, "portal/account.html", context, status=400)
+    messages.success(request, _("短信服务已开通。充值后即可发送短信。"))
+    return redirect("portal:account", shop_id=request.shop.pk)
+
+
+@shop_view
+@require_POST
+def threshold(request: HttpRequest) -> HttpResponse:
+    form = ThresholdForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("portal:account", shop_id=request.shop.pk)
+    try:
+        account_set_low_balance_threshold(
+            shop=request.shop, user=request.user, threshold=form.cleaned_data["threshold"]
+        )
+    except SmsError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("余量提醒阈值已保存。"))
+    return redirect("portal:account", shop_id=request.shop.pk)
+
+
+@shop_view
+@require_http_methods(["GET", "POST"])
+def recharge_page(request: HttpRequest) -> HttpResponse:
+    """权益中心: the packages on sale; POST buys one."""
+    account = account_for_shop(shop=request.shop)
+    error = ""
+    status = 200
+    if request.method == "POST":
+        form = RechargeForm(request.POST)
+        package_id = form.cleaned_data["package"] if form.is_valid() else ""
+        try:
+            order = recharge(shop=request.shop, user=request.user, package_id=package_id)
+        except SmsError as exc:
+            error, status = exc.message, 400
+        else:
+            if order.status == RechargeOrder.Status.PAID:
+                messages.success(
+                    request,
+                    _("充值成功：{units:,} 条已到账（订单号 {no}）。").format(
+                        units=order.units, no=order.order_no
+                    ),
+                )
+            else:
+                messages.info(request, _("订单 {no} 已提交，支付完成后自动到账。").format(no=order.order_no))
+            return redirect("portal:account_recharges", shop_id=request.shop.pk)
+    packages = list(RechargePackage.objects.filter(active=True))
+    for package in packages:
+        package.unit_price = (package.price / package.units * 100).quantize(Decimal("0.1"))  # 分/条
+    context = {
+        "title": _("权益中心 · 充值"),
+        "tab": "recharge",
+        "account": account,
+        "packages": packages,
+        "error": error,
+    }
+    return _render(request, "portal/account_recharge.html", context, status=status)
+
+
+# --- record pages -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    value: Callable[[Any], object]
+    numeric: bool = False
+
+
+def _display(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, Decimal):
+        return f"¥{value:,.2f}"
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def _records(
+    request: HttpRequest,
+    *,
+    tab: str,
+    title: str,
+    filename: str,
+    query: Callable[..., QuerySet],
+    columns: Sequence[Column],
+    empty: str,
+) -> HttpResponse:
+    account = account_for_shop(shop=request.shop)
+    form = DateRangeForm(request.GET or None)
+    start = end = None
+    if form.is_bound and form.is_valid():
+        start, end = form.cleaned_data.get("start"), form.cleaned_data.get("end")
+    rows = query(account=account, start=start, end=end)
+    if request.GET.get("export") == "csv":
+        stamp = timezone.localtime().strftime("%Y%m%d")
+        return csv_response(
+            f"{filename}-{request.shop.pk}-{stamp}.csv",
+            [c.header for c in columns],
+            ([c.value(obj) for c in columns] for obj in rows.iterator(chunk_size=2000)),
+        )
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    table = [[(_display(c.value(obj)), c.numeric) for c in columns] for obj in page.object_list]
+    filters = request.GET.copy()
+    filters.pop("page", None)
+    filters.pop("export", None)
+    context = {
+        "title": title,
+        "tab": tab,
+        "account": account,
+        "form": form,
+        "columns": columns,
+        "table": table,
+        "page": page,
+        "filter_query": filters.urlencode(),
+        "empty": empty,
+    }
+    return _render(request, "portal/account_records.html", context)
+
+
+ORDER_COLUMNS = [
+    Column(_("订单号"), lambda o: o.order_no),
+    Column(_("套餐"), lambda o: o.package_name),
+    Column(_("条数"), lambda o: o.units, numeric=True),
+    Column(_("金额"), lambda o: o.price, numeric=True),
+    Column(_("状态"), lambda o: o.get_status_display()),
+    Column(_("支付方式"), lambda o: o.payment_provider),
+    Column(_("下单时间"), lambda o: o.created_at),
+    Column(_("到账时间"), lambda o: o.paid_at),
+]
+
+ISSUANCE_COLUMNS = [
+    Column(_("时间"), lambda e: e.created_at),
+    Column(_("类型"), lambda e: e.get_kind_display()),
+    Column(_("发放条数"), lambda e: e.parts, numeric=True),
+    Column(_("发放后余量"), lambda e: e.balance_after, numeric=True),
+    Column(_("关联单号"), lambda e: e.reference),
+    Column(_("说明"), lambda e: e.note),
+    Column(_("操作方"), lambda e: e.actor_label),
+]
+
+CONSUMPTION_COLUMNS = [
+    Column(_("时间"), lambda e: e.created_at),
+    Column(_("类型"), lambda e: e.get_kind_display()),
+    Column(_("条数"), lambda e: e.parts, numeric=True),
+    Column(_("可用余量变化"), lambda e: e.amount, numeric=True),
+    Column(_("冻结变化"), lambda e: e.reserved_delta, numeric=True),
+    Column(_("变化后余量"), lambda e: e.balance_after, numeric=True),
+    Column(_("变化后冻结"), lambda e: e.reserved_after, numeric=True),
+    Column(_("关联单号"), lambda e: e.reference),
+]
+
+
+@shop_view
+@require_GET
+def recharge_records(request: HttpRequest) -> HttpResponse:
+    return _records(
+        request,
+        tab="recharges",
+        title=_("充值记录"),
+        filename="recharges",
+        query=recharge_orders,
+        columns=ORDER_COLUMNS,
+        empty=_("还没有充值记录。到“权益中心”选择套餐充值。"),
+    )
+
+
+@shop_view
+@require_GET
+def issuance_records(request: HttpRequest) -> HttpResponse:
+    return _records(
+        request,
+        tab="issuances",
+        title=_("发放记录"),
+        filename="issuances",
+        query=ledger_issuances,
+        columns=ISSUANCE_COLUMNS,
+        empty=_("还没有发放记录。充值到账和平台赠送的条数会显示在这里。"),
+    )
+
+
+@shop_view
+@require_GET
+def consumption_records(request: HttpRequest) -> HttpResponse:
+    return _records(
+        request,
+        tab="consumption",
+        title=_("消费记录"),
+        filename="consumption",
+        query=ledger_consumption,
+        columns=CONSUMPTION_COLUMNS,
+        empty=_("还没有消费记录。发送短信时的冻结、扣费和退回会显示在这里。"),
+    )

@@ -1,0 +1,120 @@
+"""Recharge (充值) in the benefits centre: order a package, pay, credit the account once.
+
+The flow is ``recharge_order_create`` → ``recharge_order_pay`` (the configured payment
+provider, see ``smsmarketing.payments``) → ``recharge_order_complete``. Only
+``recharge_order_complete`` credits the ledger, and only when it moves the order
+to "paid", so a payment reported twice credits once.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from smsmarketing.errors import AccountNotActive, PaymentFailed, UnknownOrder, UnknownPackage
+from smsmarketing.models import RechargeOrder, RechargePackage, Shop, SmsAccount
+from smsmarketing.payments import payment_provider
+from smsmarketing.services.accounts import _ensure_member, account_credit_recharge
+from smsmarketing.services.shops import shop_ensure_sms_allowed
+
+ORDER_NO_PREFIX = "CZ"
+
+
+def _new_order_no() -> str:
+    # Time for humans, randomness for uniqueness (the column is unique anyway).
+    return f"{ORDER_NO_PREFIX}{timezone.localtime():%Y%m%d%H%M%S}{secrets.randbelow(10**6):06d}"
+
+
+def _package_or_error(package_id: object) -> RechargePackage:
+    try:
+        pk = int(str(package_id))
+    except (TypeError, ValueError):
+        pk = None
+    package = RechargePackage.objects.filter(pk=pk, active=True).first() if pk and pk > 0 else None
+    if package is None:
+        raise UnknownPackage(_("所选套餐不存在或已下架，请刷新页面后重新选择。"))
+    return package
+
+
+def recharge_order_create(*, shop: Shop, user: AbstractBaseUser, package_id: int) -> RechargeOrder:
+    """Place an order for a package on sale. The account must be activated."""
+    shop_ensure_sms_allowed(shop=shop)
+    _ensure_member(shop=shop, user=user)
+    package = _package_or_error(package_id)
+    account = SmsAccount.objects.filter(shop_id=shop.pk).first()
+    if account is None or not account.is_active:
+        raise AccountNotActive(_("请先开通短信服务，再购买套餐。"))
+    return RechargeOrder.objects.create(
+        order_no=_new_order_no(),
+        account=account,
+        package=package,
+        package_name=package.name,
+        units=package.units,
+        price=package.price,
+        payment_provider=payment_provider().code,
+        created_by=user if user.pk else None,
+    )
+
+
+def recharge_order_complete(*, order_no: str, payment_reference: str) -> RechargeOrder:
+    """Mark the order paid and credit its units. Idempotent: a repeat changes nothing.
+
+    A payment reported after the order was marked failed still credits (the money was
+    taken). Raises ``UnknownOrder`` for an order number that does not exist.
+    """
+    with transaction.atomic():
+        # Race: the provider's callback delivered twice, or concurrently with a retry.
+        # The conditional UPDATE lets exactly one caller move the order to paid and
+        # credit it; the order row is locked before the account row (fixed order).
+        moved = RechargeOrder.objects.filter(
+            order_no=order_no, status__in=[RechargeOrder.Status.PENDING, RechargeOrder.Status.FAILED]
+        ).update(
+            status=RechargeOrder.Status.PAID,
+            paid_at=timezone.now(),
+            payment_reference=payment_reference[:64],
+            failure_reason="",
+        )
+        order = RechargeOrder.objects.select_related("created_by").filter(order_no=order_no).first()
+        if order is None:
+            raise UnknownOrder(_("充值订单 {no} 不存在。").format(no=order_no))
+        if moved:
+            account_credit_recharge(
+                account_id=order.account_id,
+                units=order.units,
+                order_no=order.order_no,
+                actor=order.created_by,
+            )
+    return order
+
+
+def recharge_order_fail(*, order_no: str, reason: str) -> RechargeOrder:
+    """Mark a pending order failed (no credit). A paid order stays paid."""
+    RechargeOrder.objects.filter(order_no=order_no, status=RechargeOrder.Status.PENDING).update(
+        status=RechargeOrder.Status.FAILED, failure_reason=reason[:200]
+    )
+    order = RechargeOrder.objects.filter(order_no=order_no).first()
+    if order is None:
+        raise UnknownOrder(_("充值订单 {no} 不存在。").format(no=order_no))
+    return order
+
+
+def recharge_order_pay(*, order: RechargeOrder) -> RechargeOrder:
+    """Start the payment with the configured provider; complete it if the provider did."""
+    try:
+        outcome = payment_provider().start(order=order)
+    except Exception as exc:  # any provider failure: record it on the order, credit nothing
+        recharge_order_fail(order_no=order.order_no, reason=str(exc) or exc.__class__.__name__)
+        raise PaymentFailed(_("支付未完成：{reason}。订单已记录，可稍后重试。").format(reason=exc)) from exc
+    if outcome.completed:
+        return recharge_order_complete(order_no=order.order_no, payment_reference=outcome.reference)
+    return order
+
+
+def recharge(*, shop: Shop, user: AbstractBaseUser, package_id: int) -> RechargeOrder:
+    """Buy a package: place the order, then pay. Returns the order (paid if payment completed)."""
+    order = recharge_order_create(shop=shop, user=user, package_id=package_id)
+    return recharge_order_pay(order=order)
