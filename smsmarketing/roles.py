@@ -16,6 +16,16 @@ REVIEWER_GROUP = "reviewers"
 REVIEWER_PERMISSIONS: list[tuple[str, str]] = [
     ("smsmarketing", "view_shop"),
     ("smsmarketing", "view_category"),
+    # reviews: signatures (issue 4) — decide, see the queue and the audit trail, edit word lists.
+    ("reviews", "review_signature"),
+    ("reviews", "view_signature"),
+    ("reviews", "view_reviewdecision"),
+    ("reviews", "view_neutralname"),
+    ("reviews", "add_neutralname"),
+    ("reviews", "change_neutralname"),
+    ("reviews", "view_platformbrandterm"),
+    ("reviews", "add_platformbrandterm"),
+    ("reviews", "change_platformbrandterm"),
 ]
 
 

@@ -6,3 +6,12 @@
 - ``templates``: MessageTemplate                                           [templates issue]
 Each module's models are imported here so Django finds them.
 """
+
+from reviews.models.review import (  # noqa: E402,F401
+    RejectReason,
+    ReviewAction,
+    ReviewDecision,
+    ReviewedItem,
+    ReviewState,
+)
+from reviews.models.signatures import NeutralName, PlatformBrandTerm, Signature  # noqa: E402,F401

@@ -1,0 +1,284 @@
+"""The reviewers' workbench: a ModelAdmin base for every reviewed kind.
+
+Subclass ``ReviewWorkbenchAdmin`` for a ``ReviewedItem`` model and override
+the hooks you need:
+
+- ``item_findings(obj) -> list[Finding]``: automatic findings shown to the
+  reviewer and used by bulk approve (default: those stored at submission);
+- ``review_context(obj) -> list[(label, value)]``: extra rows on the decision
+  page (default: shop and its category);
+- ``approve_item(*, item, reviewer)`` / ``reject_item(*, item, reviewer,
+  reason_code, reason_text)``: the services to call (default: the generic
+  ``review_approve`` / ``review_reject``).
+
+Every decision goes through those services, which check the review
+permission themselves: the workbench never uses django-fsm's admin buttons
+(they do not check transition permissions on buttons without a form), items
+are read-only in the change view, and the bulk action is declared with
+``permissions=["review"]``.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from reviews.admin.forms import ReviewDecisionForm
+from reviews.errors import ReviewError
+from reviews.findings import Finding
+from reviews.models.review import ReviewDecision, ReviewState, may_review
+from reviews.services.review import review_approve, review_bulk_approve, review_reject
+
+
+class ReviewQueueFilter(admin.SimpleListFilter):
+    """The queue: pending by default (ordered by due time), or overdue, decided, all."""
+
+    title = _("审核队列")
+    parameter_name = "queue"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("pending", _("待审核")),
+            ("overdue", _("已超时")),
+            ("decided", _("已处理")),
+            ("all", _("全部")),
+        ]
+
+    def choices(self, changelist):
+        current = self.value() or "pending"
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": current == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value() or "pending"
+        if value == "pending":
+            return queryset.filter(state=ReviewState.PENDING)
+        if value == "overdue":
+            return queryset.filter(state=ReviewState.PENDING, due_at__lt=timezone.now())
+        if value == "decided":
+            return queryset.exclude(state=ReviewState.PENDING)
+        return queryset
+
+
+class ReviewWorkbenchAdmin(admin.ModelAdmin):
+    change_form_template = "admin/reviews/workbench_change_form.html"
+    decide_template = "admin/reviews/workbench_decide.html"
+    list_display = [
+        "id", "item_display", "shop_display", "category_display", "state_badge",
+        "submitted_at", "due_display", "findings_display", "decide_link",
+    ]
+    list_display_links = ["id", "item_display"]
+    list_filter = [ReviewQueueFilter]
+    ordering = ["due_at", "id"]
+    actions = ["bulk_approve"]
+    list_per_page = 50
+
+    # ---- hooks -------------------------------------------------------------
+
+    def item_findings(self, obj) -> list[Finding]:
+        known = Finding.__dataclass_fields__
+        return [Finding(**{k: v for k, v in f.items() if k in known}) for f in obj.findings]
+
+    def review_context(self, obj) -> list[tuple[str, object]]:
+        shop = getattr(obj, "shop", None)
+        if shop is None:
+            return []
+        category = shop.category
+        restricted = _("（敏感类目）") if category.restricted else ""
+        return [(_("店铺"), f"{shop.name}（#{shop.pk}）"), (_("主营类目"), f"{category.name}{restricted}")]
+
+    def approve_item(self, *, item, reviewer):
+        return review_approve(item=item, reviewer=reviewer)
+
+    def reject_item(self, *, item, reviewer, reason_code: str, reason_text: str):
+        return review_reject(item=item, reviewer=reviewer, reason_code=reason_code, reason_text=reason_text)
+
+    # ---- permissions: items are decided, never edited --------------------
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return may_review(self.model, request.user)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if any(f.name == "shop" for f in self.model._meta.fields):
+            qs = qs.select_related("shop__category")
+        return qs
+
+    # ---- list columns -----------------------------------------------------
+
+    @admin.display(description=_("内容"))
+    def item_display(self, obj) -> str:
+        return obj.review_summary()
+
+    @admin.display(description=_("店铺"))
+    def shop_display(self, obj) -> str:
+        shop = getattr(obj, "shop", None)
+        return f"{shop.name}（#{shop.pk}）" if shop else "—"
+
+    @admin.display(description=_("主营类目"))
+    def category_display(self, obj) -> str:
+        shop = getattr(obj, "shop", None)
+        return shop.category.name if shop else "—"
+
+    @admin.display(description=_("状态"), ordering="state")
+    def state_badge(self, obj) -> str:
+        return obj.get_state_display()
+
+    @admin.display(description=_("截止时间"), ordering="due_at")
+    def due_display(self, obj):
+        due = timezone.localtime(obj.due_at).strftime("%Y-%m-%d %H:%M")
+        if obj.is_overdue:
+            return format_html('<strong style="color:#b42318">{} ⚠ {}</strong>', due, _("已超时"))
+        return due
+
+    @admin.display(description=_("自动检查"))
+    def findings_display(self, obj):
+        findings = self.item_findings(obj)
+        if not findings:
+            return format_html('<span style="color:#1a7f37">{}</span>', _("无发现"))
+        rules = ", ".join(sorted({f.rule for f in findings}))
+        return format_html('<strong style="color:#b42318">{}</strong>', rules)
+
+    @admin.display(description=_("操作"))
+    def decide_link(self, obj):
+        if obj.state != ReviewState.PENDING:
+            return "—"
+        return format_html('<a class="button" href="{}">{}</a>', self._decide_url(obj), _("审核"))
+
+    # ---- the decision page ---------------------------------------------
+
+    def _url_name(self, suffix: str) -> str:
+        return f"{self.model._meta.app_label}_{self.model._meta.model_name}_{suffix}"
+
+    def _decide_url(self, obj) -> str:
+        return reverse(f"admin:{self._url_name('decide')}", args=[obj.pk], current_app=self.admin_site.name)
+
+    def get_urls(self):
+        decide = path(
+            "<path:object_id>/decide/",
+            self.admin_site.admin_view(self.decide_view),
+            name=self._url_name("decide"),
+        )
+        return [decide, *super().get_urls()]
+
+    def _history(self, obj):
+        return ReviewDecision.objects.filter(kind=obj.review_kind, item_id=obj.pk).select_related("actor")
+
+    def _review_extra_context(self, request, obj) -> dict:
+        return {
+            "review_findings": self.item_findings(obj),
+            "review_rows": self.review_context(obj),
+            "review_history": self._history(obj),
+            "review_can_decide": obj.state == ReviewState.PENDING and self.has_review_permission(request),
+            "review_decide_url": self._decide_url(obj),
+            "review_item": obj,
+        }
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if obj is not None:
+            extra.update(self._review_extra_context(request, obj))
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def decide_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        obj = get_object_or_404(self.get_queryset(request), pk=object_id)
+        # Refuse early for the page; the service checks again for the write.
+        if not self.has_review_permission(request):
+            raise PermissionDenied
+        changelist = reverse(f"admin:{self._url_name('changelist')}", current_app=self.admin_site.name)
+        form = ReviewDecisionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                if form.cleaned_data["decision"] == ReviewDecisionForm.APPROVE:
+                    self.approve_item(item=obj, reviewer=request.user)
+                    self.message_user(request, _("已通过：%s") % obj.review_summary(), messages.SUCCESS)
+                else:
+                    self.reject_item(
+                        item=obj,
+                        reviewer=request.user,
+                        reason_code=form.cleaned_data["reason_code"],
+                        reason_text=form.cleaned_data["reason_text"],
+                    )
+                    self.message_user(request, _("已驳回：%s") % obj.review_summary(), messages.SUCCESS)
+            except PermissionDenied:
+                raise
+            except ReviewError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(changelist)
+        context = {
+            **self.admin_site.each_context(request),
+            **self._review_extra_context(request, obj),
+            "opts": self.model._meta,
+            "title": _("审核 %s") % obj.review_summary(),
+            "form": form,
+            "changelist_url": changelist,
+            "original": obj,
+        }
+        return TemplateResponse(request, self.decide_template, context)
+
+    # ---- bulk approve ----------------------------------------------------
+
+    @admin.action(permissions=["review"], description=_("批量通过所选（仅限无自动检查发现的）"))
+    def bulk_approve(self, request: HttpRequest, queryset) -> None:
+        try:
+            result = review_bulk_approve(
+                items=queryset.order_by("due_at", "id"),
+                reviewer=request.user,
+                findings_of=self.item_findings,
+                approve=self.approve_item,
+            )
+        except ReviewError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        if result.approved:
+            self.message_user(request, _("已通过 %d 条。") % len(result.approved), messages.SUCCESS)
+        for item, why in result.skipped:
+            text = _("未处理 %(item)s：%(why)s") % {"item": item.review_summary(), "why": why}
+            self.message_user(request, text, messages.WARNING)
+
+
+@admin.register(ReviewDecision)
+class ReviewDecisionAdmin(admin.ModelAdmin):
+    """The audit trail, read-only for everyone (the database refuses changes too)."""
+
+    list_display = [
+        "created_at", "kind", "item_id", "item_text", "shop", "action",
+        "from_state", "to_state", "actor", "reason_code", "reason_text",
+    ]
+    list_filter = ["kind", "action", "to_state", "reason_code"]
+    search_fields = ["item_text", "reason_text", "=item_id", "actor__username", "shop__name"]
+    date_hierarchy = "created_at"
+    list_select_related = ["actor", "shop"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
