@@ -34,7 +34,7 @@ class MessageClass(models.TextChoices):
 
 
 # Classes a customer can unsubscribe from (OPTED-OUT applies to them).
-UNSUBSCRIBABLE_CLASSES = frozenset({MessageClass.MARKETING, MessageClass.NOTIFY_UNSUB})
+UNSUBSCRIBABLE_CLASSES = frozenset({MessageClass.MARKETING.value, MessageClass.NOTIFY_UNSUB.value})
 
 
 class RuleScope(models.TextChoices):

@@ -26,6 +26,8 @@ day cannot change a count this decision has read.
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ from campaigns.models.frequency import (
     RuleSet,
 )
 from campaigns.phones import INVALID_PHONE, normalize_phone
+from smsmarketing.models import Category, Shop
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -212,6 +215,47 @@ def ruleset_touch(*, ruleset_id: int) -> None:
     saving at once both count (no read-modify-write).
     """
     RuleSet.objects.filter(pk=ruleset_id).update(version=F("version") + 1)
+
+
+# The DOMAIN.md defaults (also seeded by migration 0002_frequency_defaults): rule id,
+# scope, message class, window in calendar days, limit.
+DEFAULT_RULESET_NAME = "默认规则"
+DEFAULT_RULES: tuple[Rule, ...] = (
+    Rule("FREQ-PLATFORM-DAY", RuleScope.PLATFORM.value, MessageClass.MARKETING.value, 1, 3),
+    Rule("FREQ-PLATFORM-2DAY", RuleScope.PLATFORM.value, MessageClass.MARKETING.value, 2, 5),
+    Rule("FREQ-SHOP-2DAY", RuleScope.SHOP.value, MessageClass.MARKETING.value, 2, 1),
+    Rule("FREQ-SHOP-NOTIFY-UNSUB-DAY", RuleScope.SHOP.value, MessageClass.NOTIFY_UNSUB.value, 1, 5),
+    Rule("FREQ-SHOP-NOTIFY-DAY", RuleScope.SHOP.value, MessageClass.NOTIFY.value, 1, 2),
+)
+
+
+@transaction.atomic
+def ruleset_reset_to_defaults() -> RuleSet:
+    """Make the default rule set hold exactly the DOMAIN.md rules (creating it if missing)."""
+    ruleset = RuleSet.objects.select_for_update().filter(is_default=True).first()
+    if ruleset is None:
+        ruleset = RuleSet.objects.create(name=DEFAULT_RULESET_NAME, is_default=True)
+    current = {
+        (r.rule_id, r.scope, r.message_class, r.window_days, r.limit)
+        for r in FrequencyRule.objects.filter(ruleset=ruleset)
+    }
+    wanted = {(r.rule_id, r.scope, r.message_class, r.window_days, r.limit) for r in DEFAULT_RULES}
+    if current != wanted:
+        FrequencyRule.objects.filter(ruleset=ruleset).delete()
+        FrequencyRule.objects.bulk_create(
+            FrequencyRule(
+                ruleset=ruleset,
+                rule_id=r.rule_id,
+                scope=r.scope,
+                message_class=r.message_class,
+                window_days=r.window_days,
+                limit=r.limit,
+            )
+            for r in DEFAULT_RULES
+        )
+        ruleset_touch(ruleset_id=ruleset.pk)
+        ruleset.refresh_from_db()
+    return ruleset
 
 
 # --- decisions --------------------------------------------------------------------------
@@ -497,3 +541,103 @@ def frequency_counters_purge(*, before: date) -> int:
         deleted = cursor.rowcount
         cursor.execute(f"DELETE FROM {PLATFORM_TABLE} WHERE day < %s", [before])
         return deleted + cursor.rowcount
+
+
+# --- replay -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayEvent:
+    """One line of a ``frequency_replay`` file."""
+
+    at: datetime
+    shop: str
+    phone: str
+    message_class: str
+    failed: bool = False
+
+
+class ReplayError(ValueError):
+    """A line of a replay file that cannot be read; the message names the line."""
+
+
+def replay_event_parse(line: str, *, line_number: int) -> ReplayEvent:
+    """Read ``{"at", "shop", "phone", "class"[, "outcome": "failed"]}`` or raise ``ReplayError``."""
+
+    def fail(problem: str) -> ReplayError:
+        return ReplayError(f"第 {line_number} 行：{problem}")
+
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise fail(f"不是有效的 JSON（{exc.msg}）") from None
+    if not isinstance(data, dict):
+        raise fail("应为一个 JSON 对象")
+    missing = [key for key in ("at", "shop", "phone", "class") if key not in data]
+    if missing:
+        raise fail("缺少字段 " + "、".join(missing))
+    try:
+        at = datetime.fromisoformat(str(data["at"]))
+    except ValueError:
+        raise fail(f"时间“{data['at']}”不是 ISO-8601 格式") from None
+    if at.tzinfo is None:
+        raise fail(f"时间“{data['at']}”缺少时区偏移（如 +08:00）")
+    if data["class"] not in MessageClass.values:
+        raise fail(f"短信类型“{data['class']}”无效，应为 " + " / ".join(MessageClass.values))
+    outcome = data.get("outcome")
+    if outcome not in (None, "failed"):
+        raise fail(f"outcome“{outcome}”无效，只能是 failed 或省略")
+    return ReplayEvent(
+        at=at,
+        shop=str(data["shop"]),
+        phone=str(data["phone"]),
+        message_class=data["class"],
+        failed=outcome == "failed",
+    )
+
+
+class _RollBack(Exception):
+    pass
+
+
+def frequency_replay(*, events: Sequence[ReplayEvent]) -> list[Decision]:
+    """Replay events through ``frequency_decide`` on an empty history with the default rules.
+
+    Everything happens in one transaction that is always rolled back: the default
+    rule set is reset to the DOMAIN.md rules, promotion periods are ignored, the
+    events' phones start with no counts, and shops are created (in a throwaway
+    category) per distinct ``shop`` string. An event with ``failed=True`` is
+    released right after it was accepted. One decision per event, in order.
+    """
+    decisions: list[Decision] = []
+    try:
+        with transaction.atomic():
+            ruleset_reset_to_defaults()
+            PromotionPeriod.objects.all().delete()
+            phones = sorted({int(p) for p in (normalize_phone(e.phone) for e in events) if p})
+            with connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {SHOP_TABLE} WHERE phone = ANY(%s::bigint[])", [phones])
+                cursor.execute(f"DELETE FROM {PLATFORM_TABLE} WHERE phone = ANY(%s::bigint[])", [phones])
+            category = Category.objects.create(name=f"频控回放-{uuid.uuid4().hex[:12]}")
+            shops: dict[str, int] = {}
+            for event in events:
+                if event.shop not in shops:
+                    shops[event.shop] = Shop.objects.create(name=event.shop[:64], category=category).pk
+                [decision] = frequency_decide(
+                    shop_id=shops[event.shop],
+                    message_class=event.message_class,
+                    phones=[event.phone],
+                    at=event.at,
+                )
+                if decision.allowed and event.failed:
+                    frequency_release(
+                        shop_id=shops[event.shop],
+                        message_class=event.message_class,
+                        phone=event.phone,
+                        accepted_at=event.at,
+                    )
+                decisions.append(decision)
+            raise _RollBack
+    except _RollBack:
+        pass
+    return decisions

@@ -1,0 +1,95 @@
+"""Caps hold when many processes send for many shops to the same phones at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+
+from campaigns.models import PlatformCounter, ShopCounter
+from campaigns.services.frequency import ruleset_reset_to_defaults
+from tests.factories import make_shop
+
+SH = ZoneInfo("Asia/Shanghai")
+ROOT = Path(__file__).resolve().parents[2]
+WORKERS = 8
+SHOPS_PER_WORKER = 3
+PHONES = [f"1380000{i:04d}" for i in range(60)]
+DAY_1 = datetime(2026, 5, 1, 10, 0, tzinfo=SH)
+DAY_2 = datetime(2026, 5, 2, 10, 0, tzinfo=SH)
+
+
+def database_url() -> str:
+    settings = connection.settings_dict
+    auth = quote(settings["USER"] or "", safe="")
+    if settings["PASSWORD"]:
+        auth += ":" + quote(settings["PASSWORD"], safe="")
+    return f"postgres://{auth}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_it_never_exceeds_a_cap_when_8_processes_send_to_the_same_phones():
+    ruleset_reset_to_defaults()  # a transactional test before this one may have flushed the seed
+    shops = [[make_shop(f"并发店铺{w}-{s}").pk for s in range(SHOPS_PER_WORKER)] for w in range(WORKERS)]
+    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "smsmarketing.settings_test"}
+    start_at = time.time() + 4  # every process is set up and waiting before the first one sends
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.campaigns.frequency_worker",
+                json.dumps(
+                    {
+                        "seed": worker,
+                        "shops": shops[worker],
+                        "phones": PHONES,
+                        "times": [DAY_1.isoformat(), DAY_2.isoformat()],
+                        "start_at": start_at,
+                    }
+                ),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for worker in range(WORKERS)
+    ]
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=180)
+        assert process.returncode == 0, err
+        results.append(json.loads(out.strip().splitlines()[-1]))
+
+    errors = [error for result in results for error in result["errors"]]
+    assert errors == []  # in particular no DeadlockDetected
+    sent = [tuple(item) for result in results for item in result["allowed"]]
+
+    # What the workers were told they may send is exactly what the counters hold ...
+    per_phone_day = Counter((phone, datetime.fromisoformat(at).date()) for _, at, phone in sent)
+    counters = {
+        (str(phone), day): marketing
+        for phone, day, marketing in PlatformCounter.objects.values_list("phone", "day", "marketing")
+        if marketing
+    }
+    assert counters == dict(per_phone_day)
+    # ... and every phone got exactly its caps: 3 on day 1, then 2 more (5 in two days) on day 2.
+    for phone in PHONES:
+        assert per_phone_day[(phone, DAY_1.date())] == 3
+        assert per_phone_day[(phone, DAY_2.date())] == 2
+    # One marketing message per shop per phone in the two days.
+    per_shop_phone = Counter((shop_id, phone) for shop_id, _, phone in sent)
+    assert max(per_shop_phone.values()) == 1
+    assert set(ShopCounter.objects.values_list("marketing", flat=True)) == {1}
