@@ -15,3 +15,11 @@ from reviews.models.review import (  # noqa: E402,F401
     ReviewState,
 )
 from reviews.models.signatures import NeutralName, PlatformBrandTerm, Signature  # noqa: E402,F401
+from reviews.models.policy import (  # noqa: E402,F401
+    Severity,
+    TemplateVariable,
+    WordList,
+    WordListException,
+    WordListRevision,
+    WordListTerm,
+)
