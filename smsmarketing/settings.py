@@ -132,6 +132,9 @@ LOGOUT_REDIRECT_URL = "login"
 HTTPS = env_bool("HTTPS", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = HTTPS
+# Kannel's callbacks come over plain http from the gateway host (127.0.0.1); they
+# carry their own tokens (campaigns.views_gateway).
+SECURE_REDIRECT_EXEMPT = [r"^hooks/kannel/"]
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if HTTPS else "0"))
@@ -160,11 +163,30 @@ Q_CLUSTER = {
     "label": "任务队列",
 }
 
+# The send pipeline (campaigns.services.sending). The gateway is a backend class;
+# the simulated one is the default for local runs and tests (see docs/CAMPAIGNS.md).
+SMS_GATEWAY = {
+    "BACKEND": os.environ.get("SMS_GATEWAY_BACKEND", "campaigns.gateways.simulated.SimulatedGateway"),
+    "OPTIONS": {"fail_ratio": float(os.environ.get("SMS_SIMULATED_FAIL_RATIO", "0.0"))},
+}
+SMS_PIPELINE = {
+    "TASK_TIME_BUDGET": 480,  # seconds per run task before it re-enqueues itself (< Q_CLUSTER timeout)
+    "DISPATCH_RATE": int(os.environ.get("SMS_DISPATCH_RATE", "100")),  # messages/second per worker
+    "DISPATCH_BATCH": 100,
+    "MAX_ATTEMPTS": 5,
+    "RETRY_BACKOFF": 60,
+}
+SMS_SHORT_LINK_BASE = os.environ.get("SMS_SHORT_LINK_BASE", "https://3.cn/")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # httpx logs every request URL at INFO; Kannel's sendsms URL carries its password.
+        "httpx": {"level": "WARNING"},
+    },
 }

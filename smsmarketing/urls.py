@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("smsmarketing.portal_urls")),
     path("", include("reviews.urls")),
     path("", include("campaigns.urls")),
+    path("hooks/kannel/", include("campaigns.urls_gateway")),
 ]

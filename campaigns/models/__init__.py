@@ -3,6 +3,7 @@
 - ``frequency``: frequency rules, promotion periods, counters, opt-outs     [frequency issue]
 - ``audience``: customers, purchases, segments, coupons                    [campaigns issue]
 - ``sending``: campaigns, messages, delivery reports                       [campaigns issue]
+- ``gateway``: inbound messages (MO) received through Kannel               [gateway issue]
 Each module's models are imported here so Django finds them.
 """
 
@@ -17,3 +18,4 @@ from campaigns.models.frequency import (  # noqa: F401
     RuleSet,
     ShopCounter,
 )
+from campaigns.models.gateway import InboundMessage  # noqa: F401
