@@ -11,7 +11,7 @@ import re
 import unicodedata
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberType
+from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberType
 
 INVALID_PHONE = "INVALID-PHONE"
 
@@ -22,7 +22,8 @@ MOBILE_LENGTH = 11
 # What a typed or imported number may contain: digits, a leading +, and the
 # separators people put between digit groups. Letters are refused on purpose:
 # phonenumbers would read "1-800-FLOWERS" style letters as digits.
-_ALLOWED = re.compile(r"^\+?[0-9 \-().\u00a0]{1,40}$")
+_ALLOWED = re.compile(r"^[0-9 \-().+\u00a0]{1,40}$")
+_DIGITS = re.compile(r"^\+?[0-9]+$")
 _SEPARATORS = re.compile(r"[ \-().\u00a0]")
 
 
@@ -36,25 +37,34 @@ def normalize_phone(raw: str) -> str | None:
     if not isinstance(raw, str):
         return None
     text = unicodedata.normalize("NFKC", raw).strip()
-    if not _ALLOWED.match(text):
+    if not _ALLOWED.fullmatch(text):
         return None
     digits = _SEPARATORS.sub("", text)
-    if not digits.lstrip("+"):
+    if not _DIGITS.fullmatch(digits):
         return None
-    try:
-        number = phonenumbers.parse(digits, CN_REGION)
-    except NumberParseException:
+    if len(digits) == MOBILE_LENGTH and digits.isdigit() and digits.startswith("1"):
+        # Fast path for the common, already-national form (imports, batches of 1,000):
+        # skip the general parser, which costs several times more than the check itself.
+        number = PhoneNumber(country_code=CN_COUNTRY_CODE, national_number=int(digits))
+    else:
+        number = _parse(digits)
+    if number is None or number.country_code != CN_COUNTRY_CODE or number.italian_leading_zero:
         return None
-    if number.country_code != CN_COUNTRY_CODE or number.italian_leading_zero:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
+    # MOBILE (not UNKNOWN) also means valid: number_type matches the region's patterns.
     if phonenumbers.number_type(number) != PhoneNumberType.MOBILE:
         return None
     national = str(number.national_number)
     if len(national) != MOBILE_LENGTH or not national.startswith("1"):
         return None
     return national
+
+
+def _parse(digits: str) -> PhoneNumber | None:
+    try:
+        number = phonenumbers.parse(digits, CN_REGION)
+    except NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
 
 
 def mask_phone(phone: str) -> str:
