@@ -26,6 +26,23 @@ REVIEWER_PERMISSIONS: list[tuple[str, str]] = [
     ("reviews", "view_platformbrandterm"),
     ("reviews", "add_platformbrandterm"),
     ("reviews", "change_platformbrandterm"),
+    # campaigns: frequency rules, promotion periods, opt-out keywords (issue 6); opt-outs read-only.
+    ("campaigns", "view_ruleset"),
+    ("campaigns", "add_ruleset"),
+    ("campaigns", "change_ruleset"),
+    ("campaigns", "view_frequencyrule"),
+    ("campaigns", "add_frequencyrule"),
+    ("campaigns", "change_frequencyrule"),
+    ("campaigns", "delete_frequencyrule"),
+    ("campaigns", "view_promotionperiod"),
+    ("campaigns", "add_promotionperiod"),
+    ("campaigns", "change_promotionperiod"),
+    ("campaigns", "delete_promotionperiod"),
+    ("campaigns", "view_optoutkeyword"),
+    ("campaigns", "add_optoutkeyword"),
+    ("campaigns", "change_optoutkeyword"),
+    ("campaigns", "view_optout"),
+    ("campaigns", "view_optoutevent"),
 ]
 
 
