@@ -70,3 +70,21 @@ def check_text(*, kind: str, text: str, signature: str | None = None) -> CheckRe
     if checker is None:
         raise UnknownKind(f"no checker for kind {kind!r} (known: {', '.join(sorted(CHECKERS))})")
     return checker(text, signature)
+
+
+def _check_content_kind(kind: str, text: str, signature: str | None) -> CheckResult:
+    # The content policy (issue 5): every TPL-* rule; length and parts of the full message.
+    from reviews.policy import check_content
+
+    result = check_content(kind=kind, text=text, signature=signature)
+    return CheckResult(text=text, findings=result.findings, length=result.length, parts=result.parts)
+
+
+@register_checker("template")
+def _check_template(text: str, signature: str | None) -> CheckResult:
+    return _check_content_kind("template", text, signature)
+
+
+@register_checker("text")
+def _check_free_text(text: str, signature: str | None) -> CheckResult:
+    return _check_content_kind("text", text, signature)

@@ -45,3 +45,65 @@ def signature_queue() -> QuerySet[Signature]:
 def review_decisions_for(*, kind: str, item_id: int) -> QuerySet[ReviewDecision]:
     """The audit trail of one item, newest first."""
     return ReviewDecision.objects.filter(kind=kind, item_id=item_id).select_related("actor")
+
+
+# --- templates (issue 5) ------------------------------------------------------
+
+
+def usable_templates(*, shop: Shop, use: str) -> QuerySet:
+    """Templates a shop may send with for ``use``: its approved custom ones and every official one.
+
+    Custom first (newest first), then official. A template's pending new version
+    does not appear; its approved version stays usable until the new one is approved.
+    """
+    from django.db.models import Case, IntegerField, Q, Value, When
+
+    from reviews.models.templates import MessageTemplate, TemplateOrigin
+
+    return (
+        MessageTemplate.objects.filter(state=ReviewState.APPROVED, use=use)
+        .filter(Q(origin=TemplateOrigin.OFFICIAL) | Q(origin=TemplateOrigin.CUSTOM, shop_id=shop.pk))
+        .annotate(official_last=Case(When(origin=TemplateOrigin.OFFICIAL, then=Value(1)),
+                                     default=Value(0), output_field=IntegerField()))
+        .order_by("official_last", "-decided_at", "-id")
+    )
+
+
+def official_templates(*, use: str | None = None) -> QuerySet:
+    """The platform's official templates (all approved), optionally of one use."""
+    from reviews.models.templates import MessageTemplate, TemplateOrigin
+
+    qs = MessageTemplate.objects.filter(origin=TemplateOrigin.OFFICIAL, state=ReviewState.APPROVED)
+    return qs.filter(use=use) if use else qs.order_by("use", "id")
+
+
+def shop_templates(*, shop: Shop) -> QuerySet:
+    """Every version of the shop's custom templates, grouped by template, newest version first."""
+    from reviews.models.templates import MessageTemplate, TemplateOrigin
+
+    return MessageTemplate.objects.filter(origin=TemplateOrigin.CUSTOM, shop_id=shop.pk).select_related(
+        "decided_by"
+    ).order_by("lineage", "-version")
+
+
+def template_versions(*, template) -> QuerySet:
+    """Every version of the template's lineage, newest first."""
+    from reviews.models.templates import MessageTemplate
+
+    return MessageTemplate.objects.filter(lineage=template.lineage).order_by("-version")
+
+
+def template_live_version(*, template):
+    """The approved version of the template's lineage (what a campaign using it sends), or None."""
+    return template_versions(template=template).filter(state=ReviewState.APPROVED).first()
+
+
+def template_queue() -> QuerySet:
+    """Pending custom templates, most urgent (earliest due) first."""
+    from reviews.models.templates import MessageTemplate
+
+    return (
+        MessageTemplate.objects.filter(state=ReviewState.PENDING)
+        .select_related("shop__category")
+        .order_by("due_at", "id")
+    )

@@ -23,3 +23,4 @@ from reviews.models.policy import (  # noqa: E402,F401
     WordListRevision,
     WordListTerm,
 )
+from reviews.models.templates import MessageTemplate, OfficialTemplate, TemplateOrigin  # noqa: E402,F401
