@@ -38,3 +38,17 @@ def make_reviewer(username: str = "rita"):
     user = make_user(username, staff=True)
     Group.objects.get(name=REVIEWER_GROUP).user_set.add(user)
     return user
+
+
+def make_active_account(shop: Shop, *, balance: int = 0, user=None):
+    """Activate the shop's SMS account through the services and grant ``balance`` parts."""
+    from smsmarketing.services import account_activate, account_grant
+
+    if user is None:
+        membership = shop.memberships.select_related("user").first()
+        user = membership.user if membership else make_user(f"ops-{shop.pk}", superuser=True)
+    account = account_activate(shop=shop, user=user, accept_terms=True)
+    if balance:
+        account_grant(shop_id=shop.pk, units=balance, reason="测试发放", actor=None)
+        account.refresh_from_db()
+    return account
