@@ -16,6 +16,12 @@ REVIEWER_GROUP = "reviewers"
 REVIEWER_PERMISSIONS: list[tuple[str, str]] = [
     ("smsmarketing", "view_shop"),
     ("smsmarketing", "view_category"),
+    # SMS account (issue 3): read-only, to answer merchants; grants need smsmarketing.grant_units.
+    ("smsmarketing", "view_smsaccount"),
+    ("smsmarketing", "view_rechargeorder"),
+    ("smsmarketing", "view_rechargepackage"),
+    ("smsmarketing", "view_ledgerentry"),
+    ("smsmarketing", "view_reservation"),
     # reviews: signatures (issue 4) — decide, see the queue and the audit trail, edit word lists.
     ("reviews", "review_signature"),
     ("reviews", "view_signature"),
