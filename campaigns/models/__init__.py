@@ -7,6 +7,7 @@
 Each module's models are imported here so Django finds them.
 """
 
+from campaigns.models.audience import Coupon, Customer, Purchase, Segment  # noqa: F401, E402
 from campaigns.models.frequency import (  # noqa: F401
     FrequencyRule,
     MessageClass,
@@ -19,3 +20,10 @@ from campaigns.models.frequency import (  # noqa: F401
     ShopCounter,
 )
 from campaigns.models.gateway import InboundMessage  # noqa: F401
+from campaigns.models.sending import (  # noqa: F401, E402
+    Campaign,
+    CampaignRun,
+    DeliveryReport,
+    Message,
+    VerifiedPhone,
+)

@@ -1,0 +1,280 @@
+"""Campaigns, their runs, and one message row per recipient per run."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, transition
+
+from campaigns.models.audience import Coupon, Customer, Segment
+from smsmarketing.models import Shop
+
+
+class Campaign(models.Model):
+    """A merchant's campaign (营销任务): what to send, to whom, when."""
+
+    class Kind(models.TextChoices):
+        MARKETING = "marketing", _("短信营销")
+        COUPON = "coupon", _("定向优惠券")
+        REPURCHASE = "repurchase", _("复购提醒")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("草稿")
+        SCHEDULED = "scheduled", _("已排期")
+        RUNNING = "running", _("发送中")
+        COMPLETED = "completed", _("已完成")
+        CANCELLED = "cancelled", _("已取消")
+        STOPPED = "stopped", _("已停止")
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="campaigns")
+    kind = models.CharField(_("任务类型"), max_length=16, choices=Kind.choices)
+    name = models.CharField(_("任务名称"), max_length=64)
+    status = FSMField(_("状态"), default=Status.DRAFT, choices=Status.choices, protected=False)
+    segment = models.ForeignKey(
+        Segment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="campaigns",
+        verbose_name=_("目标人群"),
+    )
+    text = models.TextField(_("短信内容"), blank=True, default="")
+    template = models.ForeignKey(
+        "reviews.MessageTemplate",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="campaigns",
+        verbose_name=_("短信模板"),
+    )
+    coupon = models.ForeignKey(
+        Coupon,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="campaigns",
+        verbose_name=_("优惠券"),
+    )
+    products = ArrayField(
+        models.CharField(max_length=128), verbose_name=_("复购商品"), default=list, blank=True
+    )
+    days_since_purchase = models.PositiveIntegerField(_("距上次购买天数"), null=True, blank=True)
+    scheduled_at = models.DateTimeField(_("计划发送时间"), null=True, blank=True)
+    q_schedule_id = models.IntegerField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("营销任务")
+        verbose_name_plural = _("营销任务")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(kind="coupon") | models.Q(coupon__isnull=False),
+                name="campaign_coupon_has_coupon",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    # Transitions only set fields; services check permission, run them and save.
+    @transition(field=status, source=Status.DRAFT, target=Status.SCHEDULED)
+    def schedule(self, *, at) -> None:
+        self.scheduled_at = at
+
+    @transition(field=status, source=[Status.DRAFT, Status.SCHEDULED], target=Status.CANCELLED)
+    def cancel(self) -> None:
+        pass
+
+    @transition(field=status, source=Status.SCHEDULED, target=Status.RUNNING)
+    def start(self, *, at) -> None:
+        self.started_at = at
+
+    @transition(field=status, source=Status.RUNNING, target=Status.COMPLETED)
+    def complete(self, *, at) -> None:
+        self.finished_at = at
+
+    @transition(field=status, source=[Status.SCHEDULED, Status.RUNNING], target=Status.STOPPED)
+    def stop(self, *, at) -> None:
+        self.finished_at = at
+
+    @property
+    def cancellable(self) -> bool:
+        return self.status in {self.Status.DRAFT, self.Status.SCHEDULED}
+
+
+class CampaignRun(models.Model):
+    """One execution of a campaign: its planning progress lives here.
+
+    A marketing or coupon campaign has one run; a repurchase reminder one run
+    per day (``run_date``); a test SMS is a run of its own with one phone.
+    ``plan_cursor`` is the last customer id planned, stored in the same
+    transaction as the batch it ends, so a killed worker resumes after it.
+    """
+
+    class Kind(models.TextChoices):
+        AUDIENCE = "audience", _("正式发送")
+        TEST = "test", _("测试短信")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("等待中")
+        PLANNING = "planning", _("计划中")
+        DISPATCHING = "dispatching", _("发送中")
+        FINISHED = "finished", _("已发送")
+        CANCELLED = "cancelled", _("已取消")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="runs")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.AUDIENCE)
+    run_date = models.DateField(_("执行日期"), null=True, blank=True)
+    test_phone = models.CharField(max_length=11, blank=True, default="")
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    plan_cursor = models.BigIntegerField(default=0)
+    batches_planned = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    planned_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("发送批次")
+        verbose_name_plural = _("发送批次")
+        constraints = [
+            # The daily repurchase task may fire twice (at-least-once); one run per day.
+            models.UniqueConstraint(
+                fields=["campaign", "run_date"],
+                condition=models.Q(kind="audience", run_date__isnull=False),
+                name="campaignrun_one_per_day",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} #{self.pk}"
+
+
+class Message(models.Model):
+    """One recipient of one run: planned, suppressed (with reason), sent, delivered…
+
+    Unique per (run, phone): a retried planning batch inserts with
+    ON CONFLICT DO NOTHING and never creates a second message.
+    """
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", _("待发送")
+        SUPPRESSED = "suppressed", _("未发送(已过滤)")
+        SENDING = "sending", _("提交中")
+        ACCEPTED = "accepted", _("已提交")
+        DELIVERED = "delivered", _("发送成功")
+        FAILED = "failed", _("发送失败")
+        EXPIRED = "expired", _("无回执")
+        DROPPED = "dropped", _("发送前取消")
+
+    FINAL = (Status.DELIVERED, Status.FAILED, Status.EXPIRED, Status.DROPPED)
+    RELEASED_ON = (Status.FAILED, Status.EXPIRED, Status.DROPPED)
+
+    class Settlement(models.TextChoices):
+        NONE = "none", _("无")  # suppressed: nothing was reserved
+        PENDING = "pending", _("预占中")
+        CHARGED = "charged", _("已扣费")
+        RELEASED = "released", _("已退还")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="messages")
+    run = models.ForeignKey(CampaignRun, on_delete=models.CASCADE, related_name="messages")
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    phone = models.CharField(_("手机号"), max_length=11)
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices)
+    reason = models.CharField(_("原因"), max_length=32, blank=True, default="")
+    body = models.TextField(_("正文"), blank=True, default="")
+    text = models.TextField(_("实际发送内容"), blank=True, default="")
+    parts = models.PositiveSmallIntegerField(_("计费条数"), default=0)
+    batch = models.PositiveIntegerField(default=0)  # the reservation "campaign:<c>:run:<r>:batch:<n>"
+    settlement = models.CharField(max_length=16, choices=Settlement.choices, default=Settlement.NONE)
+    link_code = models.CharField(max_length=16, null=True, blank=True, unique=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    counted_at = models.DateTimeField(null=True, blank=True)  # when the frequency service counted it
+    sent_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
+    final_at = models.DateTimeField(_("回执时间"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("短信")
+        verbose_name_plural = _("短信")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "phone"], name="message_run_phone_unique"),
+        ]
+        indexes = [
+            # Dispatch claims: WHERE run_id = %s AND status = 'planned' ORDER BY id ... SKIP LOCKED.
+            models.Index(fields=["run", "id"], condition=models.Q(status="planned"), name="message_planned"),
+            # Settlement: WHERE settlement = 'pending' AND status IN (final states).
+            models.Index(
+                fields=["id"],
+                condition=models.Q(
+                    settlement="pending", status__in=["delivered", "failed", "expired", "dropped"]
+                ),
+                name="message_to_settle",
+            ),
+            # The 72-hour sweep: WHERE status IN ('sending', 'accepted') AND sent_at < %s.
+            models.Index(
+                fields=["sent_at"],
+                condition=models.Q(status__in=["sending", "accepted"]),
+                name="message_in_flight",
+            ),
+            models.Index(fields=["campaign", "status"], name="message_campaign_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phone} ({self.get_status_display()})"
+
+    @property
+    def reservation_reference(self) -> str:
+        return reservation_reference(campaign_id=self.campaign_id, run_id=self.run_id, batch=self.batch)
+
+
+def reservation_reference(*, campaign_id: int, run_id: int, batch: int) -> str:
+    return f"campaign:{campaign_id}:run:{run_id}:batch:{batch}"
+
+
+class DeliveryReport(models.Model):
+    """Every delivery report received, applied or not (duplicates, late ones)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reports")
+    status = models.CharField(max_length=16)
+    at = models.DateTimeField()
+    applied = models.BooleanField(default=False)
+    raw = models.JSONField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("状态回执")
+        verbose_name_plural = _("状态回执")
+
+    def __str__(self) -> str:
+        return f"{self.message_id}: {self.status}"
+
+
+class VerifiedPhone(models.Model):
+    """A merchant's own phone, verified by a code, the only target of test SMS."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="verified_phones")
+    phone = models.CharField(_("手机号"), max_length=11)
+    code_hash = models.CharField(max_length=64, blank=True, default="")
+    code_sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    verified_at = models.DateTimeField(_("验证时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("测试手机号")
+        verbose_name_plural = _("测试手机号")
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "phone"], name="verifiedphone_shop_phone_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.phone

@@ -1,0 +1,226 @@
+"""Reads of the campaigns app: audiences, recipients of a run, campaign statistics."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from campaigns.models.audience import Customer, Purchase, Segment
+from campaigns.models.sending import Campaign, CampaignRun, Message
+
+# --- audiences ----------------------------------------------------------------
+
+
+def segment_filter(*, segment: Segment | None, now: datetime | None = None) -> Q:
+    """The segment's conditions over ``Customer`` (an empty segment matches everyone)."""
+    now = now or timezone.now()
+    q = Q()
+    if segment is None:
+        return q
+    if segment.tags_any:
+        q &= Q(tags__overlap=segment.tags_any)
+    if segment.purchased_within_days is not None:
+        q &= Q(last_purchase_at__gte=now - timedelta(days=segment.purchased_within_days))
+    if segment.not_purchased_within_days is not None:
+        q &= Q(last_purchase_at__lt=now - timedelta(days=segment.not_purchased_within_days)) | Q(
+            last_purchase_at__isnull=True
+        )
+    if segment.min_purchases is not None:
+        q &= Q(purchase_count__gte=segment.min_purchases)
+    if segment.max_purchases is not None:
+        q &= Q(purchase_count__lte=segment.max_purchases)
+    if segment.min_total_spent is not None:
+        q &= Q(total_spent__gte=segment.min_total_spent)
+    if segment.max_total_spent is not None:
+        q &= Q(total_spent__lte=segment.max_total_spent)
+    if segment.products_any:
+        q &= Q(Exists(Purchase.objects.filter(customer=OuterRef("pk"), product__in=segment.products_any)))
+    return q
+
+
+def segment_customers(*, segment: Segment, now: datetime | None = None) -> QuerySet[Customer]:
+    return Customer.objects.filter(shop_id=segment.shop_id).filter(segment_filter(segment=segment, now=now))
+
+
+def segment_count(*, segment: Segment, now: datetime | None = None) -> int:
+    """The live number of customers in the segment."""
+    return segment_customers(segment=segment, now=now).count()
+
+
+def repurchase_filter(*, products: list[str], days: int, day) -> Q:
+    """Customers whose last purchase of ``products`` was on local date ``day - days``."""
+    tz = timezone.get_default_timezone()
+    start = datetime.combine(day - timedelta(days=days), time.min, tzinfo=tz)
+    end = start + timedelta(days=1)
+    bought = Purchase.objects.filter(customer=OuterRef("pk"), product__in=products)
+    return Q(Exists(bought.filter(purchased_at__gte=start, purchased_at__lt=end))) & ~Q(
+        Exists(bought.filter(purchased_at__gte=end))
+    )
+
+
+def campaign_audience(*, campaign: Campaign, day=None, now: datetime | None = None) -> QuerySet[Customer]:
+    now = now or timezone.now()
+    audience = Customer.objects.filter(shop_id=campaign.shop_id).filter(
+        segment_filter(segment=campaign.segment, now=now)
+    )
+    if campaign.kind == Campaign.Kind.REPURCHASE:
+        day = day or timezone.localdate(now)
+        audience = audience.filter(
+            repurchase_filter(products=campaign.products, days=campaign.days_since_purchase or 0, day=day)
+        )
+    return audience
+
+
+def run_recipients_after(*, run: CampaignRun, cursor: int, limit: int, now: datetime | None = None) -> list:
+    """The next ``limit`` recipients of a run after keyset ``cursor`` (customer id order)."""
+    from campaigns.services.campaigns import Recipient
+
+    if run.kind == CampaignRun.Kind.TEST:
+        return [] if cursor else [Recipient(key=1, customer_id=None, phone=run.test_phone, name="")]
+    rows = (
+        campaign_audience(campaign=run.campaign, day=run.run_date, now=now)
+        .filter(pk__gt=cursor)
+        .order_by("pk")
+        .values_list("pk", "phone", "name")[:limit]
+    )
+    return [Recipient(key=pk, customer_id=pk, phone=phone, name=name) for pk, phone, name in rows]
+
+
+# --- statistics -----------------------------------------------------------------
+
+
+@dataclass
+class CampaignStats:
+    planned: int = 0  # recipients with a message row that was to be sent
+    suppressed: Counter = field(default_factory=Counter)
+    waiting: int = 0  # planned, not yet handed to the gateway
+    sent: int = 0  # handed to the gateway
+    delivered: int = 0
+    failed: int = 0
+    expired: int = 0
+    dropped: int = 0
+    parts_reserved: int = 0
+    parts_charged: int = 0
+    parts_refunded: int = 0
+    optouts_after: int = 0
+    coupons_issued: int = 0
+    by_status: dict = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return self.planned + sum(self.suppressed.values())
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.planned:
+            return 100
+        done = self.delivered + self.failed + self.expired + self.dropped
+        return int(100 * done / self.planned)
+
+    @property
+    def suppressed_total(self) -> int:
+        return sum(self.suppressed.values())
+
+
+def campaign_statistics(*, campaign: Campaign, include_tests: bool = False) -> CampaignStats:
+    """Per-status counts, suppressions per reason, parts charged and refunded, opt-outs after."""
+    from campaigns.models.frequency import OptOut
+
+    messages = Message.objects.filter(campaign=campaign)
+    if not include_tests:
+        messages = messages.filter(run__kind=CampaignRun.Kind.AUDIENCE)
+    stats = CampaignStats()
+    S = Message.Status
+    for row in messages.values("status", "reason", "settlement").annotate(n=Count("id"), parts=Sum("parts")):
+        status, n, parts = row["status"], row["n"], row["parts"] or 0
+        stats.by_status[status] = stats.by_status.get(status, 0) + n
+        if status == S.SUPPRESSED:
+            stats.suppressed[row["reason"]] += n
+            continue
+        stats.planned += n
+        if row["settlement"] == Message.Settlement.CHARGED:
+            stats.parts_charged += parts
+        elif row["settlement"] == Message.Settlement.RELEASED:
+            stats.parts_refunded += parts
+        elif row["settlement"] == Message.Settlement.PENDING:
+            stats.parts_reserved += parts
+    stats.waiting = stats.by_status.get(S.PLANNED, 0)
+    stats.delivered = stats.by_status.get(S.DELIVERED, 0)
+    stats.failed = stats.by_status.get(S.FAILED, 0)
+    stats.expired = stats.by_status.get(S.EXPIRED, 0)
+    stats.dropped = stats.by_status.get(S.DROPPED, 0)
+    stats.sent = stats.planned - stats.waiting - stats.dropped
+    stats.coupons_issued = messages.exclude(link_code=None).count() if campaign.coupon_id else 0
+    if campaign.started_at:
+        sent_to = messages.exclude(sent_at=None).values("phone")
+        stats.optouts_after = OptOut.objects.filter(
+            shop_id=campaign.shop_id, created_at__gte=campaign.started_at, phone__in=sent_to
+        ).count()
+    return stats
+
+
+def campaign_timeline(*, campaign: Campaign) -> dict:
+    """Sent and delivered/failed per hour, for the chart (labels in local time)."""
+    messages = Message.objects.filter(campaign=campaign, run__kind=CampaignRun.Kind.AUDIENCE)
+    series: dict[str, Counter] = {"sent": Counter(), "delivered": Counter(), "failed": Counter()}
+    for row in (
+        messages.exclude(sent_at=None).annotate(h=TruncHour("sent_at")).values("h").annotate(n=Count("id"))
+    ):
+        series["sent"][row["h"]] += row["n"]
+    finals = messages.filter(
+        status__in=[Message.Status.DELIVERED, Message.Status.FAILED, Message.Status.EXPIRED]
+    )
+    for row in finals.annotate(h=TruncHour("final_at")).values("h", "status").annotate(n=Count("id")):
+        key = "delivered" if row["status"] == Message.Status.DELIVERED else "failed"
+        series[key][row["h"]] += row["n"]
+    hours = sorted(set().union(*[set(c) for c in series.values()]) - {None})
+    return {
+        "labels": [timezone.localtime(h).strftime("%m-%d %H:00") for h in hours],
+        "sent": [series["sent"][h] for h in hours],
+        "delivered": [series["delivered"][h] for h in hours],
+        "failed": [series["failed"][h] for h in hours],
+    }
+
+
+def campaign_messages_for_export(*, campaign: Campaign) -> QuerySet[Message]:
+    return (
+        Message.objects.filter(campaign=campaign)
+        .order_by("id")
+        .only(
+            "id", "phone", "status", "reason", "parts", "settlement", "sent_at", "final_at", "run_id", "text"
+        )
+    )
+
+
+def shop_campaigns(*, shop) -> QuerySet[Campaign]:
+    return Campaign.objects.filter(shop=shop).select_related("segment", "coupon").order_by("-id")
+
+
+# --- opt-outs [frequency issue] -----------------------------------------------------------
+
+
+def shop_optouts(*, shop_id: int, phone_query: str = "") -> QuerySet:
+    """The shop's opted-out phones, newest first; ``phone_query`` filters by digits contained."""
+    from campaigns.models.frequency import OptOut
+
+    optouts = OptOut.objects.filter(shop_id=shop_id).order_by("-created_at", "-id")
+    digits = "".join(ch for ch in phone_query if ch.isdigit())
+    if digits:
+        optouts = optouts.filter(phone__contains=digits)
+    return optouts
+
+
+def shop_optout_events(*, shop_id: int, phone: str | None = None, limit: int = 20) -> list:
+    """The latest opt-out and re-subscription events of the shop (of one phone if given)."""
+    from campaigns.models.frequency import OptOutEvent
+
+    events = OptOutEvent.objects.filter(shop_id=shop_id).select_related("actor")
+    events = events.order_by("-created_at", "-id")
+    if phone:
+        events = events.filter(phone=phone)
+    return list(events[:limit])

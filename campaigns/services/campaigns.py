@@ -1,0 +1,514 @@
+"""Campaigns: creating, scheduling, cancelling, stopping, the dry run, and message content.
+
+Every write calls ``shop_ensure_sms_allowed`` first. Scheduling uses django-q2:
+a one-off ``Schedule`` (ONCE) at the chosen time for marketing and coupon
+campaigns, a DAILY one for repurchase reminders; "now" enqueues the run task
+when the transaction commits.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_q.models import Schedule
+from django_q.tasks import async_task
+
+from campaigns.models.audience import Coupon, Segment
+from campaigns.models.frequency import MessageClass
+from campaigns.models.sending import Campaign, CampaignRun
+from campaigns.services.frequency import frequency_decide
+from reviews.policy import check_content
+from reviews.policy.length import count_parts, full_message
+from reviews.policy.variables import render
+from smsmarketing.errors import SmsError
+from smsmarketing.models import Shop, SmsAccount
+from smsmarketing.services import shop_ensure_sms_allowed
+
+NO_SIGNATURE = "NO-SIGNATURE"
+SHOP_INACTIVE = "SHOP-INACTIVE"
+CATEGORY_RESTRICTED = "CATEGORY-RESTRICTED"
+TEMPLATE_NOT_APPROVED = "TEMPLATE-NOT-APPROVED"
+RUN_TASK = "campaigns.tasks.run_campaign"
+REPURCHASE_TASK = "campaigns.tasks.repurchase_daily"
+# A dry run / preview fills the per-recipient coupon link with a code of this shape.
+PREVIEW_LINK_CODE = "AbCdEf12"
+DRY_RUN_BATCH = 2000
+
+
+class CampaignInvalid(SmsError):
+    rule = "CAMPAIGN-INVALID"
+
+
+class CampaignContentRejected(SmsError):
+    rule = "CAMPAIGN-CONTENT"
+
+    def __init__(self, message: str, *, findings=()) -> None:
+        super().__init__(message)
+        self.findings = list(findings)
+
+
+class CampaignStateError(SmsError):
+    rule = "CAMPAIGN-STATE"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    key: int  # keyset position: the customer id (0 for a test SMS)
+    customer_id: int | None
+    phone: str
+    name: str
+
+
+@dataclass(frozen=True)
+class SmsState:
+    signature: str | None
+    reason: str = ""  # why nothing may be sent now ("" when sending is allowed)
+
+
+# --- content ------------------------------------------------------------------
+
+
+def short_link(code: str) -> str:
+    return f"{settings.SMS_SHORT_LINK_BASE.rstrip('/')}/{code}"
+
+
+def campaign_source_text(*, campaign: Campaign) -> str:
+    """The body as written: the template's text, else the campaign's own text."""
+    if campaign.template_id:
+        return campaign.template.text
+    return campaign.text
+
+
+def _money(value) -> str:
+    return f"{value.normalize():f}"
+
+
+def campaign_values(*, campaign: Campaign, name: str, link_code: str | None) -> dict[str, str]:
+    """The variable values of one recipient, filled from real data at send time.
+
+    Names are the ``TemplateVariable`` rows of the reviews app; ``name`` (the
+    customer's) is kept for a future variable and unused by the seeded ones.
+    """
+    shop = campaign.shop
+    values = {"shop_name": shop.name[:20], "shop_link": short_link(f"s{shop.pk:x}")}
+    coupon = campaign.coupon
+    if coupon is not None:
+        values.update(
+            coupon_amount=_("{amount}元").format(amount=_money(coupon.amount)),
+            coupon_threshold=(
+                _("满{threshold}元可用").format(threshold=_money(coupon.threshold))
+                if coupon.threshold > 0
+                else _("无门槛")
+            ),
+            coupon_expiry=timezone.localtime(coupon.valid_until).strftime("%m月%d日%H:%M"),
+            coupon_link=short_link(link_code or PREVIEW_LINK_CODE),
+        )
+    if campaign.products:
+        values["product_name"] = campaign.products[0][:20]
+    return values
+
+
+def message_for(
+    *, campaign: Campaign, recipient: Recipient, signature: str | None, link_code: str | None
+) -> tuple[str, int]:
+    """A recipient's body (variables filled) and the parts of the full message with ``signature``."""
+    body = render(
+        text=campaign_source_text(campaign=campaign),
+        values=campaign_values(campaign=campaign, name=recipient.name, link_code=link_code),
+    )
+    return body, parts_of(signature=signature, body=body)
+
+
+def full_text(*, signature: str, body: str) -> str:
+    return full_message(signature=signature, body=body, message_class=MessageClass.MARKETING)
+
+
+def parts_of(*, signature: str | None, body: str) -> int:
+    return count_parts(len(full_text(signature=signature or "", body=body)))
+
+
+def shop_sms_state(*, shop: Shop, campaign: Campaign | None = None) -> SmsState:
+    """Whether the shop may send now, and the signature live right now."""
+    from reviews.selectors import live_signature
+
+    if shop.sms_restricted:
+        return SmsState(None, CATEGORY_RESTRICTED)
+    if not shop.active:
+        return SmsState(None, SHOP_INACTIVE)
+    signature = live_signature(shop=shop)
+    if signature is None:
+        return SmsState(None, NO_SIGNATURE)
+    if campaign is not None and campaign.template_id and not template_usable(campaign=campaign):
+        return SmsState(signature.text, TEMPLATE_NOT_APPROVED)
+    return SmsState(signature.text)
+
+
+def template_usable(*, campaign: Campaign) -> bool:
+    from reviews.selectors import usable_templates
+
+    return usable_templates(shop=campaign.shop, use=campaign.kind).filter(pk=campaign.template_id).exists()
+
+
+def campaign_preview(*, campaign: Campaign) -> tuple[str, int]:
+    """The message as a recipient would receive it now (example name, example link), and its parts."""
+    state = shop_sms_state(shop=campaign.shop)
+    signature = state.signature or _("您的签名")
+    sample = Recipient(key=0, customer_id=None, phone="", name=_("张女士"))
+    body, _parts = message_for(
+        campaign=campaign, recipient=sample, signature=signature, link_code=PREVIEW_LINK_CODE
+    )
+    text = full_text(signature=signature, body=body)
+    return text, count_parts(len(text))
+
+
+# --- create / validate --------------------------------------------------------
+
+
+def _check_text(*, shop: Shop, kind: str, text: str) -> None:
+    from reviews.selectors import live_signature
+
+    signature = live_signature(shop=shop)
+    result = check_content(
+        kind="text",
+        text=text,
+        signature=signature.text if signature else None,
+        message_class="marketing",
+        **({"use": kind} if _check_takes_use() else {}),
+    )
+    if not result.ok:
+        raise CampaignContentRejected(
+            _("短信内容未通过检查：") + "；".join(f"[{f.rule}] {f.message}" for f in result.findings),
+            findings=result.findings,
+        )
+
+
+def _check_takes_use() -> bool:
+    import inspect
+
+    return "use" in inspect.signature(check_content).parameters
+
+
+def campaign_create(
+    *,
+    shop: Shop,
+    user,
+    kind: str,
+    name: str,
+    segment: Segment | None = None,
+    text: str = "",
+    template=None,
+    coupon: Coupon | None = None,
+    products: list[str] | None = None,
+    days_since_purchase: int | None = None,
+) -> Campaign:
+    """Create a draft campaign after checking its content and references.
+
+    SMS marketing needs text that passes ``check_content(kind="text")``; a
+    targeted coupon an approved or official template and a coupon of the shop;
+    a repurchase reminder products, a number of days and a template or text.
+    """
+    shop_ensure_sms_allowed(shop=shop)
+    kind = Campaign.Kind(kind).value
+    name = (name or "").strip()
+    if not name:
+        raise CampaignInvalid(_("请填写任务名称。"))
+    if segment is not None and segment.shop_id != shop.pk:
+        raise CampaignInvalid(_("所选人群不属于本店铺。"))
+    products = [p.strip() for p in (products or []) if p.strip()]
+    campaign = Campaign(shop=shop, kind=kind, name=name, segment=segment, created_by=user)
+    if kind == Campaign.Kind.COUPON:
+        if coupon is None or coupon.shop_id != shop.pk:
+            raise CampaignInvalid(_("定向优惠券任务需要选择本店铺的优惠券。"))
+        if coupon.valid_until <= timezone.now():
+            raise CampaignInvalid(_("所选优惠券已过期。"))
+        campaign.coupon = coupon
+    if kind == Campaign.Kind.REPURCHASE:
+        if not products or not days_since_purchase or days_since_purchase < 1:
+            raise CampaignInvalid(_("复购提醒需要选择商品并填写距上次购买的天数（至少 1 天）。"))
+        campaign.products, campaign.days_since_purchase = products, days_since_purchase
+    if template is not None:
+        campaign.template = template
+        if not template_usable(campaign=campaign):
+            raise CampaignInvalid(_("所选模板未审核通过或不适用于此类任务。"))
+    elif kind == Campaign.Kind.COUPON:
+        raise CampaignInvalid(_("定向优惠券任务需要选择已审核通过的模板或官方模板。"))
+    else:
+        campaign.text = (text or "").strip()
+        if not campaign.text:
+            raise CampaignInvalid(_("请填写短信内容或选择模板。"))
+        _check_text(shop=shop, kind=kind, text=campaign.text)
+    campaign.save()
+    return campaign
+
+
+# --- schedule / cancel / stop -------------------------------------------------
+
+
+def campaign_schedule(*, campaign: Campaign, user, at: datetime | None = None) -> Campaign:
+    """Schedule a draft: now (``at`` None), or at ``at`` through a django-q2 schedule.
+
+    Refuses without an approved signature, a funded and active account, or when
+    the content no longer passes. Repurchase reminders get a DAILY schedule that
+    runs until the campaign is stopped.
+    """
+    shop_ensure_sms_allowed(shop=campaign.shop)
+    now = timezone.now()
+    if at is not None and at < now - timedelta(minutes=1):
+        raise CampaignInvalid(_("发送时间不能早于现在。"))
+    with transaction.atomic():
+        # Race: a double-clicked schedule button; the row lock lets one transition win.
+        campaign = Campaign.objects.select_for_update().select_related("shop__category").get(pk=campaign.pk)
+        if campaign.status != Campaign.Status.DRAFT:
+            raise CampaignStateError(_("只有草稿状态的任务可以排期。"))
+        state = shop_sms_state(shop=campaign.shop, campaign=campaign)
+        if state.reason == NO_SIGNATURE:
+            raise CampaignInvalid(_("店铺还没有审核通过的短信签名，无法发送。"))
+        if state.reason:
+            raise CampaignInvalid(_("当前无法发送（{reason}）。").format(reason=state.reason))
+        account = SmsAccount.objects.filter(shop=campaign.shop).first()
+        if account is None or not account.is_active:
+            raise CampaignInvalid(_("短信服务尚未开通，请先在“短信账户”页开通。"))
+        if not campaign.template_id:
+            _check_text(shop=campaign.shop, kind=campaign.kind, text=campaign.text)
+        campaign.schedule(at=at or now)
+        if campaign.kind == Campaign.Kind.REPURCHASE:
+            schedule = Schedule.objects.create(
+                name=f"campaign-{campaign.pk}-daily",
+                func=REPURCHASE_TASK,
+                args=repr(campaign.pk),
+                schedule_type=Schedule.DAILY,
+                next_run=at or now,
+                repeats=-1,
+            )
+            campaign.q_schedule_id = schedule.pk
+        else:
+            run = CampaignRun.objects.create(campaign=campaign)
+            if at is not None and at > now:
+                schedule = Schedule.objects.create(
+                    name=f"campaign-{campaign.pk}-run-{run.pk}",
+                    func=RUN_TASK,
+                    args=repr(run.pk),
+                    schedule_type=Schedule.ONCE,
+                    next_run=at,
+                    repeats=1,
+                )
+                campaign.q_schedule_id = schedule.pk
+            else:
+                transaction.on_commit(lambda: async_task(RUN_TASK, run.pk))
+        campaign.save()
+    return campaign
+
+
+def campaign_cancel(*, campaign: Campaign, user) -> Campaign:
+    """Cancel a draft or scheduled campaign; refused once it has started."""
+    with transaction.atomic():
+        # Race: cancelling while the run task starts; both lock the campaign row first.
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if not campaign.cancellable:
+            raise CampaignStateError(_("任务已开始发送，不能取消。"))
+        campaign.cancel()
+        campaign.save()
+        _drop_schedule(campaign)
+        campaign.runs.filter(status=CampaignRun.Status.PENDING).update(status=CampaignRun.Status.CANCELLED)
+    return campaign
+
+
+def campaign_stop(*, campaign: Campaign, user) -> Campaign:
+    """Stop a repurchase reminder (no more daily runs); a run in progress finishes."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if campaign.status not in {Campaign.Status.SCHEDULED, Campaign.Status.RUNNING}:
+            raise CampaignStateError(_("任务未在运行，无需停止。"))
+        campaign.stop(at=timezone.now())
+        campaign.save()
+        _drop_schedule(campaign)
+        campaign.runs.filter(status=CampaignRun.Status.PENDING).update(status=CampaignRun.Status.CANCELLED)
+    return campaign
+
+
+def _drop_schedule(campaign: Campaign) -> None:
+    if campaign.q_schedule_id:
+        Schedule.objects.filter(pk=campaign.q_schedule_id).delete()
+
+
+# --- dry run -------------------------------------------------------------------
+
+
+@dataclass
+class DryRun:
+    recipients: int = 0
+    sendable: int = 0
+    suppressed: Counter = field(default_factory=Counter)
+    parts: int = 0
+    balance: int = 0
+    coupons_left: int | None = None
+
+    @property
+    def balance_after(self) -> int:
+        return self.balance - self.parts
+
+    @property
+    def suppressed_total(self) -> int:
+        return sum(self.suppressed.values())
+
+
+def campaign_dry_run(*, campaign: Campaign, at: datetime | None = None) -> DryRun:
+    """What sending now would do: recipients, suppressions per reason id, parts, balance after.
+
+    Nothing is counted or reserved (``frequency_decide(commit=False)``). Quiet hours
+    are ignored (the send would be deferred to 08:00, not dropped).
+    """
+    from campaigns.selectors import run_recipients_after
+    from campaigns.services.frequency import next_send_window
+
+    shop_ensure_sms_allowed(shop=campaign.shop)
+    at = next_send_window(at or timezone.now())
+    account = SmsAccount.objects.filter(shop=campaign.shop).first()
+    result = DryRun(balance=account.balance if account and account.is_active else 0)
+    state = shop_sms_state(shop=campaign.shop, campaign=campaign)
+    probe = CampaignRun(campaign=campaign, run_date=timezone.localdate(at))
+    if campaign.coupon_id:
+        result.coupons_left = campaign.coupon.total_count - campaign.coupon.issued_count
+    cursor = 0
+    while batch := run_recipients_after(run=probe, cursor=cursor, limit=DRY_RUN_BATCH, now=at):
+        cursor = batch[-1].key
+        result.recipients += len(batch)
+        if state.reason:
+            result.suppressed[state.reason] += len(batch)
+            continue
+        decisions = frequency_decide(
+            shop_id=campaign.shop_id,
+            message_class=MessageClass.MARKETING,
+            phones=[r.phone for r in batch],
+            at=at,
+            commit=False,
+        )
+        for decision, recipient in zip(decisions, batch, strict=True):
+            if not decision.allowed:
+                result.suppressed[decision.reason] += 1
+                continue
+            result.sendable += 1
+            result.parts += message_for(
+                campaign=campaign, recipient=recipient, signature=state.signature, link_code=PREVIEW_LINK_CODE
+            )[1]
+    return result
+
+
+# --- repurchase days and test SMS ---------------------------------------------------
+
+
+def repurchase_run_today(*, campaign_id: int, now: datetime | None = None) -> str:
+    """Create today's run of a repurchase reminder (once per local day) and enqueue it."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+        if campaign.kind != Campaign.Kind.REPURCHASE or campaign.status not in {
+            Campaign.Status.SCHEDULED,
+            Campaign.Status.RUNNING,
+        }:
+            return "stopped"
+        # Race: the DAILY schedule fired twice; the unique (campaign, run_date) keeps one run.
+        run, created = CampaignRun.objects.get_or_create(
+            campaign=campaign, kind=CampaignRun.Kind.AUDIENCE, run_date=timezone.localdate(now)
+        )
+        transaction.on_commit(lambda: async_task(RUN_TASK, run.pk))
+    return "created" if created else "exists"
+
+
+class TestPhoneNotVerified(SmsError):
+    rule = "TEST-PHONE-UNVERIFIED"
+
+
+def campaign_send_test(*, campaign: Campaign, user, phone: str) -> CampaignRun:
+    """Send the campaign's message to the merchant's own verified phone.
+
+    It goes through the whole pipeline as a one-recipient run: it counts toward
+    the frequency caps and is charged like any other message.
+    """
+    from campaigns.models.sending import VerifiedPhone
+    from campaigns.phones import normalize_phone
+
+    shop_ensure_sms_allowed(shop=campaign.shop)
+    normalized = normalize_phone(phone or "")
+    if (
+        normalized is None
+        or not VerifiedPhone.objects.filter(
+            shop=campaign.shop, phone=normalized, verified_at__isnull=False
+        ).exists()
+    ):
+        raise TestPhoneNotVerified(_("测试短信只能发送到本店铺已验证的手机号。"))
+    run = CampaignRun.objects.create(campaign=campaign, kind=CampaignRun.Kind.TEST, test_phone=normalized)
+    transaction.on_commit(lambda: async_task(RUN_TASK, run.pk))
+    return run
+
+
+VERIFY_CODE_TTL = timedelta(minutes=10)
+VERIFY_MAX_ATTEMPTS = 5
+VERIFY_TEXT = "【短信管理平台】您的测试手机号验证码为{code}，10分钟内有效。"
+
+
+def _code_hash(*, phone: str, code: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{settings.SECRET_KEY}:{phone}:{code}".encode()).hexdigest()
+
+
+def verified_phone_request(*, shop: Shop, user, phone: str):
+    """Send a 6-digit code to ``phone`` (a platform message: not charged, not counted)."""
+    import secrets
+
+    from campaigns.gateways import get_gateway
+    from campaigns.gateways.base import OutboundSms
+    from campaigns.models.sending import VerifiedPhone
+    from campaigns.phones import normalize_phone
+
+    shop_ensure_sms_allowed(shop=shop)
+    normalized = normalize_phone(phone or "")
+    if normalized is None:
+        raise CampaignInvalid(_("请输入有效的中国大陆手机号。"))
+    code = f"{secrets.randbelow(10**6):06d}"
+    VerifiedPhone.objects.update_or_create(
+        shop=shop,
+        phone=normalized,
+        defaults={
+            "code_hash": _code_hash(phone=normalized, code=code),
+            "code_sent_at": timezone.now(),
+            "attempts": 0,
+        },
+    )
+    gateway = get_gateway()
+    try:
+        gateway.send_batch([OutboundSms(message_id=0, phone=normalized, text=VERIFY_TEXT.format(code=code))])
+    finally:
+        gateway.close()
+    return code
+
+
+def verified_phone_confirm(*, shop: Shop, user, phone: str, code: str):
+    from campaigns.models.sending import VerifiedPhone
+    from campaigns.phones import normalize_phone
+
+    shop_ensure_sms_allowed(shop=shop)
+    normalized = normalize_phone(phone or "") or ""
+    with transaction.atomic():
+        row = VerifiedPhone.objects.select_for_update().filter(shop=shop, phone=normalized).first()
+        if (
+            row is None
+            or not row.code_sent_at
+            or row.code_sent_at < timezone.now() - VERIFY_CODE_TTL
+            or row.attempts >= VERIFY_MAX_ATTEMPTS
+        ):
+            raise CampaignInvalid(_("验证码已失效，请重新获取。"))
+        if row.code_hash != _code_hash(phone=normalized, code=(code or "").strip()):
+            row.attempts += 1
+            row.save(update_fields=["attempts"])
+            raise CampaignInvalid(_("验证码不正确。"))
+        row.verified_at, row.code_hash = timezone.now(), ""
+        row.save(update_fields=["verified_at", "code_hash"])
+    return row

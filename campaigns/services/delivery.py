@@ -1,0 +1,141 @@
+"""Delivery reports and settlement: delivered → charge, failed / no report → release.
+
+``delivery_report_apply`` is the entry point for every gateway (the simulated one,
+Kannel's DLR endpoint). Reports arrive out of order and twice; each changes the
+message at most once, with a conditional UPDATE: an intermediate report
+(``queued``/``accepted``) only moves ``sending`` to ``accepted``; a final report
+(``delivered``/``failed``/``rejected``) only moves a non-final message, so a final
+state is never overwritten, by an intermediate report or by another final one.
+
+Money moves in ``delivery_settle``: it takes final, unsettled messages in
+batches (``FOR UPDATE SKIP LOCKED``), charges or releases their parts with one
+ledger settlement per (reservation, outcome) — not one ledger row per message —
+releases the frequency counts of the ones that failed, and marks them settled,
+all in one transaction (a crash rolls the whole batch back; the settlement keys
+make a replay a no-op at the account).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from campaigns.models.frequency import MessageClass
+from campaigns.models.sending import DeliveryReport, Message, reservation_reference
+from campaigns.services.frequency import ReleaseItem, frequency_release_many
+from smsmarketing.services import account_charge, account_release
+
+QUEUED, ACCEPTED, DELIVERED, FAILED, REJECTED = "queued", "accepted", "delivered", "failed", "rejected"
+REPORT_STATUSES = (QUEUED, ACCEPTED, DELIVERED, FAILED, REJECTED)
+NO_REPORT = "NO-REPORT"
+# No final report this long after the hand-over: the parts go back (DOMAIN.md "Length and billing").
+FINAL_REPORT_DEADLINE = timedelta(hours=72)
+SETTLE_BATCH = 1000
+
+
+class UnknownReportStatus(ValueError):
+    pass
+
+
+def delivery_report_apply(*, message_id: int, status: str, at: datetime, raw: dict | None = None) -> bool:
+    """Apply one delivery report; True if it changed the message, False for a duplicate,
+    a late intermediate report, an unknown message or one already final.
+
+    ``status`` is one of ``queued``, ``accepted``, ``delivered``, ``failed``,
+    ``rejected``; ``at`` the time the gateway reports. Every report is kept in
+    ``DeliveryReport`` (with ``raw``), applied or not. Settlement follows in
+    ``delivery_settle`` (run by the caller after a batch, and every minute).
+    """
+    if status not in REPORT_STATUSES:
+        raise UnknownReportStatus(status)
+    final_statuses = [s.value for s in Message.FINAL]
+    with transaction.atomic():
+        messages = Message.objects.filter(pk=message_id)
+        if status in (QUEUED, ACCEPTED):
+            changed = messages.filter(status=Message.Status.SENDING).update(status=Message.Status.ACCEPTED)
+        else:
+            final = Message.Status.DELIVERED if status == DELIVERED else Message.Status.FAILED
+            reason = "" if status == DELIVERED else f"DLR-{status.upper()}"
+            # Race: two reports of one message applied at once; the row's own UPDATE
+            # lock serialises them and the loser matches no row (already final).
+            changed = (
+                messages.filter(status__in=[Message.Status.SENDING, Message.Status.ACCEPTED])
+                .exclude(status__in=final_statuses)
+                .update(status=final, reason=reason, final_at=at)
+            )
+        if Message.objects.filter(pk=message_id).exists():
+            DeliveryReport.objects.create(
+                message_id=message_id, status=status, at=at, applied=bool(changed), raw=raw
+            )
+    return bool(changed)
+
+
+def delivery_expire_stale(*, now: datetime | None = None) -> int:
+    """Messages handed over more than 72 hours ago without a final report: expired (released)."""
+    now = now or timezone.now()
+    return Message.objects.filter(
+        status__in=[Message.Status.SENDING, Message.Status.ACCEPTED], sent_at__lt=now - FINAL_REPORT_DEADLINE
+    ).update(status=Message.Status.EXPIRED, reason=NO_REPORT, final_at=now)
+
+
+def delivery_settle(*, limit: int = SETTLE_BATCH) -> int:
+    """Settle final messages in batches until none is left; returns how many were settled."""
+    total = 0
+    while settled := _settle_batch(limit=limit):
+        total += settled
+    return total
+
+
+def _settle_batch(*, limit: int) -> int:
+    table = Message._meta.db_table
+    finals = [s.value for s in Message.FINAL]
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # Race: two settlers (the periodic task and a gateway's report batch);
+            # SKIP LOCKED gives each different messages, the settlement flag is the guard.
+            cursor.execute(
+                f"""SELECT id, campaign_id, run_id, batch, parts, status, shop_id, phone, counted_at
+                    FROM {table} WHERE settlement = 'pending' AND status = ANY(%s)
+                    ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
+                [finals, limit],
+            )
+            rows = cursor.fetchall()
+        if not rows:
+            return 0
+        groups: dict[tuple[str, str], list] = defaultdict(list)
+        released = []
+        for row in rows:
+            message_id, campaign_id, run_id, batch, parts, status, shop_id, phone, counted_at = row
+            outcome = "charge" if status == Message.Status.DELIVERED else "release"
+            groups[
+                (reservation_reference(campaign_id=campaign_id, run_id=run_id, batch=batch), outcome)
+            ].append((message_id, parts))
+            if outcome == "release" and counted_at is not None:
+                released.append(
+                    ReleaseItem(
+                        shop_id=shop_id,
+                        message_class=MessageClass.MARKETING,
+                        phone=phone,
+                        accepted_at=counted_at,
+                    )
+                )
+        for (reference, outcome), items in sorted(groups.items()):
+            parts = sum(p for _, p in items)
+            if not parts:
+                continue
+            ids = ",".join(str(i) for i, _ in items)
+            key = f"settle:{outcome}:{reference}:{hashlib.sha1(ids.encode()).hexdigest()[:16]}"
+            settle = account_charge if outcome == "charge" else account_release
+            settle(reference=reference, parts=parts, key=key)
+        if released:
+            frequency_release_many(released)
+        charged = [r[0] for r in rows if r[5] == Message.Status.DELIVERED]
+        Message.objects.filter(pk__in=charged).update(settlement=Message.Settlement.CHARGED)
+        Message.objects.filter(pk__in=[r[0] for r in rows if r[0] not in set(charged)]).update(
+            settlement=Message.Settlement.RELEASED
+        )
+    return len(rows)

@@ -1,0 +1,231 @@
+"""Planning: turn a run's audience into message rows, in batches of PLAN_BATCH_SIZE.
+
+One batch is one transaction, under the run's row lock:
+1. read the next PLAN_BATCH_SIZE recipients after ``run.plan_cursor`` (keyset, never the whole audience);
+2. a dry frequency decision sizes the batch to what the balance (and the coupon stock) can cover;
+3. ``frequency_decide(commit=True)`` counts the allowed recipients, their rows are inserted
+   (``INSERT ... ON CONFLICT (run, phone) DO NOTHING``), their parts reserved with
+   ``account_reserve(reference="campaign:<c>:run:<r>:batch:<n>")``, coupons issued;
+4. the cursor and batch number move on in the same transaction.
+A killed worker loses at most the open transaction, which rolls back whole: counts,
+reservation, rows and cursor together. Two workers on the same run serialise on the run row.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from campaigns.models.audience import Coupon
+from campaigns.models.frequency import MessageClass
+from campaigns.models.sending import Campaign, CampaignRun, Message, reservation_reference
+from campaigns.selectors import run_recipients_after
+from campaigns.services.campaigns import Recipient, message_for, shop_sms_state
+from campaigns.services.frequency import frequency_decide
+from smsmarketing.errors import AccountNotActive, InsufficientBalance, SmsError
+from smsmarketing.services import account_reserve
+
+PLAN_BATCH_SIZE = 1000
+
+INSUFFICIENT_BALANCE = "INSUFFICIENT-BALANCE"
+ACCOUNT_INACTIVE = AccountNotActive.rule
+COUPON_EXHAUSTED = "COUPON-EXHAUSTED"
+
+# Test hook for the crash test: the worker dies (os._exit, no cleanup) after this many batches.
+CRASH_ENV = "CAMPAIGNS_CRASH_AFTER_PLAN_BATCHES"
+
+
+class CouponExhausted(SmsError):
+    rule = COUPON_EXHAUSTED
+
+
+@dataclass
+class Row:
+    recipient: Recipient
+    status: str
+    reason: str = ""
+    body: str = ""
+    parts: int = 0
+    link_code: str | None = None
+
+
+def run_plan(*, run_id: int, time_budget: float | None = None) -> bool:
+    """Plan batches until the run is planned (True) or the time budget is spent (False)."""
+    started = time.monotonic()
+    batches = 0
+    crash_after = int(os.environ.get(CRASH_ENV, "0") or 0)
+    while True:
+        if plan_batch(run_id=run_id):
+            return True
+        batches += 1
+        if crash_after and batches >= crash_after:
+            os._exit(17)
+        if time_budget is not None and time.monotonic() - started > time_budget:
+            return False
+
+
+def plan_batch(*, run_id: int, now: datetime | None = None) -> bool:
+    """Plan the next batch of a run; True when there was nothing left to plan."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Race: the same run task delivered twice runs on two workers; this row lock
+        # serialises them and the cursor read under it is always the latest.
+        run = CampaignRun.objects.select_for_update().select_related("campaign__shop").get(pk=run_id)
+        if run.status != CampaignRun.Status.PLANNING:
+            return True
+        recipients = run_recipients_after(run=run, cursor=run.plan_cursor, limit=PLAN_BATCH_SIZE, now=now)
+        if not recipients:
+            run.status = CampaignRun.Status.DISPATCHING
+            run.planned_at = now
+            run.save(update_fields=["status", "planned_at"])
+            return True
+        batch = run.batches_planned + 1
+        rows = _plan_rows(run=run, recipients=recipients, batch=batch, now=now)
+        _insert(run=run, rows=rows, batch=batch, now=now)
+        run.plan_cursor = max(r.key for r in recipients)
+        run.batches_planned = batch
+        run.save(update_fields=["plan_cursor", "batches_planned"])
+    return False
+
+
+def _plan_rows(*, run: CampaignRun, recipients: list[Recipient], batch: int, now: datetime) -> list[Row]:
+    campaign = run.campaign
+    state = shop_sms_state(shop=campaign.shop, campaign=campaign)
+    if state.reason:
+        return [Row(r, Message.Status.SUPPRESSED, state.reason) for r in recipients]
+    rows = {r.phone: Row(r, Message.Status.SUPPRESSED) for r in recipients}
+    dry = frequency_decide(
+        shop_id=campaign.shop_id,
+        message_class=MessageClass.MARKETING,
+        phones=[r.phone for r in recipients],
+        at=now,
+        commit=False,
+    )
+    candidates = []
+    for decision, recipient in zip(dry, recipients, strict=True):
+        row = rows[recipient.phone]
+        if decision.allowed:
+            row.link_code = _link_code() if campaign.coupon_id else None
+            row.body, row.parts = message_for(
+                campaign=campaign, recipient=recipient, signature=state.signature, link_code=row.link_code
+            )
+            candidates.append(row)
+        else:
+            row.reason = decision.reason or ""
+    fitting, reason = _fit(campaign=campaign, candidates=candidates)
+    for row in candidates[len(fitting) :]:
+        row.reason = reason
+    reference = reservation_reference(campaign_id=campaign.pk, run_id=run.pk, batch=batch)
+    for attempt in range(2):
+        try:
+            with transaction.atomic():  # savepoint: counts, reservation and coupons together or not at all
+                _commit(campaign=campaign, rows=fitting, reference=reference, now=now)
+            break
+        except (InsufficientBalance, AccountNotActive, CouponExhausted) as exc:
+            # Race: another send spent the balance (or coupons) between the sizing and the reserve.
+            for row in fitting:
+                row.status, row.reason = Message.Status.SUPPRESSED, exc.rule
+            if attempt == 0:
+                fitting, reason = _fit(campaign=campaign, candidates=candidates)
+                for row in candidates[len(fitting) :]:
+                    row.reason = reason
+    return list(rows.values())
+
+
+def _commit(*, campaign: Campaign, rows: list[Row], reference: str, now: datetime) -> None:
+    decisions = frequency_decide(
+        shop_id=campaign.shop_id,
+        message_class=MessageClass.MARKETING,
+        phones=[row.recipient.phone for row in rows],
+        at=now,
+        commit=True,
+    )
+    parts = 0
+    allowed = 0
+    for decision, row in zip(decisions, rows, strict=True):
+        if decision.allowed:
+            row.status, row.reason = Message.Status.PLANNED, ""
+            parts += row.parts
+            allowed += 1
+        else:
+            row.status, row.reason = Message.Status.SUPPRESSED, decision.reason or ""
+    if parts:
+        account_reserve(shop_id=campaign.shop_id, parts=parts, reference=reference)
+    if campaign.coupon_id and allowed:
+        # Race: two campaigns issuing the same coupon; the conditional UPDATE caps the total.
+        issued = Coupon.objects.filter(
+            pk=campaign.coupon_id, issued_count__lte=F("total_count") - allowed
+        ).update(issued_count=F("issued_count") + allowed)
+        if not issued:
+            raise CouponExhausted("coupon stock ran out")
+
+
+def _fit(*, campaign: Campaign, candidates: list[Row]) -> tuple[list[Row], str]:
+    """The longest prefix the balance (and coupon stock) covers, and the reason for the rest."""
+    from smsmarketing.models import SmsAccount
+
+    account = SmsAccount.objects.filter(shop_id=campaign.shop_id).values("status", "balance").first()
+    if account is None or account["status"] != SmsAccount.Status.ACTIVE:
+        return [], ACCOUNT_INACTIVE
+    budget, reason = account["balance"], INSUFFICIENT_BALANCE
+    coupons = len(candidates)
+    if campaign.coupon_id:
+        coupon = Coupon.objects.filter(pk=campaign.coupon_id).values("total_count", "issued_count").first()
+        coupons = coupon["total_count"] - coupon["issued_count"]
+    fitting: list[Row] = []
+    for row in candidates:
+        if len(fitting) >= coupons:
+            return fitting, COUPON_EXHAUSTED
+        if row.parts > budget:
+            return fitting, reason
+        budget -= row.parts
+        fitting.append(row)
+    return fitting, reason
+
+
+def _link_code() -> str:
+    return secrets.token_urlsafe(8)[:10]
+
+
+def _insert(*, run: CampaignRun, rows: list[Row], batch: int, now: datetime) -> None:
+    """One set-based insert; ON CONFLICT keeps a replayed batch from duplicating a message."""
+    table = Message._meta.db_table
+    planned = [row for row in rows if row.status == Message.Status.PLANNED]
+    columns = {
+        "phone": [r.recipient.phone for r in rows],
+        "customer": [r.recipient.customer_id for r in rows],
+        "status": [r.status for r in rows],
+        "reason": [r.reason for r in rows],
+        "body": [r.body if r.status == Message.Status.PLANNED else "" for r in rows],
+        "parts": [r.parts if r.status == Message.Status.PLANNED else 0 for r in rows],
+        "settlement": [
+            Message.Settlement.PENDING if r.status == Message.Status.PLANNED else Message.Settlement.NONE
+            for r in rows
+        ],
+        "link": [r.link_code if r.status == Message.Status.PLANNED else None for r in rows],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {table} (campaign_id, run_id, shop_id, customer_id, phone, status, reason, body,
+                    text, parts, batch, settlement, link_code, attempts, counted_at, created_at)
+                SELECT %s, %s, %s, u.customer, u.phone, u.status, u.reason, u.body, '', u.parts, %s,
+                       u.settlement, u.link, 0, CASE WHEN u.status = 'planned' THEN %s END, %s
+                FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::int[],
+                            %s::text[], %s::text[])
+                     AS u(phone, customer, status, reason, body, parts, settlement, link)
+                ON CONFLICT (run_id, phone) DO NOTHING
+                RETURNING status""",
+            [run.campaign_id, run.pk, run.campaign.shop_id, batch, now, now, *columns.values()],
+        )
+        inserted = sum(1 for (status,) in cursor.fetchall() if status == Message.Status.PLANNED)
+    if inserted != len(planned):
+        # Parts were reserved for rows that already existed: impossible under the run lock,
+        # so refuse loudly (the whole batch rolls back) rather than leave a reservation leak.
+        raise RuntimeError(f"run {run.pk} batch {batch}: planned {len(planned)} rows, inserted {inserted}")

@@ -1,0 +1,48 @@
+"""django-q2 tasks of the campaigns app: thin adapters that take ids and call services.
+
+Every task is idempotent (safe to run twice, at-least-once delivery).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from campaigns.services.delivery import delivery_expire_stale, delivery_report_apply, delivery_settle
+
+
+def run_campaign(run_id: int) -> str:
+    """Advance one campaign run (start, plan, dispatch, finish)."""
+    from campaigns.services.sending import run_execute
+
+    return run_execute(run_id=run_id)
+
+
+def repurchase_daily(campaign_id: int) -> str:
+    """The daily run of a repurchase reminder (one run per local day)."""
+    from campaigns.services.campaigns import repurchase_run_today
+
+    return repurchase_run_today(campaign_id=campaign_id)
+
+
+def simulated_reports(reports: list, at: str | None = None) -> int:
+    """Delivery reports of the simulated/console gateway: [[message_id, status], ...]."""
+    when = datetime.fromisoformat(at) if at else timezone.now()
+    applied = sum(
+        delivery_report_apply(message_id=int(mid), status=status, at=when) for mid, status in reports
+    )
+    delivery_settle()
+    return applied
+
+
+def settle_deliveries() -> int:
+    """Every minute: settle final messages whose reports came one by one (e.g. from Kannel)."""
+    return delivery_settle()
+
+
+def expire_stale_messages() -> int:
+    """Hourly: release messages without a final report after 72 hours, then settle them."""
+    expired = delivery_expire_stale()
+    delivery_settle()
+    return expired
