@@ -8,7 +8,7 @@
       GET  /status                      bound sessions, counts
       GET  /messages                    every message received, as JSON
       POST /mo?from=...&to=...&text=... send a mobile-originated message
-      POST /stop, POST /start           an SMSC outage and its end
+      POST /stop[?crash=1], POST /start an SMSC outage (graceful or a crash) and its end
       POST /outcomes?failed=0.1&...     change the outcome shares
 """
 
@@ -54,8 +54,8 @@ class SimulatorThread:
     def start(self) -> None:
         self._call(self.sim.start())
 
-    def stop(self) -> None:
-        self._call(self.sim.stop())
+    def stop(self, *, graceful: bool = True) -> None:
+        self._call(self.sim.stop(graceful=graceful))
 
     def set_outcomes(self, outcomes: Outcomes) -> None:
         self._run(setattr, self.sim, "outcomes", outcomes)
@@ -112,7 +112,7 @@ async def _handle(sim: SmscSimulator, method: str, path: str, query: dict[str, s
         )
         return 200, dataclasses.asdict(record)
     if path == "/stop":
-        await sim.stop()
+        await sim.stop(graceful=query.get("crash", "") not in ("1", "true"))
         return 200, _status(sim)
     if path == "/start":
         await sim.start()

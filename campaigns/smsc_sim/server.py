@@ -133,6 +133,8 @@ class _Session:
         elif p.command_id == pdu.UNBIND:
             self.send(pdu.UNBIND | pdu.RESP, pdu.ESME_ROK, p.sequence)
             return False
+        elif p.command_id == pdu.UNBIND | pdu.RESP:
+            return False  # the ESME acknowledged our unbind (graceful stop)
         elif p.command_id == pdu.SUBMIT_SM:
             if not self.can_transmit:
                 self.send(pdu.SUBMIT_SM | pdu.RESP, pdu.ESME_RINVBNDSTS, p.sequence, pdu.cstr(""))
@@ -213,12 +215,25 @@ class SmscSimulator:
             self._pump = asyncio.create_task(self._pump_outbox())
         logger.info("smsc-sim: listening on %s:%s", self.host, self.port)
 
-    async def stop(self) -> None:
-        """An outage: stop listening and drop every connection. The outbox is kept."""
+    async def stop(self, *, graceful: bool = True, timeout: float = 3.0) -> None:
+        """An outage: stop listening and end every connection. The outbox is kept.
+
+        ``graceful``: like an SMSC going down for maintenance, send each bound ESME an
+        ``unbind`` and keep answering what it already sent until it acknowledges (or
+        ``timeout``), so no submit is left without a response. Otherwise (a crash) the
+        connections are dropped at once, and the ESME will resubmit what was unanswered.
+        """
         if self._server is None:
             return
         self._server.close()
         self._server = None
+        if graceful:
+            for session in list(self._sessions):
+                if session.mode:
+                    session.send(pdu.UNBIND, pdu.ESME_ROK, next(session.sequence))
+            tasks = list(self._tasks)
+            if tasks:
+                await asyncio.wait(tasks, timeout=timeout)
         for session in list(self._sessions):
             session.writer.close()
         for task in list(self._tasks):
