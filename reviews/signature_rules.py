@@ -115,9 +115,10 @@ def check_platform(norm: NormalizedText, brand_terms: Iterable[PlatformBrandTerm
             continue
         position = norm.text.find(term)
         while position >= 0:
+            start, end = norm.span(position, position + len(term))
             findings.append(_finding(
                 norm, "SIG-PLATFORM", position, position + len(term),
-                _("签名不能包含平台品牌“%s”（不区分大小写和全角/半角）。") % brand.term,
+                _("签名不能包含平台品牌“%s”（不区分大小写和全角/半角）。") % norm.original[start:end],
                 _("请删除平台品牌，只保留您自己的店铺或品牌名称。"),
             ))
             position = norm.text.find(term, position + len(term))
