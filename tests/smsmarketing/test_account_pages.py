@@ -292,9 +292,9 @@ def test_pages_use_a_bounded_number_of_queries(
         account_grant(shop_id=alice_shop.pk, units=1, reason="x", actor=alice)
     for _ in range(3):
         recharge(shop=alice_shop, user=alice, package_id=RechargePackage.objects.get(units=1_000).pk)
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(8):
         assert merchant.get(url(page, alice_shop)).status_code == 200
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(8):
         response = merchant.get(url(page, alice_shop, export="csv"))
         if page != "portal:dashboard" and page != "portal:account" and page != "portal:account_recharge":
             assert len(csv_rows(response)) > 3
