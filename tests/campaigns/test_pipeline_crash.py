@@ -1,0 +1,125 @@
+"""Crash tests: the run task's process dies mid-planning and mid-dispatch (os._exit, SIGKILL),
+is run again, and the campaign completes with no duplicate message and no double charge."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from urllib.parse import quote
+
+import pytest
+import time_machine
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Sum
+
+from campaigns.models import Campaign, CampaignRun, DeliveryReport, Message
+from campaigns.services.campaigns import campaign_create, campaign_schedule
+from campaigns.services.delivery import delivery_expire_stale, delivery_settle
+from campaigns.services.planning import CRASH_ENV as PLAN_CRASH
+from campaigns.services.sending import CRASH_ENV as DISPATCH_CRASH
+from smsmarketing.models import SmsAccount
+from tests.campaigns.campaign_fixtures import (
+    MARKETING_TEXT,
+    MORNING,
+    assert_ledger_clean,
+    import_customers,
+    live_signature_for,
+    phones,
+)
+from tests.factories import make_active_account
+
+AUDIENCE = 2_500  # three planning batches of 1,000
+BALANCE = 10_000
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    auth = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def worker(run_id: int, *, rate: int = 0, **env: str) -> subprocess.Popen:
+    environment = {
+        **os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "smsmarketing.settings_test",
+        "SMS_DISPATCH_RATE": str(rate), "SMS_SIMULATED_FAIL_RATIO": "0.2", **env,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.campaigns.pipeline_worker", str(run_id), MORNING.isoformat()],
+        env=environment, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+@pytest.fixture
+def big_campaign(alice, alice_shop, reviewer):
+    make_active_account(alice_shop, balance=BALANCE, user=alice)
+    live_signature_for(alice_shop, alice, reviewer)
+    import_customers(alice_shop, [f"{p},客户,,,," for p in phones(AUDIENCE)])
+    with time_machine.travel(MORNING, tick=False):
+        campaign = campaign_create(shop=alice_shop, user=alice, kind="marketing", name="大促", text=MARKETING_TEXT)
+        campaign_schedule(campaign=campaign, user=alice, at=MORNING + timedelta(hours=1))
+    return CampaignRun.objects.get(campaign=campaign)
+
+
+def assert_completed_exactly_once(run: CampaignRun) -> None:
+    run.refresh_from_db()
+    assert run.status == CampaignRun.Status.FINISHED
+    assert run.campaign.status == Campaign.Status.COMPLETED
+    messages = Message.objects.filter(run=run)
+    assert messages.count() == AUDIENCE
+    assert not messages.values("phone").annotate(n=Count("id")).filter(n__gt=1).exists()
+    # Each message was handed to the gateway once: the simulated gateway reports every hand-over.
+    assert not DeliveryReport.objects.values("message").annotate(n=Count("id")).filter(n__gt=1).exists()
+    assert not messages.filter(status__in=["planned"]).exists()
+    account = SmsAccount.objects.get(shop=run.campaign.shop)
+    charged = messages.filter(settlement="charged").aggregate(p=Sum("parts"))["p"]
+    assert charged == messages.filter(status="delivered").aggregate(p=Sum("parts"))["p"]
+    assert account.reserved == 0 and account.balance == BALANCE - charged
+    assert_ledger_clean()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_it_resumes_after_the_worker_dies_mid_planning_and_mid_dispatch(big_campaign):
+    run = big_campaign
+    first = worker(run.pk, **{PLAN_CRASH: "1"})
+    assert first.wait(timeout=120) == 17, first.stderr.read()
+    run.refresh_from_db()
+    assert run.status == CampaignRun.Status.PLANNING and run.batches_planned == 1
+    assert Message.objects.filter(run=run).count() == 1000
+    assert SmsAccount.objects.get(shop=run.campaign.shop).reserved == 1000
+
+    second = worker(run.pk, **{DISPATCH_CRASH: "4"})  # plans the rest, dies after 4 gateway batches
+    assert second.wait(timeout=120) == 17, second.stderr.read()
+    run.refresh_from_db()
+    assert run.status == CampaignRun.Status.DISPATCHING
+    handed_over = Message.objects.filter(run=run).exclude(status__in=["planned", "suppressed"]).count()
+    assert 0 < handed_over < AUDIENCE
+
+    third = worker(run.pk)
+    assert third.wait(timeout=180) == 0, third.stderr.read()
+    assert_completed_exactly_once(run)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_it_never_sends_twice_after_a_sigkill_during_dispatch(big_campaign):
+    run = big_campaign
+    victim = worker(run.pk, rate=400)  # ~6 s of dispatch at 400 messages/s
+    deadline = time.monotonic() + 60
+    while Message.objects.filter(run=run).exclude(status__in=["planned", "suppressed"]).count() < 300:
+        assert time.monotonic() < deadline and victim.poll() is None
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    assert worker(run.pk).wait(timeout=180) == 0
+    # A message claimed in the instant of the kill stays "sending" (never handed over twice)
+    # until the 72-hour sweep releases it.
+    with time_machine.travel(MORNING + timedelta(hours=80), tick=False):
+        delivery_expire_stale()
+        delivery_settle()
+    assert_completed_exactly_once(run)
