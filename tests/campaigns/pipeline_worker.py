@@ -1,4 +1,6 @@
-"""A run-task worker process for the crash tests (``python -m tests.campaigns.pipeline_worker RUN_ID ISO_TIME``).
+"""A run-task worker process for the crash tests.
+
+Usage: ``python -m tests.campaigns.pipeline_worker RUN_ID ISO_TIME``.
 
 It runs the campaign run task exactly as a django-q2 worker would, with the clock
 travelled to ISO_TIME (ticking), so the marketing window is open whatever the

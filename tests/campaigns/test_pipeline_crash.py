@@ -62,7 +62,9 @@ def big_campaign(alice, alice_shop, reviewer):
     live_signature_for(alice_shop, alice, reviewer)
     import_customers(alice_shop, [f"{p},客户,,,," for p in phones(AUDIENCE)])
     with time_machine.travel(MORNING, tick=False):
-        campaign = campaign_create(shop=alice_shop, user=alice, kind="marketing", name="大促", text=MARKETING_TEXT)
+        campaign = campaign_create(
+            shop=alice_shop, user=alice, kind="marketing", name="大促", text=MARKETING_TEXT
+        )
         campaign_schedule(campaign=campaign, user=alice, at=MORNING + timedelta(hours=1))
     return CampaignRun.objects.get(campaign=campaign)
 
