@@ -57,6 +57,13 @@ def seed_demo() -> int:
         )
         created += int(new)
     created += _seed_demo_account(User.objects.get(username="alice"))
+    from reviews.demo import seed_demo_signatures
+
+    created += seed_demo_signatures(
+        shop=Shop.objects.get(name=DEMO_SHOPS[0][1]),
+        merchant=User.objects.get(username="alice"),
+        reviewer=User.objects.get(username="reviewer"),
+    )
     return created
 
 

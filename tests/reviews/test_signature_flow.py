@@ -78,3 +78,16 @@ def test_it_refuses_every_signature_service_for_a_restricted_shop(charlie, charl
     with pytest.raises(CategoryRestricted):
         signature_withdraw(shop=charlie_shop, by=charlie)
     assert not Signature.objects.filter(shop=charlie_shop).exists()
+
+
+def test_the_demo_seed_gives_alice_a_live_signature_and_a_pending_change():
+    from django.core.management import call_command
+
+    from smsmarketing.models import Shop
+
+    call_command("seed_demo")
+    call_command("seed_demo")  # idempotent
+    shop = Shop.objects.get(name="爱丽丝服饰旗舰店")
+    assert live_signature(shop=shop).text == "爱丽丝服饰"
+    assert pending_signature(shop=shop).text == "爱丽丝旗舰店"
+    assert Signature.objects.filter(shop=shop).count() == 2
