@@ -4,3 +4,4 @@ from django.apps import AppConfig
 class ReviewsConfig(AppConfig):
     default_auto_field = 'django.db.models.BigAutoField'
     name = 'reviews'
+    verbose_name = "平台审核（签名与模板）"

@@ -28,7 +28,6 @@ class SignatureAdmin(ReviewWorkbenchAdmin):
         live = live_signature(shop=obj.shop)
         previous = str(live) if live is not None and live.pk != obj.pk else _("（无）")
         rows.append((_("当前生效签名"), previous))
-        rows.append((_("店铺名称与签名"), _("请核对签名是否与店铺名称/品牌相符")))
         return rows
 
     def approve_item(self, *, item, reviewer):
