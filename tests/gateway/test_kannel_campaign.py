@@ -1,0 +1,218 @@
+"""Campaigns end to end through a real Kannel and the SMPP simulator.
+
+The send pipeline runs in the test (django-q2 in sync mode) and hands messages
+to the Kannel backend; Kannel submits them over SMPP to the simulator, and
+calls the app (pytest-django's live server on 127.0.0.1) back with delivery
+reports and with the replies the simulator sends from handsets.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db.models import Sum
+from django.utils import timezone
+
+from campaigns.models import Campaign, Coupon, InboundMessage, Message, OptOut
+from campaigns.services.campaigns import campaign_create, campaign_schedule
+from campaigns.services.delivery import delivery_settle
+from campaigns.smsc_sim import Outcomes
+from reviews.models import MessageTemplate
+from smsmarketing.models import SmsAccount
+from tests.campaigns.campaign_fixtures import (
+    MORNING,
+    assert_ledger_clean,
+    import_customers,
+    live_signature_for,
+)
+from tests.factories import make_active_account
+from tests.gateway.conftest import wait_until
+
+pytestmark = [pytest.mark.kannel, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+IN_FLIGHT = [Message.Status.PLANNED, Message.Status.SENDING, Message.Status.ACCEPTED]
+
+
+def phones(n: int, start: int = 0) -> list[str]:
+    return [f"1391234{i:04d}" for i in range(start, start + n)]
+
+
+@pytest.fixture
+def kannel_gateway(settings, kannel):
+    """The pipeline sends through the session's Kannel; reports come back to the live server."""
+    settings.SMS_GATEWAY = {
+        "BACKEND": "campaigns.gateways.kannel.KannelBackend",
+        "OPTIONS": kannel.options(rate=1000, concurrency=8),
+    }
+    settings.SMS_PIPELINE = {**settings.SMS_PIPELINE, "DISPATCH_RATE": 0, "DISPATCH_BATCH": 100}
+    return settings
+
+
+@pytest.fixture
+def coupon_shop(alice, alice_shop, reviewer, kannel_gateway):
+    make_active_account(alice_shop, balance=10_000, user=alice)
+    live_signature_for(alice_shop, alice, reviewer)
+    return alice_shop
+
+
+def _customers(shop, numbers: list[str]) -> None:
+    import_customers(shop, [f"{p},客户{i},VIP,羽绒服,2026-05-20 12:00,399" for i, p in enumerate(numbers)])
+
+
+def _coupon_campaign(shop, user, name: str) -> Campaign:
+    now = timezone.now()
+    coupon = Coupon.objects.create(
+        shop=shop,
+        name="满199减20",
+        amount=20,
+        threshold=199,
+        valid_from=now,
+        valid_until=now + timedelta(days=7),
+        total_count=5000,
+    )
+    template = MessageTemplate.objects.filter(origin="official", use="coupon").order_by("pk").first()
+    return campaign_create(shop=shop, user=user, kind="coupon", name=name, coupon=coupon, template=template)
+
+
+def _wait_final(campaign: Campaign, *, seconds: float) -> None:
+    wait_until(
+        lambda: not Message.objects.filter(campaign=campaign, status__in=IN_FLIGHT).exists(),
+        seconds=seconds,
+        what="a final delivery report for every message",
+    )
+
+
+def test_it_sends_a_1000_recipient_coupon_campaign_through_kannel_and_settles_every_report(
+    coupon_shop, alice, fresh_smsc, kannel
+):
+    outcomes = Outcomes(failed=0.1, seed="coupon-1000")
+    fresh_smsc.set_outcomes(outcomes)
+    numbers = phones(1000)
+    _customers(coupon_shop, numbers)
+    with time_machine.travel(MORNING, tick=True):
+        campaign = _coupon_campaign(coupon_shop, alice, "冬季定向券")
+        started = time.monotonic()
+        campaign_schedule(campaign=campaign, user=alice)  # runs the pipeline (django-q2 sync)
+        dispatched = time.monotonic() - started
+        _wait_final(campaign, seconds=180)
+        finished = time.monotonic() - started
+        delivery_settle()
+
+    messages = Message.objects.filter(campaign=campaign)
+    assert messages.count() == 1000
+    expected = {p: ("failed" if outcomes.choose(p) == "failed" else "delivered") for p in numbers}
+    assert dict(messages.values_list("phone", "status")) == expected
+    failed = Counter(expected.values())["failed"]
+    assert 50 <= failed <= 150  # about 10%
+    assert not messages.exclude(settlement__in=["charged", "released"]).exists()
+    assert set(messages.filter(status="failed").values_list("settlement", flat=True)) == {"released"}
+    assert set(messages.filter(status="failed").values_list("reason", flat=True)) == {"DLR-FAILED"}
+
+    # Every message arrived once at the SMSC, its Chinese text intact, in the parts it was billed for.
+    received = fresh_smsc.received()
+    assert len(received) == 1000
+    by_phone = {m.destination: m for m in received}
+    assert len(by_phone) == 1000
+    for message in messages:
+        at_smsc = by_phone[message.phone]
+        assert at_smsc.text == message.text
+        assert at_smsc.data_coding == 8 and at_smsc.parts == message.parts
+    sample = messages.first().text
+    assert sample.startswith("【爱丽丝服饰】") and "优惠券" in sample and sample.endswith("拒收请回复R")
+
+    # Money: delivered parts charged, failed ones refunded, nothing left reserved, ledger reconciles.
+    account = SmsAccount.objects.get(shop=coupon_shop)
+    charged = messages.filter(status="delivered").aggregate(p=Sum("parts"))["p"]
+    assert account.balance == 10_000 - charged and account.reserved == 0
+    assert_ledger_clean()
+    print(f"\n1000 messages: handed to Kannel in {dispatched:.1f}s, all final reports in {finished:.1f}s")
+
+
+def test_it_opts_out_a_phone_that_replies_r_and_suppresses_it_in_the_next_campaign(
+    coupon_shop, alice, fresh_smsc, kannel
+):
+    numbers = phones(20, start=2000)
+    _customers(coupon_shop, numbers)
+    with time_machine.travel(MORNING, tick=True):
+        first = _coupon_campaign(coupon_shop, alice, "第一波")
+        campaign_schedule(campaign=first, user=alice)
+        _wait_final(first, seconds=60)
+        delivery_settle()
+        replier = numbers[3]
+        fresh_smsc.send_mo(source=replier, destination="10690001", text="R")
+        wait_until(
+            lambda: OptOut.objects.filter(shop=coupon_shop, phone=replier).exists(),
+            seconds=20,
+            what="the reply to reach the inbound endpoint through Kannel",
+        )
+    inbound = InboundMessage.objects.get()
+    assert (inbound.text, inbound.outcome, inbound.shop_id, inbound.phone) == (
+        "R",
+        "opted_out",
+        coupon_shop.pk,
+        replier,
+    )
+    assert inbound.in_reply_to == Message.objects.get(campaign=first, phone=replier).pk
+    sent_before = len(fresh_smsc.received())
+
+    # Three days later (past the shop's two-day cap) the shop's next campaign skips the replier.
+    with time_machine.travel(MORNING + timedelta(days=3), tick=True):
+        second = _coupon_campaign(coupon_shop, alice, "第二波")
+        campaign_schedule(campaign=second, user=alice)
+        _wait_final(second, seconds=60)
+    messages = Message.objects.filter(campaign=second)
+    assert messages.get(phone=replier).status == "suppressed"
+    assert messages.get(phone=replier).reason == "OPTED-OUT"
+    assert messages.filter(status="delivered").count() == 19
+    later = [m.destination for m in fresh_smsc.received()[sent_before:]]
+    assert replier not in later and len(later) == 19
+
+
+def test_it_loses_and_duplicates_nothing_when_the_smsc_goes_down_mid_campaign(
+    coupon_shop, alice, fresh_smsc, kannel
+):
+    numbers = phones(400, start=5000)
+    _customers(coupon_shop, numbers)
+    outage = {"stopped_at": None, "restarted_at": None}
+
+    def cut_the_smsc() -> None:
+        deadline = time.monotonic() + 60
+        while len(fresh_smsc.received()) < 100 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        fresh_smsc.stop()
+        outage["stopped_at"] = len(fresh_smsc.received())
+        time.sleep(3)
+        fresh_smsc.start()
+        outage["restarted_at"] = time.monotonic()
+
+    saboteur = threading.Thread(target=cut_the_smsc)
+    # Slow enough that the outage falls in the middle of the hand-over.
+    kannel_rate = {**kannel.options(rate=100, concurrency=4)}
+    with time_machine.travel(MORNING, tick=True):
+        from django.conf import settings
+
+        settings.SMS_GATEWAY = {"BACKEND": "campaigns.gateways.kannel.KannelBackend", "OPTIONS": kannel_rate}
+        campaign = _coupon_campaign(coupon_shop, alice, "断线演练")
+        saboteur.start()
+        campaign_schedule(campaign=campaign, user=alice)
+        saboteur.join()
+        _wait_final(campaign, seconds=120)
+        delivery_settle()
+
+    assert outage["stopped_at"] is not None and 100 <= outage["stopped_at"] < 400
+    messages = Message.objects.filter(campaign=campaign)
+    assert messages.count() == 400
+    assert set(messages.values_list("status", flat=True)) == {"delivered"}
+    assert set(messages.values_list("attempts", flat=True)) == {1}  # the app handed each over once
+    destinations = Counter(m.destination for m in fresh_smsc.received())
+    assert set(destinations) == set(numbers)  # nothing lost
+    assert set(destinations.values()) == {1}  # nothing sent twice
+    account = SmsAccount.objects.get(shop=coupon_shop)
+    assert account.reserved == 0
+    assert account.balance == 10_000 - messages.aggregate(p=Sum("parts"))["p"]
+    assert_ledger_clean()
