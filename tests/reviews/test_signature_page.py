@@ -52,7 +52,7 @@ def test_it_shows_every_finding_and_writes_nothing(client, alice, alice_shop):
 def test_the_check_endpoint_reports_findings_as_you_type(client, alice, alice_shop):
     client.force_login(alice)
     url = reverse("reviews:signature_check", args=[alice_shop.pk])
-    body = client.post(url, {"text": "ｊＤ优选"}, HTTP_HX_REQUEST="true").content.decode()
+    body = client.get(url, {"text": "ｊＤ优选"}, HTTP_HX_REQUEST="true").content.decode()
     assert "SIG-PLATFORM" in body and "<html" not in body
     body = client.post(url, {"text": "爱丽丝"}, HTTP_HX_REQUEST="true").content.decode()
     assert "未发现问题" in body
