@@ -7,14 +7,6 @@
 Each module's models are imported here so Django finds them.
 """
 
-from reviews.models.review import (  # noqa: E402,F401
-    RejectReason,
-    ReviewAction,
-    ReviewDecision,
-    ReviewedItem,
-    ReviewState,
-)
-from reviews.models.signatures import NeutralName, PlatformBrandTerm, Signature  # noqa: E402,F401
 from reviews.models.policy import (  # noqa: E402,F401
     Severity,
     TemplateVariable,
@@ -23,4 +15,12 @@ from reviews.models.policy import (  # noqa: E402,F401
     WordListRevision,
     WordListTerm,
 )
+from reviews.models.review import (  # noqa: E402,F401
+    RejectReason,
+    ReviewAction,
+    ReviewDecision,
+    ReviewedItem,
+    ReviewState,
+)
+from reviews.models.signatures import NeutralName, PlatformBrandTerm, Signature  # noqa: E402,F401
 from reviews.models.templates import MessageTemplate, OfficialTemplate, TemplateOrigin  # noqa: E402,F401

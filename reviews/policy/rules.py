@@ -51,7 +51,8 @@ _TLDS = (
     "com|cn|net|org|cc|co|io|me|top|vip|shop|xyz|info|biz|tv|ly|gl|im|link|club|site|online|store|"
     "ink|ren|wang|asia|hk|tw|mobi|app|ltd|tech|fun|icu|live|work|pro|red|kim|ai|jd"
 )
-_URL_TAIL = r"[^\s，。！？；、“”‘’（）《》<>]*"
+# URL characters after NFKC + case folding; stops at CJK text, punctuation and variable tokens.
+_URL_TAIL = r"[a-z0-9\-._~/?#@&=%+]*"
 LINK_RE = re.compile(
     rf"(?:https?|ftp)://{_URL_TAIL}"
     rf"|www\.{_URL_TAIL}"
@@ -334,35 +335,49 @@ def _cjk_context(char: str) -> bool:
 
 
 def _neighbour(text: str, index: int, step: int, tokens_: list[Span]) -> str:
-    """The nearest non-space character from ``index`` in direction ``step``; a token counts as 汉字."""
+    """The nearest character from ``index`` in direction ``step`` that is not a space or
+    half-width punctuation; a variable token counts as 汉字 (variables render into Chinese text)."""
     while 0 <= index < len(text):
         if _inside(index, tokens_):
             return "字"
-        if not text[index].isspace():
+        if not (text[index].isspace() or text[index] in HALF_WIDTH_PUNCTUATION):
             return text[index]
         index += step
     return ""
 
 
+def _wrong_punct(text: str, index: int, tokens_: list[Span]) -> bool:
+    char = text[index]
+    before, after = text[index - 1:index], text[index + 1:index + 2]
+    if char in _BETWEEN_DIGITS_OK and before.isdigit() and after.isdigit():
+        return False  # 9.9 元, 1,000 件, 10:00
+    left = _neighbour(text, index - 1, -1, tokens_)
+    right = _neighbour(text, index + 1, 1, tokens_)
+    if char == "(":
+        return _cjk_context(right)  # judged by what it encloses: 会员(VIP) is fine, (限时) is not
+    if char == ")":
+        return _cjk_context(left)
+    return _cjk_context(left) or _cjk_context(right)
+
+
 def rule_punct(subject: Subject, *, masked: list[Span]) -> list[Finding]:
     """TPL-PUNCT: Chinese punctuation next to Chinese text (a decimal point in 9.9 is fine)."""
     text, found = subject.text, []
+    wrong = [
+        char in HALF_WIDTH_PUNCTUATION
+        and not _inside(i, masked)
+        and _wrong_punct(text, i, subject.token_spans)
+        for i, char in enumerate(text)
+    ]
     index = 0
     while index < len(text):
-        if _inside(index, masked) or text[index] not in HALF_WIDTH_PUNCTUATION:
+        if not wrong[index]:
             index += 1
             continue
         start = index
-        while index < len(text) and text[index] in HALF_WIDTH_PUNCTUATION and not _inside(index, masked):
+        while index < len(text) and wrong[index]:
             index += 1
         run = text[start:index]
-        before, after = text[start - 1:start], text[index:index + 1]
-        if len(run) == 1 and run in _BETWEEN_DIGITS_OK and before.isdigit() and after.isdigit():
-            continue
-        left = _neighbour(text, start - 1, -1, subject.token_spans)
-        right = _neighbour(text, index, 1, subject.token_spans)
-        if not (_cjk_context(left) or _cjk_context(right)):
-            continue
         fixes = "、".join(dict.fromkeys(f"{c} → {FULL_WIDTH[c]}" for c in run))
         found.append(_finding(
             "TPL-PUNCT", (start, index),

@@ -17,7 +17,7 @@ from smsmarketing.errors import SmsError
 # A well-formed token as the picker inserts it.
 TOKEN_RE = re.compile(r"\$\{([^{}\s$]{0,40})\}")
 # Things that look like a placeholder typed by hand: {0}, {name}, {{name}}, ${ name }, #name#.
-PLACEHOLDER_LIKE_RE = re.compile(r"\$?\{\{?[^{}\n]{0,30}\}?\}|#[A-Za-z_][A-Za-z0-9_]{0,30}#")
+PLACEHOLDER_LIKE_RE = re.compile(r"\$?\{\{?\s*[A-Za-z0-9_.]{0,30}\s*\}?\}|#[A-Za-z_][A-Za-z0-9_]{0,30}#")
 
 
 @dataclass(frozen=True)
