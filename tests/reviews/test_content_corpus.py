@@ -32,7 +32,10 @@ def run_check_content(*args: str, stdin: str) -> subprocess.CompletedProcess:
     """Run ``manage.py check_content`` in a new process against the test database."""
     db = connection.settings_dict
     host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
-    url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{host}:{port}/{db['NAME']}"
+    if host.startswith("/"):  # the embedded server listens on a socket in a folder
+        url = f"postgresql://{db['USER']}:@/{db['NAME']}?host={host}"
+    else:
+        url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{host}:{port}/{db['NAME']}"
     env = {
         **os.environ,
         "DATABASE_URL": url,
