@@ -5,8 +5,9 @@ The service that reads and writes these lives in ``campaigns.services.frequency`
 
 Counters are deliberately compact (the platform keeps about a million of them):
 the phone is stored as a ``bigint`` (an 11-digit mainland mobile number), the day
-as a ``date`` (calendar day in Asia/Shanghai), one ``smallint`` per message
-class, and the key is the composite primary key itself (no surrogate id, no
+as a ``date`` (calendar day in Asia/Shanghai), one ``integer`` per message
+class (no wider than ``smallint`` once PostgreSQL aligns the row, and it cannot
+overflow), and the key is the composite primary key itself (no surrogate id, no
 second index).
 """
 

@@ -287,9 +287,7 @@ def frequency_decide(
 
     opted_out: set[str] = set()
     if valid and message_class in UNSUBSCRIBABLE_CLASSES:
-        opted_out = set(
-            OptOut.objects.filter(shop_id=shop_id, phone__in=valid).values_list("phone", flat=True)
-        )
+        opted_out = _opted_out(shop_id=shop_id, phones=valid)
     quiet = message_class == MessageClass.MARKETING and in_quiet_hours(at)
     for index, phone in enumerate(normalised):
         if reasons[index] is None and phone in opted_out:
@@ -321,6 +319,16 @@ def frequency_decide(
         )
         for i, raw in enumerate(phones)
     ]
+
+
+def _opted_out(*, shop_id: int, phones: list[str]) -> set[str]:
+    # One array parameter instead of an IN list of 1,000 placeholders (uses optout_shop_phone_unique).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT phone FROM {OptOut._meta.db_table} WHERE shop_id = %s AND phone = ANY(%s::varchar[])",
+            [shop_id, phones],
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _decide_caps(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -409,3 +410,15 @@ def test_next_send_window_defers_to_8_oclock(shops):
     assert next_send_window(local(2, 21)) == local(3, 8)
     assert next_send_window(local(2, 23, 59) + timedelta(seconds=59)) == local(3, 8)
     assert next_send_window(datetime(2026, 3, 1, 16, 10, tzinfo=UTC)) == local(2, 8)
+
+
+def test_it_purges_counters_no_window_can_reach(shops):
+    import time_machine
+    from django.core.management import call_command
+
+    for day in (1, 8, 9):
+        assert send(shops[0], "notify", local(day, 10)).allowed
+    with time_machine.travel(local(10, 3), tick=False):
+        call_command("frequency_purge", "--keep-days", "3", stdout=StringIO())
+    assert sorted({d.day for d in PlatformCounter.objects.values_list("day", flat=True)}) == [8, 9]
+    assert sorted({d.day for d in ShopCounter.objects.values_list("day", flat=True)}) == [8, 9]
