@@ -97,10 +97,15 @@ class Command(BaseCommand):
             shop_rows = cursor.rowcount
             cursor.execute(f"ANALYZE {PLATFORM_TABLE}")
             cursor.execute(f"ANALYZE {SHOP_TABLE}")
+            cursor.execute(
+                "SELECT pg_total_relation_size(%s) + pg_total_relation_size(%s)", [PLATFORM_TABLE, SHOP_TABLE]
+            )
+            size_mb = cursor.fetchone()[0] / 1024 / 1024
         seeded_in = time.perf_counter() - started
         self.stdout.write(
             f"Seeded {platform_rows + shop_rows:,} counter rows ({platform_rows:,} platform, "
-            f"{shop_rows:,} shop) in {seeded_in:.1f} s."
+            f"{shop_rows:,} shop) in {seeded_in:.1f} s; both tables with their keys: {size_mb:.0f} MB "
+            "(includes dead rows of earlier rolled-back runs until autovacuum)."
         )
 
         # Batches: recipients drawn from twice the seeded phones, so about half have history.
