@@ -16,7 +16,9 @@ from campaigns.gateways.kannel import KannelBackend, dlr_token_valid
 from campaigns.smsc_sim import Outcomes
 from tests.gateway.conftest import wait_until
 
-pytestmark = pytest.mark.kannel
+# Transactional (the live server must see committed rows); serialized_rollback so the
+# flush after each test leaves the migrations' data for the transactional tests that follow.
+pytestmark = [pytest.mark.kannel, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 LONG_CHINESE = (
     "【爱丽丝服饰】亲爱的会员，您的专属满199减30元优惠券已到账，限时三天有效，"

@@ -8,6 +8,7 @@ reports and with the replies the simulator sends from handsets.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import Counter
@@ -174,7 +175,7 @@ def test_it_opts_out_a_phone_that_replies_r_and_suppresses_it_in_the_next_campai
 
 
 def test_it_loses_and_duplicates_nothing_when_the_smsc_goes_down_mid_campaign(
-    coupon_shop, alice, fresh_smsc, kannel
+    coupon_shop, alice, fresh_smsc, kannel, kannel_gateway
 ):
     numbers = phones(400, start=5000)
     _customers(coupon_shop, numbers)
@@ -186,17 +187,22 @@ def test_it_loses_and_duplicates_nothing_when_the_smsc_goes_down_mid_campaign(
             time.sleep(0.01)
         fresh_smsc.stop()
         outage["stopped_at"] = len(fresh_smsc.received())
-        time.sleep(3)
+        queued = [0]
+        down_until = time.monotonic() + 3
+        while time.monotonic() < down_until:  # what Kannel holds for the SMSC meanwhile
+            queued += [int(n) for n in re.findall(r"store size (\d+)", kannel.status())]
+            time.sleep(0.2)
+        outage["max_queued_in_kannel"] = max(queued)
         fresh_smsc.start()
         outage["restarted_at"] = time.monotonic()
 
     saboteur = threading.Thread(target=cut_the_smsc)
-    # Slow enough that the outage falls in the middle of the hand-over.
-    kannel_rate = {**kannel.options(rate=100, concurrency=4)}
+    # Slow enough (about 4 s for the hand-over) that the outage falls in its middle.
+    kannel_gateway.SMS_GATEWAY = {
+        "BACKEND": "campaigns.gateways.kannel.KannelBackend",
+        "OPTIONS": kannel.options(rate=100, concurrency=4),
+    }
     with time_machine.travel(MORNING, tick=True):
-        from django.conf import settings
-
-        settings.SMS_GATEWAY = {"BACKEND": "campaigns.gateways.kannel.KannelBackend", "OPTIONS": kannel_rate}
         campaign = _coupon_campaign(coupon_shop, alice, "断线演练")
         saboteur.start()
         campaign_schedule(campaign=campaign, user=alice)
@@ -205,6 +211,7 @@ def test_it_loses_and_duplicates_nothing_when_the_smsc_goes_down_mid_campaign(
         delivery_settle()
 
     assert outage["stopped_at"] is not None and 100 <= outage["stopped_at"] < 400
+    assert outage["max_queued_in_kannel"] > 0  # messages were handed over during the outage
     messages = Message.objects.filter(campaign=campaign)
     assert messages.count() == 400
     assert set(messages.values_list("status", flat=True)) == {"delivered"}
@@ -215,4 +222,35 @@ def test_it_loses_and_duplicates_nothing_when_the_smsc_goes_down_mid_campaign(
     account = SmsAccount.objects.get(shop=coupon_shop)
     assert account.reserved == 0
     assert account.balance == 10_000 - messages.aggregate(p=Sum("parts"))["p"]
+    assert_ledger_clean()
+
+
+def test_it_retries_later_what_kannel_could_not_take_and_sends_it_once(
+    coupon_shop, alice, fresh_smsc, kannel, kannel_gateway
+):
+    from campaigns.models import CampaignRun
+    from campaigns.services.sending import run_execute
+    from tests.gateway.conftest import _free_port
+
+    numbers = phones(30, start=8000)
+    _customers(coupon_shop, numbers)
+    backend = "campaigns.gateways.kannel.KannelBackend"
+    dead = f"http://127.0.0.1:{_free_port()}/cgi-bin/sendsms"  # smsbox down: connection refused
+    kannel_gateway.SMS_GATEWAY = {"BACKEND": backend, "OPTIONS": kannel.options(url=dead)}
+    with time_machine.travel(MORNING, tick=True):
+        campaign = _coupon_campaign(coupon_shop, alice, "网关重试")
+        campaign_schedule(campaign=campaign, user=alice)
+    messages = Message.objects.filter(campaign=campaign)
+    assert set(messages.values_list("status", "attempts")) == {("planned", 1)}
+    assert not messages.filter(next_attempt_at__isnull=True).exists()
+    assert fresh_smsc.received() == []
+
+    kannel_gateway.SMS_GATEWAY = {"BACKEND": backend, "OPTIONS": kannel.options()}
+    with time_machine.travel(MORNING + timedelta(minutes=5), tick=True):
+        run_execute(run_id=CampaignRun.objects.get(campaign=campaign).pk)  # what the deferred schedule runs
+        _wait_final(campaign, seconds=60)
+        delivery_settle()
+    assert set(messages.values_list("status", "attempts")) == {("delivered", 2)}
+    assert sorted(m.destination for m in fresh_smsc.received()) == numbers
+    assert SmsAccount.objects.get(shop=coupon_shop).reserved == 0
     assert_ledger_clean()
