@@ -8,6 +8,7 @@
 from smsmarketing.services.accounts import (
     MAX_GRANT_UNITS,
     TERMS_VERSION,
+    SettleItem,
     account_activate,
     account_adjust,
     account_charge,
@@ -16,6 +17,7 @@ from smsmarketing.services.accounts import (
     account_release,
     account_reserve,
     account_set_low_balance_threshold,
+    account_settle_many,
 )
 from smsmarketing.services.recharge import (
     recharge,
@@ -30,6 +32,7 @@ __all__ = [
     "MAX_GRANT_UNITS",
     "RESTRICTED_MESSAGE",
     "TERMS_VERSION",
+    "SettleItem",
     "account_activate",
     "account_adjust",
     "account_charge",
@@ -38,6 +41,7 @@ __all__ = [
     "account_release",
     "account_reserve",
     "account_set_low_balance_threshold",
+    "account_settle_many",
     "recharge",
     "recharge_order_complete",
     "recharge_order_create",

@@ -7,13 +7,16 @@ Invariants every function keeps, in one transaction with the change itself:
   so no read-modify-write and never a negative value, however many workers run.
 * Every change writes one ``LedgerEntry`` with the signed ``amount`` (balance) and
   ``reserved_delta``, so ``balance == sum(amount)`` and ``reserved == sum(reserved_delta)``.
-* Lock order: other rows (reservation, order) first, the account row last; when
-  several accounts are touched they are locked in ascending id. So no deadlocks.
+* Lock order: settlements lock the account, then the reservation; reservations insert
+  their own new row, then update the account; a paid order's row is updated, then its
+  account. When several accounts are touched (``account_settle_many``,
+  ``account_grant_many``) they are locked first, in ascending id. So no deadlocks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
@@ -270,13 +273,19 @@ def account_reserve(*, shop_id: int, parts: int, reference: str) -> Reservation:
 def _settle(*, kind: str, reference: str, parts: int, key: str) -> Settlement:
     _check_units(parts, what=_("结算条数"))
     _check_token(key, what="key", max_length=MAX_KEY_LENGTH)
+    account_id = Reservation.objects.filter(reference=reference).values_list("account_id", flat=True).first()
+    if account_id is None:
+        raise UnknownReservation(_("冻结记录 {ref} 不存在。").format(ref=reference))
     with transaction.atomic():
+        # Lock order: the account first, then the reservation. A caller settling several
+        # reservations of one account in one transaction then holds the account before
+        # any reservation, so two such callers queue on the account instead of each
+        # holding a reservation the other waits for (deadlock). Callers touching several
+        # accounts use account_settle_many, which locks the accounts in ascending id.
+        SmsAccount.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True).first()
         # Race: two batches of delivery reports settling one reservation at once would
         # both read the same open amount; the row lock makes the second wait and re-read.
-        # Lock order: reservation, then (in _apply) its account.
-        reservation = Reservation.objects.select_for_update().filter(reference=reference).first()
-        if reservation is None:
-            raise UnknownReservation(_("冻结记录 {ref} 不存在。").format(ref=reference))
+        reservation = Reservation.objects.select_for_update().get(reference=reference)
         # Race: the same batch applied twice (a retried task). The key is recorded once;
         # a repeat finds it (the reservation lock orders the two) and changes nothing.
         existing = Settlement.objects.filter(key=key).first()
@@ -336,6 +345,43 @@ def account_release(*, reference: str, parts: int, key: str) -> Settlement:
     Idempotent by ``key``; releases at most what is still open (see ``account_charge``).
     """
     return _settle(kind=Settlement.Kind.RELEASE, reference=reference, parts=parts, key=key)
+
+
+@dataclass(frozen=True)
+class SettleItem:
+    """One settlement for ``account_settle_many``: kind is "charge" or "release"."""
+
+    kind: str
+    reference: str
+    parts: int
+    key: str
+
+
+def account_settle_many(*, items: Sequence[SettleItem]) -> list[Settlement]:
+    """Apply many charges/releases in one transaction, possibly across shops (all or nothing).
+
+    Race: two workers settling overlapping sets of reservations of several accounts.
+    All accounts involved are locked first, in ascending id, then the reservations in
+    reference order, so the workers queue instead of deadlocking. Each item is
+    idempotent by its key as in ``account_charge``; results are in the order given.
+    """
+    for item in items:
+        if item.kind not in Settlement.Kind.values:
+            raise ValueError(f"unknown settlement kind {item.kind!r}")
+    references = sorted({item.reference for item in items})
+    with transaction.atomic():
+        account_ids = set(
+            Reservation.objects.filter(reference__in=references).values_list("account_id", flat=True)
+        )
+        list(
+            SmsAccount.objects.select_for_update().filter(pk__in=account_ids).order_by("pk").values_list("pk")
+        )
+        order = sorted(range(len(items)), key=lambda i: (items[i].reference, items[i].key))
+        results: dict[int, Settlement] = {}
+        for i in order:
+            item = items[i]
+            results[i] = _settle(kind=item.kind, reference=item.reference, parts=item.parts, key=item.key)
+        return [results[i] for i in range(len(items))]
 
 
 # --- platform credits ---------------------------------------------------------

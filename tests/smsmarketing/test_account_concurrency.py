@@ -12,17 +12,19 @@ from collections.abc import Callable
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 
 from smsmarketing.errors import InsufficientBalance
 from smsmarketing.models import LedgerEntry, Reservation, Settlement, SmsAccount
 from smsmarketing.selectors import ledger_reconcile
 from smsmarketing.services import (
+    SettleItem,
     account_charge,
     account_grant,
     account_grant_many,
     account_release,
     account_reserve,
+    account_settle_many,
 )
 from tests.factories import make_active_account, make_shop, make_user
 
@@ -155,4 +157,43 @@ def test_grants_to_overlapping_shops_in_opposite_orders_do_not_deadlock():
     results = run_in_threads(8, worker)
     assert all(r is None for r in results), results
     assert set(SmsAccount.objects.values_list("balance", flat=True)) == {40}
+    assert ledger_reconcile() == []
+
+
+def test_settling_several_reservations_of_one_account_per_transaction_does_not_deadlock(shop):
+    # Two workers each settle a different subset of the same reservations in one
+    # transaction, in opposite orders: the account is locked before any reservation.
+    make_active_account(shop, balance=10_000)
+    refs = [f"batch:{n}" for n in range(6)]
+    for ref in refs:
+        account_reserve(shop_id=shop.pk, parts=100, reference=ref)
+
+    def worker(i: int) -> None:
+        mine = refs if i % 2 else list(reversed(refs[1:]))
+        for round_ in range(5):
+            with transaction.atomic():
+                for ref in mine:
+                    account_charge(reference=ref, parts=2, key=f"{i}:{round_}:{ref}")
+
+    results = run_in_threads(THREADS, worker)
+    assert all(r is None for r in results), results
+    assert ledger_reconcile() == []
+
+
+def test_settle_many_across_accounts_in_opposite_orders_does_not_deadlock():
+    shops = [make_shop(f"多店{i}", owner=make_user(f"multi{i}")) for i in range(3)]
+    refs = []
+    for s in shops:
+        make_active_account(s, balance=1_000)
+        for n in range(2):
+            refs.append(account_reserve(shop_id=s.pk, parts=100, reference=f"s{s.pk}:{n}").reference)
+
+    def worker(i: int) -> None:
+        mine = refs if i % 2 else list(reversed(refs))
+        for round_ in range(5):
+            kind = "charge" if round_ % 2 else "release"
+            account_settle_many(items=[SettleItem(kind, ref, 3, f"{i}:{round_}:{ref}") for ref in mine])
+
+    results = run_in_threads(THREADS, worker)
+    assert all(r is None for r in results), results
     assert ledger_reconcile() == []

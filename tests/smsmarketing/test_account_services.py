@@ -20,6 +20,7 @@ from smsmarketing.errors import (
 from smsmarketing.models import LedgerEntry, Reservation, Settlement, SmsAccount
 from smsmarketing.selectors import account_for_shop, ledger_reconcile
 from smsmarketing.services import (
+    SettleItem,
     account_activate,
     account_adjust,
     account_charge,
@@ -27,6 +28,7 @@ from smsmarketing.services import (
     account_grant_many,
     account_release,
     account_reserve,
+    account_settle_many,
 )
 from tests.factories import make_active_account
 
@@ -343,3 +345,29 @@ def test_the_database_refuses_a_negative_balance_whatever_the_code_does(alice_sh
 def test_the_database_refuses_to_settle_more_than_reserved(alice_shop, reserved):
     with pytest.raises(IntegrityError), transaction.atomic():
         Reservation.objects.filter(pk=reserved.pk).update(charged=30, released=30)
+
+
+def test_settle_many_applies_every_item_once_and_keeps_the_order(alice_shop, bob_shop, reserved):
+    make_active_account(bob_shop, balance=40)
+    account_reserve(shop_id=bob_shop.pk, parts=40, reference="bob:1")
+    items = [
+        SettleItem("release", "camp:1", 10, "a"),
+        SettleItem("charge", "bob:1", 40, "b"),
+        SettleItem("charge", "camp:1", 10, "c"),
+    ]
+    first = account_settle_many(items=items)
+    assert [s.key for s in first] == ["a", "b", "c"] and [s.applied for s in first] == [10, 40, 10]
+    before = (state(alice_shop), state(bob_shop))
+    again = account_settle_many(items=items)
+    assert [s.pk for s in again] == [s.pk for s in first]
+    assert (state(alice_shop), state(bob_shop)) == before
+    assert state(alice_shop)[:2] == (60, 30) and state(bob_shop)[:2] == (0, 0)
+
+
+def test_settle_many_is_all_or_nothing(alice_shop, reserved):
+    before = state(alice_shop)
+    with pytest.raises(UnknownReservation):
+        account_settle_many(
+            items=[SettleItem("charge", "camp:1", 10, "ok"), SettleItem("charge", "missing", 1, "bad")]
+        )
+    assert state(alice_shop) == before and not Settlement.objects.exists()
