@@ -1,0 +1,153 @@
+"""Merchant pages of message templates: the list, the editor (check-as-you-type), withdraw."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from reviews.models.templates import MessageTemplate, TemplateOrigin
+from reviews.policy import ContentUse, MessageClass
+from reviews.policy.highlight import highlight
+from reviews.policy.length import MAX_MESSAGE_LENGTH, MAX_SIGNATURE_CHARS, chars_left_in_part, full_message
+from reviews.policy.variables import render_examples, variable_specs
+from reviews.selectors import live_signature, official_templates, shop_templates
+from reviews.services.templates import TemplateRefused, template_check, template_submit, template_withdraw
+from reviews.template_forms import TemplateForm
+from smsmarketing.errors import SmsError
+from smsmarketing.portal import render_portal, shop_view
+
+PLACEHOLDER_SIGNATURE = "店铺签名"
+
+
+@shop_view
+def template_list(request: HttpRequest) -> HttpResponse:
+    """Official templates (use, copy) and the shop's templates with their versions and states."""
+    shop = request.shop
+    specs = variable_specs()
+    families: dict = {}
+    for version in shop_templates(shop=shop):
+        families.setdefault(version.lineage, []).append(version)
+    mine = [
+        {"latest": versions[0], "live": next((v for v in versions if v.state == "approved"), None),
+         "versions": versions}
+        for versions in families.values()
+    ]
+    mine.sort(key=lambda family: family["latest"].submitted_at, reverse=True)
+    officials = [
+        {"template": t, "preview": render_examples(text=t.text, specs=specs)} for t in official_templates()
+    ]
+    return render_portal(request, "portal/templates.html", {"nav": "templates", "mine": mine,
+                                                            "officials": officials})
+
+
+def _own_template(shop, template_id: int) -> MessageTemplate:
+    template = MessageTemplate.objects.filter(pk=template_id, shop_id=shop.pk).first()
+    if template is None:
+        raise Http404(_("模板不存在"))
+    return template
+
+
+@shop_view
+def template_new(request: HttpRequest) -> HttpResponse:
+    """Write a new custom template (optionally starting from a copy of an official one)."""
+    initial = {}
+    copy_id = request.GET.get("copy")
+    if copy_id and copy_id.isdigit():
+        source = official_templates().filter(pk=int(copy_id)).first()
+        if source is not None:
+            initial = {"name": source.name, "use": source.use, "message_class": source.message_class,
+                       "text": source.text}
+    return _editor(request, previous=None, initial=initial)
+
+
+@shop_view
+def template_edit(request: HttpRequest, template_id: int) -> HttpResponse:
+    """Edit a template: the result is a new version, reviewed again (the approved one stays in use)."""
+    previous = _own_template(request.shop, template_id)
+    initial = {"name": previous.name, "use": previous.use, "message_class": previous.message_class,
+               "text": previous.text}
+    return _editor(request, previous=previous, initial=initial)
+
+
+def _editor(request: HttpRequest, *, previous: MessageTemplate | None, initial: dict) -> HttpResponse:
+    shop = request.shop
+    form = TemplateForm(request.POST or None, initial=initial)
+    refused: TemplateRefused | None = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            template = template_submit(shop=shop, by=request.user, previous=previous, **form.cleaned_data)
+        except TemplateRefused as exc:
+            refused = exc
+            if not exc.findings:
+                form.add_error(None, exc.message)
+        except SmsError as exc:
+            form.add_error(None, exc.message)
+        else:
+            text = _("模板“%(name)s”已提交审核，预计 3 个工作日内完成。") % {"name": template.name}
+            messages.success(request, text)
+            return redirect("reviews:templates", shop_id=shop.pk)
+    values = form.data if form.is_bound else {**{k: f.initial for k, f in form.fields.items()}, **initial}
+    context = {
+        "nav": "templates", "form": form, "previous": previous, "refused": refused,
+        **editor_state(shop=shop, text=values.get("text") or "", use=values.get("use") or ContentUse.COUPON,
+                       message_class=values.get("message_class") or MessageClass.MARKETING),
+    }
+    status = 400 if request.method == "POST" else 200
+    return render_portal(request, "portal/template_editor.html", context, status=status)
+
+
+def editor_state(*, shop, text: str, use: str, message_class: str) -> dict:
+    """What the editor shows for a text: findings marked in it, the preview, length, parts, picker."""
+    if use not in ContentUse.values:
+        use = ContentUse.COUPON
+    if message_class not in MessageClass.values:
+        message_class = MessageClass.MARKETING
+    result = template_check(shop=shop, text=text, use=use, message_class=message_class)
+    live = live_signature(shop=shop)
+    specs = variable_specs()
+    preview = full_message(
+        signature=live.text if live is not None else PLACEHOLDER_SIGNATURE,
+        body=render_examples(text=text, specs=specs), message_class=message_class,
+    )
+    return {
+        "check": result,
+        "blocking": not result.ok,
+        "marked_text": highlight(text, result.findings),
+        "preview": preview,
+        "live_signature": live,
+        "max_signature_chars": MAX_SIGNATURE_CHARS,
+        "chars_left": chars_left_in_part(result.length),
+        "max_length": MAX_MESSAGE_LENGTH,
+        "over_limit": result.length > MAX_MESSAGE_LENGTH,
+        "picker": [spec for spec in specs.values() if use in spec.uses],
+        "has_text": bool(text.strip()),
+    }
+
+
+@shop_view
+@require_POST
+def template_check_view(request: HttpRequest) -> HttpResponse:
+    """htmx: re-check the text as the merchant types; returns the findings/preview panel."""
+    state = editor_state(
+        shop=request.shop, text=request.POST.get("text", ""), use=request.POST.get("use", ""),
+        message_class=request.POST.get("message_class", ""),
+    )
+    return render(request, "portal/template_check.html", {"shop": request.shop, **state})
+
+
+@shop_view
+@require_POST
+def template_withdraw_view(request: HttpRequest, template_id: int) -> HttpResponse:
+    template = _own_template(request.shop, template_id)
+    if template.origin != TemplateOrigin.CUSTOM:
+        raise Http404(_("模板不存在"))
+    try:
+        template_withdraw(shop=request.shop, template=template, by=request.user)
+    except SmsError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("已撤回模板“%(name)s”的待审核版本。") % {"name": template.name})
+    return redirect("reviews:templates", shop_id=request.shop.pk)

@@ -1,0 +1,178 @@
+"""The merchant's template pages: list, editor with check-as-you-type, submit, versions, withdraw."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from reviews.models import MessageTemplate, ReviewState
+from reviews.selectors import official_templates
+from reviews.services.templates import template_approve, template_submit
+
+pytestmark = pytest.mark.django_db
+
+GOOD = "${shop_name}送您${coupon_amount}优惠券，${coupon_threshold}，${coupon_expiry}前有效：${coupon_link}"
+
+
+def form_data(**overrides):
+    return {
+        "name": "优惠券提醒",
+        "use": "coupon",
+        "message_class": "marketing",
+        "text": GOOD,
+        **overrides,
+    }
+
+
+def test_it_lists_official_templates_for_use_and_copy(client, alice, alice_shop):
+    client.force_login(alice)
+    response = client.get(reverse("reviews:templates", args=[alice_shop.pk]))
+    body = response.content.decode()
+    assert response.status_code == 200
+    official = official_templates().first()
+    assert official.name in body
+    assert f"?copy={official.pk}" in body
+    assert "新建自定义模板" in body
+
+
+def test_the_editor_copies_an_official_template(client, alice, alice_shop):
+    client.force_login(alice)
+    official = official_templates().first()
+    response = client.get(
+        reverse("reviews:template_new", args=[alice_shop.pk]) + f"?copy={official.pk}"
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert official.text.split("，")[0] in body
+    # The picker offers the variables of the use, inserting ${name} tokens.
+    assert 'data-token="${coupon_link}"' in body and "领券链接" in body
+    assert 'hx-trigger="keyup changed delay:300ms' in body
+
+
+def test_the_check_marks_findings_as_the_merchant_types(client, alice, alice_shop):
+    client.force_login(alice)
+    response = client.post(
+        reverse("reviews:template_check", args=[alice_shop.pk]),
+        form_data(text="全场最低价，加微信领券：${coupon_link}"),
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert '<mark class="finding finding-block" data-rules="TPL-ADLAW"' in body
+    assert ">最低价</mark>" in body and ">加微信</mark>" in body
+    assert "TPL-OFFSITE" in body
+    assert 'id="submit-template" disabled' in body
+    assert "<html" not in body  # a fragment for htmx, not a page
+
+
+def test_the_check_shows_preview_length_parts_and_characters_left(client, alice, alice_shop):
+    client.force_login(alice)
+    response = client.post(
+        reverse("reviews:template_check", args=[alice_shop.pk]),
+        form_data(text="新品上市，欢迎选购。"),
+    )
+    body = response.content.decode()
+    # No live signature: counted as the 9-character maximum. 11 + 10 + 6 = 27 → 1 part, 43 left.
+    assert 'id="msg-length">27<' in body
+    assert 'id="msg-parts">1<' in body
+    assert 'id="chars-left">43<' in body
+    assert "【店铺签名】新品上市，欢迎选购。拒收请回复R" in body
+    assert 'id="submit-template"' in body
+    assert 'id="submit-template" disabled' not in body
+
+
+def test_the_preview_uses_the_live_signature(client, alice, alice_shop, reviewer):
+    from reviews.services.signatures import signature_approve, signature_submit
+
+    signature_approve(
+        signature=signature_submit(shop=alice_shop, text="爱丽丝", by=alice), reviewer=reviewer
+    )
+    client.force_login(alice)
+    response = client.post(
+        reverse("reviews:template_check", args=[alice_shop.pk]),
+        form_data(text="${shop_name}新品上市，欢迎选购。", message_class="notify"),
+    )
+    body = response.content.decode()
+    assert "【爱丽丝】爱丽丝服饰旗舰店新品上市，欢迎选购。<" in body
+    assert 'id="msg-length">35<' in body  # 5 + 20 (shop_name at its longest) + 10, no suffix
+
+
+def test_a_template_with_a_blocking_finding_cannot_be_submitted(client, alice, alice_shop):
+    client.force_login(alice)
+    response = client.post(
+        reverse("reviews:template_new", args=[alice_shop.pk]),
+        form_data(text="好评返现5元！${coupon_link}"),
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "TPL-REVIEW-BAIT" in body and "不符合规则" in body
+    assert not MessageTemplate.objects.filter(shop=alice_shop).exists()
+
+
+def test_a_clean_template_is_submitted_for_review(client, alice, alice_shop):
+    client.force_login(alice)
+    response = client.post(reverse("reviews:template_new", args=[alice_shop.pk]), form_data())
+    assert response.status_code == 302
+    template = MessageTemplate.objects.get(shop=alice_shop)
+    assert (template.state, template.text, template.submitted_by) == (
+        ReviewState.PENDING,
+        GOOD,
+        alice,
+    )
+    page = client.get(reverse("reviews:templates", args=[alice_shop.pk])).content.decode()
+    assert "待审核" in page and "撤回" in page
+
+
+def test_editing_an_approved_template_submits_a_new_version(client, alice, alice_shop, reviewer):
+    v1 = template_submit(shop=alice_shop, by=alice, **form_data())
+    template_approve(template=v1, reviewer=reviewer)
+    client.force_login(alice)
+    edit_url = reverse("reviews:template_edit", args=[alice_shop.pk, v1.pk])
+    assert "v2" in client.get(edit_url).content.decode()
+    response = client.post(edit_url, form_data(text=GOOD + "欢迎选购。"))
+    assert response.status_code == 302
+    v1.refresh_from_db()
+    assert v1.text == GOOD and v1.state == ReviewState.APPROVED
+    v2 = MessageTemplate.objects.get(lineage=v1.lineage, version=2)
+    assert v2.state == ReviewState.PENDING
+    page = client.get(reverse("reviews:templates", args=[alice_shop.pk])).content.decode()
+    assert "v1 已通过，仍可使用" in page
+
+
+def test_the_merchant_withdraws_a_pending_template(client, alice, alice_shop):
+    template = template_submit(shop=alice_shop, by=alice, **form_data())
+    client.force_login(alice)
+    response = client.post(reverse("reviews:template_withdraw", args=[alice_shop.pk, template.pk]))
+    assert response.status_code == 302
+    template.refresh_from_db()
+    assert template.state == ReviewState.WITHDRAWN
+
+
+def test_another_shops_template_is_not_found(client, alice, alice_shop, bob, bob_shop):
+    template = template_submit(shop=alice_shop, by=alice, **form_data())
+    client.force_login(bob)
+    assert (
+        client.get(reverse("reviews:template_edit", args=[bob_shop.pk, template.pk])).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            reverse("reviews:template_withdraw", args=[bob_shop.pk, template.pk])
+        ).status_code
+        == 404
+    )
+    assert (
+        client.get(reverse("reviews:template_edit", args=[alice_shop.pk, template.pk])).status_code
+        == 404
+    )
+    template.refresh_from_db()
+    assert template.state == ReviewState.PENDING
+
+
+def test_a_restricted_shop_sees_the_notice_and_cannot_submit(client, charlie, charlie_shop):
+    client.force_login(charlie)
+    page = client.get(reverse("reviews:templates", args=[charlie_shop.pk])).content.decode()
+    assert "短信服务不可用" in page and "新建自定义模板" not in page
+    response = client.post(reverse("reviews:template_new", args=[charlie_shop.pk]), form_data())
+    assert response.status_code == 400
+    assert not MessageTemplate.objects.filter(shop=charlie_shop).exists()
