@@ -421,7 +421,7 @@ def repurchase_run_today(*, campaign_id: int, now: datetime | None = None) -> st
     return "created" if created else "exists"
 
 
-class TestPhoneNotVerified(SmsError):
+class UnverifiedTestPhone(SmsError):
     rule = "TEST-PHONE-UNVERIFIED"
 
 
@@ -442,7 +442,7 @@ def campaign_send_test(*, campaign: Campaign, user, phone: str) -> CampaignRun:
             shop=campaign.shop, phone=normalized, verified_at__isnull=False
         ).exists()
     ):
-        raise TestPhoneNotVerified(_("测试短信只能发送到本店铺已验证的手机号。"))
+        raise UnverifiedTestPhone(_("测试短信只能发送到本店铺已验证的手机号。"))
     run = CampaignRun.objects.create(campaign=campaign, kind=CampaignRun.Kind.TEST, test_phone=normalized)
     transaction.on_commit(lambda: async_task(RUN_TASK, run.pk))
     return run

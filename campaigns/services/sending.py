@@ -34,6 +34,7 @@ from campaigns.gateways.base import OutboundSms
 from campaigns.models.frequency import OptOut
 from campaigns.models.sending import Campaign, CampaignRun, Message
 from campaigns.services.campaigns import RUN_TASK, full_text, parts_of, shop_sms_state
+from campaigns.services.delivery import delivery_settle
 from campaigns.services.frequency import in_quiet_hours, next_send_window
 from campaigns.services.planning import run_plan
 
@@ -89,6 +90,9 @@ def run_execute(*, run_id: int, now: datetime | None = None) -> str:
         return "deferred"
     remaining = max(1.0, budget - (time.monotonic() - started))
     result = run_dispatch(run_id=run_id, time_budget=remaining)
+    # Messages dropped at dispatch or refused by the gateway are final now: release them
+    # without waiting for the periodic settlement.
+    delivery_settle()
     if not result.done:
         if result.retry_at is not None:
             _defer(run_id, result.retry_at)

@@ -17,13 +17,11 @@ from campaigns.services.audience import coupon_create, segment_save
 from campaigns.services.campaigns import campaign_create, campaign_schedule, campaign_stop
 from reviews.models.templates import MessageTemplate
 from smsmarketing.models import SmsAccount
-from tests.campaigns.campaign_fixtures import (  # noqa: F401
+from tests.campaigns.campaign_fixtures import (
     MORNING,
     assert_ledger_clean,
     import_customers,
     phones,
-    pipeline_settings,
-    ready_shop,
 )
 
 
@@ -44,16 +42,29 @@ def assert_settled(campaign, start_balance: int) -> None:
 
 
 def test_it_sends_a_coupon_campaign_with_one_short_link_per_recipient_until_stock_runs_out(
-    ready_shop, alice, django_capture_on_commit_callbacks  # noqa: F811
+    ready_shop, alice, django_capture_on_commit_callbacks
 ):
     with time_machine.travel(MORNING, tick=False):
         vip = segment_save(shop=ready_shop, user=alice, name="VIP", tags_any=["VIP"])
         coupon = coupon_create(
-            shop=ready_shop, user=alice, name="会员券", amount=Decimal("20"), threshold=Decimal("199"),
-            valid_from=MORNING, valid_until=MORNING + timedelta(days=30), total_count=8,
+            shop=ready_shop,
+            user=alice,
+            name="会员券",
+            amount=Decimal("20"),
+            threshold=Decimal("199"),
+            valid_from=MORNING,
+            valid_until=MORNING + timedelta(days=30),
+            total_count=8,
         )
-        campaign = campaign_create(shop=ready_shop, user=alice, kind="coupon", name="会员回馈", segment=vip,
-                                   template=official("优惠券到账提醒"), coupon=coupon)
+        campaign = campaign_create(
+            shop=ready_shop,
+            user=alice,
+            kind="coupon",
+            name="会员回馈",
+            segment=vip,
+            template=official("优惠券到账提醒"),
+            coupon=coupon,
+        )
         with django_capture_on_commit_callbacks(execute=True):
             campaign_schedule(campaign=campaign, user=alice)
     campaign.refresh_from_db()
@@ -77,13 +88,20 @@ def test_it_sends_a_coupon_campaign_with_one_short_link_per_recipient_until_stoc
 
 
 def test_it_reminds_each_day_the_customers_whose_last_purchase_is_n_days_old_until_stopped(
-    ready_shop, alice, django_capture_on_commit_callbacks  # noqa: F811
+    ready_shop, alice, django_capture_on_commit_callbacks
 ):
     # ready_shop's customer i bought a T恤 on 2026-05-(1 + i % 20): 30 days before 06-01 is 05-02 (i = 1).
     import_customers(ready_shop, [f"{phones(1, 1)[0]},客户1,,T恤,2026-04-01 09:00,10"])  # older: still 05-02
     with time_machine.travel(MORNING, tick=False):
-        campaign = campaign_create(shop=ready_shop, user=alice, kind="repurchase", name="T恤回购",
-                                   template=official("复购提醒"), products=["T恤"], days_since_purchase=30)
+        campaign = campaign_create(
+            shop=ready_shop,
+            user=alice,
+            kind="repurchase",
+            name="T恤回购",
+            template=official("复购提醒"),
+            products=["T恤"],
+            days_since_purchase=30,
+        )
         campaign_schedule(campaign=campaign, user=alice, at=MORNING + timedelta(minutes=5))
         schedule = Schedule.objects.get(name=f"campaign-{campaign.pk}-daily")
         assert schedule.schedule_type == Schedule.DAILY

@@ -15,18 +15,16 @@ from campaigns.selectors import campaign_statistics
 from campaigns.services.campaigns import campaign_create, campaign_dry_run, campaign_schedule
 from campaigns.services.optouts import optout_record
 from smsmarketing.models import SmsAccount
-from tests.campaigns.campaign_fixtures import (  # noqa: F401
+from tests.campaigns.campaign_fixtures import (
     MARKETING_TEXT,
     MORNING,
     assert_ledger_clean,
     phones,
-    pipeline_settings,
-    ready_shop,
 )
 
 
 def test_it_sends_a_scheduled_marketing_campaign_and_settles_every_report(
-    ready_shop, alice, django_capture_on_commit_callbacks  # noqa: F811
+    ready_shop, alice, django_capture_on_commit_callbacks
 ):
     optout_record(shop_id=ready_shop.pk, phone=phones(1)[0], keyword="TD", source="sms_reply")
     with time_machine.travel(MORNING, tick=False):
