@@ -7,6 +7,7 @@ exportable as CSV (``?export=csv`` with the same filters).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -120,9 +121,11 @@ def recharge_page(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         form = RechargeForm(request.POST)
-        package_id = form.cleaned_data["package"] if form.is_valid() else ""
+        valid = form.is_valid()
+        package_id = form.cleaned_data["package"] if valid else ""
+        token = form.cleaned_data.get("token", "") if valid else ""
         try:
-            order = recharge(shop=request.shop, user=request.user, package_id=package_id)
+            order = recharge(shop=request.shop, user=request.user, package_id=package_id, request_token=token)
         except SmsError as exc:
             error, status = exc.message, 400
         else:
@@ -145,6 +148,9 @@ def recharge_page(request: HttpRequest) -> HttpResponse:
         "account": account,
         "packages": packages,
         "error": error,
+        # One token per page view: every buy button of this page carries it, so a double
+        # click or a resubmitted page places one order (see recharge_order_create).
+        "request_token": secrets.token_urlsafe(16),
     }
     return _render(request, "portal/account_recharge.html", context, status=status)
 

@@ -31,6 +31,7 @@ class ThresholdForm(forms.Form):
 
 class RechargeForm(forms.Form):
     package = forms.CharField(label=_("套餐"), max_length=20)
+    token = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
 
 class DateRangeForm(forms.Form):

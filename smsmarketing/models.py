@@ -200,6 +200,9 @@ class RechargeOrder(models.Model):
     payment_provider = models.CharField(_("支付方式"), max_length=32)
     payment_reference = models.CharField(_("支付流水号"), max_length=64, blank=True)
     failure_reason = models.CharField(_("失败原因"), max_length=200, blank=True)
+    # The token of the form the order was placed from: a double click or a resubmitted
+    # page places one order, not two (unique per account when set).
+    request_token = models.CharField(_("下单请求标识"), max_length=64, blank=True, default="")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -224,6 +227,11 @@ class RechargeOrder(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="paid") | Q(paid_at__isnull=False),
                 name="rechargeorder_paid_has_paid_at",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "request_token"],
+                condition=~Q(request_token=""),
+                name="rechargeorder_account_token_unique",
             ),
         ]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -40,24 +40,52 @@ def _package_or_error(package_id: object) -> RechargePackage:
     return package
 
 
-def recharge_order_create(*, shop: Shop, user: AbstractBaseUser, package_id: int) -> RechargeOrder:
-    """Place an order for a package on sale. The account must be activated."""
+def _order_place(
+    *, shop: Shop, user: AbstractBaseUser, package_id: int, request_token: str = ""
+) -> tuple[RechargeOrder, bool]:
     shop_ensure_sms_allowed(shop=shop)
     _ensure_member(shop=shop, user=user)
     package = _package_or_error(package_id)
     account = SmsAccount.objects.filter(shop_id=shop.pk).first()
     if account is None or not account.is_active:
         raise AccountNotActive(_("请先开通短信服务，再购买套餐。"))
-    return RechargeOrder.objects.create(
-        order_no=_new_order_no(),
-        account=account,
-        package=package,
-        package_name=package.name,
-        units=package.units,
-        price=package.price,
-        payment_provider=payment_provider().code,
-        created_by=user if user.pk else None,
-    )
+    token = (request_token or "")[:64]
+    if token:
+        existing = RechargeOrder.objects.filter(account=account, request_token=token).first()
+        if existing is not None:
+            return existing, False
+    try:
+        # Race: the same form submitted twice at once (double click); the partial unique
+        # constraint on (account, request_token) lets one insert win, the other reads it.
+        with transaction.atomic():
+            order = RechargeOrder.objects.create(
+                order_no=_new_order_no(),
+                account=account,
+                package=package,
+                package_name=package.name,
+                units=package.units,
+                price=package.price,
+                payment_provider=payment_provider().code,
+                created_by=user if user.pk else None,
+                request_token=token,
+            )
+    except IntegrityError:
+        if not token:
+            raise
+        return RechargeOrder.objects.get(account=account, request_token=token), False
+    return order, True
+
+
+def recharge_order_create(
+    *, shop: Shop, user: AbstractBaseUser, package_id: int, request_token: str = ""
+) -> RechargeOrder:
+    """Place an order for a package on sale. The account must be activated.
+
+    With a ``request_token`` (the form's), placing the same request again returns the
+    first order instead of a second one.
+    """
+    order, _created = _order_place(shop=shop, user=user, package_id=package_id, request_token=request_token)
+    return order
 
 
 def recharge_order_complete(*, order_no: str, payment_reference: str) -> RechargeOrder:
@@ -114,7 +142,14 @@ def recharge_order_pay(*, order: RechargeOrder) -> RechargeOrder:
     return order
 
 
-def recharge(*, shop: Shop, user: AbstractBaseUser, package_id: int) -> RechargeOrder:
-    """Buy a package: place the order, then pay. Returns the order (paid if payment completed)."""
-    order = recharge_order_create(shop=shop, user=user, package_id=package_id)
+def recharge(
+    *, shop: Shop, user: AbstractBaseUser, package_id: int, request_token: str = ""
+) -> RechargeOrder:
+    """Buy a package: place the order, then pay. Returns the order (paid if payment completed).
+
+    A repeated request (same ``request_token``) returns the first order without paying again.
+    """
+    order, created = _order_place(shop=shop, user=user, package_id=package_id, request_token=request_token)
+    if not created:
+        return order
     return recharge_order_pay(order=order)

@@ -197,3 +197,19 @@ def test_settle_many_across_accounts_in_opposite_orders_does_not_deadlock():
     results = run_in_threads(THREADS, worker)
     assert all(r is None for r in results), results
     assert ledger_reconcile() == []
+
+
+def test_the_same_purchase_submitted_by_many_requests_at_once_buys_once(shop):
+    from smsmarketing.models import RechargeOrder, RechargePackage
+    from smsmarketing.services import recharge
+
+    make_active_account(shop)
+    owner = shop.memberships.get().user
+    package = RechargePackage.objects.create(name="测试套餐", units=100, price=5)
+    results = run_in_threads(
+        THREADS, lambda i: recharge(shop=shop, user=owner, package_id=package.pk, request_token="tok-1")
+    )
+    assert all(isinstance(r, RechargeOrder) for r in results), results
+    assert RechargeOrder.objects.count() == 1
+    assert SmsAccount.objects.get(shop=shop).balance == 100
+    assert ledger_reconcile() == []

@@ -305,3 +305,21 @@ def test_ledger_entries_have_everything_the_issue_asks_for(alice, alice_shop):
     entry = LedgerEntry.objects.get()
     assert entry.kind and entry.amount == 3 and entry.balance_after == 3
     assert entry.actor_label and entry.created_at and entry.note == "测试发放"
+
+
+def test_a_double_submitted_purchase_buys_once(merchant, alice_shop):
+    make_active_account(alice_shop)
+    page = merchant.get(url("portal:account_recharge", alice_shop)).content.decode()
+    package = RechargePackage.objects.get(units=1_000)
+    token = page.split('name="token" value="')[1].split('"')[0]
+    assert token.endswith(f"-{RechargePackage.objects.order_by('sort_order').first().pk}")
+    data = {"package": package.pk, "token": f"{token.rsplit('-', 1)[0]}-{package.pk}"}
+    for _ in range(2):
+        assert merchant.post(url("portal:account_recharge", alice_shop), data).status_code == 302
+    assert RechargeOrder.objects.count() == 1
+    assert SmsAccount.objects.get(shop=alice_shop).balance == 1_000
+    # A fresh page view is a fresh purchase.
+    page = merchant.get(url("portal:account_recharge", alice_shop)).content.decode()
+    fresh = page.split('name="token" value="')[1].split('"')[0].rsplit("-", 1)[0]
+    merchant.post(url("portal:account_recharge", alice_shop), {"package": package.pk, "token": f"{fresh}-x"})
+    assert RechargeOrder.objects.count() == 2
