@@ -7,6 +7,27 @@ import pytest
 from tests.factories import make_reviewer, make_shop, make_user
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every transactional test restores the migrations' data (``serialized_rollback``).
+
+    A plain transactional test ends with a flush that re-runs post_migrate (which
+    re-creates the reviewers group); the next test with ``serialized_rollback`` then
+    fails to reload its data (duplicate group). Serializing all of them keeps the
+    order of test files from mattering.
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if (
+            marker is not None
+            and marker.kwargs.get("transaction")
+            and not marker.kwargs.get("serialized_rollback")
+        ):
+            item.add_marker(
+                pytest.mark.django_db(*marker.args, **{**marker.kwargs, "serialized_rollback": True}),
+                append=False,
+            )
+
+
 @pytest.fixture
 def alice(db):
     return make_user("alice")

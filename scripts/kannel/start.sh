@@ -40,7 +40,6 @@ if alive "$RUN_DIR/bearerbox.pid" || alive "$RUN_DIR/smsbox.pid"; then
   exit 1
 fi
 
-mkdir -p "$RUN_DIR/store"
 # sed replacement text: escape \, & and the | delimiter.
 esc() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; }
 sed -e "s|@RUN_DIR@|$(esc "$RUN_DIR")|g" \
