@@ -15,10 +15,11 @@ answers map to ``SendResult``:
 Requests run concurrently on a pool of keep-alive connections (``concurrency``)
 and are spaced to at most ``rate`` per second across batches.
 
-Options (``settings.SMS_GATEWAY["OPTIONS"]``): ``url``, ``username``,
-``password``, ``callback_base_url`` (how Kannel reaches this app), ``service_number``
-(the ``from`` address; a message's sender code is appended as an extension),
-``smsc`` (route to one smsc-id), ``rate``, ``concurrency``, ``timeout``.
+Options (``settings.SMS_GATEWAY["OPTIONS"]``, else ``default_options()`` from the
+environment): ``url``, ``username``, ``password``, ``callback_base_url`` (how Kannel
+reaches this app), ``service_number`` (the ``from`` address; a message's sender
+code is appended as an extension), ``smsc`` (route to one smsc-id), ``rate``,
+``concurrency``, ``timeout``.
 """
 
 from __future__ import annotations
@@ -60,17 +61,24 @@ CALLBACK_PREFIX = "/hooks/kannel"
 ACCEPTED_ANSWERS = ("0:", "3:")
 TOKEN_LENGTH = 32
 
-DEFAULTS = {
-    "url": "http://127.0.0.1:13913/cgi-bin/sendsms",
-    "username": "smsmarketing",
-    "password": "smsmarketing",
-    "callback_base_url": "http://127.0.0.1:8000",
-    "service_number": "10690001",
-    "smsc": "",
-    "rate": 200.0,
-    "concurrency": 8,
-    "timeout": 10.0,
-}
+
+
+def default_options() -> dict[str, object]:
+    """Options not given in ``SMS_GATEWAY["OPTIONS"]`` come from the environment (the same
+    names ``scripts/kannel/start.sh`` reads), else local defaults."""
+    env = os.environ.get
+    port = env("KANNEL_SENDSMS_PORT", "13913")
+    return {
+        "url": env("KANNEL_SENDSMS_URL", f"http://127.0.0.1:{port}/cgi-bin/sendsms"),
+        "username": env("KANNEL_SENDSMS_USER", "smsmarketing"),
+        "password": env("KANNEL_SENDSMS_PASSWORD", "smsmarketing"),
+        "callback_base_url": env("KANNEL_APP_URL", "http://127.0.0.1:8000"),
+        "service_number": env("KANNEL_SERVICE_NUMBER", "10690001"),
+        "smsc": env("KANNEL_SMSC_ID", ""),
+        "rate": float(env("KANNEL_RATE", "200")),
+        "concurrency": int(env("KANNEL_CONCURRENCY", "8")),
+        "timeout": float(env("KANNEL_TIMEOUT", "10")),
+    }
 
 
 def _secret() -> bytes:
@@ -143,7 +151,7 @@ class _RateLimiter:
 
 class KannelBackend(GatewayBackend):
     def __init__(self, **options: object) -> None:
-        super().__init__(**{**DEFAULTS, **options})
+        super().__init__(**{**default_options(), **options})
         o = self.options
         self.url = str(o["url"])
         self.callback_base_url = str(o["callback_base_url"])

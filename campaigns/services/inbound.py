@@ -24,13 +24,12 @@ from smsmarketing.models import Shop
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SERVICE_NUMBER = "10690001"
-
-
 def service_number() -> str:
     """The number our messages are sent from (shops' sender codes are extensions of it)."""
+    from campaigns.gateways.kannel import default_options
+
     options = getattr(settings, "SMS_GATEWAY", {}).get("OPTIONS", {})
-    return str(options.get("service_number", DEFAULT_SERVICE_NUMBER))
+    return str(options.get("service_number") or default_options()["service_number"])
 
 
 def shop_sender_code(shop_id: int) -> str:
