@@ -64,6 +64,13 @@ def seed_demo() -> int:
         merchant=User.objects.get(username="alice"),
         reviewer=User.objects.get(username="reviewer"),
     )
+    from reviews.demo_templates import seed_demo_templates
+
+    created += seed_demo_templates(
+        shop=Shop.objects.get(name=DEMO_SHOPS[0][1]),
+        merchant=User.objects.get(username="alice"),
+        reviewer=User.objects.get(username="reviewer"),
+    )
     return created
 
 
