@@ -126,6 +126,12 @@ class CampaignStats:
     def suppressed_total(self) -> int:
         return sum(self.suppressed.values())
 
+    @property
+    def suppressed_by_reason(self) -> list[tuple[str, int]]:
+        """For templates: (reason id, count), most frequent first (a Counter's .items would
+        resolve as the key "items" in a template)."""
+        return self.suppressed.most_common()
+
 
 def campaign_statistics(*, campaign: Campaign, include_tests: bool = False) -> CampaignStats:
     """Per-status counts, suppressions per reason, parts charged and refunded, opt-outs after."""

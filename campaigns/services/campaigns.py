@@ -357,6 +357,10 @@ class DryRun:
     def suppressed_total(self) -> int:
         return sum(self.suppressed.values())
 
+    @property
+    def suppressed_by_reason(self) -> list[tuple[str, int]]:
+        return self.suppressed.most_common()
+
 
 def campaign_dry_run(*, campaign: Campaign, at: datetime | None = None) -> DryRun:
     """What sending now would do: recipients, suppressions per reason id, parts, balance after.

@@ -1,0 +1,89 @@
+"""The merchant pages: import with preview, segments with live count, campaign page, export."""
+
+from __future__ import annotations
+
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from campaigns.models import Campaign, Customer, Message, Segment
+from tests.campaigns.campaign_fixtures import MARKETING_TEXT, MORNING, assert_ledger_clean
+from tests.factories import PASSWORD
+
+
+def login(client, user):
+    assert client.login(username=user.username, password=PASSWORD)
+
+
+def test_it_previews_then_imports_an_uploaded_file(client, alice, alice_shop):
+    login(client, alice)
+    page = client.get(reverse("campaigns:customers", args=[alice_shop.pk]))
+    assert page.status_code == 200 and "导入客户" in page.content.decode()
+    upload = SimpleUploadedFile("c.csv", "手机号,姓名\n13800138000,张三\n123,坏号\n".encode("gbk"))
+    preview = client.post(reverse("campaigns:customers_import", args=[alice_shop.pk]), {"file": upload})
+    body = preview.content.decode()
+    assert preview.status_code == 200 and "BAD-PHONE" in body and not Customer.objects.exists()
+    token = preview.context["token"]
+    report = client.post(
+        reverse("campaigns:customers_import_confirm", args=[alice_shop.pk]), {"token": token}
+    )
+    assert "成功导入 <strong>1</strong> 行" in report.content.decode()
+    assert list(Customer.objects.values_list("phone", flat=True)) == ["13800138000"]
+    again = client.post(reverse("campaigns:customers_import_confirm", args=[alice_shop.pk]), {"token": token})
+    assert again.status_code == 302  # the upload is used once
+
+
+def test_it_shows_a_live_segment_count_and_saves_the_segment(client, alice, ready_shop):
+    login(client, alice)
+    count = client.get(reverse("campaigns:segment_count", args=[ready_shop.pk]), {"tags_any": "VIP"})
+    assert count.content.decode().strip() == "10 位"
+    client.post(reverse("campaigns:segments", args=[ready_shop.pk]), {"name": "VIP", "tags_any": "VIP"})
+    assert Segment.objects.get(shop=ready_shop).tags_any == ["VIP"]
+
+
+def test_it_runs_a_campaign_from_its_page_and_exports_neutralised_rows(
+    client, alice, bob, ready_shop, django_capture_on_commit_callbacks
+):
+    login(client, alice)
+    with time_machine.travel(MORNING, tick=False):
+        created = client.post(
+            reverse("campaigns:new", args=[ready_shop.pk]) + "?kind=marketing",
+            {"name": "上新", "text": MARKETING_TEXT, "segment": ""},
+        )
+        campaign = Campaign.objects.get(shop=ready_shop)
+        assert created.status_code == 302
+        detail = client.get(reverse("campaigns:detail", args=[ready_shop.pk, campaign.pk]))
+        assert f"【爱丽丝服饰】{MARKETING_TEXT}拒收请回复R" in detail.content.decode()
+        dry = client.get(reverse("campaigns:dry_run", args=[ready_shop.pk, campaign.pk]))
+        assert dry.context["dry"].sendable == 20
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(reverse("campaigns:schedule", args=[ready_shop.pk, campaign.pk]), {"when": "now"})
+    campaign.refresh_from_db()
+    assert campaign.status == "completed"
+    progress = client.get(reverse("campaigns:progress", args=[ready_shop.pk, campaign.pk]))
+    assert progress.context["stats"].planned == 20
+    Message.objects.filter(campaign=campaign).order_by("id").update(reason="=HYPERLINK(1)")
+    export = client.get(reverse("campaigns:export", args=[ready_shop.pk, campaign.pk]))
+    text = b"".join(export.streaming_content).decode("utf-8-sig")
+    assert text.count("\n") == 21 and "'=HYPERLINK(1)" in text and ",=HYPERLINK" not in text
+    login(client, bob)
+    assert client.get(reverse("campaigns:detail", args=[ready_shop.pk, campaign.pk])).status_code == 404
+    assert_ledger_clean()
+
+
+def test_it_shows_content_findings_on_the_form(client, alice, ready_shop):
+    login(client, alice)
+    page = client.post(
+        reverse("campaigns:new", args=[ready_shop.pk]) + "?kind=marketing",
+        {"name": "x", "text": "全网最低价，快来抢购吧"},
+    )
+    assert page.status_code == 200 and "TPL-ADLAW" in page.content.decode()
+    assert not Campaign.objects.exists()
+
+
+def test_it_lists_campaigns_and_opens_the_new_coupon_form(client, alice, ready_shop):
+    login(client, alice)
+    assert client.get(reverse("campaigns:list", args=[ready_shop.pk])).status_code == 200
+    page = client.get(reverse("campaigns:new", args=[ready_shop.pk]) + "?kind=coupon")
+    assert page.status_code == 200 and "优惠券到账提醒" in page.content.decode()
+    assert client.get(reverse("campaigns:coupons", args=[ready_shop.pk])).status_code == 200
