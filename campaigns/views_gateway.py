@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from campaigns.gateways.kannel import DLR_STATUS, dlr_token_valid, mo_token_valid
+from campaigns.services.delivery import delivery_report_apply
 from campaigns.services.inbound import inbound_receive
 
 logger = logging.getLogger(__name__)
@@ -42,8 +43,6 @@ def _timestamp(value: str | None) -> datetime:
 @csrf_exempt
 @require_GET
 def kannel_dlr(request: HttpRequest) -> HttpResponse:
-    from campaigns.services.delivery import delivery_report_apply
-
     message_id = request.GET.get("id", "")
     if not dlr_token_valid(message_id, request.GET.get("token", "")):
         logger.warning(

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from campaigns.models.gateway import InboundMessage
+from campaigns.models.sending import Message
 from campaigns.phones import normalize_phone
 from campaigns.services.optouts import optout_is_keyword, optout_record
 from smsmarketing.models import Shop
@@ -65,8 +66,6 @@ class _Match:
 
 
 def _match(phone: str, receiver: str) -> _Match:
-    from campaigns.models.sending import Message
-
     sent = Message.objects.filter(phone=phone, sent_at__isnull=False).order_by("-sent_at", "-id")
     shop_id = _shop_id_from_receiver(receiver)
     if shop_id is not None:
