@@ -55,7 +55,7 @@ def test_it_sends_chinese_that_arrives_intact_and_gets_delivery_reports(kannel, 
 
 def test_it_reports_failed_and_rejected_messages_with_their_kannel_types(kannel, fresh_smsc, callbacks):
     phones = [f"1390000{i:04d}" for i in range(40)]
-    outcomes = Outcomes(failed=0.3, rejected=0.2, seed="types")
+    outcomes = Outcomes(failed=0.3, rejected=0.2, delayed=0.2, delayed_seconds=0.5, seed="types")
     fresh_smsc.set_outcomes(outcomes)
     backend = kannel.backend(callback_base_url=callbacks.url)
     results = backend.send_batch(
@@ -63,7 +63,7 @@ def test_it_reports_failed_and_rejected_messages_with_their_kannel_types(kannel,
     )
     backend.close()
     assert all(r.accepted for r in results)  # the refusal comes later, from the SMSC
-    expected_final = {"delivered": "1", "failed": "2", "rejected": "16"}
+    expected_final = {"delivered": "1", "delayed": "1", "failed": "2", "rejected": "16"}
     expected = {str(i): expected_final[outcomes.choose(p)] for i, p in enumerate(phones)}
     assert set(expected.values()) == {"1", "2", "16"}
 
@@ -72,6 +72,11 @@ def test_it_reports_failed_and_rejected_messages_with_their_kannel_types(kannel,
 
     wait_until(lambda: len(finals()) == len(phones), seconds=15, what="a final report per message")
     assert finals() == expected
+    # A delayed message is reported buffered at the SMSC (4) before it is delivered.
+    delayed = {str(i) for i, p in enumerate(phones) if outcomes.choose(p) == "delayed"}
+    assert delayed
+    buffered = {r["id"] for r in _reports(callbacks.snapshot()) if r["type"] == "4"}
+    assert buffered == delayed
 
 
 def test_it_maps_kannel_refusals_and_outages_to_results(kannel, fresh_smsc, callbacks):
