@@ -52,20 +52,26 @@ def _render(
     return render_portal(request, template, {"nav": "account", **context}, status=status)
 
 
-@shop_view
-@require_GET
-def overview(request: HttpRequest) -> HttpResponse:
+def _overview(
+    request: HttpRequest, *, activation_form: ActivationForm | None = None, status: int = 200
+) -> HttpResponse:
     account = account_for_shop(shop=request.shop)
     context = {
         "title": _("短信账户"),
         "tab": "overview",
         "account": account,
         "recent": ledger_recent(account=account, limit=RECENT_ENTRIES),
-        "activation_form": ActivationForm(),
+        "activation_form": activation_form or ActivationForm(),
         "threshold_form": ThresholdForm(initial={"threshold": account.low_balance_threshold}),
         "terms_version": TERMS_VERSION,
     }
-    return _render(request, "portal/account.html", context)
+    return _render(request, "portal/account.html", context, status=status)
+
+
+@shop_view
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    return _overview(request)
 
 
 @shop_view
@@ -78,18 +84,8 @@ def activate(request: HttpRequest) -> HttpResponse:
             shop=request.shop, user=request.user, accept_terms=form.cleaned_data.get("accept_terms") is True
         )
     except SmsError as exc:
-        account = account_for_shop(shop=request.shop)
         form.add_error("accept_terms", exc.message)
-        context = {
-            "title": _("短信账户"),
-            "tab": "overview",
-            "account": account,
-            "recent": [],
-            "activation_form": form,
-            "threshold_form": ThresholdForm(initial={"threshold": account.low_balance_threshold}),
-            "terms_version": TERMS_VERSION,
-        }
-        return _render(request, "portal/account.html", context, status=400)
+        return _overview(request, activation_form=form, status=400)
     messages.success(request, _("短信服务已开通。充值后即可发送短信。"))
     return redirect("portal:account", shop_id=request.shop.pk)
 

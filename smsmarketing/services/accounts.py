@@ -146,6 +146,11 @@ def _write_ledger(
     )
 
 
+def _lock_accounts(accounts) -> None:
+    """Lock the given accounts' rows in ascending id (the one order every caller uses)."""
+    list(accounts.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
 def _account_get_or_create(*, shop_id: int) -> SmsAccount:
     # Race: two first-time calls for one shop; the one-to-one unique constraint keeps a
     # single row and get_or_create re-reads it after losing the insert.
@@ -282,7 +287,7 @@ def _settle(*, kind: str, reference: str, parts: int, key: str) -> Settlement:
         # any reservation, so two such callers queue on the account instead of each
         # holding a reservation the other waits for (deadlock). Callers touching several
         # accounts use account_settle_many, which locks the accounts in ascending id.
-        SmsAccount.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True).first()
+        _lock_accounts(SmsAccount.objects.filter(pk=account_id))
         # Race: two batches of delivery reports settling one reservation at once would
         # both read the same open amount; the row lock makes the second wait and re-read.
         reservation = Reservation.objects.select_for_update().get(reference=reference)
@@ -373,9 +378,7 @@ def account_settle_many(*, items: Sequence[SettleItem]) -> list[Settlement]:
         account_ids = set(
             Reservation.objects.filter(reference__in=references).values_list("account_id", flat=True)
         )
-        list(
-            SmsAccount.objects.select_for_update().filter(pk__in=account_ids).order_by("pk").values_list("pk")
-        )
+        _lock_accounts(SmsAccount.objects.filter(pk__in=account_ids))
         order = sorted(range(len(items)), key=lambda i: (items[i].reference, items[i].key))
         results: dict[int, Settlement] = {}
         for i in order:
@@ -429,13 +432,7 @@ def account_grant_many(
     reason = _check_reason(reason)
     ids = sorted(set(shop_ids))
     with transaction.atomic():
-        accounts = list(
-            SmsAccount.objects.select_for_update()
-            .filter(shop_id__in=ids)
-            .order_by("pk")
-            .values_list("shop_id", flat=True)
-        )
-        del accounts  # locked; the grants below re-use the locks
+        _lock_accounts(SmsAccount.objects.filter(shop_id__in=ids))
         return [account_grant(shop_id=i, units=units, reason=reason, actor=actor) for i in ids]
 
 
