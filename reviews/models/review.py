@@ -115,6 +115,11 @@ class ReviewedItem(ConcurrentTransitionMixin, models.Model):
 
     # Transitions are tiny: they only set the fields of the state change.
     # Services check permission, lock the row, run them and save atomically.
+    # They are shared by every subclass: django-fsm-2 keeps one FSMMeta per
+    # function and re-points its ``field`` at the last subclass prepared. That
+    # is harmless because every subclass inherits the same ``state`` field and
+    # the permission is a callable reading the instance's own
+    # ``review_permission`` (tests/reviews/test_review_admin.py checks it).
 
     @transition(field=state, source=ReviewState.PENDING, target=ReviewState.APPROVED, permission=may_review)
     def approve(self, *, by, at) -> None:

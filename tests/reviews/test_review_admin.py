@@ -218,3 +218,15 @@ def test_the_audit_trail_is_read_only_in_the_admin(client, reviewer, pending):
     assert client.post(url, {"reason_text": "tampered"}).status_code == 403
     assert client.post(reverse("admin:reviews_reviewdecision_delete", args=[decision.pk])).status_code == 403
     assert ReviewDecision.objects.get(pk=decision.pk).reason_text == ""
+
+
+def test_the_review_permission_is_per_kind_although_transitions_are_shared(pending):
+    from django_fsm import has_transition_perm
+
+    from reviews.models.templates import MessageTemplate
+
+    only_signatures = make_user("sigonly", staff=True)
+    only_signatures.user_permissions.add(Permission.objects.get(codename="review_signature"))
+    assert has_transition_perm(pending.approve, only_signatures)
+    template = MessageTemplate(text="x", due_at=pending.due_at)
+    assert not has_transition_perm(template.approve, only_signatures)
