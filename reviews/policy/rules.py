@@ -331,7 +331,7 @@ def rule_symbol(subject: Subject, *, masked: list[Span]) -> list[Finding]:
 
 
 def _cjk_context(char: str) -> bool:
-    return is_cjk(char) or char in _CJK_CONTEXT
+    return bool(char) and (is_cjk(char) or char in _CJK_CONTEXT)
 
 
 def _neighbour(text: str, index: int, step: int, tokens_: list[Span]) -> str:
