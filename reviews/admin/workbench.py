@@ -31,10 +31,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from reviews.admin.forms import ReviewDecisionForm
-from reviews.errors import ReviewError
 from reviews.findings import Finding
 from reviews.models.review import ReviewDecision, ReviewState, may_review
 from reviews.services.review import review_approve, review_bulk_approve, review_reject
+from smsmarketing.errors import SmsError
 
 
 class ReviewQueueFilter(admin.SimpleListFilter):
@@ -223,7 +223,7 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
                     self.message_user(request, _("已驳回：%s") % obj.review_summary(), messages.SUCCESS)
             except PermissionDenied:
                 raise
-            except ReviewError as exc:
+            except SmsError as exc:  # already decided, reason missing, shop restricted ...
                 self.message_user(request, exc.message, messages.ERROR)
             return HttpResponseRedirect(changelist)
         context = {
@@ -248,7 +248,9 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
                 findings_of=self.item_findings,
                 approve=self.approve_item,
             )
-        except ReviewError as exc:
+        except PermissionDenied:
+            raise
+        except SmsError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return
         if result.approved:

@@ -37,6 +37,7 @@ from reviews.models.review import (
     may_review,
 )
 from reviews.sla import review_due_at
+from smsmarketing.errors import SmsError
 
 Item = TypeVar("Item", bound=ReviewedItem)
 
@@ -214,6 +215,8 @@ def review_bulk_approve(
             continue
         try:
             result.approved.append(approve(item=item, reviewer=reviewer))
-        except AlreadyDecided as exc:
+        except ReviewPermissionDenied:
+            raise
+        except SmsError as exc:  # already decided by someone else, shop now restricted, ...
             result.skipped.append((item, exc.message))
     return result

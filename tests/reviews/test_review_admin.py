@@ -230,3 +230,19 @@ def test_the_review_permission_is_per_kind_although_transitions_are_shared(pendi
     assert has_transition_perm(pending.approve, only_signatures)
     template = MessageTemplate(text="x", due_at=pending.due_at)
     assert not has_transition_perm(template.approve, only_signatures)
+
+
+def test_a_shop_restricted_after_submitting_cannot_be_approved_but_can_be_rejected(
+    client, reviewer, pending
+):
+    category = pending.shop.category
+    category.restricted = True
+    category.save()
+    client.force_login(reviewer)
+    response = client.post(decide_url(pending), {"decision": "approve"}, follow=True)
+    assert response.status_code == 200
+    assert "敏感类目" in response.content.decode()
+    assert state_of(pending) == ReviewState.PENDING
+    reject = {"decision": "reject", "reason_code": "other", "reason_text": "类目受限"}
+    client.post(decide_url(pending), reject)
+    assert state_of(pending) == ReviewState.REJECTED

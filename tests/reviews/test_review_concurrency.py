@@ -98,3 +98,31 @@ def test_the_state_update_is_conditional_on_the_state_it_was_loaded_in(alice, al
         second.save()
     signature.refresh_from_db()
     assert signature.state == ReviewState.APPROVED
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_shops_submitting_the_same_signature_at_once_cannot_both_get_it(alice, bob, alice_shop, bob_shop):
+    from reviews.services.signatures import SignatureRefused
+
+    outcomes = run_at_once(
+        lambda: signature_submit(shop=alice_shop, text="同款好店", by=alice),
+        lambda: signature_submit(shop=bob_shop, text="同款好店", by=bob),
+    )
+    refused = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(refused) == 1, outcomes
+    assert isinstance(refused[0], SignatureRefused) and refused[0].rule == "SIG-DUPLICATE"
+    assert Signature.objects.filter(normalized="同款好店").count() == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_tabs_of_one_shop_submitting_at_once_leave_one_pending(alice, alice_shop):
+    from reviews.services.signatures import SignatureRefused
+
+    outcomes = run_at_once(
+        lambda: signature_submit(shop=alice_shop, text="爱丽丝", by=alice),
+        lambda: signature_submit(shop=alice_shop, text="爱丽丝服饰", by=alice),
+    )
+    refused = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(refused) == 1, outcomes
+    assert isinstance(refused[0], SignatureRefused) and refused[0].rule == "SIG-PENDING-EXISTS"
+    assert Signature.objects.filter(shop=alice_shop, state=ReviewState.PENDING).count() == 1
