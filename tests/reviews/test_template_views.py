@@ -32,6 +32,7 @@ def test_it_lists_official_templates_for_use_and_copy(client, alice, alice_shop)
     official = official_templates().first()
     assert official.name in body
     assert f"?copy={official.pk}" in body
+    assert reverse("campaigns:new", args=[alice_shop.pk]) + f"?kind={official.use}" in body
     assert "新建自定义模板" in body
 
 
