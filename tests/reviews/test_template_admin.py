@@ -175,3 +175,32 @@ def test_published_versions_are_read_only(client, reviewer):
     client.post(url, {"version": 99})
     revision.refresh_from_db()
     assert revision.version == 1
+
+
+def test_the_read_only_change_page_shows_the_review_panel(client, reviewer, alice, alice_shop):
+    template = submit(alice_shop, alice)
+    client.force_login(reviewer)
+    response = client.get(reverse("admin:reviews_messagetemplate_change", args=[template.pk]))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "审核记录" in body and "用户收到的短信" in body
+
+
+def test_platform_staff_publish_official_templates_that_pass_the_checker(client):
+    admin_user = make_user("ops", superuser=True)
+    client.force_login(admin_user)
+    url = reverse("admin:reviews_officialtemplate_add")
+    data = {"name": "新客专享", "use": "coupon", "message_class": "marketing"}
+    response = client.post(url, {**data, "text": "全网最低价！领券：${coupon_link}"})
+    assert response.status_code == 200 and "TPL-ADLAW" in response.content.decode()
+    assert not MessageTemplate.objects.filter(name="新客专享").exists()
+    text = "欢迎光临${shop_name}，新客专享${coupon_amount}券，${coupon_threshold}：${coupon_link}"
+    response = client.post(url, {**data, "text": text})
+    assert response.status_code == 302
+    official = MessageTemplate.objects.get(name="新客专享")
+    assert (official.origin, official.state, official.shop) == (
+        "official",
+        ReviewState.APPROVED,
+        None,
+    )
+    assert official.decided_by == admin_user
