@@ -128,7 +128,8 @@ def check_platform(norm: NormalizedText, brand_terms: Iterable[PlatformBrandTerm
 
 def check_duplicate(norm: NormalizedText, *, shop_id: int | None) -> list[Finding]:
     """Another shop already uses (or has submitted) the same signature."""
-    if not norm.text:
+    if not norm.text or "\x00" in norm.text:
+        # Empty, or unstorable in PostgreSQL (NUL): SIG-LENGTH / SIG-CHARSET already block it.
         return []
     others = Signature.objects.filter(
         normalized=norm.text, state__in=[ReviewState.PENDING, ReviewState.APPROVED]

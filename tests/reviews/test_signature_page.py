@@ -56,6 +56,8 @@ def test_the_check_endpoint_reports_findings_as_you_type(client, alice, alice_sh
     assert "SIG-PLATFORM" in body and "<html" not in body
     body = client.post(url, {"text": "爱丽丝"}, HTTP_HX_REQUEST="true").content.decode()
     assert "未发现问题" in body
+    response = client.get(url, {"text": "爱\x00丽"})  # odd input is a finding, never a server error
+    assert response.status_code == 200 and "SIG-CHARSET" in response.content.decode()
     assert not Signature.objects.exists()
 
 

@@ -183,3 +183,32 @@ def test_the_findings_point_at_the_typed_text_even_when_normalisation_expands_it
     # "ﬀ" (one char) normalises to "ff" (two): the brand after it still maps back correctly.
     finding = only("ﬀ京东", "SIG-PLATFORM")
     assert (finding.start, finding.end) == (1, 3)
+
+
+# Properties -------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from reviews.models import NeutralName as _NeutralName  # noqa: E402
+from reviews.models import PlatformBrandTerm as _Brand  # noqa: E402
+
+NEUTRAL = [_NeutralName(term="验证码")]
+BRANDS = [_Brand(term="京东"), _Brand(term="jd")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30))
+def test_every_finding_span_lies_within_the_typed_text(text):
+    findings = signature_findings(text, neutral_names=NEUTRAL, brand_terms=BRANDS)
+    for finding in findings:
+        assert 0 <= finding.start <= finding.end <= len(text)
+        assert finding.severity == "block" and finding.message and finding.hint
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("爱丽丝服饰abcXYZ019ＡＢ１"), min_size=2, max_size=30))
+def test_clean_text_is_refused_only_for_its_length(text):
+    findings = signature_findings(text, neutral_names=[], brand_terms=[])
+    weight = sum(2 if "\u4e00" <= c <= "\u9fff" else 1 for c in text)
+    assert [f.rule for f in findings] == ([] if weight <= 18 else ["SIG-LENGTH"])
