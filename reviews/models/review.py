@@ -47,6 +47,7 @@ class RejectReason(models.TextChoices):
     REVIEW_BAIT = "review_bait", _("诱导好评")
     OFFSITE = "offsite", _("引流站外或含联系方式/链接")
     INCOMPLETE = "incomplete", _("内容不完整或变量使用不当")
+    TYPO = "typo", _("错别字或语句不通")  # templates: left to the reviewer by the automatic rules
     OTHER = "other", _("其他")
 
 
