@@ -33,15 +33,6 @@ def signature_history(*, shop: Shop) -> QuerySet[Signature]:
     )
 
 
-def signature_queue() -> QuerySet[Signature]:
-    """Pending signatures, most urgent (earliest due) first."""
-    return (
-        Signature.objects.filter(state=ReviewState.PENDING)
-        .select_related("shop__category")
-        .order_by("due_at", "id")
-    )
-
-
 def review_decisions_for(*, kind: str, item_id: int) -> QuerySet[ReviewDecision]:
     """The audit trail of one item, newest first."""
     return ReviewDecision.objects.filter(kind=kind, item_id=item_id).select_related("actor")

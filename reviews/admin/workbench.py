@@ -33,6 +33,7 @@ from django.utils.translation import gettext_lazy as _
 from reviews.admin.forms import ReviewDecisionForm
 from reviews.findings import Finding
 from reviews.models.review import ReviewDecision, ReviewState, may_review
+from reviews.selectors import review_decisions_for
 from reviews.services.review import review_approve, review_bulk_approve, review_reject
 from smsmarketing.errors import SmsError
 
@@ -181,14 +182,11 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
         )
         return [decide, *super().get_urls()]
 
-    def _history(self, obj):
-        return ReviewDecision.objects.filter(kind=obj.review_kind, item_id=obj.pk).select_related("actor")
-
     def _review_extra_context(self, request, obj) -> dict:
         return {
             "review_findings": self.item_findings(obj),
             "review_rows": self.review_context(obj),
-            "review_history": self._history(obj),
+            "review_history": review_decisions_for(kind=obj.review_kind, item_id=obj.pk),
             "review_can_decide": obj.state == ReviewState.PENDING and self.has_review_permission(request),
             "review_decide_url": self._decide_url(obj),
             "review_item": obj,
