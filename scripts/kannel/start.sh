@@ -13,6 +13,9 @@
 #   KANNEL_SMSC_SYSTEM_ID [kannel], KANNEL_SMSC_PASSWORD [kannel]
 #   KANNEL_MO_URL                the app's inbound endpoint with Kannel placeholders
 #                                [from `manage.py kannel_mo_url`, base KANNEL_APP_URL or http://127.0.0.1:8000]
+#   KANNEL_DLR_DATABASE_URL      postgres://user:pass@host:port/db: keep Kannel's delivery-report
+#                                state in that database's kannel_dlr table (survives restarts)
+#                                [unset: in bearerbox's memory]
 #   KANNEL_LOG_LEVEL [1]         0 debug ... 4 panic
 #   KANNEL_WAIT [20]             seconds to wait for the SMSC to come online
 set -euo pipefail
@@ -40,6 +43,8 @@ if alive "$RUN_DIR/bearerbox.pid" || alive "$RUN_DIR/smsbox.pid"; then
   exit 1
 fi
 
+DLR_STORAGE=internal
+if [ -n "${KANNEL_DLR_DATABASE_URL:-}" ]; then DLR_STORAGE=pgsql; fi
 # sed replacement text: escape \, & and the | delimiter.
 esc() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; }
 sed -e "s|@RUN_DIR@|$(esc "$RUN_DIR")|g" \
@@ -55,7 +60,25 @@ sed -e "s|@RUN_DIR@|$(esc "$RUN_DIR")|g" \
     -e "s|@SMSC_PASSWORD@|$(esc "${KANNEL_SMSC_PASSWORD:-kannel}")|g" \
     -e "s|@MO_URL@|$(esc "$KANNEL_MO_URL")|g" \
     -e "s|@LOG_LEVEL@|$(esc "${KANNEL_LOG_LEVEL:-1}")|g" \
+    -e "s|@DLR_STORAGE@|$DLR_STORAGE|g" \
     "$ROOT/scripts/kannel/kannel.conf.in" > "$RUN_DIR/kannel.conf"
+if [ -n "${KANNEL_DLR_DATABASE_URL:-}" ]; then
+  PARSER="$PY"; [ -x "$PARSER" ] || PARSER=python3
+  # host, port, user, password, database of the URL, one a line.
+  mapfile -t DB < <("$PARSER" - "$KANNEL_DLR_DATABASE_URL" <<'PYEOF'
+import sys
+from urllib.parse import unquote, urlsplit
+url = urlsplit(sys.argv[1])
+for value in (url.hostname or "127.0.0.1", url.port or 5432, unquote(url.username or ""),
+              unquote(url.password or ""), url.path.lstrip("/")):
+    print(value)
+PYEOF
+)
+  sed -e "s|@DB_HOST@|$(esc "${DB[0]}")|g" -e "s|@DB_PORT@|$(esc "${DB[1]}")|g" \
+      -e "s|@DB_USER@|$(esc "${DB[2]}")|g" -e "s|@DB_PASSWORD@|$(esc "${DB[3]}")|g" \
+      -e "s|@DB_NAME@|$(esc "${DB[4]}")|g" \
+      "$ROOT/scripts/kannel/kannel-dlr-pgsql.conf.in" >> "$RUN_DIR/kannel.conf"
+fi
 chmod 600 "$RUN_DIR/kannel.conf"
 
 "$BEARERBOX" -v "${KANNEL_LOG_LEVEL:-1}" "$RUN_DIR/kannel.conf" >"$RUN_DIR/bearerbox.out" 2>&1 &

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -95,6 +96,14 @@ class Kannel:
     def backend(self, **overrides: object) -> KannelBackend:
         return KannelBackend(**self.options(**overrides))
 
+    def restart(self) -> None:
+        """Stop the boxes and start them again with the same config (a gateway restart)."""
+        for script in ("stop.sh", "start.sh"):
+            done = subprocess.run(
+                ["bash", str(SCRIPTS / script)], env=self.env, capture_output=True, text=True, timeout=60
+            )
+            assert done.returncode == 0, f"{script}: {done.stdout}{done.stderr}"
+
     def status(self) -> str:
         return httpx.get(self.status_url, timeout=5).text
 
@@ -114,8 +123,21 @@ def smsc() -> Iterator[SimulatorThread]:
     sim.close()
 
 
+def _database_url() -> str:
+    """The test database, for Kannel's delivery-report table (``kannel_dlr``)."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "", safe="") + (
+        ":" + quote(db["PASSWORD"], safe="") if db["PASSWORD"] else ""
+    )
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
 @pytest.fixture(scope="session")
-def kannel(smsc: SimulatorThread, live_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kannel]:
+def kannel(
+    django_db_setup, smsc: SimulatorThread, live_server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Kannel]:
     run_dir = tmp_path_factory.mktemp("kannel")
     env = {
         **os.environ,
@@ -130,6 +152,7 @@ def kannel(smsc: SimulatorThread, live_server, tmp_path_factory: pytest.TempPath
         "KANNEL_SMSC_SYSTEM_ID": SMSC_ACCOUNT[0],
         "KANNEL_SMSC_PASSWORD": SMSC_ACCOUNT[1],
         "KANNEL_MO_URL": mo_url(live_server.url),
+        "KANNEL_DLR_DATABASE_URL": _database_url(),
     }
     started = subprocess.run(
         ["bash", str(SCRIPTS / "start.sh")], env=env, capture_output=True, text=True, timeout=60

@@ -254,3 +254,22 @@ def test_it_retries_later_what_kannel_could_not_take_and_sends_it_once(
     assert sorted(m.destination for m in fresh_smsc.received()) == numbers
     assert SmsAccount.objects.get(shop=coupon_shop).reserved == 0
     assert_ledger_clean()
+
+
+def test_it_keeps_delivery_reports_that_arrive_after_a_kannel_restart(coupon_shop, alice, fresh_smsc, kannel):
+    fresh_smsc.set_outcomes(Outcomes(failed=0.2, receipt_delay=4.0, seed="restart"))
+    numbers = phones(50, start=9000)
+    _customers(coupon_shop, numbers)
+    with time_machine.travel(MORNING, tick=True):
+        campaign = _coupon_campaign(coupon_shop, alice, "网关重启")
+        campaign_schedule(campaign=campaign, user=alice)
+        wait_until(lambda: len(fresh_smsc.received()) == 50, seconds=30, what="all 50 at the SMSC")
+        assert Message.objects.filter(campaign=campaign, status__in=["delivered", "failed"]).count() == 0
+        kannel.restart()  # the receipts are still on their way; Kannel's DLR state is in PostgreSQL
+        _wait_final(campaign, seconds=60)
+        delivery_settle()
+    outcomes = Outcomes(failed=0.2, seed="restart")
+    expected = {p: ("failed" if outcomes.choose(p) == "failed" else "delivered") for p in numbers}
+    assert dict(Message.objects.filter(campaign=campaign).values_list("phone", "status")) == expected
+    assert len(fresh_smsc.received()) == 50
+    assert_ledger_clean()
