@@ -12,3 +12,8 @@ STORAGES = {
 }
 # Tests don't run collectstatic; WhiteNoise would warn about the missing STATIC_ROOT.
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
+
+# Close connections at the end of each request: live-server tests serve every
+# request on a new thread, and persistent connections would pile up to the
+# server's max_connections.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
