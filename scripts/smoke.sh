@@ -7,7 +7,14 @@ PORT=${SMOKE_PORT:-18765}
 LOG=$(mktemp)
 setsid make run PORT="$PORT" >"$LOG" 2>&1 &
 RUN_PID=$!
-cleanup() { kill -- -"$RUN_PID" 2>/dev/null || true; wait "$RUN_PID" 2>/dev/null || true; }
+cleanup() {
+  # Ask serve.sh to stop (it stops gunicorn and django-q2 gracefully), then make
+  # sure nothing of the process group is left.
+  pkill -TERM -g "$RUN_PID" -f scripts/serve.sh 2>/dev/null || true
+  for _ in $(seq 1 40); do pgrep -g "$RUN_PID" >/dev/null || break; sleep 0.5; done
+  kill -KILL -- -"$RUN_PID" 2>/dev/null || true
+  wait "$RUN_PID" 2>/dev/null || true
+}
 trap cleanup EXIT
 for _ in $(seq 1 120); do
   if curl -fs -o /dev/null "http://127.0.0.1:$PORT/accounts/login/"; then break; fi
