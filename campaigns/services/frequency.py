@@ -604,10 +604,6 @@ def replay_event_parse(line: str, *, line_number: int) -> ReplayEvent:
     )
 
 
-class _RollBack(Exception):
-    pass
-
-
 def frequency_replay(*, events: Sequence[ReplayEvent]) -> list[Decision]:
     """Replay events through ``frequency_decide`` on an empty history with the default rules.
 
@@ -618,34 +614,32 @@ def frequency_replay(*, events: Sequence[ReplayEvent]) -> list[Decision]:
     released right after it was accepted. One decision per event, in order.
     """
     decisions: list[Decision] = []
-    try:
-        with transaction.atomic():
-            ruleset_reset_to_defaults()
-            PromotionPeriod.objects.all().delete()
-            phones = sorted({int(p) for p in (normalize_phone(e.phone) for e in events) if p})
-            with connection.cursor() as cursor:
-                cursor.execute(f"DELETE FROM {SHOP_TABLE} WHERE phone = ANY(%s::bigint[])", [phones])
-                cursor.execute(f"DELETE FROM {PLATFORM_TABLE} WHERE phone = ANY(%s::bigint[])", [phones])
-            category = Category.objects.create(name=f"频控回放-{uuid.uuid4().hex[:12]}")
-            shops: dict[str, int] = {}
-            for event in events:
-                if event.shop not in shops:
-                    shops[event.shop] = Shop.objects.create(name=event.shop[:64], category=category).pk
-                [decision] = frequency_decide(
+    with transaction.atomic():
+        ruleset_reset_to_defaults()
+        PromotionPeriod.objects.all().delete()
+        phones = sorted({int(p) for p in (normalize_phone(e.phone) for e in events) if p})
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {SHOP_TABLE} WHERE phone = ANY(%s::bigint[])", [phones])
+            cursor.execute(f"DELETE FROM {PLATFORM_TABLE} WHERE phone = ANY(%s::bigint[])", [phones])
+        category = Category.objects.create(name=f"频控回放-{uuid.uuid4().hex[:12]}")
+        shops: dict[str, int] = {}
+        for event in events:
+            if event.shop not in shops:
+                shops[event.shop] = Shop.objects.create(name=event.shop[:64], category=category).pk
+            [decision] = frequency_decide(
+                shop_id=shops[event.shop],
+                message_class=event.message_class,
+                phones=[event.phone],
+                at=event.at,
+            )
+            if decision.allowed and event.failed:
+                frequency_release(
                     shop_id=shops[event.shop],
                     message_class=event.message_class,
-                    phones=[event.phone],
-                    at=event.at,
+                    phone=event.phone,
+                    accepted_at=event.at,
                 )
-                if decision.allowed and event.failed:
-                    frequency_release(
-                        shop_id=shops[event.shop],
-                        message_class=event.message_class,
-                        phone=event.phone,
-                        accepted_at=event.at,
-                    )
-                decisions.append(decision)
-            raise _RollBack
-    except _RollBack:
-        pass
+            decisions.append(decision)
+        # Nothing of the replay is kept, whatever it wrote.
+        transaction.set_rollback(True)
     return decisions

@@ -31,10 +31,6 @@ FIRST_PHONE = 13000000000  # 130xxxxxxxx: valid mainland mobile numbers
 BENCH_SHOPS = 100
 
 
-class _RollBack(Exception):
-    pass
-
-
 class Command(BaseCommand):
     help = "Seed N counter rows (rolled back afterwards) and print frequency decisions per second."
 
@@ -48,12 +44,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if options["counters"] < 4 or options["batch"] < 1 or options["batches"] < 1:
             raise CommandError("--counters must be >= 4, --batch and --batches >= 1")
-        try:
-            with transaction.atomic():
-                self._run(**options)
-                raise _RollBack
-        except _RollBack:
-            self.stdout.write("Rolled back: the database is unchanged.")
+        with transaction.atomic():
+            self._run(**options)
+            transaction.set_rollback(True)
+        self.stdout.write("Rolled back: the database is unchanged.")
 
     def _run(self, *, counters: int, batch: int, batches: int, message_class: str, seed: int, **_) -> None:
         rng = random.Random(seed)
