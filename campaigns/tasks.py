@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from campaigns.services.delivery import delivery_expire_stale, delivery_report_apply, delivery_settle
+from campaigns.services.delivery import delivery_expire_stale, delivery_reports_apply, delivery_settle
 
 
 def run_campaign(run_id: int) -> str:
@@ -29,9 +29,7 @@ def repurchase_daily(campaign_id: int) -> str:
 def simulated_reports(reports: list, at: str | None = None) -> int:
     """Delivery reports of the simulated/console gateway: [[message_id, status], ...]."""
     when = datetime.fromisoformat(at) if at else timezone.now()
-    applied = sum(
-        delivery_report_apply(message_id=int(mid), status=status, at=when) for mid, status in reports
-    )
+    applied = delivery_reports_apply(reports=[(int(mid), status, when, None) for mid, status in reports])
     delivery_settle()
     return applied
 

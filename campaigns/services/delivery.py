@@ -18,6 +18,7 @@ make a replay a no-op at the account).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from datetime import datetime, timedelta
 
@@ -50,28 +51,61 @@ def delivery_report_apply(*, message_id: int, status: str, at: datetime, raw: di
     ``DeliveryReport`` (with ``raw``), applied or not. Settlement follows in
     ``delivery_settle`` (run by the caller after a batch, and every minute).
     """
-    if status not in REPORT_STATUSES:
-        raise UnknownReportStatus(status)
-    final_statuses = [s.value for s in Message.FINAL]
-    with transaction.atomic():
-        messages = Message.objects.filter(pk=message_id)
-        if status in (QUEUED, ACCEPTED):
-            changed = messages.filter(status=Message.Status.SENDING).update(status=Message.Status.ACCEPTED)
-        else:
-            final = Message.Status.DELIVERED if status == DELIVERED else Message.Status.FAILED
-            reason = "" if status == DELIVERED else f"DLR-{status.upper()}"
-            # Race: two reports of one message applied at once; the row's own UPDATE
-            # lock serialises them and the loser matches no row (already final).
-            changed = (
-                messages.filter(status__in=[Message.Status.SENDING, Message.Status.ACCEPTED])
-                .exclude(status__in=final_statuses)
-                .update(status=final, reason=reason, final_at=at)
-            )
-        if Message.objects.filter(pk=message_id).exists():
-            DeliveryReport.objects.create(
-                message_id=message_id, status=status, at=at, applied=bool(changed), raw=raw
-            )
-    return bool(changed)
+    return bool(delivery_reports_apply(reports=[(message_id, status, at, raw)]))
+
+
+def delivery_reports_apply(*, reports: list[tuple[int, str, datetime, dict | None]]) -> int:
+    """Apply many reports ``(message_id, status, at, raw)`` set-based; returns how many changed
+    a message. Reports of the same message within one call are applied in order."""
+    for _id, status, _at, _raw in reports:
+        if status not in REPORT_STATUSES:
+            raise UnknownReportStatus(status)
+    changed = 0
+    while reports:
+        # One report per message per statement; a second report of a message waits for the next round.
+        seen: set[int] = set()
+        now_, later = [], []
+        for report in reports:
+            (later if report[0] in seen else now_).append(report)
+            seen.add(report[0])
+        changed += _apply_round(now_)
+        reports = later
+    return changed
+
+
+def _apply_round(reports: list[tuple[int, str, datetime, dict | None]]) -> int:
+    table, log = Message._meta.db_table, DeliveryReport._meta.db_table
+    ids, statuses, times, raws = (list(column) for column in zip(*reports, strict=True))
+    raws = [json.dumps(raw, ensure_ascii=False) if raw is not None else None for raw in raws]
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Race: two reports of one message applied at once (two HTTP callbacks); each UPDATE
+        # re-checks the status under the row lock, so the loser matches no row. A final
+        # state is never left: intermediate reports only move 'sending', finals only non-finals.
+        cursor.execute(
+            f"""WITH r AS (
+                    SELECT * FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::text[])
+                    AS r(id, status, at, raw)),
+                 changed AS (
+                    UPDATE {table} m SET
+                        status = CASE WHEN r.status IN ('queued', 'accepted') THEN 'accepted'
+                                      WHEN r.status = 'delivered' THEN 'delivered' ELSE 'failed' END,
+                        reason = CASE WHEN r.status IN ('failed', 'rejected') THEN 'DLR-' || upper(r.status)
+                                      ELSE m.reason END,
+                        final_at = CASE WHEN r.status IN ('queued', 'accepted') THEN m.final_at ELSE r.at END
+                    FROM r
+                    WHERE m.id = r.id AND (
+                        (r.status IN ('queued', 'accepted') AND m.status = 'sending')
+                        OR (r.status IN ('delivered', 'failed', 'rejected')
+                            AND m.status IN ('sending', 'accepted')))
+                    RETURNING m.id)
+                INSERT INTO {log} (message_id, status, at, applied, raw, received_at)
+                SELECT r.id, r.status, r.at, EXISTS (SELECT 1 FROM changed c WHERE c.id = r.id),
+                       r.raw::jsonb, now()
+                FROM r JOIN {table} known ON known.id = r.id
+                RETURNING applied""",
+            [ids, statuses, times, raws],
+        )
+        return sum(1 for (applied,) in cursor.fetchall() if applied)
 
 
 def delivery_expire_stale(*, now: datetime | None = None) -> int:

@@ -39,6 +39,7 @@ SNIFF_BYTES = 64 * 1024
 PROGRESS_EVERY_ROWS = 20_000
 # The web report keeps this many rejected rows; the command prints them all.
 REPORTED_REJECTIONS = 1_000
+ANALYZE_AFTER_ROWS = 50_000
 MAX_NAME = 64
 MAX_TAG = 32
 MAX_PRODUCT = 128
@@ -320,6 +321,11 @@ def customers_import(
         _apply(cursor, shop_id=shop.pk, report=report)
         _collect_rejections(cursor, report=report, on_rejection=on_rejection)
         cursor.execute("DROP TABLE import_rows")
+        if report.rows >= ANALYZE_AFTER_ROWS:
+            # A big import changes the tables' statistics at once; without fresh ones the
+            # planner picks a bitmap scan of the whole shop for every keyset batch of a campaign.
+            cursor.execute(f"ANALYZE {Customer._meta.db_table}")
+            cursor.execute(f"ANALYZE {Purchase._meta.db_table}")
     return report
 
 

@@ -165,3 +165,32 @@ def test_it_gives_up_after_the_last_attempt_and_refunds(
     account = SmsAccount.objects.get(shop=ready_shop)
     assert (account.balance, account.reserved) == (1000, 0)
     assert_ledger_clean()
+
+
+def test_it_applies_a_batch_with_repeated_and_late_reports_in_order(
+    ready_shop, alice, silent_gateway, django_capture_on_commit_callbacks
+):
+    from campaigns.services.delivery import delivery_reports_apply
+
+    campaign = send_campaign(ready_shop, alice, django_capture_on_commit_callbacks)
+    first, second = Message.objects.filter(campaign=campaign).order_by("id")[:2]
+    at = MORNING + timedelta(minutes=2)
+    reports = [
+        (first.pk, "delivered", at, {"n": 1}),
+        (first.pk, "accepted", at, None),
+        (second.pk, "queued", at, None),  # 'accepted' already: a late intermediate changes nothing
+        (first.pk, "failed", at, None),
+        (second.pk, "rejected", at, None),
+    ]
+    assert delivery_reports_apply(reports=reports) == 2
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status, second.reason) == ("delivered", "failed", "DLR-REJECTED")
+    assert list(
+        DeliveryReport.objects.filter(message=first).order_by("id").values_list("status", "applied")
+    ) == [
+        ("delivered", True),
+        ("accepted", False),
+        ("failed", False),
+    ]
+    assert DeliveryReport.objects.get(message=first, status="delivered").raw == {"n": 1}
