@@ -95,6 +95,7 @@ class _Session:
         self.system_id: str | None = None
         self.sequence = itertools.count(1)
         self.in_flight: dict[int, _Outgoing] = {}  # deliver_sm sent, awaiting deliver_sm_resp
+        self.unbinding = False  # we sent unbind (graceful stop)
 
     @property
     def can_receive(self) -> bool:
@@ -138,6 +139,11 @@ class _Session:
         elif p.command_id == pdu.SUBMIT_SM:
             if not self.can_transmit:
                 self.send(pdu.SUBMIT_SM | pdu.RESP, pdu.ESME_RINVBNDSTS, p.sequence, pdu.cstr(""))
+            elif self.unbinding:
+                # Sent before the ESME read our unbind: refuse it for now, without taking it,
+                # so it is resubmitted after the outage instead of being taken twice (the ESME
+                # may drop the connection before it reads an acceptance).
+                self.send(pdu.SUBMIT_SM | pdu.RESP, pdu.ESME_RTHROTTLED, p.sequence, pdu.cstr(""))
             else:
                 status, message_id = self.sim._submit(self, pdu.parse_short_message(p.body))
                 self.send(pdu.SUBMIT_SM | pdu.RESP, status, p.sequence, pdu.cstr(message_id))
@@ -215,7 +221,7 @@ class SmscSimulator:
             self._pump = asyncio.create_task(self._pump_outbox())
         logger.info("smsc-sim: listening on %s:%s", self.host, self.port)
 
-    async def stop(self, *, graceful: bool = True, timeout: float = 3.0) -> None:
+    async def stop(self, *, graceful: bool = True, timeout: float = 10.0) -> None:
         """An outage: stop listening and end every connection. The outbox is kept.
 
         ``graceful``: like an SMSC going down for maintenance, send each bound ESME an
@@ -230,6 +236,7 @@ class SmscSimulator:
         if graceful:
             for session in list(self._sessions):
                 if session.mode:
+                    session.unbinding = True
                     session.send(pdu.UNBIND, pdu.ESME_ROK, next(session.sequence))
             tasks = list(self._tasks)
             if tasks:
@@ -380,7 +387,9 @@ class SmscSimulator:
 
     def _receiver_for(self, outgoing: _Outgoing) -> _Session | None:
         for session in self._sessions:
-            if session.can_receive and (outgoing.system_id in (None, session.system_id)):
+            if not session.can_receive or session.unbinding:
+                continue
+            if outgoing.system_id in (None, session.system_id):
                 return session
         return None
 

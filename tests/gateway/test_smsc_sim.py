@@ -75,7 +75,7 @@ def _collect(client: smpplib.client.Client, *, want: int, seconds: float = 5) ->
 def test_it_reassembles_a_long_ucs2_message_and_keeps_the_chinese_intact(sim):
     client = _client(sim)
     _submit(client, "8613800138000", CHINESE)
-    _collect(client, want=1)
+    _collect(client, want=2)  # a receipt per part
     received = sim.received()
     assert len(received) == 1
     assert received[0].text == CHINESE
@@ -158,3 +158,29 @@ def test_it_keeps_receipts_through_an_outage_and_sends_them_after_the_restart(si
     (receipt,) = _collect(again, want=1)
     assert b"stat:DELIVRD" in receipt.short_message
     assert len(sim.received()) == 1
+
+
+def test_it_unbinds_gracefully_and_refuses_for_now_what_arrives_after_its_unbind(sim):
+    import threading
+
+    import smpplib.smpp
+
+    client = _client(sim)
+    statuses: list[int] = []
+    client.set_message_sent_handler(lambda pdu: statuses.append(pdu.status))
+    client.set_error_pdu_handler(lambda pdu: None)
+    _submit(client, "8613900000004", "before")
+    client.read_once()  # submit_sm_resp
+    stopping = threading.Thread(target=sim.stop)  # graceful: waits for our unbind_resp
+    stopping.start()
+    unbind = client.read_pdu()
+    while unbind.command == "deliver_sm":  # the receipt of "before" may come first
+        unbind = client.read_pdu()
+    assert unbind.command == "unbind"
+    _submit(client, "8613900000005", "after")  # crossed the unbind on the wire
+    client.read_once()
+    assert statuses == [smpplib.consts.SMPP_ESME_ROK, 0x58]  # ESME_RTHROTTLED: resubmit later
+    client.send_pdu(smpplib.smpp.make_pdu("unbind_resp", client=client, sequence=unbind.sequence))
+    stopping.join(timeout=5)
+    assert not stopping.is_alive()
+    assert [m.destination for m in sim.received()] == ["8613900000004"]
