@@ -243,8 +243,22 @@ def campaign_create(
         if not campaign.text:
             raise CampaignInvalid(_("请填写短信内容或选择模板。"))
         _check_text(shop=shop, kind=kind, text=campaign.text)
+    _check_renders(campaign=campaign)
     campaign.save()
     return campaign
+
+
+def _check_renders(*, campaign: Campaign) -> None:
+    """Every variable of the content can be filled for this kind (no coupon variable without a coupon)."""
+    from reviews.policy.variables import VariableMissing
+
+    sample = Recipient(key=0, customer_id=None, phone="", name="")
+    try:
+        message_for(campaign=campaign, recipient=sample, signature=None, link_code=PREVIEW_LINK_CODE)
+    except VariableMissing as exc:
+        raise CampaignInvalid(
+            _("内容中的变量无法用本任务的数据填充：{error}").format(error=exc.message)
+        ) from exc
 
 
 # --- schedule / cancel / stop -------------------------------------------------
@@ -437,8 +451,11 @@ def campaign_send_test(*, campaign: Campaign, user, phone: str) -> CampaignRun:
     """
     from campaigns.models.sending import VerifiedPhone
     from campaigns.phones import normalize_phone
+    from campaigns.services.frequency import in_quiet_hours
 
     shop_ensure_sms_allowed(shop=campaign.shop)
+    if in_quiet_hours(timezone.now()):
+        raise CampaignInvalid(_("营销短信（含测试短信）只能在 08:00–21:00 发送，请在此时间内再试。"))
     normalized = normalize_phone(phone or "")
     if (
         normalized is None

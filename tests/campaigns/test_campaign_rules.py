@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import time_machine
+from django.utils import timezone
 from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
@@ -185,3 +187,45 @@ def test_it_refuses_text_that_fails_the_content_rules_and_restricted_shops(
 def test_it_previews_the_message_as_received(ready_shop, alice):
     text, parts = campaign_preview(campaign=draft(ready_shop, alice))
     assert text == f"【爱丽丝服饰】{MARKETING_TEXT}拒收请回复R" and parts == 1
+
+
+def test_it_refuses_a_template_whose_variables_this_campaign_cannot_fill(ready_shop, alice):
+    from campaigns.services.audience import coupon_create
+    from reviews.models.templates import MessageTemplate
+
+    now = timezone.now()
+    template = MessageTemplate.objects.create(
+        origin="custom",
+        shop=ready_shop,
+        name="新品券",
+        use="coupon",
+        message_class="marketing",
+        text="${shop_name}的${product_name}上新了，送您${coupon_amount}优惠券，点击${coupon_link}领取。",
+        state="approved",
+        submitted_at=now,
+        due_at=now,
+        decided_at=now,
+    )
+    coupon = coupon_create(
+        shop=ready_shop,
+        user=alice,
+        name="券",
+        amount=Decimal("5"),
+        threshold=Decimal("50"),
+        valid_from=now,
+        valid_until=now + timedelta(days=7),
+        total_count=10,
+    )
+    with pytest.raises(CampaignInvalid) as refused:
+        campaign_create(
+            shop=ready_shop, user=alice, kind="coupon", name="x", template=template, coupon=coupon
+        )
+    assert "商品名称" in refused.value.message or "product_name" in refused.value.message
+    assert not Campaign.objects.exists()
+
+
+def test_it_refuses_a_test_sms_in_quiet_hours(ready_shop, alice):
+    with time_machine.travel(datetime(2026, 6, 1, 22, 30, tzinfo=SH), tick=False):
+        with pytest.raises(CampaignInvalid):
+            campaign_send_test(campaign=draft(ready_shop, alice), user=alice, phone="13912345678")
+    assert not CampaignRun.objects.exists()
