@@ -13,13 +13,15 @@ import threading
 import time
 from collections import Counter
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 import time_machine
 from django.db.models import Sum
 from django.utils import timezone
 
-from campaigns.models import Campaign, Coupon, InboundMessage, Message, OptOut
+from campaigns.models import Campaign, InboundMessage, Message, OptOut
+from campaigns.services.audience import coupon_create
 from campaigns.services.campaigns import campaign_create, campaign_schedule
 from campaigns.services.delivery import delivery_settle
 from campaigns.smsc_sim import Outcomes
@@ -67,11 +69,12 @@ def _customers(shop, numbers: list[str]) -> None:
 
 def _coupon_campaign(shop, user, name: str) -> Campaign:
     now = timezone.now()
-    coupon = Coupon.objects.create(
+    coupon = coupon_create(
         shop=shop,
+        user=user,
         name="满199减20",
-        amount=20,
-        threshold=199,
+        amount=Decimal("20"),
+        threshold=Decimal("199"),
         valid_from=now,
         valid_until=now + timedelta(days=7),
         total_count=5000,
