@@ -86,7 +86,10 @@ def campaign_source_text(*, campaign: Campaign) -> str:
 
 
 def _money(value) -> str:
-    return f"{value.normalize():f}"
+    """20 → "20", 19.90 → "19.9" (values may be ints or Decimals before a save)."""
+    from decimal import Decimal
+
+    return f"{Decimal(str(value)).normalize():f}"
 
 
 def campaign_values(*, campaign: Campaign, name: str, link_code: str | None) -> dict[str, str]:
