@@ -184,3 +184,61 @@ def test_it_unbinds_gracefully_and_refuses_for_now_what_arrives_after_its_unbind
     stopping.join(timeout=5)
     assert not stopping.is_alive()
     assert [m.destination for m in sim.received()] == ["8613900000004"]
+
+
+def test_it_runs_as_a_process_driven_by_its_control_interface():
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.gateway.conftest import _free_port, wait_until
+
+    port, control = _free_port(), _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "campaigns.smsc_sim",
+            "--port",
+            str(port),
+            "--control-port",
+            str(control),
+            "--system-id",
+            "esme",
+            "--password",
+            "secret",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    api = f"http://127.0.0.1:{control}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{api}/status").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_until(up, seconds=10, what="the simulator's control interface")
+        assert httpx.post(f"{api}/outcomes?failed=1").json()["outcomes"]["failed"] == 1.0
+        client = smpplib.client.Client("127.0.0.1", port, timeout=5, allow_unknown_opt_params=True)
+        _clients.append(client)
+        client.connect()
+        client.bind_transceiver(system_id="esme", password="secret")
+        assert httpx.get(f"{api}/status").json()["bound"] == [["esme", "trx"]]
+        _submit(client, "8613800138000", "你好，世界")
+        (receipt,) = _collect(client, want=1)
+        assert b"stat:UNDELIV" in receipt.short_message
+        assert httpx.get(f"{api}/messages").json()[0]["text"] == "你好，世界"
+        assert httpx.get(f"{api}/mo?from=8613800138000&text=R").status_code == 405
+        assert httpx.post(f"{api}/mo?from=8613800138000&to=10690001&text=退订").status_code == 200
+        (mo,) = _collect(client, want=1)
+        assert mo.short_message.decode("utf-16-be") == "退订"
+        assert httpx.post(f"{api}/stop?crash=1").json()["running"] is False
+        assert httpx.post(f"{api}/start").json()["running"] is True
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
