@@ -145,3 +145,13 @@ class CrashTests(TransactionTestCase):
             delivery_expire_stale()
             delivery_settle()
         assert_completed_exactly_once(run)
+
+    def test_it_hands_each_message_over_once_when_two_workers_run_the_same_run(self):
+        # The same task delivered twice (at-least-once): both workers plan and dispatch at once.
+        run = big_campaign()
+        workers = [worker(run.pk, rate=2000), worker(run.pk, rate=2000)]
+        for process in workers:
+            assert process.wait(timeout=180) == 0, process.stderr.read()
+        assert_completed_exactly_once(run)
+        handed = Message.objects.filter(run=run).exclude(status__in=["planned", "suppressed"]).count()
+        assert handed == DeliveryReport.objects.filter(message__run=run).count()
