@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET
 from campaigns.gateways.kannel import DLR_STATUS, dlr_token_valid, mo_token_valid
 from campaigns.services.delivery import delivery_report_apply
 from campaigns.services.inbound import inbound_receive
+from smsmarketing.security import callback_guard
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ def _timestamp(value: str | None) -> datetime:
 
 
 @csrf_exempt
+@callback_guard("kannel dlr")
 @require_GET
 def kannel_dlr(request: HttpRequest) -> HttpResponse:
     message_id = request.GET.get("id", "")
@@ -73,6 +75,7 @@ def _mo_params(request: HttpRequest) -> dict[str, str]:
 
 
 @csrf_exempt
+@callback_guard("kannel mo")
 @require_GET
 def kannel_mo(request: HttpRequest) -> HttpResponse:
     params = _mo_params(request)

@@ -380,3 +380,22 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount:+d}"
+
+
+class RateLimitCounter(models.Model):
+    """Calls of one client (key) in one fixed window; see ``smsmarketing.security``."""
+
+    key = models.CharField(max_length=200)
+    window_start = models.DateTimeField()
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("限流计数")
+        verbose_name_plural = _("限流计数")
+        constraints = [
+            # The upsert's conflict target: one row per key and window.
+            models.UniqueConstraint(fields=["key", "window_start"], name="ratelimitcounter_key_window"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} @ {self.window_start:%H:%M}: {self.hits}"

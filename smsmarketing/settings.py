@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -47,6 +49,8 @@ INSTALLED_APPS = [
     "django_fsm",
     "django_q",
     "django_htmx",
+    "axes",
+    "csp",
     "smsmarketing",
     "reviews",
     "campaigns",
@@ -54,6 +58,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -63,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the Chinese lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "smsmarketing.urls"
@@ -96,6 +103,12 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise RuntimeError("DATABASE_URL must point at PostgreSQL (postgres://...).")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# django-axes first: it refuses a locked-out username+IP before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -144,6 +157,52 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# Behind N reverse proxies that append to X-Forwarded-For, the client is the Nth
+# address from the right; 0 (default) trusts only REMOTE_ADDR (smsmarketing.security).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+
+# Content Security Policy (django-csp): scripts and styles only from our own origin,
+# an inline block only with the per-request nonce ({{ request.csp_nonce }}); no
+# inline style attributes, no eval, no framing, forms post only to ourselves.
+# The portal and the admin pass it (tests/security/test_headers.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one
+# username from one IP, that pair is locked for the cool-off; a success resets it.
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "smsmarketing.security.login_locked_out"
+AXES_CLIENT_IP_CALLABLE = "smsmarketing.security.client_ip"
+AXES_SENSITIVE_PARAMETERS = ["password"]
+
+# Gateway callbacks (/hooks/kannel/): besides their HMAC tokens, calls from an address
+# outside SMS_CALLBACK_ALLOWED_NETS (CIDRs; empty = any) are refused, and each client
+# address gets at most SMS_CALLBACK_RATE calls and SMS_CALLBACK_REFUSED_RATE refused
+# calls (bad token, malformed) per minute; beyond them it is answered 429 (Kannel
+# retries later). Counters live in PostgreSQL, shared by every web process.
+SMS_CALLBACK_ALLOWED_NETS = env_list("SMS_CALLBACK_ALLOWED_NETS", "")
+SMS_CALLBACK_RATE = int(os.environ.get("SMS_CALLBACK_RATE", "30000"))
+SMS_CALLBACK_REFUSED_RATE = int(os.environ.get("SMS_CALLBACK_REFUSED_RATE", "20"))
+
+# Customer CSV uploads larger than this are refused with a clear message.
+SMS_IMPORT_MAX_BYTES = int(os.environ.get("SMS_IMPORT_MAX_MB", "50")) * 1024 * 1024
 
 # django-q2 on the ORM broker in the same PostgreSQL: enqueues roll back with
 # the transaction. retry > timeout so a task is never picked twice while it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import HttpRequest
 from django.urls import reverse
 
 from campaigns.models import Campaign, Customer, Message, Segment
@@ -12,7 +13,7 @@ from tests.factories import PASSWORD
 
 
 def login(client, user):
-    assert client.login(username=user.username, password=PASSWORD)
+    assert client.login(request=HttpRequest(), username=user.username, password=PASSWORD)
 
 
 def test_it_previews_then_imports_an_uploaded_file(client, alice, alice_shop):

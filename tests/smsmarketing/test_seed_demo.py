@@ -2,6 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.http import HttpRequest
 
 from smsmarketing.models import Membership, Shop
 
@@ -37,4 +38,4 @@ def test_the_reviewers_group_exists_after_migrate():
 
 def test_demo_merchant_can_log_in(client):
     call_command("seed_demo")
-    assert client.login(username="alice", password="demo-alice-pass")
+    assert client.login(request=HttpRequest(), username="alice", password="demo-alice-pass")
