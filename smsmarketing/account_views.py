@@ -29,6 +29,7 @@ from smsmarketing.forms import ActivationForm, DateRangeForm, RechargeForm, Thre
 from smsmarketing.models import RechargeOrder, RechargePackage
 from smsmarketing.portal import render_portal, shop_view
 from smsmarketing.selectors import (
+    account_daily_usage,
     account_for_shop,
     ledger_consumption,
     ledger_issuances,
@@ -61,6 +62,7 @@ def _overview(
         "tab": "overview",
         "account": account,
         "recent": ledger_recent(account=account, limit=RECENT_ENTRIES),
+        "usage": account_daily_usage(account=account),
         "activation_form": activation_form or ActivationForm(),
         "threshold_form": ThresholdForm(initial={"threshold": account.low_balance_threshold}),
         "terms_version": TERMS_VERSION,

@@ -101,6 +101,48 @@ def ledger_recent(*, account: SmsAccount, limit: int = 10) -> list[LedgerEntry]:
     return list(LedgerEntry.objects.filter(account=account).order_by("-id")[:limit])
 
 
+USAGE_CHART_DAYS = 30  # the account page's chart of balance use over time
+
+
+def account_daily_usage(*, account: SmsAccount, days: int = USAGE_CHART_DAYS) -> dict[str, list]:
+    """Per local day of the last ``days``: parts charged, parts credited, balance at day's end.
+
+    For the account page's chart (labels ``MM-DD``); a day without entries carries the
+    balance of the day before. An account without a ledger gives empty series.
+    """
+    series: dict[str, list] = {"labels": [], "charged": [], "credited": [], "balance": []}
+    if account.pk is None:
+        return series
+    today = timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(first, time.min))
+    entries = LedgerEntry.objects.filter(account=account)
+    before = entries.filter(created_at__lt=since).order_by("-id").values_list("balance_after", flat=True).first()
+    charged: dict[date, int] = {}
+    credited: dict[date, int] = {}
+    closing: dict[date, int] = {}
+    for kind, parts, amount, balance_after, created_at in (
+        entries.filter(created_at__gte=since)
+        .order_by("id")
+        .values_list("kind", "parts", "amount", "balance_after", "created_at")
+    ):
+        day = timezone.localdate(created_at)
+        if kind == LedgerEntry.Kind.CHARGE:
+            charged[day] = charged.get(day, 0) + parts
+        elif kind in LedgerEntry.CREDIT_KINDS or (kind == LedgerEntry.Kind.ADJUST and amount > 0):
+            credited[day] = credited.get(day, 0) + amount
+        closing[day] = balance_after
+    balance = before or 0
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        balance = closing.get(day, balance)
+        series["labels"].append(day.strftime("%m-%d"))
+        series["charged"].append(charged.get(day, 0))
+        series["credited"].append(credited.get(day, 0))
+        series["balance"].append(balance)
+    return series
+
+
 @dataclass(frozen=True)
 class Discrepancy:
     """One way an account's numbers disagree with its ledger or reservations."""

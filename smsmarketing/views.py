@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.views.decorators.cache import cache_control
 
 from smsmarketing import account_views
 from smsmarketing.portal import render_portal, shop_view
@@ -29,3 +31,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 # The SMS account pages (短信账户) live in smsmarketing/account_views.py.
 account = account_views.overview
+
+
+@cache_control(max_age=86400, public=True)
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers (and the admin's pages, which link none) ask for /favicon.ico."""
+    return redirect(static("portal/favicon.svg"), permanent=True)

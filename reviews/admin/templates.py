@@ -57,7 +57,7 @@ class MessageTemplateAdmin(ReviewWorkbenchAdmin):
             (_("模板"), f"{obj.name}（v{obj.version}）"),
             (_("用途 / 短信类型"), f"{obj.get_use_display()} / {obj.get_message_class_display()}"),
             (_("内容（问题处已标出）"), format_html(
-                '<div class="template-text" style="white-space:pre-wrap;font-size:15px">{}</div>',
+                '<div class="template-text">{}</div>',
                 highlight(obj.text, findings),
             )),
             (_("用户收到的短信（示例）"), message_preview(obj)),

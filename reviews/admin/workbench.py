@@ -85,6 +85,10 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
     actions = ["bulk_approve"]
     list_per_page = 50
 
+    class Media:
+        # Classes of the queue's cells (the CSP forbids inline style attributes).
+        css = {"all": ["portal/admin-review.css"]}
+
     # ---- hooks -------------------------------------------------------------
 
     def item_findings(self, obj) -> list[Finding]:
@@ -149,16 +153,16 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
     def due_display(self, obj):
         due = timezone.localtime(obj.due_at).strftime("%Y-%m-%d %H:%M")
         if obj.is_overdue:
-            return format_html('<strong style="color:#b42318">{} ⚠ {}</strong>', due, _("已超时"))
+            return format_html('<strong class="review-alert">{} ⚠ {}</strong>', due, _("已超时"))
         return due
 
     @admin.display(description=_("自动检查"))
     def findings_display(self, obj):
         findings = self.item_findings(obj)
         if not findings:
-            return format_html('<span style="color:#1a7f37">{}</span>', _("无发现"))
+            return format_html('<span class="review-ok">{}</span>', _("无发现"))
         rules = ", ".join(sorted({f.rule for f in findings}))
-        return format_html('<strong style="color:#b42318">{}</strong>', rules)
+        return format_html('<strong class="review-alert">{}</strong>', rules)
 
     @admin.display(description=_("操作"))
     def decide_link(self, obj):

@@ -1,0 +1,86 @@
+// Charts of the portal (Chart.js from npm, served as vendor/chartjs). No inline
+// scripts: a page declares <canvas data-chart="KIND" data-source="JSON-ID"> and
+// puts its data in a {{ data|json_script:"JSON-ID" }} element.
+(function () {
+  "use strict";
+  var BRAND = "#e1251b", OK = "#1a7f37", ERR = "#b42318", BLUE = "#0b5cad", GREY = "#98a2b3";
+  var number = new Intl.NumberFormat("zh-CN");
+
+  function commonOptions(extra) {
+    var options = {
+      responsive: true,
+      maintainAspectRatio: false,
+      animation: false,
+      interaction: {mode: "index", intersect: false},
+      plugins: {
+        legend: {position: "bottom"},
+        tooltip: {callbacks: {label: function (ctx) {
+          return ctx.dataset.label + "：" + number.format(ctx.parsed.y !== undefined ? ctx.parsed.y : ctx.parsed) + " 条";
+        }}}
+      }
+    };
+    return Object.assign(options, extra || {});
+  }
+
+  var builders = {
+    // 短信账户: parts charged per day (bars) and the balance at each day's end (line).
+    "balance-usage": function (data) {
+      return {
+        data: {labels: data.labels, datasets: [
+          {type: "bar", label: "当日扣费", data: data.charged, backgroundColor: BRAND, yAxisID: "y"},
+          {type: "bar", label: "当日到账", data: data.credited, backgroundColor: OK, yAxisID: "y"},
+          {type: "line", label: "日终余量", data: data.balance, borderColor: BLUE, backgroundColor: BLUE,
+           pointRadius: 2, tension: 0, yAxisID: "y1"}
+        ]},
+        options: commonOptions({scales: {
+          y: {beginAtZero: true, position: "left", title: {display: true, text: "条/天"}},
+          y1: {beginAtZero: true, position: "right", grid: {drawOnChartArea: false}, title: {display: true, text: "余量（条）"}}
+        }})
+      };
+    },
+    // 营销任务: messages handed over, delivered and failed per hour.
+    "campaign-timeline": function (data) {
+      return {
+        type: "bar",
+        data: {labels: data.labels, datasets: [
+          {label: "已提交", data: data.sent, backgroundColor: BLUE},
+          {label: "发送成功", data: data.delivered, backgroundColor: OK},
+          {label: "发送失败", data: data.failed, backgroundColor: ERR}
+        ]},
+        options: commonOptions({scales: {y: {beginAtZero: true, ticks: {precision: 0}}}})
+      };
+    },
+    // 营销任务: where every recipient ended up.
+    "campaign-outcome": function (data) {
+      return {
+        type: "doughnut",
+        data: {labels: data.labels, datasets: [{data: data.values, backgroundColor: [OK, ERR, "#f79009", GREY, "#7a5af8"]}]},
+        options: {responsive: true, maintainAspectRatio: false, animation: false,
+                  plugins: {legend: {position: "right"}, tooltip: {callbacks: {label: function (ctx) {
+                    return ctx.label + "：" + number.format(ctx.parsed) + " 人";
+                  }}}}}
+      };
+    }
+  };
+
+  function draw(canvas) {
+    var source = document.getElementById(canvas.getAttribute("data-source"));
+    var build = builders[canvas.getAttribute("data-chart")];
+    if (!source || !build || !window.Chart) return;
+    var data = JSON.parse(source.textContent);
+    var existing = window.Chart.getChart(canvas);
+    if (existing) existing.destroy();
+    var config = build(data);
+    if (!config.type) config.type = "bar";
+    new window.Chart(canvas, config);
+    canvas.setAttribute("data-drawn", "true");
+  }
+
+  function drawAll(root) {
+    (root || document).querySelectorAll("canvas[data-chart]").forEach(draw);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
+  // Redraw charts inside content that htmx swapped in (progress and statistics).
+  document.addEventListener("htmx:afterSettle", function (event) { drawAll(event.target); });
+})();
