@@ -117,7 +117,9 @@ def account_daily_usage(*, account: SmsAccount, days: int = USAGE_CHART_DAYS) ->
     first = today - timedelta(days=days - 1)
     since = timezone.make_aware(datetime.combine(first, time.min))
     entries = LedgerEntry.objects.filter(account=account)
-    before = entries.filter(created_at__lt=since).order_by("-id").values_list("balance_after", flat=True).first()
+    before = (
+        entries.filter(created_at__lt=since).order_by("-id").values_list("balance_after", flat=True).first()
+    )
     charged: dict[date, int] = {}
     credited: dict[date, int] = {}
     closing: dict[date, int] = {}
