@@ -1,0 +1,132 @@
+"""A shop full of data of every kind (alice's) and a second merchant (bob) who must never reach it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.apps import apps
+from django_q.scheduler import scheduler
+
+from campaigns.models import Campaign, Coupon, Segment
+from campaigns.services.audience import coupon_create, segment_save
+from campaigns.services.campaigns import campaign_create, campaign_schedule
+from campaigns.services.optouts import optout_record
+from reviews.models import MessageTemplate, Signature
+from reviews.services.signatures import signature_submit
+from reviews.services.templates import template_submit
+from smsmarketing.models import RechargeOrder, RechargePackage
+from smsmarketing.services.recharge import recharge
+from tests.campaigns.campaign_fixtures import MARKETING_TEXT, MORNING, pipeline_settings, ready_shop  # noqa: F401
+
+TEMPLATE_TEXT = (
+    "${shop_name}会员日：送您${coupon_amount}优惠券，${coupon_threshold}，"
+    "${coupon_expiry}前有效，领取：${coupon_link}"
+)
+
+# Strings only alice's pages may show: her shop, signature, objects' names, a customer's phone.
+SECRETS = [
+    "爱丽丝服饰",
+    "爱丽丝会员日",
+    "爱丽丝VIP人群",
+    "爱丽丝会员券",
+    "夏季上新机密",
+    "13800130005",
+    "13800130007",
+]
+
+# Every table a merchant's action could write to: compared before and after each refused request.
+WATCHED_MODELS = [
+    "smsmarketing.SmsAccount",
+    "smsmarketing.LedgerEntry",
+    "smsmarketing.RechargeOrder",
+    "smsmarketing.Reservation",
+    "smsmarketing.Membership",
+    "smsmarketing.Shop",
+    "reviews.Signature",
+    "reviews.MessageTemplate",
+    "reviews.ReviewDecision",
+    "campaigns.Customer",
+    "campaigns.Purchase",
+    "campaigns.Segment",
+    "campaigns.Coupon",
+    "campaigns.Campaign",
+    "campaigns.CampaignRun",
+    "campaigns.Message",
+    "campaigns.OptOut",
+    "campaigns.OptOutEvent",
+    "campaigns.VerifiedPhone",
+]
+
+
+def snapshot() -> dict[str, list[dict]]:
+    state = {}
+    for label in WATCHED_MODELS:
+        try:
+            model = apps.get_model(label)
+        except LookupError:
+            continue
+        state[label] = list(model.objects.order_by("pk").values())
+    return state
+
+
+@dataclass
+class World:
+    alice_shop: object
+    bob_shop: object
+    campaign: Campaign
+    template: MessageTemplate
+    segment: Segment
+    coupon: Coupon
+    signature: Signature
+    order: RechargeOrder
+
+    def ids(self) -> dict[str, int]:
+        """A value for every URL keyword of merchant pages (alice's objects)."""
+        return {
+            "shop_id": self.alice_shop.pk,
+            "campaign_id": self.campaign.pk,
+            "template_id": self.template.pk,
+        }
+
+
+@pytest.fixture
+def world(ready_shop, alice, bob, bob_shop, reviewer, django_capture_on_commit_callbacks):  # noqa: F811
+    shop = ready_shop
+    with time_machine.travel(MORNING, tick=False):
+        segment = segment_save(shop=shop, user=alice, name="爱丽丝VIP人群", tags_any=["VIP"])
+        coupon = coupon_create(
+            shop=shop,
+            user=alice,
+            name="爱丽丝会员券",
+            amount=Decimal("20"),
+            threshold=Decimal("199"),
+            valid_from=MORNING,
+            valid_until=MORNING + timedelta(days=30),
+            total_count=100,
+        )
+        template = template_submit(
+            shop=shop,
+            by=alice,
+            name="爱丽丝会员日",
+            use="coupon",
+            message_class="marketing",
+            text=TEMPLATE_TEXT,
+        )
+        signature = signature_submit(shop=shop, text="爱丽丝旗舰", by=alice)  # pending change
+        campaign = campaign_create(
+            shop=shop, user=alice, kind="marketing", name="夏季上新机密", text=MARKETING_TEXT
+        )
+        campaign_schedule(campaign=campaign, user=alice, at=MORNING + timedelta(minutes=30))
+    with time_machine.travel(MORNING + timedelta(minutes=31), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            scheduler()
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.COMPLETED
+    optout_record(shop_id=shop.pk, phone="13800130007", keyword="TD", source="sms_reply")
+    package = RechargePackage.objects.filter(active=True).order_by("units").first()
+    order = recharge(shop=shop, user=alice, package_id=package.pk, request_token="alice-order")
+    return World(shop, bob_shop, campaign, template, segment, coupon, signature, order)
