@@ -229,3 +229,66 @@ def test_it_refuses_a_test_sms_in_quiet_hours(ready_shop, alice):
         with pytest.raises(CampaignInvalid):
             campaign_send_test(campaign=draft(ready_shop, alice), user=alice, phone="13912345678")
     assert not CampaignRun.objects.exists()
+
+
+def test_it_drops_planned_messages_when_the_template_or_signature_is_gone_at_dispatch(
+    ready_shop, alice, django_capture_on_commit_callbacks
+):
+    from campaigns.services.audience import coupon_create
+    from reviews.models.templates import MessageTemplate
+    from reviews.selectors import live_signature
+
+    with time_machine.travel(MORNING, tick=False):
+        template = MessageTemplate.objects.create(
+            origin="custom",
+            shop=ready_shop,
+            name="店铺券",
+            use="coupon",
+            message_class="marketing",
+            text="${shop_name}送您${coupon_amount}优惠券，${coupon_threshold}，点击${coupon_link}领取。",
+            state="approved",
+            submitted_at=MORNING,
+            due_at=MORNING,
+            decided_at=MORNING,
+        )
+        coupon = coupon_create(
+            shop=ready_shop,
+            user=alice,
+            name="券",
+            amount=Decimal("5"),
+            threshold=Decimal("50"),
+            valid_from=MORNING,
+            valid_until=MORNING + timedelta(days=7),
+            total_count=100,
+        )
+        campaigns = []
+        for name in ("模板失效", "签名失效"):
+            campaign = campaign_create(
+                shop=ready_shop, user=alice, kind="coupon", name=name, template=template, coupon=coupon
+            )
+            campaign_schedule(campaign=campaign, user=alice, at=MORNING + timedelta(hours=1))
+            campaigns.append(campaign)
+        first_run = CampaignRun.objects.get(campaign=campaigns[0])
+        run_execute_plan_only(first_run)
+        MessageTemplate.objects.filter(pk=template.pk).update(state="withdrawn")
+        with django_capture_on_commit_callbacks(execute=True):
+            assert run_execute(run_id=first_run.pk) == "finished"
+    assert set(Message.objects.filter(run=first_run).values_list("status", "reason", "settlement")) == {
+        ("dropped", "TEMPLATE-NOT-APPROVED", "released")
+    }
+    MessageTemplate.objects.filter(pk=template.pk).update(state="approved")
+    with time_machine.travel(MORNING + timedelta(days=3), tick=False):  # past FREQ-SHOP-2DAY of the first
+        second_run = CampaignRun.objects.get(campaign=campaigns[1])
+        run_execute_plan_only(second_run)
+        live_signature(shop=ready_shop).__class__.objects.filter(shop=ready_shop).update(state="withdrawn")
+        with django_capture_on_commit_callbacks(execute=True):
+            run_execute(run_id=second_run.pk)
+    planned = Message.objects.filter(run=second_run).exclude(status="suppressed")
+    assert planned.count() == 20
+    assert set(planned.values_list("status", "reason", "settlement")) == {
+        ("dropped", "NO-SIGNATURE", "released")
+    }
+    account = SmsAccount.objects.get(shop=ready_shop)
+    assert (account.balance, account.reserved) == (1000, 0)
+    assert not ShopCounter.objects.filter(shop=ready_shop, marketing__gt=0).exists()
+    assert_ledger_clean()

@@ -66,5 +66,9 @@ def test_it_sends_a_scheduled_marketing_campaign_and_settles_every_report(
     assert (stats.planned, dict(stats.suppressed), stats.sent) == (19, {"OPTED-OUT": 1}, 19)
     assert (stats.delivered, stats.failed) == (19 - len(failed_ids), len(failed_ids))
     assert stats.parts_charged == delivered_parts and stats.parts_refunded == len(failed_ids)
-    assert stats.progress_percent == 100
+    assert stats.progress_percent == 100 and stats.optouts_after == 0
+    delivered_phone = sent.filter(status="delivered").first().phone
+    with time_machine.travel(MORNING + timedelta(hours=2), tick=False):
+        optout_record(shop_id=ready_shop.pk, phone=delivered_phone, keyword="R", source="sms_reply")
+    assert campaign_statistics(campaign=campaign).optouts_after == 1  # the earlier opt-out does not count
     assert_ledger_clean()
