@@ -33,6 +33,12 @@ def _client(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "?")
 
 
+def _text(value: str) -> str:
+    """PostgreSQL text and jsonb cannot hold NUL: an SMSC's stray NUL must not make every
+    retry of a callback fail (Kannel would retry it forever)."""
+    return value.replace("\x00", "")
+
+
 def _timestamp(value: str | None) -> datetime:
     """Kannel's %T (unix seconds), else now."""
     try:
@@ -56,7 +62,7 @@ def kannel_dlr(request: HttpRequest) -> HttpResponse:
     except (KeyError, ValueError):
         logger.warning("kannel dlr: unknown type %r for message %s", request.GET.get("type"), message_id)
         return HttpResponse("unknown type", status=400, content_type="text/plain")
-    raw = {key: value for key, value in request.GET.items() if key != "token"}
+    raw = {_text(key): _text(value) for key, value in request.GET.items() if key != "token"}
     applied = delivery_report_apply(
         message_id=int(message_id), status=status, at=_timestamp(request.GET.get("ts")), raw=raw
     )
@@ -67,10 +73,13 @@ def _mo_params(request: HttpRequest) -> dict[str, str]:
     """The query, decoded by hand: the text is UTF-8 after Kannel's ``mo-recode``, but a
     UCS-2 message that was not recoded arrives as raw UTF-16BE bytes."""
     pairs = dict(parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True, encoding="latin-1"))
-    params = {key: value.encode("latin-1").decode("utf-8", errors="replace") for key, value in pairs.items()}
+    params = {
+        _text(key): _text(value.encode("latin-1").decode("utf-8", errors="replace"))
+        for key, value in pairs.items()
+    }
     text = pairs.get("text", "").encode("latin-1")
     if params.get("coding") == UCS2_CODING and params.get("charset", "").upper() not in ("UTF-8", "UTF8"):
-        params["text"] = text.decode("utf-16-be", errors="replace")
+        params["text"] = _text(text.decode("utf-16-be", errors="replace"))
     return params
 
 

@@ -99,8 +99,14 @@ def dlr_token(message_id: int) -> str:
     return _sign(f"dlr:{message_id}")
 
 
+def _same(expected: str, given: str) -> bool:
+    # Compare bytes: compare_digest refuses non-ASCII str (a forged token must get 403, not 500).
+    return hmac.compare_digest(expected.encode(), (given or "").encode("utf-8", "surrogatepass"))
+
+
 def dlr_token_valid(message_id: str, token: str) -> bool:
-    return message_id.isdigit() and hmac.compare_digest(dlr_token(int(message_id)), token or "")
+    # ASCII digits only: "²" is isdigit() but not int(), "١٢" would alias message 12.
+    return message_id.isascii() and message_id.isdigit() and _same(dlr_token(int(message_id)), token)
 
 
 def mo_token() -> str:
@@ -109,7 +115,7 @@ def mo_token() -> str:
 
 
 def mo_token_valid(token: str) -> bool:
-    return hmac.compare_digest(mo_token(), token or "")
+    return _same(mo_token(), token)
 
 
 def dlr_url(base_url: str, message_id: int) -> str:
