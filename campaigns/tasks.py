@@ -39,6 +39,13 @@ def settle_deliveries() -> int:
     return delivery_settle()
 
 
+def resume_unfinished_runs() -> int:
+    """Every 10 minutes: re-enqueue runs left planning or dispatching by a killed worker."""
+    from campaigns.services.sending import runs_resume_unfinished
+
+    return runs_resume_unfinished()
+
+
 def expire_stale_messages() -> int:
     """Hourly: release messages without a final report after 72 hours, then settle them."""
     expired = delivery_expire_stale()

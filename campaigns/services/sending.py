@@ -103,6 +103,23 @@ def run_execute(*, run_id: int, now: datetime | None = None) -> str:
     return "finished"
 
 
+def runs_resume_unfinished() -> int:
+    """Enqueue the run task of every run still planning or dispatching; returns how many.
+
+    A worker killed mid-run leaves its run in one of these states; django-q2 re-delivers
+    the task after ``retry`` seconds, and this sweep is the safety net when it gave up.
+    Running a run twice is safe (the run row lock, SKIP LOCKED claims), so no lease is kept.
+    """
+    ids = list(
+        CampaignRun.objects.filter(
+            status__in=[CampaignRun.Status.PLANNING, CampaignRun.Status.DISPATCHING]
+        ).values_list("pk", flat=True)
+    )
+    for run_id in ids:
+        async_task(RUN_TASK, run_id)
+    return len(ids)
+
+
 def _run_start(*, run_id: int, now: datetime) -> str:
     with transaction.atomic():
         # Lock order everywhere: campaign, then run. Race: cancel vs. start.
