@@ -1,6 +1,7 @@
 """Number formats of the portal, independent of the locale: 12,345 and ¥4,000.00.
 
-``{% load sms_format %}`` then ``{{ n|thousands }}``, ``{{ n|signed }}``, ``{{ price|yuan }}``.
+``{% load sms_format %}`` then ``{{ n|thousands }}``, ``{{ n|signed }}``, ``{{ price|yuan }}``,
+``{{ reason_id|reason_label }}``.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from django import template
+from django.utils.translation import gettext_lazy as _
 
 register = template.Library()
 
@@ -36,3 +38,35 @@ def yuan(value: object) -> object:
         return f"¥{Decimal(str(value)):,.2f}"
     except (InvalidOperation, ValueError):
         return value
+
+
+# Why a recipient was not sent to (reason ids are part of the interface, see DOMAIN.md):
+# the portal shows the merchant a Chinese explanation with the id beside it.
+REASON_LABELS = {
+    "OPTED-OUT": _("客户已退订"),
+    "QUIET-HOURS": _("免打扰时段，顺延发送"),
+    "CATEGORY-RESTRICTED": _("店铺类目不可发送短信"),
+    "INVALID-PHONE": _("手机号无效"),
+    "INSUFFICIENT-BALANCE": _("余量不足"),
+    "NO-SIGNATURE": _("没有审核通过的签名"),
+    "SIGNATURE-CHANGED": _("签名已变更"),
+    "TEMPLATE-NOT-APPROVED": _("模板未审核通过"),
+    "SHOP-INACTIVE": _("短信服务未开通"),
+    "COUPON-EXHAUSTED": _("优惠券已发完"),
+    "GATEWAY-REJECTED": _("运营商拒收"),
+    "GATEWAY-ERROR": _("通道故障"),
+    "NO-REPORT": _("72 小时无回执，已退回"),
+    "DLR-FAILED": _("运营商回执：发送失败"),
+    "DLR-REJECTED": _("运营商回执：拒收"),
+    "FREQ-PLATFORM-DAY": _("超过全平台每日营销短信上限"),
+    "FREQ-PLATFORM-2DAY": _("超过全平台两日营销短信上限"),
+    "FREQ-SHOP-2DAY": _("本店两日内已发过营销短信"),
+    "FREQ-SHOP-NOTIFY-UNSUB-DAY": _("超过本店每日通知上限（可退订）"),
+    "FREQ-SHOP-NOTIFY-DAY": _("超过本店每日通知上限"),
+}
+
+
+@register.filter
+def reason_label(value: object) -> str:
+    """"客户已退订" for OPTED-OUT; an unknown id is shown as it is."""
+    return str(REASON_LABELS.get(str(value), value))

@@ -1,6 +1,7 @@
 // Charts of the portal (Chart.js from npm, served as vendor/chartjs). No inline
 // scripts: a page declares <canvas data-chart="KIND" data-source="JSON-ID"> and
-// puts its data in a {{ data|json_script:"JSON-ID" }} element.
+// puts its data in a {{ data|json_script:"JSON-ID" }} element (or a small JSON
+// object in the canvas's data-values attribute).
 (function () {
   "use strict";
   var BRAND = "#e1251b", OK = "#1a7f37", ERR = "#b42318", BLUE = "#0b5cad", GREY = "#98a2b3";
@@ -27,8 +28,8 @@
     "balance-usage": function (data) {
       return {
         data: {labels: data.labels, datasets: [
-          {type: "bar", label: "当日扣费", data: data.charged, backgroundColor: BRAND, yAxisID: "y"},
-          {type: "bar", label: "当日到账", data: data.credited, backgroundColor: OK, yAxisID: "y"},
+          {type: "bar", label: "当日扣费", data: data.charged, backgroundColor: BRAND, yAxisID: "y", maxBarThickness: 24},
+          {type: "bar", label: "当日到账", data: data.credited, backgroundColor: OK, yAxisID: "y", maxBarThickness: 24},
           {type: "line", label: "日终余量", data: data.balance, borderColor: BLUE, backgroundColor: BLUE,
            pointRadius: 2, tension: 0, yAxisID: "y1"}
         ]},
@@ -43,18 +44,21 @@
       return {
         type: "bar",
         data: {labels: data.labels, datasets: [
-          {label: "已提交", data: data.sent, backgroundColor: BLUE},
-          {label: "发送成功", data: data.delivered, backgroundColor: OK},
-          {label: "发送失败", data: data.failed, backgroundColor: ERR}
+          {label: "已提交", data: data.sent, backgroundColor: BLUE, maxBarThickness: 40},
+          {label: "发送成功", data: data.delivered, backgroundColor: OK, maxBarThickness: 40},
+          {label: "发送失败", data: data.failed, backgroundColor: ERR, maxBarThickness: 40}
         ]},
         options: commonOptions({scales: {y: {beginAtZero: true, ticks: {precision: 0}}}})
       };
     },
     // 营销任务: where every recipient ended up.
-    "campaign-outcome": function (data) {
+    "campaign-outcome": function (d) {
+      var awaiting = Math.max(d.sent - d.delivered - d.failed - d.expired, 0);
       return {
         type: "doughnut",
-        data: {labels: data.labels, datasets: [{data: data.values, backgroundColor: [OK, ERR, "#f79009", GREY, "#7a5af8"]}]},
+        data: {labels: ["发送成功", "发送失败", "等待回执", "已过滤", "无回执退回"],
+               datasets: [{data: [d.delivered, d.failed, awaiting, d.suppressed, d.expired],
+                           backgroundColor: [OK, ERR, "#f79009", GREY, "#7a5af8"]}]},
         options: {responsive: true, maintainAspectRatio: false, animation: false,
                   plugins: {legend: {position: "right"}, tooltip: {callbacks: {label: function (ctx) {
                     return ctx.label + "：" + number.format(ctx.parsed) + " 人";
@@ -64,10 +68,12 @@
   };
 
   function draw(canvas) {
-    var source = document.getElementById(canvas.getAttribute("data-source"));
+    // Data from a json_script element (data-source) or a small JSON attribute (data-values).
+    var source = document.getElementById(canvas.getAttribute("data-source") || "");
+    var text = source ? source.textContent : canvas.getAttribute("data-values");
     var build = builders[canvas.getAttribute("data-chart")];
-    if (!source || !build || !window.Chart) return;
-    var data = JSON.parse(source.textContent);
+    if (!text || !build || !window.Chart) return;
+    var data = JSON.parse(text);
     var existing = window.Chart.getChart(canvas);
     if (existing) existing.destroy();
     var config = build(data);
