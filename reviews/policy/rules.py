@@ -324,10 +324,16 @@ def rule_symbol(subject: Subject, *, masked: list[Span]) -> list[Finding]:
         symbols = text[start:index]
         found.append(_finding(
             "TPL-SYMBOL", (start, index),
-            _("含有特殊符号“%(symbols)s”，可能导致短信发送失败。") % {"symbols": symbols},
+            _("含有特殊符号“%(symbols)s”，可能导致短信发送失败。") % {"symbols": _visible(symbols)},
             _("请删除这些符号（如【】{}▽^●★『』、表情符号）；变量请通过“插入变量”添加。"),
         ))
     return found
+
+
+def _visible(symbols: str) -> str:
+    """Invisible characters (control, zero-width, direction marks) named by code point, so the
+    merchant can see what to delete."""
+    return "".join(char if char.isprintable() else f"U+{ord(char):04X}" for char in symbols)
 
 
 def _cjk_context(char: str) -> bool:
