@@ -36,6 +36,7 @@ from campaigns.services.importing import customers_import, customers_import_prev
 from smsmarketing.csvexport import csv_response
 from smsmarketing.errors import SmsError
 from smsmarketing.portal import render_portal, shop_view
+from smsmarketing.uploads import upload_too_large_message
 
 IMPORT_DIR = Path(tempfile.gettempdir()) / "sms-customer-imports"
 PAGE_SIZE = 50
@@ -76,8 +77,12 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 def customer_import_preview(request: HttpRequest) -> HttpResponse:
     shop = request.shop
     form = ImportUploadForm(request.POST, request.FILES)
+    if getattr(request, "upload_too_large", False):  # set while reading the body (smsmarketing.uploads)
+        messages.error(request, upload_too_large_message())
+        return redirect("campaigns:customers", shop.pk)
     if not form.is_valid():
-        messages.error(request, "请选择要导入的 CSV 文件。")
+        uploaded = "file" in request.FILES  # an empty file: say so rather than "choose a file"
+        messages.error(request, " ".join(form.errors["file"]) if uploaded else "请选择要导入的 CSV 文件。")
         return redirect("campaigns:customers", shop.pk)
     IMPORT_DIR.mkdir(parents=True, exist_ok=True)
     token = secrets.token_hex(16)

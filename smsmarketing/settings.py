@@ -201,8 +201,14 @@ SMS_CALLBACK_ALLOWED_NETS = env_list("SMS_CALLBACK_ALLOWED_NETS", "")
 SMS_CALLBACK_RATE = int(os.environ.get("SMS_CALLBACK_RATE", "30000"))
 SMS_CALLBACK_REFUSED_RATE = int(os.environ.get("SMS_CALLBACK_REFUSED_RATE", "20"))
 
-# Customer CSV uploads larger than this are refused with a clear message.
+# Customer CSV uploads larger than this are refused with a clear message, while the
+# body is read and before anything is stored (smsmarketing.uploads).
 SMS_IMPORT_MAX_BYTES = int(os.environ.get("SMS_IMPORT_MAX_MB", "50")) * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "smsmarketing.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # django-q2 on the ORM broker in the same PostgreSQL: enqueues roll back with
 # the transaction. retry > timeout so a task is never picked twice while it
