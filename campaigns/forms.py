@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -10,6 +11,11 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.models import Campaign, Coupon, Segment
 
 _LIST_SPLIT = re.compile(r"[,，、;；|\s]+")
+# Bounds of numbers a merchant types: beyond them a value is a typo, and the columns
+# (integer, numeric(14,2)) would overflow with a database error instead of a form error.
+MAX_DAYS = 3650
+MAX_PURCHASES = 1_000_000
+MAX_MONEY = Decimal("999999999.99")
 
 
 class ListField(forms.CharField):
@@ -37,23 +43,33 @@ class ImportUploadForm(forms.Form):
 class SegmentForm(forms.Form):
     name = forms.CharField(label=_("人群名称"), max_length=64)
     tags_any = ListField(label=_("包含任一标签"), required=False, help_text=_("多个标签用逗号分隔"))
-    purchased_within_days = forms.IntegerField(label=_("最近 N 天内购买过"), min_value=1, required=False)
-    not_purchased_within_days = forms.IntegerField(label=_("N 天内未购买"), min_value=1, required=False)
-    min_purchases = forms.IntegerField(label=_("购买次数不少于"), min_value=0, required=False)
-    max_purchases = forms.IntegerField(label=_("购买次数不多于"), min_value=0, required=False)
+    purchased_within_days = forms.IntegerField(
+        label=_("最近 N 天内购买过"), min_value=1, max_value=MAX_DAYS, required=False
+    )
+    not_purchased_within_days = forms.IntegerField(
+        label=_("N 天内未购买"), min_value=1, max_value=MAX_DAYS, required=False
+    )
+    min_purchases = forms.IntegerField(
+        label=_("购买次数不少于"), min_value=0, max_value=MAX_PURCHASES, required=False
+    )
+    max_purchases = forms.IntegerField(
+        label=_("购买次数不多于"), min_value=0, max_value=MAX_PURCHASES, required=False
+    )
     min_total_spent = forms.DecimalField(
-        label=_("累计消费不低于(元)"), min_value=0, decimal_places=2, required=False
+        label=_("累计消费不低于(元)"), min_value=0, max_value=MAX_MONEY, decimal_places=2, required=False
     )
     max_total_spent = forms.DecimalField(
-        label=_("累计消费不高于(元)"), min_value=0, decimal_places=2, required=False
+        label=_("累计消费不高于(元)"), min_value=0, max_value=MAX_MONEY, decimal_places=2, required=False
     )
     products_any = ListField(label=_("购买过任一商品"), required=False, help_text=_("多个商品用逗号分隔"))
 
 
 class CouponForm(forms.Form):
     name = forms.CharField(label=_("优惠券名称"), max_length=64)
-    amount = forms.DecimalField(label=_("面额(元)"), min_value=0.01, decimal_places=2)
-    threshold = forms.DecimalField(label=_("使用门槛：满(元)"), min_value=0, decimal_places=2, initial=0)
+    amount = forms.DecimalField(label=_("面额(元)"), min_value=0.01, max_value=MAX_MONEY, decimal_places=2)
+    threshold = forms.DecimalField(
+        label=_("使用门槛：满(元)"), min_value=0, max_value=MAX_MONEY, decimal_places=2, initial=0
+    )
     valid_from = forms.DateTimeField(label=_("有效期开始"), widget=DateTimeLocalInput())
     valid_until = forms.DateTimeField(label=_("有效期结束"), widget=DateTimeLocalInput())
     total_count = forms.IntegerField(label=_("发放总量(张)"), min_value=1)
@@ -75,7 +91,9 @@ class CampaignForm(forms.Form):
     )
     coupon = forms.ModelChoiceField(label=_("优惠券"), queryset=Coupon.objects.none(), required=False)
     products = ListField(label=_("复购商品"), required=False, help_text=_("多个商品用逗号分隔"))
-    days_since_purchase = forms.IntegerField(label=_("距上次购买天数"), min_value=1, required=False)
+    days_since_purchase = forms.IntegerField(
+        label=_("距上次购买天数"), min_value=1, max_value=MAX_DAYS, required=False
+    )
 
     def __init__(self, *args, shop, kind: str, templates, **kwargs):
         super().__init__(*args, **kwargs)

@@ -14,6 +14,8 @@ from smsmarketing.models import Shop
 from smsmarketing.services import shop_ensure_sms_allowed
 
 MAX_COUPON_COUNT = 1_000_000
+# A coupon valid for years (or until 2999) is a typo, not a promotion.
+MAX_COUPON_VALIDITY_DAYS = 366
 SEGMENT_FIELDS = (
     "tags_any",
     "purchased_within_days",
@@ -83,6 +85,8 @@ def coupon_create(
         raise AudienceInvalid(_("优惠券面额必须小于使用门槛。"))
     if valid_until <= valid_from or valid_until <= timezone.now():
         raise AudienceInvalid(_("有效期结束时间必须晚于开始时间和当前时间。"))
+    if (valid_until - valid_from).days > MAX_COUPON_VALIDITY_DAYS:
+        raise AudienceInvalid(_("优惠券有效期不能超过 {days} 天。").format(days=MAX_COUPON_VALIDITY_DAYS))
     if not total_count or not 1 <= total_count <= MAX_COUPON_COUNT:
         raise AudienceInvalid(_("发放总量须在 1 到 {max} 之间。").format(max=MAX_COUPON_COUNT))
     return Coupon.objects.create(

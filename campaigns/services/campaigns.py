@@ -39,6 +39,8 @@ REPURCHASE_TASK = "campaigns.tasks.repurchase_daily"
 # A dry run / preview fills the per-recipient coupon link with a code of this shape.
 PREVIEW_LINK_CODE = "AbCdEf12"
 DRY_RUN_BATCH = 2000
+# How far ahead a send may be scheduled: a date in 2999 is a typo.
+MAX_SCHEDULE_AHEAD = timedelta(days=90)
 
 
 class CampaignInvalid(SmsError):
@@ -278,6 +280,8 @@ def campaign_schedule(*, campaign: Campaign, user, at: datetime | None = None) -
     now = timezone.now()
     if at is not None and at < now - timedelta(minutes=1):
         raise CampaignInvalid(_("发送时间不能早于现在。"))
+    if at is not None and at > now + MAX_SCHEDULE_AHEAD:
+        raise CampaignInvalid(_("发送时间不能晚于 {days} 天以后。").format(days=MAX_SCHEDULE_AHEAD.days))
     with transaction.atomic():
         # Race: a double-clicked schedule button; the row lock lets one transition win.
         campaign = Campaign.objects.select_for_update().select_related("shop__category").get(pk=campaign.pk)
