@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: install run test lint stop smoke deploy-check
+.PHONY: install run test lint stop smoke deploy-check e2e chromium
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt package.json package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ run: install
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The browser journeys only (Playwright + Debian's chromium; screenshots in artifacts/e2e/).
+e2e: install
+	$(PY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
+
+# Debian's chromium, chromium-driver and a CJK font, from apt (never `playwright install`).
+chromium:
+	./scripts/install_chromium.sh
 
 lint: install
 	$(VENV)/bin/ruff check .

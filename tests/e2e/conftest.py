@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "e2e"
@@ -118,6 +119,15 @@ class Journey:
             return
         self.console_errors.append(f"{page.url}: {message.text} [{source}]")
 
+    @staticmethod
+    def ready(page) -> None:
+        """Wait until the page (and its deferred scripts: htmx, charts) has loaded.
+
+        A click that navigates returns once the new page commits; typing into a field
+        with htmx behaviour before htmx has set up would go unnoticed.
+        """
+        page.wait_for_load_state("load")
+
     def shot(self, page, name: str) -> Path:
         """Save a full-page screenshot as NN-name.png (numbered in journey order)."""
         path = self.folder / f"{len(self.shots) + 1:02d}-{name}.png"
@@ -161,6 +171,10 @@ def chromium() -> Iterator[object]:
         finally:
             browser.close()
     finally:
+        # While Playwright's loop runs, Django hands this thread other connections
+        # than the fixtures' (asgiref's Local sees an event loop): close them here,
+        # or they would outlive the test and block dropping the test database.
+        connections.close_all()
         playwright.stop()
         if previous is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

@@ -145,6 +145,7 @@ def test_it_runs_a_targeted_coupon_campaign_from_import_to_export(
     journey.shot(merchant, "campaign-new")
     merchant.click("main form button[type=submit]")
     merchant.locator("#dry-run").wait_for()
+    journey.ready(merchant)
     campaign = Campaign.objects.get(shop=shop)
     assert campaign.kind == "coupon" and campaign.segment == segment
     assert "【朵拉家居】" in merchant.inner_text("#preview")
@@ -163,6 +164,7 @@ def test_it_runs_a_targeted_coupon_campaign_from_import_to_export(
     merchant.fill("#schedule input[name=at]", at.strftime("%Y-%m-%dT%H:%M"))
     merchant.click("#schedule button[type=submit]")
     merchant.get_by_text("已排期").first.wait_for()
+    journey.ready(merchant)
     campaign.refresh_from_db()
     assert campaign.status == "scheduled"
     merchant.locator("#progress-box[data-status=scheduled]").wait_for()

@@ -56,6 +56,7 @@ def test_it_takes_a_new_merchant_from_login_to_a_live_signature(journey):
 
     # The signature form shows rule findings as the merchant types, then takes a good one.
     merchant.click("nav.sidenav >> text=短信签名")
+    journey.ready(merchant)
     merchant.fill("#id_text", "京东朵拉")
     merchant.locator("#signature-findings li[data-rule=SIG-PLATFORM]").wait_for()
     assert merchant.locator("#signature-findings mark.finding").count() >= 1

@@ -33,6 +33,7 @@ def test_it_takes_a_custom_template_through_rejection_to_approval(journey):
 
     # Write the text, inserting variables with the picker, never typing them.
     merchant.click("#new-template")
+    journey.ready(merchant)
     merchant.fill("#id_name", "双11会员券")
     area = merchant.locator("#id_text")
     area.click()
@@ -84,6 +85,7 @@ def test_it_takes_a_custom_template_through_rejection_to_approval(journey):
     assert "驳回" in row.inner_text() and "好价限时抢" in row.inner_text()
     journey.shot(merchant, "templates-rejected")
     row.locator("text=修改").click()
+    journey.ready(merchant)
     area = merchant.locator("#id_text")
     assert "好价不等人" in area.input_value()
     area.fill(area.input_value().replace("好价不等人", "好价限时抢"))
