@@ -1,0 +1,144 @@
+"""Benchmark planning against the physical limit: the real pipeline next to a raw COPY.
+
+For each size N (``--recipients 100000 1000000``: several sizes run one after the other in
+the same process, so the peak RSS printed after each shows whether memory grows with N):
+
+1. set-up (not timed): a shop with an active, funded account and a live signature, N
+   customers (one set-based INSERT), a frequency history (30% of the phones already got
+   marketing today from another shop, 5% are at the daily cap), a marketing campaign created
+   through ``campaign_create`` and its run;
+2. **plan**: ``plan_batch`` until the run is planned, the real pipeline (keyset read, dry and
+   counting frequency decisions, reservation, one INSERT per batch of 1,000 message rows);
+3. **COPY**: the same number of equivalent message rows (same columns and values) streamed
+   with ``COPY ... FROM STDIN`` into a scratch table created ``LIKE`` the messages table
+   ``INCLUDING INDEXES`` (the physical limit of writing those rows: no logic, one statement);
+4. both rates, their ratio, the peak RSS; then everything is deleted.
+
+Not a test: the figures go to docs/PERFORMANCE.md.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from campaigns.management.commands._bench import (
+    bench_campaign_start,
+    bench_shop_create,
+    bench_shop_delete,
+    frequency_history_seed,
+    message_outcomes,
+    peak_rss_mb,
+    plan_all,
+    send_moment,
+)
+from campaigns.models import Message
+from campaigns.services.campaigns import full_text, parts_of
+
+SCRATCH_TABLE = "bench_copy_message"
+COPY_COLUMNS = (
+    "id, campaign_id, run_id, shop_id, customer_id, phone, status, reason, body, text, parts, batch, "
+    "settlement, link_code, attempts, counted_at, created_at"
+)
+COPY_CHUNK = 1 << 20  # bytes handed to COPY per write
+
+
+class Command(BaseCommand):
+    help = "Time planning N recipients through the pipeline, next to a raw COPY of N message rows."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--recipients",
+            type=int,
+            nargs="+",
+            default=[1_000_000],
+            help="audience sizes, run in this order in one process (e.g. 100000 1000000)",
+        )
+        parser.add_argument("--keep", action="store_true", help="keep the bench shop and its rows")
+
+    def handle(self, *args, recipients: list[int], keep: bool, **options) -> None:
+        if any(n < 1 for n in recipients):
+            raise CommandError("--recipients must be >= 1")
+        self.stdout.write(
+            f"PostgreSQL {connection.cursor().connection.info.server_version}, "
+            f"database {connection.settings_dict['NAME']}; peak RSS at start {peak_rss_mb():.0f} MB"
+        )
+        for n in recipients:
+            self._one(n, keep=keep)
+
+    def _one(self, n: int, *, keep: bool) -> None:
+        at = send_moment()
+        started = time.perf_counter()
+        bench = bench_shop_create(recipients=n, balance=2 * n)
+        history = frequency_history_seed(bench=bench, day=at.date())
+        run = bench_campaign_start(bench=bench)
+        self.stdout.write(
+            f"\n== N = {n:,}: set-up {time.perf_counter() - started:.1f} s "
+            f"({n:,} customers, {history:,} frequency counter rows of other shops)"
+        )
+        try:
+            started = time.perf_counter()
+            batches = plan_all(run=run, at=at)
+            plan_s = time.perf_counter() - started
+            outcomes = message_outcomes(run=run)
+            written = sum(outcomes.values())
+            plan_rss = peak_rss_mb()
+            copy_s, copy_rss = self._copy(run=run, n=written)
+        finally:
+            if not keep:
+                bench_shop_delete(bench)
+        plan_rate, copy_rate = written / plan_s, written / copy_s
+        self.stdout.write(
+            f"plan (pipeline): {written:,} message rows in {batches} batches, {plan_s:.2f} s = "
+            f"{plan_rate:,.0f} recipients/s; outcomes {dict(sorted(outcomes.items()))}\n"
+            f"raw COPY       : {written:,} equivalent rows in {copy_s:.2f} s = {copy_rate:,.0f} rows/s "
+            f"(scratch table LIKE {Message._meta.db_table} INCLUDING INDEXES)\n"
+            f"ratio plan/COPY: {100 * plan_rate / copy_rate:.1f}% (target >= 25%)\n"
+            f"peak RSS       : {plan_rss:.0f} MB after planning, {copy_rss:.0f} MB after COPY "
+            f"(process peak since start)"
+        )
+        if keep:
+            self.stdout.write(f"kept: shop {bench.shop.pk}, run {run.pk}")
+
+    def _copy(self, *, run, n: int) -> tuple[float, float]:
+        """COPY ``n`` rows like the planned ones into a scratch table with the same indexes."""
+        message = Message.objects.filter(run=run, status=Message.Status.PLANNED).first()
+        body = message.body if message else "夏季新品上架"
+        parts = parts_of(signature="Bench", body=body)
+        assert full_text(signature="Bench", body=body)
+        table = Message._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {SCRATCH_TABLE}")
+            cursor.execute(
+                f"CREATE TABLE {SCRATCH_TABLE} (LIKE {table} INCLUDING DEFAULTS INCLUDING INDEXES)"
+            )
+        escaped = body.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+        ids = (run.campaign_id, run.pk, run.campaign.shop_id)
+        stamp = "2026-01-01 12:00:00+08"
+        first_phone = 19_000_000_000
+        try:
+            started = time.perf_counter()
+            with connection.cursor() as cursor:
+                raw = cursor.cursor  # the psycopg cursor: COPY FROM STDIN
+                with raw.copy(f"COPY {SCRATCH_TABLE} ({COPY_COLUMNS}) FROM STDIN") as copy:
+                    buffer: list[str] = []
+                    size = 0
+                    for i in range(n):
+                        line = (
+                            f"{i + 1}\t{ids[0]}\t{ids[1]}\t{ids[2]}\t{i + 1}\t{first_phone + i}\tplanned\t\t"
+                            f"{escaped}\t\t{parts}\t{1 + i // 1000}\tpending\t\\N\t0\t{stamp}\t{stamp}\n"
+                        )
+                        buffer.append(line)
+                        size += len(line)
+                        if size >= COPY_CHUNK // 3:  # about 1 MB of UTF-8 (CJK is 3 bytes)
+                            copy.write("".join(buffer))
+                            buffer, size = [], 0
+                    if buffer:
+                        copy.write("".join(buffer))
+            elapsed = time.perf_counter() - started
+            return elapsed, peak_rss_mb()
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {SCRATCH_TABLE}")
