@@ -155,6 +155,10 @@ class _RateLimiter:
             time.sleep(start - now)
 
 
+# Errors raised before the request could reach Kannel: retrying them never duplicates.
+NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
 class KannelBackend(GatewayBackend):
     def __init__(self, **options: object) -> None:
         super().__init__(**{**default_options(), **options})
@@ -207,12 +211,17 @@ class KannelBackend(GatewayBackend):
         self._limiter.wait()
         try:
             response = client.get(self.url, params=self.params(sms))
-        except httpx.TimeoutException as exc:
-            logger.warning("kannel: timeout sending message %s: %s", sms.message_id, exc)
-            return SendResult(sms.message_id, accepted=False, retryable=True, error=f"timeout: {exc}")
-        except httpx.TransportError as exc:
+        except NOT_SENT_ERRORS as exc:
+            # The request never reached Kannel (refused, no connection in time): safe to retry.
             logger.warning("kannel: unreachable sending message %s: %s", sms.message_id, exc)
             return SendResult(sms.message_id, accepted=False, retryable=True, error=f"unreachable: {exc}")
+        except httpx.TransportError as exc:
+            # The request went out but no answer came back (read timeout, connection dropped):
+            # Kannel may have queued it, so sending it again could reach the phone twice. It
+            # counts as handed over; its delivery report settles it, or without one the
+            # 72-hour sweep fails it (NO-REPORT) and refunds its parts.
+            logger.warning("kannel: no answer for message %s, not resent: %s", sms.message_id, exc)
+            return SendResult(sms.message_id, accepted=True, error=f"no answer: {exc}")
         answer = response.text.strip()
         if response.status_code in (200, 202) and answer.startswith(ACCEPTED_ANSWERS):
             return SendResult(sms.message_id, accepted=True)
