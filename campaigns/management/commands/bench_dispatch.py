@@ -1,0 +1,296 @@
+"""Benchmark dispatch against a real Kannel on loopback, next to a minimal keep-alive client.
+
+One run starts everything on free 127.0.0.1 ports and stops it afterwards: the SMPP
+simulator (``python -m campaigns.smsc_sim``, a process), Kannel (``scripts/kannel/start.sh``,
+DLR state in this database), and gunicorn serving this app for Kannel's delivery-report
+callbacks. Then, for N messages planned through the pipeline:
+
+A. **minimal client**: the same N ``sendsms`` GETs (same parameters, same dlr-url) sent by
+   ``concurrency`` threads, each one ``http.client`` keep-alive connection, nothing else;
+B. **pipeline**: ``run_dispatch`` through ``KannelBackend`` (claim, re-validate, hand over,
+   record), with the same concurrency, no rate limit;
+C. **delivery reports**: Kannel's callbacks through ``/hooks/kannel/dlr/`` (gunicorn), counted
+   from the first to the last report stored; then ``delivery_settle`` of every message.
+
+Phase A's reports reach messages that are still ``planned``; they are stored and ignored,
+so both phases cost Kannel and the callback endpoint the same. Not a test.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from campaigns.gateways.base import OutboundSms
+from campaigns.gateways.kannel import KannelBackend, mo_url
+from campaigns.management.commands._bench import (
+    bench_campaign_start,
+    bench_shop_create,
+    bench_shop_delete,
+    peak_rss_mb,
+    plan_all,
+    send_moment,
+)
+from campaigns.models import DeliveryReport, Message
+from campaigns.services.campaigns import full_text
+from campaigns.services.delivery import delivery_settle
+from campaigns.services.sending import run_dispatch
+from reviews.selectors import live_signature
+
+ROOT = Path(settings.BASE_DIR)
+SCRIPTS = ROOT / "scripts" / "kannel"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait(condition, *, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise CommandError(f"timed out after {seconds:.0f} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=1)
+        return True
+    except httpx.HTTPError:
+        return False
+
+
+class Stack:
+    """Simulator, gunicorn and Kannel processes of one benchmark run."""
+
+    def __init__(self, *, workers: int) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="bench-kannel-"))
+        self.procs: list[subprocess.Popen] = []
+        self.workers = workers
+        self.kannel_env: dict[str, str] | None = None
+
+    def start(self, database_url: str) -> None:
+        python = sys.executable
+        smsc_port, control_port, app_port = _free_port(), _free_port(), _free_port()
+        smsc_password = secrets.token_hex(4)
+        log = open(self.dir / "procs.log", "ab")  # noqa: SIM115 (closed with the processes)
+        self.procs.append(
+            subprocess.Popen(
+                [python, "-m", "campaigns.smsc_sim", "--port", str(smsc_port), "--control-port",
+                 str(control_port), "--system-id", "kannel", "--password", smsc_password],
+                cwd=ROOT, stdout=log, stderr=log,
+            )
+        )  # fmt: skip
+        env = {**os.environ, "DATABASE_URL": database_url}
+        self.procs.append(
+            subprocess.Popen(
+                [str(Path(python).parent / "gunicorn"), "smsmarketing.wsgi:application",
+                 "-b", f"127.0.0.1:{app_port}", "-w", str(self.workers), "--log-level", "warning"],
+                cwd=ROOT, env=env, stdout=log, stderr=log,
+            )
+        )  # fmt: skip
+        self.app_url = f"http://127.0.0.1:{app_port}"
+        _wait(lambda: _answers(f"http://127.0.0.1:{control_port}/status"), seconds=30, what="the simulator")
+        _wait(lambda: _answers(f"{self.app_url}/accounts/login/"), seconds=60, what="gunicorn")
+        self.kannel_env = {
+            **env,
+            "KANNEL_RUN_DIR": str(self.dir / "kannel"),
+            "KANNEL_ADMIN_PORT": str(_free_port()),
+            "KANNEL_BOX_PORT": str(_free_port()),
+            "KANNEL_SENDSMS_PORT": str(_free_port()),
+            "KANNEL_ADMIN_PASSWORD": secrets.token_hex(8),
+            "KANNEL_SENDSMS_USER": "bench",
+            "KANNEL_SENDSMS_PASSWORD": secrets.token_hex(8),
+            "KANNEL_SMSC_PORT": str(smsc_port),
+            "KANNEL_SMSC_SYSTEM_ID": "kannel",
+            "KANNEL_SMSC_PASSWORD": smsc_password,
+            "KANNEL_MO_URL": mo_url(self.app_url),
+            "KANNEL_DLR_DATABASE_URL": database_url,
+        }
+        done = subprocess.run(
+            ["bash", str(SCRIPTS / "start.sh")],
+            env=self.kannel_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if done.returncode != 0:
+            raise CommandError(f"scripts/kannel/start.sh failed:\n{done.stdout}{done.stderr}")
+
+    def backend_options(self, concurrency: int) -> dict[str, object]:
+        env = self.kannel_env
+        return {
+            "url": f"http://127.0.0.1:{env['KANNEL_SENDSMS_PORT']}/cgi-bin/sendsms",
+            "username": env["KANNEL_SENDSMS_USER"],
+            "password": env["KANNEL_SENDSMS_PASSWORD"],
+            "callback_base_url": self.app_url,
+            "rate": 0,
+            "concurrency": concurrency,
+            "timeout": 10,
+        }
+
+    def stop(self) -> None:
+        if self.kannel_env is not None:
+            subprocess.run(
+                ["bash", str(SCRIPTS / "stop.sh")], env=self.kannel_env, capture_output=True, timeout=60
+            )
+        for proc in reversed(self.procs):
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def minimal_client(*, url: str, queries: list[str], concurrency: int) -> tuple[float, int]:
+    """Send every query with ``concurrency`` keep-alive connections; (seconds, accepted)."""
+    parts = urlsplit(url)
+    chunks = [queries[i::concurrency] for i in range(concurrency)]
+    accepted = [0] * concurrency
+
+    def worker(index: int) -> None:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        for query in chunks[index]:
+            conn.request("GET", f"{parts.path}?{query}")
+            response = conn.getresponse()
+            response_body = response.read()
+            if response.status == 202 and response_body[:2] in (b"0:", b"3:"):
+                accepted[index] += 1
+        conn.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, sum(accepted)
+
+
+class Command(BaseCommand):
+    help = "Messages/s handed to a real Kannel by the pipeline vs. a minimal keep-alive client; DLRs/s."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--messages", type=int, default=10_000)
+        parser.add_argument("--concurrency", type=int, default=8, help="connections to Kannel (both clients)")
+        parser.add_argument(
+            "--batch", type=int, default=None, help="SMS_PIPELINE DISPATCH_BATCH (default: setting)"
+        )
+        parser.add_argument("--gunicorn-workers", type=int, default=2)
+        parser.add_argument("--report-timeout", type=float, default=300.0)
+
+    def handle(self, *args, messages: int, concurrency: int, batch: int | None, **options) -> None:
+        if not (shutil.which("bearerbox") or os.access("/usr/sbin/bearerbox", os.X_OK)):
+            raise CommandError("Kannel is not installed: scripts/kannel/install.sh")
+        os.environ.setdefault("KANNEL_DLR_SECRET", secrets.token_hex(16))  # the same in gunicorn
+        db = connection.settings_dict
+        database_url = (
+            f"postgres://{db['USER']}{':' + db['PASSWORD'] if db['PASSWORD'] else ''}"
+            f"@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        )
+        at = send_moment()
+        bench = bench_shop_create(recipients=messages, balance=2 * messages)
+        stack = Stack(workers=options["gunicorn_workers"])
+        try:
+            run = bench_campaign_start(bench=bench)
+            plan_all(run=run, at=at)
+            stack.start(database_url)
+            self.stdout.write(
+                f"{messages:,} messages planned; Kannel, SMPP simulator and gunicorn "
+                f"({options['gunicorn_workers']} workers) started on 127.0.0.1"
+            )
+            options_ = stack.backend_options(concurrency)
+            backend = KannelBackend(**options_)
+            signature = live_signature(shop=bench.shop).text
+            planned = list(
+                Message.objects.filter(run=run, status=Message.Status.PLANNED)
+                .order_by("id")
+                .values_list("id", "phone", "body")
+            )
+            queries = [
+                urlencode(backend.params(OutboundSms(i, phone, full_text(signature=signature, body=body))))
+                for i, phone, body in planned
+            ]
+            seconds, accepted = minimal_client(
+                url=str(options_["url"]), queries=queries, concurrency=concurrency
+            )
+            minimal_rate = len(queries) / seconds
+            self.stdout.write(
+                f"A minimal client : {len(queries):,} sendsms in {seconds:.2f} s = {minimal_rate:,.0f} msg/s "
+                f"({accepted:,} accepted, {concurrency} keep-alive connections)"
+            )
+            self._quiet(run, seconds=options["report_timeout"])
+
+            pipeline = dict(settings.SMS_PIPELINE, DISPATCH_RATE=0)
+            if batch:
+                pipeline["DISPATCH_BATCH"] = batch
+            settings.SMS_GATEWAY = {"BACKEND": "campaigns.gateways.kannel.KannelBackend", "OPTIONS": options_}
+            settings.SMS_PIPELINE = pipeline
+            reports_before = self._reports(run)
+            started = time.perf_counter()
+            result = run_dispatch(run_id=run.pk)
+            seconds = time.perf_counter() - started
+            handed = Message.objects.filter(run=run).exclude(sent_at=None).count()
+            pipe_rate = handed / seconds
+            self.stdout.write(
+                f"B pipeline       : {handed:,} handed over in {seconds:.2f} s = {pipe_rate:,.0f} msg/s "
+                f"(KannelBackend, DISPATCH_BATCH {pipeline['DISPATCH_BATCH']}, done={result.done})\n"
+                f"ratio pipeline/minimal: {100 * pipe_rate / minimal_rate:.1f}% (target >= 70%)"
+            )
+            finals = Message.objects.filter(run=run, status__in=[s.value for s in Message.FINAL])
+            _wait(lambda: finals.count() >= handed, seconds=options["report_timeout"], what="final reports")
+            reports = DeliveryReport.objects.filter(message__run=run).order_by("received_at")
+            window = reports.values_list("received_at", flat=True)
+            phase_b = list(window[reports_before:])
+            span = (phase_b[-1] - phase_b[0]).total_seconds() if len(phase_b) > 1 else 0.0
+            self.stdout.write(
+                f"C delivery reports: {len(phase_b):,} callbacks (/hooks/kannel/dlr/, gunicorn) in {span:.2f} s "
+                f"= {len(phase_b) / span if span else 0:,.0f} reports/s; "
+                f"{finals.count():,} messages final"
+            )
+            started = time.perf_counter()
+            settled = delivery_settle()
+            seconds = time.perf_counter() - started
+            self.stdout.write(
+                f"  settlement     : {settled:,} messages charged/released in {seconds:.2f} s = "
+                f"{settled / seconds if seconds else 0:,.0f} messages/s; peak RSS {peak_rss_mb():.0f} MB"
+            )
+        finally:
+            stack.stop()
+            bench_shop_delete(bench)
+
+    def _quiet(self, run, *, seconds: float) -> None:
+        """Wait until no report of the run arrived for 3 s (phase A's reports are all in)."""
+        deadline = time.monotonic() + seconds
+        last, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            count = self._reports(run)
+            if count != last:
+                last, since = count, time.monotonic()
+            elif time.monotonic() - since > 3:
+                return
+            time.sleep(0.5)
+
+    @staticmethod
+    def _reports(run) -> int:
+        return DeliveryReport.objects.filter(message__run=run).count()
