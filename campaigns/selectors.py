@@ -170,6 +170,32 @@ def campaign_statistics(*, campaign: Campaign, include_tests: bool = False) -> C
     return stats
 
 
+def campaigns_progress(*, campaigns: list[Campaign]) -> dict[int, CampaignStats]:
+    """Per-status counts of many campaigns with ONE grouped query (the campaign list; was one
+    ``campaign_statistics`` per row: N+1). Only the counts the list shows are filled."""
+    stats = {c.pk: CampaignStats() for c in campaigns}
+    rows = (
+        Message.objects.filter(campaign_id__in=list(stats), run__kind=CampaignRun.Kind.AUDIENCE)
+        .values_list("campaign_id", "status")
+        .order_by()
+        .annotate(n=Count("id"))
+    )
+    S = Message.Status
+    for campaign_id, status, n in rows:
+        one = stats[campaign_id]
+        one.by_status[status] = n
+        if status != S.SUPPRESSED:
+            one.planned += n
+    for one in stats.values():
+        one.waiting = one.by_status.get(S.PLANNED, 0)
+        one.delivered = one.by_status.get(S.DELIVERED, 0)
+        one.failed = one.by_status.get(S.FAILED, 0)
+        one.expired = one.by_status.get(S.EXPIRED, 0)
+        one.dropped = one.by_status.get(S.DROPPED, 0)
+        one.sent = one.planned - one.waiting - one.dropped
+    return stats
+
+
 def campaign_timeline(*, campaign: Campaign) -> dict:
     """Sent and delivered/failed per hour, for the chart (labels in local time)."""
     messages = Message.objects.filter(campaign=campaign, run__kind=CampaignRun.Kind.AUDIENCE)
@@ -230,3 +256,42 @@ def shop_optout_events(*, shop_id: int, phone: str | None = None, limit: int = 2
     if phone:
         events = events.filter(phone=phone)
     return list(events[:limit])
+
+
+# --- the dashboard's getting-started steps ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetupStep:
+    """One step from a new shop to its first campaign, for the portal's dashboard."""
+
+    title: str
+    done: bool
+    status: str  # what the merchant reads beside the step
+    url_name: str  # where to do it (a portal URL taking the shop id)
+    action: str
+
+
+def shop_setup_steps(*, shop) -> list[SetupStep]:
+    """Activate → recharge → signature → customers → first campaign, each done or not."""
+    from reviews.selectors import live_signature, pending_signature
+    from smsmarketing.selectors import account_for_shop
+
+    account = account_for_shop(shop=shop)
+    live, pending = live_signature(shop=shop), pending_signature(shop=shop)
+    customers = Customer.objects.filter(shop=shop).count()
+    campaigns = Campaign.objects.filter(shop=shop).count()
+    funded = account.pk is not None and (account.balance > 0 or account.reserved > 0)
+    return [
+        SetupStep("开通短信服务", account.is_active, "已开通" if account.is_active else "未开通",
+                  "portal:account", "去开通"),
+        SetupStep("购买短信套餐", funded, f"余量 {account.balance:,} 条" if funded else "余量为 0",
+                  "portal:account_recharge", "去充值"),
+        SetupStep("设置短信签名", live is not None,
+                  f"【{live.text}】已生效" if live else ("审核中" if pending else "未设置"),
+                  "reviews:signature", "去设置"),
+        SetupStep("导入客户", customers > 0, f"{customers:,} 位客户" if customers else "还没有客户",
+                  "campaigns:customers", "去导入"),
+        SetupStep("发送第一个营销任务", campaigns > 0, f"{campaigns:,} 个任务" if campaigns else "还没有任务",
+                  "campaigns:list", "去新建"),
+    ]

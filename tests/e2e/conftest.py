@@ -129,7 +129,12 @@ class Journey:
         page.wait_for_load_state("load")
 
     def shot(self, page, name: str) -> Path:
-        """Save a full-page screenshot as NN-name.png (numbered in journey order)."""
+        """Save a full-page screenshot as NN-name.png (numbered in journey order).
+
+        The page must fit the laptop screen's width: no horizontal scrolling.
+        """
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{page.url} is {overflow}px wider than the window ({name})"
         path = self.folder / f"{len(self.shots) + 1:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=True)
         self.shots.append(path)

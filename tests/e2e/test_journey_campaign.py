@@ -26,6 +26,7 @@ from campaigns.services.frequency import frequency_decide
 from campaigns.services.optouts import optout_record
 from campaigns.tasks import simulated_reports
 from tests.campaigns.campaign_fixtures import live_signature_for
+from tests.e2e.conftest import LAPTOP, SMALL_LAPTOP
 from tests.factories import PASSWORD, make_active_account, make_reviewer, make_shop, make_user
 
 JOURNEY = "campaign"
@@ -194,8 +195,11 @@ def test_it_runs_a_targeted_coupon_campaign_from_import_to_export(
     merchant.locator("canvas.outcome-chart[data-drawn=true]").wait_for()
     reasons = merchant.inner_text("#suppressed-reasons")
     assert "客户已退订" in reasons and "超过全平台每日营销短信上限" in reasons
-    merchant.locator("#statistics").scroll_into_view_if_needed()
     journey.shot(merchant, "statistics")
+    merchant.set_viewport_size(SMALL_LAPTOP)  # the smaller laptop screen
+    merchant.wait_for_timeout(500)  # Chart.js resizes its canvases on the next frames
+    journey.shot(merchant, "statistics-1280x800")
+    merchant.set_viewport_size(LAPTOP)
 
     # The export: one row per recipient, suppressed ones with their reason.
     with merchant.expect_download() as download:

@@ -22,6 +22,7 @@ def test_it_takes_a_new_merchant_from_login_to_a_live_signature(journey):
     journey.login(merchant, "dora", PASSWORD)
     assert merchant.url.endswith(f"/shop/{shop.pk}/")
     merchant.get_by_text("短信服务尚未开通").wait_for()
+    assert merchant.locator("#setup-steps li.done").count() == 0
     journey.shot(merchant, "dashboard-not-activated")
 
     # Activate: the terms must be accepted; refusing keeps the merchant on the page with the error.
@@ -91,4 +92,9 @@ def test_it_takes_a_new_merchant_from_login_to_a_live_signature(journey):
     merchant.reload()
     assert "【朵拉家居】" in merchant.inner_text("#live-signature")
     journey.shot(merchant, "signature-live")
+    merchant.click("nav.sidenav >> text=概览")
+    done = merchant.locator("#setup-steps li.done").all_inner_texts()
+    assert [text.split()[1] for text in done] == ["开通短信服务", "购买短信套餐", "设置短信签名"]
+    assert "【朵拉家居】已生效" in merchant.inner_text("#setup-steps")
+    journey.shot(merchant, "dashboard-next-steps")
     journey.assert_console_clean()
