@@ -133,9 +133,15 @@ def test_it_runs_a_targeted_coupon_campaign_from_import_to_export(
     merchant.fill("#id_threshold", "199")
     merchant.fill("#id_valid_from", now.strftime("%Y-%m-%dT%H:%M"))
     merchant.fill("#id_valid_until", (now + timedelta(days=14)).strftime("%Y-%m-%dT%H:%M"))
+    # Forgetting the quantity: the error sits under that field, everything typed is kept.
+    merchant.click("main form button[type=submit]")
+    merchant.locator("#field-total_count .errorlist").wait_for()
+    assert merchant.input_value("#id_name") == "会员专享券" and merchant.input_value("#id_amount") == "20"
+    journey.shot(merchant, "coupon-form-error")
     merchant.fill("#id_total_count", "100")
     merchant.click("main form button[type=submit]")
     merchant.get_by_text("优惠券已创建").wait_for()
+    assert "¥20.00" in merchant.inner_text("#coupon-list")
     journey.shot(merchant, "coupons")
 
     merchant.goto(f"/shop/{shop.pk}/campaigns/new/?kind=coupon")
