@@ -27,6 +27,7 @@ from campaigns.selectors import (
     campaign_messages_for_export,
     campaign_statistics,
     campaign_timeline,
+    campaigns_progress,
     segment_count,
     shop_campaigns,
 )
@@ -193,7 +194,9 @@ def _campaign(request: HttpRequest, campaign_id: int) -> Campaign:
 
 @shop_view
 def campaign_list(request: HttpRequest) -> HttpResponse:
-    campaigns = [(c, campaign_statistics(campaign=c)) for c in shop_campaigns(shop=request.shop)[:100]]
+    listed = list(shop_campaigns(shop=request.shop)[:100])
+    progress = campaigns_progress(campaigns=listed)
+    campaigns = [(c, progress[c.pk]) for c in listed]
     return render_portal(
         request,
         "portal/campaigns.html",

@@ -16,7 +16,12 @@ def live_signature(*, shop: Shop) -> Signature | None:
     message sent while a change is pending carries the old signature, one
     sent after the approval carries the new one.
     """
-    return Signature.objects.filter(shop_id=shop.pk, state=ReviewState.APPROVED).first()
+    from reviews.policy.memo import memoised
+
+    return memoised(
+        ("live_signature", shop.pk),
+        lambda: Signature.objects.filter(shop_id=shop.pk, state=ReviewState.APPROVED).first(),
+    )
 
 
 def pending_signature(*, shop: Shop) -> Signature | None:

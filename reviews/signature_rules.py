@@ -126,17 +126,26 @@ def check_platform(norm: NormalizedText, brand_terms: Iterable[PlatformBrandTerm
     return findings
 
 
+def signatures_in_use(normalized: Iterable[str]) -> dict[str, set[int]]:
+    """For each normalised text, the shops whose pending or approved signature it is (one query)."""
+    result: dict[str, set[int]] = {text: set() for text in normalized}
+    rows = Signature.objects.filter(
+        normalized__in=list(result), state__in=[ReviewState.PENDING, ReviewState.APPROVED]
+    ).values_list("normalized", "shop_id")
+    for text, shop_id in rows:
+        result[text].add(shop_id)
+    return result
+
+
 def check_duplicate(norm: NormalizedText, *, shop_id: int | None) -> list[Finding]:
     """Another shop already uses (or has submitted) the same signature."""
     if not norm.text or "\x00" in norm.text:
         # Empty, or unstorable in PostgreSQL (NUL): SIG-LENGTH / SIG-CHARSET already block it.
         return []
-    others = Signature.objects.filter(
-        normalized=norm.text, state__in=[ReviewState.PENDING, ReviewState.APPROVED]
-    )
-    if shop_id is not None:
-        others = others.exclude(shop_id=shop_id)
-    if not others.exists():
+    from reviews.policy.memo import memoised
+
+    in_use = memoised(("signature_in_use", norm.text), lambda: signatures_in_use([norm.text])[norm.text])
+    if not in_use - {shop_id}:
         return []
     return [_finding(
         norm, "SIG-DUPLICATE", 0, len(norm.text),
@@ -159,10 +168,12 @@ def signature_findings(
     are read from the database unless given.
     """
     norm = normalize(text)
+    from reviews.policy.memo import memoised
+
     if neutral_names is None:
-        neutral_names = NeutralName.objects.filter(active=True)
+        neutral_names = memoised(("neutral_names",), lambda: list(NeutralName.objects.filter(active=True)))
     if brand_terms is None:
-        brand_terms = PlatformBrandTerm.objects.filter(active=True)
+        brand_terms = memoised(("brand_terms",), lambda: list(PlatformBrandTerm.objects.filter(active=True)))
     findings = [
         *check_length(norm),
         *check_charset(norm),

@@ -33,6 +33,8 @@ from django.utils.translation import gettext_lazy as _
 from reviews.admin.forms import ReviewDecisionForm
 from reviews.findings import Finding
 from reviews.models.review import ReviewDecision, ReviewState, may_review
+from reviews.models.signatures import Signature
+from reviews.policy.memo import policy_memo, prime
 from reviews.selectors import review_decisions_for
 from reviews.services.review import review_approve, review_bulk_approve, review_reject
 from smsmarketing.errors import SmsError
@@ -128,6 +130,25 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
         if any(f.name == "shop" for f in self.model._meta.fields):
             qs = qs.select_related("shop__category")
         return qs
+
+    def changelist_view(self, request, extra_context=None):
+        # Each row's findings are recomputed with today's lists: load the lists (and the live
+        # signatures of the page's shops) once per page, not once per row (N+1).
+        with policy_memo():
+            response = super().changelist_view(request, extra_context)
+            if hasattr(response, "render"):
+                response.render()
+        return response
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        shop_ids = {getattr(obj, "shop_id", None) for obj in changelist.result_list} - {None}
+        if shop_ids:
+            approved = Signature.objects.filter(shop_id__in=shop_ids, state=ReviewState.APPROVED)
+            live = {signature.shop_id: signature for signature in approved}
+            for shop_id in shop_ids:
+                prime(("live_signature", shop_id), live.get(shop_id))
+        return changelist
 
     # ---- list columns -----------------------------------------------------
 

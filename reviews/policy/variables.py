@@ -48,6 +48,12 @@ def tokens(text: str) -> list[Token]:
 
 def variable_specs(*, use: str | None = None) -> dict[str, VariableSpec]:
     """Active variables by name (only those allowed for ``use`` if given), in picker order."""
+    from reviews.policy.memo import memoised
+
+    return dict(memoised(("variable_specs", use), lambda: _variable_specs(use=use)))
+
+
+def _variable_specs(*, use: str | None) -> dict[str, VariableSpec]:
     from reviews.models.policy import TemplateVariable
 
     specs = {}

@@ -125,6 +125,12 @@ _cache_lock = threading.Lock()
 
 def published_lists() -> list[CompiledList]:
     """The compiled latest revision of every word list (cached per version)."""
+    from reviews.policy.memo import memoised
+
+    return list(memoised(("published_lists",), _published_lists))
+
+
+def _published_lists() -> list[CompiledList]:
     from reviews.models.policy import WordList, WordListRevision
 
     lists = list(WordList.objects.values("id", "rule", "version", "message", "hint", "updated_at"))
