@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -272,15 +272,33 @@ class SetupStep:
     action: str
 
 
-def shop_setup_steps(*, shop) -> list[SetupStep]:
-    """Activate → recharge → signature → customers → first campaign, each done or not."""
-    from reviews.selectors import live_signature, pending_signature
+def shop_setup_steps(*, shop, account=None) -> list[SetupStep]:
+    """Activate → recharge → signature → customers → first campaign, each done or not.
+
+    One query for the shop's facts (plus one for the account unless given): the
+    dashboard shows it on every visit, so customers and campaigns are tested for
+    existence, not counted.
+    """
+    from reviews.models import Signature
+    from reviews.models.review import ReviewState
+    from smsmarketing.models import Shop
     from smsmarketing.selectors import account_for_shop
 
-    account = account_for_shop(shop=shop)
-    live, pending = live_signature(shop=shop), pending_signature(shop=shop)
-    customers = Customer.objects.filter(shop=shop).count()
-    campaigns = Campaign.objects.filter(shop=shop).count()
+    if account is None:
+        account = account_for_shop(shop=shop)
+    signatures = Signature.objects.filter(shop=OuterRef("pk"))
+    facts = (
+        Shop.objects.filter(pk=shop.pk)
+        .annotate(
+            live_text=Subquery(signatures.filter(state=ReviewState.APPROVED).order_by("-id").values("text")[:1]),
+            has_pending=Exists(signatures.filter(state=ReviewState.PENDING)),
+            has_customers=Exists(Customer.objects.filter(shop=OuterRef("pk"))),
+            has_campaigns=Exists(Campaign.objects.filter(shop=OuterRef("pk"))),
+        )
+        .values("live_text", "has_pending", "has_customers", "has_campaigns")
+        .get()
+    )
+    live, customers, campaigns = facts["live_text"], facts["has_customers"], facts["has_campaigns"]
     funded = account.pk is not None and (account.balance > 0 or account.reserved > 0)
     return [
         SetupStep("开通短信服务", account.is_active, "已开通" if account.is_active else "未开通",
@@ -288,10 +306,10 @@ def shop_setup_steps(*, shop) -> list[SetupStep]:
         SetupStep("购买短信套餐", funded, f"余量 {account.balance:,} 条" if funded else "余量为 0",
                   "portal:account_recharge", "去充值"),
         SetupStep("设置短信签名", live is not None,
-                  f"【{live.text}】已生效" if live else ("审核中" if pending else "未设置"),
+                  f"【{live}】已生效" if live else ("审核中" if facts["has_pending"] else "未设置"),
                   "reviews:signature", "去设置"),
-        SetupStep("导入客户", customers > 0, f"{customers:,} 位客户" if customers else "还没有客户",
+        SetupStep("导入客户", customers, "已导入" if customers else "还没有客户",
                   "campaigns:customers", "去导入"),
-        SetupStep("发送第一个营销任务", campaigns > 0, f"{campaigns:,} 个任务" if campaigns else "还没有任务",
+        SetupStep("发送第一个营销任务", campaigns, "已创建" if campaigns else "还没有任务",
                   "campaigns:list", "去新建"),
     ]

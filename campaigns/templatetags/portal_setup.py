@@ -1,4 +1,4 @@
-"""The dashboard's getting-started card: ``{% load portal_setup %}{% setup_steps shop %}``.
+"""The dashboard's getting-started card: ``{% load portal_setup %}{% setup_steps shop account %}``.
 
 A template tag, so the portal shell's dashboard (smsmarketing) shows campaign-side facts
 without importing the campaigns app (dependencies point campaigns → reviews → smsmarketing).
@@ -14,6 +14,6 @@ register = template.Library()
 
 
 @register.inclusion_tag("portal/setup_steps.html")
-def setup_steps(shop) -> dict:
-    steps = shop_setup_steps(shop=shop)
+def setup_steps(shop, account=None) -> dict:
+    steps = shop_setup_steps(shop=shop, account=account)
     return {"shop": shop, "steps": steps, "left": sum(not s.done for s in steps)}

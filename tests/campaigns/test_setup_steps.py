@@ -22,6 +22,7 @@ def test_it_marks_the_steps_a_shop_has_done(alice, alice_shop, reviewer):
     steps = shop_setup_steps(shop=alice_shop)
     assert [s.done for s in steps] == [True, True, True, True, False]
     assert steps[1].status == "余量 1,200 条" and steps[2].status == "【爱丽丝服饰】已生效"
+    assert steps[3].status == "已导入" and steps[4].status == "还没有任务"
 
 
 def test_it_shows_the_steps_on_the_dashboard_but_not_to_a_restricted_shop(
