@@ -12,8 +12,10 @@ B. **pipeline**: ``run_dispatch`` through ``KannelBackend`` (claim, re-validate,
 C. **delivery reports**: Kannel's callbacks through ``/hooks/kannel/dlr/`` (gunicorn), counted
    from the first to the last report stored; then ``delivery_settle`` of every message.
 
-Phase A's reports reach messages that are still ``planned``; they are stored and ignored,
-so both phases cost Kannel and the callback endpoint the same. Not a test.
+Between A and B, **A2** sends the same messages once more through ``KannelBackend.send_batch``
+alone (no database work), to split the gap between the HTTP client and the pipeline's own work.
+Phase A's and A2's reports reach messages that are still ``planned``; they are stored and
+ignored, so every phase costs Kannel and the callback endpoint the same. Not a test.
 """
 
 from __future__ import annotations
@@ -240,6 +242,19 @@ class Command(BaseCommand):
                 f"({accepted:,} accepted, {concurrency} keep-alive connections)"
             )
             self._quiet(run, seconds=options["report_timeout"])
+            # A2: the backend alone (its HTTP client, no database work), the same messages again.
+            outbound = [
+                OutboundSms(i, phone, full_text(signature=signature, body=body)) for i, phone, body in planned
+            ]
+            started = time.perf_counter()
+            results = KannelBackend(**options_).send_batch(outbound)
+            seconds = time.perf_counter() - started
+            self.stdout.write(
+                f"A2 backend alone : {len(outbound):,} in {seconds:.2f} s = "
+                f"{len(outbound) / seconds:,.0f} msg/s "
+                f"({sum(r.accepted for r in results):,} accepted; KannelBackend.send_batch, no database)"
+            )
+            self._quiet(run, seconds=options["report_timeout"])
 
             pipeline = dict(settings.SMS_PIPELINE, DISPATCH_RATE=0)
             if batch:
@@ -264,7 +279,8 @@ class Command(BaseCommand):
             phase_b = list(window[reports_before:])
             span = (phase_b[-1] - phase_b[0]).total_seconds() if len(phase_b) > 1 else 0.0
             self.stdout.write(
-                f"C delivery reports: {len(phase_b):,} callbacks (/hooks/kannel/dlr/, gunicorn) in {span:.2f} s "
+                f"C delivery reports: {len(phase_b):,} callbacks (/hooks/kannel/dlr/, gunicorn) "
+                f"in {span:.2f} s "
                 f"= {len(phase_b) / span if span else 0:,.0f} reports/s; "
                 f"{finals.count():,} messages final"
             )

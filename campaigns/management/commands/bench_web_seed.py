@@ -1,0 +1,129 @@
+"""Seed data for the web benchmark (scripts/bench/web.sh), set-based, fast.
+
+Creates a merchant ``bench-merchant`` with one shop (active account, live signature),
+``--campaigns`` completed campaigns holding ``--messages`` message rows between them
+(generate_series: delivered, failed, suppressed, spread over hours), ``--reviews``
+pending custom templates spread over 100 other shops (the reviewers' queue), and a
+reviewer ``bench-reviewer`` (superuser). Prints the page URLs and a logged-in session
+cookie for each user, as shell assignments ``scripts/bench/web.sh`` evaluates.
+Meant for a dedicated database (``sms_bench``): it is not cleaned up.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from campaigns.management.commands._bench import MARKETING_TEXT, bench_shop_create
+from campaigns.models import Campaign, CampaignRun, Message
+from reviews.models import MessageTemplate
+from smsmarketing.models import Shop
+
+MERCHANT, REVIEWER = "bench-merchant", "bench-reviewer"
+
+
+class Command(BaseCommand):
+    help = "Seed 1M messages and 10k pending reviews for the web benchmark; print URLs and session cookies."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--messages", type=int, default=1_000_000)
+        parser.add_argument("--campaigns", type=int, default=50)
+        parser.add_argument("--reviews", type=int, default=10_000)
+
+    def handle(self, *args, messages: int, campaigns: int, reviews: int, **options) -> None:
+        started = time.perf_counter()
+        User = get_user_model()
+        bench = bench_shop_create(recipients=min(messages, 100_000), balance=10 * messages)
+        owner, reviewer = bench.users
+        User.objects.filter(pk=owner.pk).update(username=f"{MERCHANT}-{owner.pk}")
+        now = timezone.now()
+        rows = Campaign.objects.bulk_create(
+            Campaign(
+                shop=bench.shop,
+                kind=Campaign.Kind.MARKETING,
+                name=f"压测营销{i + 1}",
+                status=Campaign.Status.COMPLETED,
+                text=MARKETING_TEXT,
+                created_by=owner,
+                scheduled_at=now,
+                started_at=now,
+                finished_at=now,
+            )
+            for i in range(campaigns)
+        )
+        runs = CampaignRun.objects.bulk_create(
+            CampaignRun(campaign=c, status=CampaignRun.Status.FINISHED, batches_planned=1) for c in rows
+        )
+        per = messages // campaigns
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""INSERT INTO {Message._meta.db_table}
+                        (campaign_id, run_id, shop_id, customer_id, phone, status, reason, body, text, parts,
+                         batch, settlement, attempts, counted_at, sent_at, final_at, created_at)
+                    SELECT c.campaign_id, c.run_id, %s, NULL, (%s + g)::text,
+                           CASE WHEN g %% 20 = 0 THEN 'suppressed' WHEN g %% 10 = 1 THEN 'failed'
+                                ELSE 'delivered' END,
+                           CASE WHEN g %% 20 = 0 THEN 'FREQ-PLATFORM-DAY' WHEN g %% 10 = 1 THEN 'DLR-FAILED'
+                                ELSE '' END,
+                           %s, CASE WHEN g %% 20 = 0 THEN '' ELSE %s END, 1, 1 + g / 1000,
+                           CASE WHEN g %% 20 = 0 THEN 'none' WHEN g %% 10 = 1 THEN 'released'
+                                ELSE 'charged' END, 1, %s,
+                           %s - (g %% 48) * interval '1 hour', %s - (g %% 48) * interval '1 hour' + interval '5 s',
+                           %s
+                    FROM unnest(%s::bigint[], %s::bigint[]) AS c(campaign_id, run_id)
+                    CROSS JOIN generate_series(0, %s - 1) AS g""",
+                [
+                    bench.shop.pk,
+                    bench.first_phone,
+                    MARKETING_TEXT,
+                    f"【Bench】{MARKETING_TEXT}拒收请回复R",
+                    now,
+                    now,
+                    now,
+                    now,
+                    [c.pk for c in rows],
+                    [r.pk for r in runs],
+                    per,
+                ],
+            )
+            written = cursor.rowcount
+            others = Shop.objects.bulk_create(
+                Shop(name=f"待审店铺{i}-{bench.shop.pk}", category=bench.category) for i in range(100)
+            )
+            cursor.execute(
+                f"""INSERT INTO {MessageTemplate._meta.db_table}
+                        (state, submitted_at, due_at, reason_code, reason_text, findings, origin, name, use,
+                         message_class, text, lineage, version, created_at, shop_id, submitted_by_id)
+                    SELECT 'pending', %s - g * interval '1 minute', %s + (g %% 5000) * interval '1 minute',
+                           '', '', '[]'::jsonb, 'custom', '待审模板' || g, 'coupon', 'marketing',
+                           '亲，您的${{coupon_amount}}优惠券已到账，${{coupon_threshold}}，点击${{coupon_link}}领取。',
+                           gen_random_uuid(), 1, %s, (%s::bigint[])[1 + g %% 100], %s
+                    FROM generate_series(0, %s - 1) AS g""",
+                [now, now, now, [s.pk for s in others], owner.pk, reviews],
+            )
+            pending = cursor.rowcount
+            for table in (Message._meta.db_table, MessageTemplate._meta.db_table):
+                cursor.execute(f"ANALYZE {table}")
+        merchant = Client()
+        merchant.force_login(owner)
+        admin = Client()
+        admin.force_login(reviewer)
+        shop_id, campaign_id = bench.shop.pk, rows[0].pk
+        self.stderr.write(
+            f"seeded {written:,} messages in {campaigns} campaigns and {pending:,} pending templates "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+        for name, value in {
+            "MERCHANT_COOKIE": merchant.cookies["sessionid"].value,
+            "REVIEWER_COOKIE": admin.cookies["sessionid"].value,
+            "PAGE_DASHBOARD": f"/shop/{shop_id}/",
+            "PAGE_CAMPAIGNS": f"/shop/{shop_id}/campaigns/",
+            "PAGE_STATISTICS": f"/shop/{shop_id}/campaigns/{campaign_id}/",
+            "PAGE_REVIEW_QUEUE": "/admin/reviews/messagetemplate/",
+        }.items():
+            self.stdout.write(f"{name}={value}")

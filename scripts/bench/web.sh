@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Web benchmark: p50/p95 latency of the merchant dashboard, campaign list, campaign statistics
+# and the admin review queue under CONNECTIONS concurrent clients (wrk), served by gunicorn on
+# a random 127.0.0.1 port, against a database seeded by `manage.py bench_web_seed`.
+#
+#   DATABASE_URL=postgres://postgres@127.0.0.1:5432/sms_bench scripts/bench/web.sh
+#
+# Environment: MESSAGES (1000000), REVIEWS (10000), CONNECTIONS (20), DURATION (20s),
+# WORKERS (gunicorn workers, 4), THREADS (wrk threads, 2). Needs `wrk` (apt-get install wrk).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+: "${DATABASE_URL:?set DATABASE_URL to a dedicated benchmark database (e.g. sms_bench)}"
+MESSAGES=${MESSAGES:-1000000} REVIEWS=${REVIEWS:-10000} CONNECTIONS=${CONNECTIONS:-20}
+DURATION=${DURATION:-20s} WORKERS=${WORKERS:-4} THREADS=${THREADS:-2}
+PY=.venv/bin/python
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 2; }
+
+# Seeding adds MESSAGES rows each run: use a fresh database for comparable figures.
+seed=$(mktemp)
+$PY manage.py bench_web_seed --messages "$MESSAGES" --reviews "$REVIEWS" > "$seed"
+# shellcheck disable=SC1090
+source "$seed"; rm -f "$seed"
+
+$PY manage.py collectstatic --noinput --verbosity 0  # WhiteNoise serves the hashed names
+
+PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+.venv/bin/gunicorn smsmarketing.wsgi:application -b "127.0.0.1:$PORT" -w "$WORKERS" --log-level warning \
+  2>"${TMPDIR:-/tmp}/bench-web-gunicorn.log" &
+GUNICORN=$!
+trap 'kill -TERM $GUNICORN 2>/dev/null; wait $GUNICORN 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  curl -fsS -o /dev/null "http://127.0.0.1:$PORT/accounts/login/" 2>/dev/null && break
+  sleep 0.3
+done
+
+echo "gunicorn -w $WORKERS on 127.0.0.1:$PORT; wrk -t$THREADS -c$CONNECTIONS -d$DURATION; $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench() {  # name, path, cookie
+  local out
+  # Warm up (templates, connections), then measure.
+  wrk -t1 -c2 -d2s -H "Cookie: sessionid=$3" "http://127.0.0.1:$PORT$2" >/dev/null
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s scripts/bench/latency.lua \
+        -H "Cookie: sessionid=$3" "http://127.0.0.1:$PORT$2" | grep '^RESULT')
+  printf '%-18s %-34s %s\n' "$1" "$2" "${out#RESULT }"
+}
+bench dashboard "$PAGE_DASHBOARD" "$MERCHANT_COOKIE"
+bench campaigns "$PAGE_CAMPAIGNS" "$MERCHANT_COOKIE"
+bench statistics "$PAGE_STATISTICS" "$MERCHANT_COOKIE"
+bench review-queue "$PAGE_REVIEW_QUEUE" "$REVIEWER_COOKIE"
