@@ -73,7 +73,8 @@ class Command(BaseCommand):
                            %s, CASE WHEN g %% 20 = 0 THEN '' ELSE %s END, 1, 1 + g / 1000,
                            CASE WHEN g %% 20 = 0 THEN 'none' WHEN g %% 10 = 1 THEN 'released'
                                 ELSE 'charged' END, 1, %s,
-                           %s - (g %% 48) * interval '1 hour', %s - (g %% 48) * interval '1 hour' + interval '5 s',
+                           %s - (g %% 48) * interval '1 hour',
+                           %s - (g %% 48) * interval '1 hour' + interval '5 s',
                            %s
                     FROM unnest(%s::bigint[], %s::bigint[]) AS c(campaign_id, run_id)
                     CROSS JOIN generate_series(0, %s - 1) AS g""",
