@@ -140,10 +140,12 @@ class Journey:
         self.shots.append(path)
         return path
 
-    def login(self, page, username: str, password: str, *, admin: bool = False) -> None:
+    def login(self, page, username: str, password: str, *, admin: bool = False, shot: str = "") -> None:
         page.goto("/admin/login/" if admin else "/accounts/login/")
         page.fill("#id_username", username)
         page.fill("#id_password", password)
+        if shot:
+            self.shot(page, shot)
         with page.expect_navigation():
             page.click("input[type=submit], button[type=submit]")
         assert "/login/" not in page.url, f"{username} could not log in: {page.url}"

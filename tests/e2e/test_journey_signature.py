@@ -19,7 +19,7 @@ def test_it_takes_a_new_merchant_from_login_to_a_live_signature(journey):
     rita = make_reviewer("rita")
 
     merchant = journey.open()
-    journey.login(merchant, "dora", PASSWORD)
+    journey.login(merchant, "dora", PASSWORD, shot="login")
     assert merchant.url.endswith(f"/shop/{shop.pk}/")
     merchant.get_by_text("短信服务尚未开通").wait_for()
     assert merchant.locator("#setup-steps li.done").count() == 0
@@ -73,7 +73,7 @@ def test_it_takes_a_new_merchant_from_login_to_a_live_signature(journey):
 
     # The reviewer approves it in the admin workbench.
     reviewer = journey.open()
-    journey.login(reviewer, rita.username, PASSWORD, admin=True)
+    journey.login(reviewer, rita.username, PASSWORD, admin=True, shot="admin-login")
     reviewer.goto("/admin/reviews/signature/")
     row = reviewer.locator("#result_list tr", has_text="朵拉家居")
     row.wait_for()
