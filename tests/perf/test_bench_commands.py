@@ -1,0 +1,47 @@
+"""Smoke runs of the benchmark commands at a small size: they work and clean up after
+themselves. The figures are not asserted (benchmarks are not timed tests)."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from django.core.management import call_command
+
+from campaigns.models import Campaign, Customer, Message
+from campaigns.models.frequency import PlatformCounter, ShopCounter
+from reviews.models import MessageTemplate
+from smsmarketing.models import Reservation, Shop
+
+
+@pytest.mark.django_db
+def test_it_plans_through_the_pipeline_next_to_a_raw_copy_and_leaves_nothing_bulky_behind():
+    out = io.StringIO()
+    call_command("bench_send", recipients=[1500, 3000], stdout=out)
+    text = out.getvalue()
+    assert len(re.findall(r"plan \(pipeline\): ([\d,]+) message rows", text)) == 2
+    assert re.search(r"plan \(pipeline\): 3,000 message rows", text)
+    assert re.search(r"raw COPY\s+: 3,000 equivalent rows", text)
+    assert len(re.findall(r"ratio plan/COPY: [\d.]+%", text)) == 2
+    assert "FREQ-PLATFORM-DAY" in text  # the history of other shops suppresses some phones
+    assert len(re.findall(r"peak RSS\s+: \d+ MB", text)) == 2
+    # Cleaned up: only the closed bench shops (and their append-only review trail) remain.
+    assert not Message.objects.exists()
+    assert not Customer.objects.exists()
+    assert not Campaign.objects.exists()
+    assert not Reservation.objects.exists()
+    assert not PlatformCounter.objects.exists() and not ShopCounter.objects.exists()
+    assert not Shop.objects.filter(active=True, name__startswith="压测").exists()
+
+
+@pytest.mark.django_db
+def test_it_seeds_the_web_benchmark_set_based_and_prints_logged_in_cookies():
+    out = io.StringIO()
+    call_command("bench_web_seed", messages=1200, campaigns=4, reviews=30, stdout=out, stderr=io.StringIO())
+    values = dict(line.split("=", 1) for line in out.getvalue().split())
+    assert set(values) >= {"MERCHANT_COOKIE", "REVIEWER_COOKIE", "PAGE_DASHBOARD", "PAGE_REVIEW_QUEUE"}
+    shop_id = int(values["PAGE_DASHBOARD"].strip("/").split("/")[1])
+    assert Message.objects.filter(shop_id=shop_id).count() == 1200
+    assert Campaign.objects.filter(shop_id=shop_id).count() == 4
+    assert MessageTemplate.objects.filter(state="pending").count() == 30
