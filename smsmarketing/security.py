@@ -57,14 +57,16 @@ def ip_allowed(address: str, networks: list[str]) -> bool:
     return any(ip in ipaddress.ip_network(net, strict=False) for net in networks)
 
 
-def _window(now: datetime) -> datetime:
+def _window(now: datetime, seconds: int = RATE_WINDOW_SECONDS) -> datetime:
     epoch = int(now.timestamp())
-    return datetime.fromtimestamp(epoch - epoch % RATE_WINDOW_SECONDS, tz=now.tzinfo)
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=now.tzinfo)
 
 
-def rate_limit_count(key: str, *, now: datetime | None = None) -> int:
+def rate_limit_count(
+    key: str, *, now: datetime | None = None, window_seconds: int = RATE_WINDOW_SECONDS
+) -> int:
     """Calls counted for ``key`` in the current window (no write)."""
-    window = _window(now or timezone.now())
+    window = _window(now or timezone.now(), window_seconds)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT hits FROM smsmarketing_ratelimitcounter WHERE key = %s AND window_start = %s",
@@ -74,9 +76,12 @@ def rate_limit_count(key: str, *, now: datetime | None = None) -> int:
     return row[0] if row else 0
 
 
-def rate_limit_hit(key: str, *, now: datetime | None = None) -> int:
-    """Count one call for ``key`` in the current window; return the count including it."""
-    window = _window(now or timezone.now())
+def rate_limit_hit(
+    key: str, *, now: datetime | None = None, window_seconds: int = RATE_WINDOW_SECONDS
+) -> int:
+    """Count one call for ``key`` in the current window (of ``window_seconds``, aligned to the
+    epoch); return the count including it. Use one window size per key."""
+    window = _window(now or timezone.now(), window_seconds)
     with connection.cursor() as cursor:
         # Race: two processes counting the first call of a window at once; ON CONFLICT
         # makes the second one increment the row the first inserted.

@@ -479,6 +479,32 @@ def campaign_send_test(*, campaign: Campaign, user, phone: str) -> CampaignRun:
 VERIFY_CODE_TTL = timedelta(minutes=10)
 VERIFY_MAX_ATTEMPTS = 5
 VERIFY_TEXT = "【短信管理平台】您的测试手机号验证码为{code}，10分钟内有效。"
+# Verification codes are free platform messages to any number a merchant types: without
+# limits a shop could flood a stranger's phone, or draw codes until one is guessed.
+VERIFY_RESEND_SECONDS = 60  # one code per shop and phone per minute
+VERIFY_PER_PHONE_DAY = 5  # codes to one phone per day, all shops together
+VERIFY_PER_SHOP_DAY = 20  # codes one shop may request per day
+DAY_SECONDS = 24 * 3600
+
+
+def _verification_throttle(*, shop_id: int, phone: str) -> None:
+    """Count this request against the limits (atomic PostgreSQL counters); refuse beyond them."""
+    from smsmarketing.security import rate_limit_hit
+
+    limits = [
+        (f"verify:{shop_id}:{phone}", VERIFY_RESEND_SECONDS, 1, _("验证码已发送，请 1 分钟后再获取。")),
+        (
+            f"verify-phone:{phone}", DAY_SECONDS, VERIFY_PER_PHONE_DAY,
+            _("该手机号今日获取验证码的次数已达上限，请明天再试。"),
+        ),
+        (
+            f"verify-shop:{shop_id}", DAY_SECONDS, VERIFY_PER_SHOP_DAY,
+            _("本店今日获取验证码的次数已达上限，请明天再试。"),
+        ),
+    ]
+    for key, window, limit, message in limits:
+        if rate_limit_hit(key, window_seconds=window) > limit:
+            raise CampaignInvalid(message)
 
 
 def _code_hash(*, phone: str, code: str) -> str:
@@ -500,6 +526,7 @@ def verified_phone_request(*, shop: Shop, user, phone: str):
     normalized = normalize_phone(phone or "")
     if normalized is None:
         raise CampaignInvalid(_("请输入有效的中国大陆手机号。"))
+    _verification_throttle(shop_id=shop.pk, phone=normalized)
     code = f"{secrets.randbelow(10**6):06d}"
     VerifiedPhone.objects.update_or_create(
         shop=shop,
@@ -533,10 +560,15 @@ def verified_phone_confirm(*, shop: Shop, user, phone: str, code: str):
             or row.attempts >= VERIFY_MAX_ATTEMPTS
         ):
             raise CampaignInvalid(_("验证码已失效，请重新获取。"))
-        if row.code_hash != _code_hash(phone=normalized, code=(code or "").strip()):
+        wrong = row.code_hash != _code_hash(phone=normalized, code=(code or "").strip())
+        if wrong:
             row.attempts += 1
             row.save(update_fields=["attempts"])
-            raise CampaignInvalid(_("验证码不正确。"))
-        row.verified_at, row.code_hash = timezone.now(), ""
-        row.save(update_fields=["verified_at", "code_hash"])
+        else:
+            row.verified_at, row.code_hash = timezone.now(), ""
+            row.save(update_fields=["verified_at", "code_hash"])
+    # Raised after the block commits: raising inside it rolled the attempt count back, which
+    # left the 6-digit code open to unlimited guesses.
+    if wrong:
+        raise CampaignInvalid(_("验证码不正确。"))
     return row
