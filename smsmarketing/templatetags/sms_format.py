@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from django import template
@@ -70,3 +71,24 @@ REASON_LABELS = {
 def reason_label(value: object) -> str:
     """"客户已退订" for OPTED-OUT; an unknown id is shown as it is."""
     return str(REASON_LABELS.get(str(value), value))
+
+
+_CAMPAIGN_REFERENCE = re.compile(r"^campaign:(\d+):")
+_SETTLEMENT_KEY = re.compile(r"^settle:")
+
+
+@register.filter
+def ledger_reference(entry: object) -> str:
+    """What a merchant reads for a ledger entry's reference and note.
+
+    A send's internal references (``campaign:23:run:23:batch:1``, settlement keys
+    ``settle:charge:…``) become 营销任务 #23; order numbers and reasons stay as they are.
+    """
+    reference = str(getattr(entry, "reference", "") or "")
+    note = str(getattr(entry, "note", "") or "")
+    match = _CAMPAIGN_REFERENCE.match(reference)
+    if match:
+        reference = str(_("营销任务 #{id}")).format(id=match.group(1))
+    if _SETTLEMENT_KEY.match(note):
+        note = ""
+    return " · ".join(part for part in (reference, note) if part)

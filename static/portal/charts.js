@@ -24,12 +24,13 @@
   }
 
   var builders = {
-    // 短信账户: parts charged per day (bars) and the balance at each day's end (line).
+    // 短信账户: parts charged per day (bars, left axis) and the balance at each day's end
+    // (line, right axis); credits show as the balance rising (on one axis with the
+    // charges they would dwarf them).
     "balance-usage": function (data) {
       return {
         data: {labels: data.labels, datasets: [
           {type: "bar", label: "当日扣费", data: data.charged, backgroundColor: BRAND, yAxisID: "y", maxBarThickness: 24},
-          {type: "bar", label: "当日到账", data: data.credited, backgroundColor: OK, yAxisID: "y", maxBarThickness: 24},
           {type: "line", label: "日终余量", data: data.balance, borderColor: BLUE, backgroundColor: BLUE,
            pointRadius: 2, tension: 0, yAxisID: "y1"}
         ]},
