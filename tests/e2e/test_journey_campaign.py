@@ -185,6 +185,10 @@ def test_it_runs_a_targeted_coupon_campaign_from_import_to_export(
     assert len(sent) == 4
     merchant.locator("#progress-box[data-status=completed]").wait_for()
     assert merchant.inner_text("#progress-percent") == "0%"
+    assert "等待运营商回执" in merchant.inner_text("#progress-text")
+    # The header's status and the actions follow without a reload (htmx out-of-band).
+    assert merchant.inner_text("#campaign-status") == "已完成"
+    assert merchant.locator("#campaign-actions button").count() == 0
     journey.shot(merchant, "progress-sent")
 
     simulated_reports([[m.pk, "delivered"] for m in sent[:2]])
