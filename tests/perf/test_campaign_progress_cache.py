@@ -1,0 +1,66 @@
+"""The campaign list keeps the counts of campaigns that are over and settled (they never change
+again) and always recounts live ones."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignRun, Message
+from campaigns.selectors import campaigns_progress
+from tests.campaigns.campaign_fixtures import MARKETING_TEXT
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def campaign_with(shop, owner, *, status: str, statuses: list[str]) -> Campaign:
+    campaign = Campaign.objects.create(
+        shop=shop, kind="marketing", name="营销", status=status, text=MARKETING_TEXT, created_by=owner
+    )
+    run = CampaignRun.objects.create(campaign=campaign, status="finished")
+    now = timezone.now()
+    Message.objects.bulk_create(
+        Message(
+            campaign=campaign, run=run, shop=shop, phone=f"1390000{i:04d}", status=s, parts=1, sent_at=now
+        )
+        for i, s in enumerate(statuses)
+    )
+    return campaign
+
+
+def progress(campaign: Campaign) -> tuple[int, int]:
+    """(queries run, delivered) of one call."""
+    campaign = Campaign.objects.get(pk=campaign.pk)
+    with CaptureQueriesContext(connection) as captured:
+        stats = campaigns_progress(campaigns=[campaign])[campaign.pk]
+    return len(captured), stats.delivered
+
+
+def test_it_keeps_the_counts_of_a_campaign_that_is_over_and_settled(alice, alice_shop):
+    done = campaign_with(
+        alice_shop, alice, status="completed", statuses=["delivered", "failed", "suppressed"]
+    )
+    assert progress(done) == (1, 1)
+    assert progress(done) == (0, 1)  # from the cache: nothing can change it any more
+
+
+def test_it_recounts_a_campaign_with_messages_still_in_flight(alice, alice_shop):
+    live = campaign_with(alice_shop, alice, status="completed", statuses=["delivered", "accepted"])
+    assert progress(live) == (1, 1)
+    Message.objects.filter(campaign=live, status="accepted").update(status="delivered")
+    assert progress(live) == (1, 2)  # the late report counts
+    assert progress(live) == (0, 2)  # now settled, kept
+
+
+def test_it_recounts_a_running_campaign(alice, alice_shop):
+    running = campaign_with(alice_shop, alice, status="running", statuses=["delivered"])
+    assert progress(running) == (1, 1)
+    assert progress(running) == (1, 1)
