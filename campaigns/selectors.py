@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 
 from django.core.cache import cache
@@ -136,11 +136,14 @@ class CampaignStats:
 
 def campaign_statistics(*, campaign: Campaign, include_tests: bool = False) -> CampaignStats:
     """Per-status counts, suppressions per reason, parts charged and refunded, opt-outs after."""
-    from campaigns.models.frequency import OptOut
 
     messages = Message.objects.filter(campaign=campaign)
     if not include_tests:
         messages = messages.filter(run__kind=CampaignRun.Kind.AUDIENCE)
+    key = None if include_tests else _progress_key(campaign, "stats")
+    if key and (kept := cache.get(key)) is not None:
+        # Over and settled: only the opt-outs since the start can still change.
+        return replace(kept, optouts_after=_optouts_after(campaign=campaign, messages=messages))
     stats = CampaignStats()
     S = Message.Status
     for row in messages.values("status", "reason", "settlement").annotate(n=Count("id"), parts=Sum("parts")):
@@ -163,12 +166,22 @@ def campaign_statistics(*, campaign: Campaign, include_tests: bool = False) -> C
     stats.dropped = stats.by_status.get(S.DROPPED, 0)
     stats.sent = stats.planned - stats.waiting - stats.dropped
     stats.coupons_issued = messages.exclude(link_code=None).count() if campaign.coupon_id else 0
-    if campaign.started_at:
-        sent_to = messages.exclude(sent_at=None).values("phone")
-        stats.optouts_after = OptOut.objects.filter(
-            shop_id=campaign.shop_id, created_at__gte=campaign.started_at, phone__in=sent_to
-        ).count()
+    stats.optouts_after = _optouts_after(campaign=campaign, messages=messages)
+    finals = stats.delivered + stats.failed + stats.expired + stats.dropped
+    if key and stats.planned == finals and not stats.parts_reserved:
+        cache.set(key, replace(stats, optouts_after=0), timeout=None)
     return stats
+
+
+def _optouts_after(*, campaign: Campaign, messages) -> int:
+    from campaigns.models.frequency import OptOut
+
+    if not campaign.started_at:
+        return 0
+    sent_to = messages.exclude(sent_at=None).values("phone")
+    return OptOut.objects.filter(
+        shop_id=campaign.shop_id, created_at__gte=campaign.started_at, phone__in=sent_to
+    ).count()
 
 
 # A campaign that is over (completed, cancelled, stopped) and whose every message is final never
@@ -176,14 +189,14 @@ def campaign_statistics(*, campaign: Campaign, include_tests: bool = False) -> C
 # are kept in the cache without expiry, so the campaign list aggregates only live campaigns (the
 # list of a shop with 1M messages in old campaigns: docs/PERFORMANCE.md). The key carries the
 # creation time, so a reused id (a flushed test database) never reads another campaign's counts.
-PROGRESS_CACHE_KEY = "campaign-progress:v1:{pk}:{created}"
+PROGRESS_CACHE_KEY = "campaign-{what}:v1:{pk}:{created}"
 _OVER = (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED, Campaign.Status.STOPPED)
 
 
-def _progress_key(campaign: Campaign) -> str | None:
+def _progress_key(campaign: Campaign, what: str = "progress") -> str | None:
     if campaign.status not in _OVER or campaign.created_at is None:
         return None
-    return PROGRESS_CACHE_KEY.format(pk=campaign.pk, created=campaign.created_at.timestamp())
+    return PROGRESS_CACHE_KEY.format(what=what, pk=campaign.pk, created=campaign.created_at.timestamp())
 
 
 def campaigns_progress(*, campaigns: list[Campaign]) -> dict[int, CampaignStats]:
@@ -226,7 +239,19 @@ def campaigns_progress(*, campaigns: list[Campaign]) -> dict[int, CampaignStats]
 
 
 def campaign_timeline(*, campaign: Campaign) -> dict:
-    """Sent and delivered/failed per hour, for the chart (labels in local time)."""
+    """Sent and delivered/failed per hour, for the chart (labels in local time); kept in the
+    cache once the campaign's statistics are (over and settled: nothing moves any more)."""
+    key = _progress_key(campaign, "timeline")
+    settled = key is not None and cache.get(_progress_key(campaign, "stats")) is not None
+    if settled and (kept := cache.get(key)) is not None:
+        return kept
+    timeline = _campaign_timeline(campaign=campaign)
+    if settled:
+        cache.set(key, timeline, timeout=None)
+    return timeline
+
+
+def _campaign_timeline(*, campaign: Campaign) -> dict:
     messages = Message.objects.filter(campaign=campaign, run__kind=CampaignRun.Kind.AUDIENCE)
     series: dict[str, Counter] = {"sent": Counter(), "delivered": Counter(), "failed": Counter()}
     for row in (

@@ -3,6 +3,8 @@ again) and always recounts live ones."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.cache import cache
 from django.db import connection
@@ -64,3 +66,22 @@ def test_it_recounts_a_running_campaign(alice, alice_shop):
     running = campaign_with(alice_shop, alice, status="running", statuses=["delivered"])
     assert progress(running) == (1, 1)
     assert progress(running) == (1, 1)
+
+
+def test_it_keeps_the_statistics_and_chart_of_a_settled_campaign_but_counts_new_opt_outs(alice, alice_shop):
+    from campaigns.selectors import campaign_statistics, campaign_timeline
+    from campaigns.services.optouts import optout_record
+
+    done = campaign_with(alice_shop, alice, status="completed", statuses=["delivered", "failed"])
+    Campaign.objects.filter(pk=done.pk).update(started_at=timezone.now() - timedelta(hours=1))
+    done = Campaign.objects.get(pk=done.pk)
+    Message.objects.filter(campaign=done).update(settlement="charged", final_at=timezone.now())
+    first = campaign_statistics(campaign=done)
+    chart = campaign_timeline(campaign=done)
+    optout_record(shop_id=alice_shop.pk, phone="13900000000", keyword="TD", source="sms_reply")
+    with CaptureQueriesContext(connection) as captured:
+        again = campaign_statistics(campaign=done)
+        assert campaign_timeline(campaign=done) == chart
+    assert len(captured) == 1  # only the opt-outs since the start are counted again
+    assert (again.delivered, again.failed, again.parts_charged) == (first.delivered, first.failed, 2)
+    assert (first.optouts_after, again.optouts_after) == (0, 1)
