@@ -110,21 +110,21 @@ def _save_transition(item: ReviewedItem) -> None:
         raise AlreadyDecided() from exc
 
 
-def review_approve(
-    *,
-    item: Item,
-    reviewer,
-    before_approve: Callable[[Item, datetime], None] | None = None,
-) -> Item:
-    """Approve a pending item; ``before_approve(locked_item, now)`` runs first in the same transaction."""
+def review_approve(*, item: Item, reviewer, supersede_within: str | None = None) -> Item:
+    """Approve a pending item.
+
+    With ``supersede_within`` (the field that groups items, e.g. ``"shop_id"`` for
+    signatures, ``"lineage"`` for template versions), the group's currently approved
+    item is superseded in the same transaction, so a group never has two live items.
+    """
     review_ensure_reviewer(model=type(item), reviewer=reviewer)
     with transaction.atomic():
         locked = review_lock_pending(item=item)
         if not has_transition_perm(locked.approve, reviewer):
             raise ReviewPermissionDenied()
         now = timezone.now()
-        if before_approve is not None:
-            before_approve(locked, now)
+        if supersede_within is not None:
+            _supersede_live(locked, group_field=supersede_within, by=reviewer, at=now)
         locked.approve(by=reviewer, at=now)
         _save_transition(locked)
         review_record(
@@ -132,6 +132,15 @@ def review_approve(
             from_state=ReviewState.PENDING, to_state=ReviewState.APPROVED, at=now,
         )
     return locked
+
+
+def _supersede_live(locked: ReviewedItem, *, group_field: str, by, at: datetime) -> None:
+    # Lock order: the pending row (locked by review_lock_pending), then the live row,
+    # so two approvals in the same group queue behind each other instead of deadlocking.
+    group = {group_field: getattr(locked, group_field)}
+    live = type(locked).objects.select_for_update().filter(**group, state=ReviewState.APPROVED).first()
+    if live is not None:
+        review_supersede(item=live, by=by, at=at)
 
 
 def review_reject(*, item: Item, reviewer, reason_code: str, reason_text: str = "") -> Item:

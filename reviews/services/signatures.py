@@ -9,7 +9,6 @@ shop whose category became restricted after it submitted.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -29,7 +28,6 @@ from reviews.services.review import (
     review_record,
     review_reject,
     review_submission_fields,
-    review_supersede,
     review_withdraw,
 )
 from reviews.signature_rules import signature_findings
@@ -111,15 +109,7 @@ def signature_approve(*, signature: Signature, reviewer) -> Signature:
     """Approve a pending signature; the shop's previous live one is superseded in the same transaction."""
     shop_ensure_sms_allowed(shop=signature.shop)
 
-    def supersede_live(locked: Signature, now: datetime) -> None:
-        # Lock order: the pending row (locked by review_approve), then the live row.
-        live = Signature.objects.select_for_update().filter(
-            shop_id=locked.shop_id, state=ReviewState.APPROVED
-        ).first()
-        if live is not None:
-            review_supersede(item=live, by=reviewer, at=now)
-
-    return review_approve(item=signature, reviewer=reviewer, before_approve=supersede_live)
+    return review_approve(item=signature, reviewer=reviewer, supersede_within="shop_id")
 
 
 def signature_reject(*, signature: Signature, reviewer, reason_code: str, reason_text: str = "") -> Signature:

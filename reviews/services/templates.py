@@ -9,7 +9,6 @@ clear the queue of a shop whose category became restricted after it submitted.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -29,7 +28,6 @@ from reviews.services.review import (
     review_record,
     review_reject,
     review_submission_fields,
-    review_supersede,
     review_withdraw,
 )
 from smsmarketing.errors import SmsError
@@ -160,15 +158,7 @@ def template_approve(*, template: MessageTemplate, reviewer) -> MessageTemplate:
     review_ensure_reviewer(model=MessageTemplate, reviewer=reviewer)
     shop_ensure_sms_allowed(shop=template.shop)
 
-    def supersede_live(locked: MessageTemplate, now: datetime) -> None:
-        # Lock order: the pending row (locked by review_approve), then the live row.
-        live = MessageTemplate.objects.select_for_update().filter(
-            lineage=locked.lineage, state=ReviewState.APPROVED
-        ).first()
-        if live is not None:
-            review_supersede(item=live, by=reviewer, at=now)
-
-    return review_approve(item=template, reviewer=reviewer, before_approve=supersede_live)
+    return review_approve(item=template, reviewer=reviewer, supersede_within="lineage")
 
 
 def template_reject(
