@@ -251,7 +251,5 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        # httpx logs every request URL at INFO; Kannel's sendsms URL carries its password.
-        "httpx": {"level": "WARNING"},
     },
 }
