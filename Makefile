@@ -38,6 +38,7 @@ chromium:
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(PY) -m smsmarketing.embedded_db
 	$(PY) manage.py makemigrations --check --dry-run
 
 smoke: install
