@@ -10,14 +10,13 @@ import time
 from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection
 
 from campaigns.models import PlatformCounter, ShopCounter
 from campaigns.services.frequency import ruleset_reset_to_defaults
+from tests.dburl import test_database_url as database_url
 from tests.factories import make_shop
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -27,16 +26,6 @@ SHOPS_PER_WORKER = 3
 PHONES = [f"1380000{i:04d}" for i in range(60)]
 DAY_1 = datetime(2026, 5, 1, 10, 0, tzinfo=SH)
 DAY_2 = datetime(2026, 5, 2, 10, 0, tzinfo=SH)
-
-
-def database_url() -> str:
-    settings = connection.settings_dict
-    auth = quote(settings["USER"] or "", safe="")
-    if settings["PASSWORD"]:
-        auth += ":" + quote(settings["PASSWORD"], safe="")
-    return (
-        f"postgres://{auth}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
-    )
 
 
 def run_workers(**extra) -> list[dict]:

@@ -9,12 +9,10 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
-from urllib.parse import quote
 
 import time_machine
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
 from django.db.models import Count, Sum
 from django.test import TransactionTestCase
 
@@ -33,18 +31,11 @@ from tests.campaigns.campaign_fixtures import (
     live_signature_for,
     phones,
 )
+from tests.dburl import test_database_url as database_url
 from tests.factories import make_active_account, make_reviewer, make_shop, make_user
 
 AUDIENCE = 2_500  # three planning batches of 1,000
 BALANCE = 10_000
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def worker(run_id: int, *, rate: int = 0, **env: str) -> subprocess.Popen:

@@ -22,13 +22,13 @@ import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
 import pytest
 
 from campaigns.gateways.kannel import KannelBackend, mo_url
 from campaigns.smsc_sim import Outcomes, SimulatorThread
+from tests.dburl import test_database_url as _database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts" / "kannel"
@@ -121,17 +121,6 @@ def smsc() -> Iterator[SimulatorThread]:
     sim = SimulatorThread(accounts=dict([SMSC_ACCOUNT]))
     yield sim
     sim.close()
-
-
-def _database_url() -> str:
-    """The test database, for Kannel's delivery-report table (``kannel_dlr``)."""
-    from django.db import connection
-
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "", safe="") + (
-        ":" + quote(db["PASSWORD"], safe="") if db["PASSWORD"] else ""
-    )
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture(scope="session")

@@ -15,11 +15,11 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 
 from reviews.checking import CheckResult, check_text
 from reviews.findings import Finding
 from reviews.services.signatures import signature_approve, signature_reject, signature_submit
+from tests.dburl import test_database_url as _test_database_url
 from tests.factories import make_shop, make_user
 
 pytestmark = pytest.mark.django_db
@@ -96,12 +96,6 @@ def test_the_exit_statuses_from_the_command_line():
     assert status("--kind", "signature", stdin="爱丽丝\n京東\n") == 1
     assert status("--kind", "nonsense", "x") == 2
     assert status("x") == 2
-
-
-def _test_database_url() -> str:
-    s = connection.settings_dict
-    host, port = s["HOST"] or "127.0.0.1", s["PORT"] or 5432
-    return f"postgres://{s['USER']}:{s['PASSWORD'] or ''}@{host}:{port}/{s['NAME']}"
 
 
 # review_report --------------------------------------------------------------------
