@@ -99,6 +99,12 @@ else:
 
     _database_url = database_url(BASE_DIR / ".pgdata")
 DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+# libpq's socket form "postgresql://user@/name?host=/socket/folder" (the embedded
+# server's): dj-database-url leaves host/port in OPTIONS; Django takes a folder as
+# HOST, and there the tests find it to hand the same server to processes they start.
+for _key in ("host", "port"):
+    if not DATABASES["default"][_key.upper()] and _key in DATABASES["default"].get("OPTIONS", {}):
+        DATABASES["default"][_key.upper()] = str(DATABASES["default"]["OPTIONS"].pop(_key))
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise RuntimeError("DATABASE_URL must point at PostgreSQL (postgres://...).")
 

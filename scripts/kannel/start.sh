@@ -13,7 +13,8 @@
 #   KANNEL_SMSC_SYSTEM_ID [kannel], KANNEL_SMSC_PASSWORD [kannel]
 #   KANNEL_MO_URL                the app's inbound endpoint with Kannel placeholders
 #                                [from `manage.py kannel_mo_url`, base KANNEL_APP_URL or http://127.0.0.1:8000]
-#   KANNEL_DLR_DATABASE_URL      postgres://user:pass@host:port/db: keep Kannel's delivery-report
+#   KANNEL_DLR_DATABASE_URL      postgres://user:pass@host:port/db (or a Unix socket:
+#                                postgresql://user@/db?host=/socket/folder): keep Kannel's delivery-report
 #                                state in that database's kannel_dlr table (survives restarts)
 #                                [unset: in bearerbox's memory]
 #   KANNEL_LOG_LEVEL [1]         0 debug ... 4 panic
@@ -67,10 +68,14 @@ if [ -n "${KANNEL_DLR_DATABASE_URL:-}" ]; then
   # host, port, user, password, database of the URL, one a line.
   mapfile -t DB < <("$PARSER" - "$KANNEL_DLR_DATABASE_URL" <<'PYEOF'
 import sys
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 url = urlsplit(sys.argv[1])
-for value in (url.hostname or "127.0.0.1", url.port or 5432, unquote(url.username or ""),
-              unquote(url.password or ""), url.path.lstrip("/")):
+query = {key: values[-1] for key, values in parse_qs(url.query).items()}
+# libpq's socket form postgresql://user@/db?host=/socket/folder: Kannel hands host
+# to libpq, which takes a folder as the Unix socket's (.s.PGSQL.<port> in it).
+host = query.get("host") or unquote(url.hostname or "") or "127.0.0.1"
+for value in (host, query.get("port") or url.port or 5432, unquote(url.username or ""),
+              unquote(url.password or ""), unquote(url.path.lstrip("/"))):
     print(value)
 PYEOF
 )

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
+
+from tests.dburl import test_database_url as database_url
 
 pytestmark = pytest.mark.django_db
 
@@ -30,15 +31,9 @@ def load_corpus() -> list[dict]:
 
 def run_check_content(*args: str, stdin: str) -> subprocess.CompletedProcess:
     """Run ``manage.py check_content`` in a new process against the test database."""
-    db = connection.settings_dict
-    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
-    if host.startswith("/"):  # the embedded server listens on a socket in a folder
-        url = f"postgresql://{db['USER']}:@/{db['NAME']}?host={host}"
-    else:
-        url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{host}:{port}/{db['NAME']}"
     env = {
         **os.environ,
-        "DATABASE_URL": url,
+        "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "smsmarketing.settings_test",
     }
     return subprocess.run(

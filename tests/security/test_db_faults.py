@@ -27,7 +27,7 @@ APP = "sms-sec-fault-worker"
 
 
 def worker_with_name(run_id: int, **kwargs):
-    return worker(run_id, DATABASE_URL=f"{database_url()}?application_name={APP}", **kwargs)
+    return worker(run_id, DATABASE_URL=database_url(application_name=APP), **kwargs)
 
 
 def terminate_worker_when(condition, process, *, seconds: float = 60) -> str:
