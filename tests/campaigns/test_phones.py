@@ -6,7 +6,13 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from campaigns.phones import mask_phone, normalize_phone
+from campaigns.phones import (
+    PREFIX_DIGITS,
+    _mobile_prefix_valid,
+    mask_phone,
+    mobile_number_valid,
+    normalize_phone,
+)
 
 # Prefixes of mainland mobile networks (China Mobile, Unicom, Telecom, Broadnet).
 MOBILE_PREFIXES = [
@@ -121,3 +127,21 @@ def test_it_gives_every_written_form_of_a_number_the_same_result(prefix, rest, s
 def test_it_masks_phones_for_display():
     assert mask_phone("13812345678") == "138****5678"
     assert mask_phone("123") == "123"
+
+
+def test_it_judges_every_11_digit_number_by_its_prefix_exactly_as_phonenumbers_does():
+    # The fast path answers per 5-digit prefix; phonenumbers' verdict must not depend on the
+    # other 6 digits, for every prefix (a metadata upgrade that breaks this fails here).
+    assert PREFIX_DIGITS == 5
+    suffixes = ["000000", "999999", "123456", "500009", "090807"]
+    wrong = [
+        prefix + suffix
+        for prefix in (str(p) for p in range(10_000, 20_000))
+        for suffix in suffixes
+        if mobile_number_valid(prefix + suffix) != _mobile_prefix_valid(prefix)
+    ]
+    assert wrong == []
+    assert normalize_phone("16101234567") == "16101234567"  # 1610x: a 5-digit branch of the pattern
+    assert normalize_phone("16111234567") is None
+    assert normalize_phone("17405123456") == "17405123456"
+    assert normalize_phone("17406123456") is None
