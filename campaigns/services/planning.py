@@ -29,6 +29,7 @@ from campaigns.models.sending import Campaign, CampaignRun, Message, reservation
 from campaigns.selectors import run_recipients_after
 from campaigns.services.campaigns import Recipient, message_for, shop_sms_state
 from campaigns.services.frequency import frequency_decide
+from campaigns.sqlarrays import sql_int_array, sql_text_array
 from smsmarketing.errors import AccountNotActive, InsufficientBalance, SmsError
 from smsmarketing.services import account_reserve
 
@@ -135,10 +136,7 @@ def _fit_whole_batch(
     if campaign.coupon_id:
         return None, [], ""
     everyone = list(rows.values())
-    for row in everyone:
-        row.body, row.parts = message_for(
-            campaign=campaign, recipient=row.recipient, signature=signature, link_code=None
-        )
+    _render(campaign=campaign, rows=everyone, signature=signature, link_codes=False)
     fitting, reason = _fit(campaign=campaign, candidates=everyone)
     if len(fitting) < len(everyone):
         for row in everyone:
@@ -161,14 +159,32 @@ def _dry_candidates(*, campaign: Campaign, rows: dict[str, Row], signature: str 
     for decision, recipient in zip(dry, recipients, strict=True):
         row = rows[recipient.phone]
         if decision.allowed:
-            row.link_code = _link_code() if campaign.coupon_id else None
-            row.body, row.parts = message_for(
-                campaign=campaign, recipient=recipient, signature=signature, link_code=row.link_code
-            )
             candidates.append(row)
         else:
             row.reason = decision.reason or ""
+    _render(campaign=campaign, rows=candidates, signature=signature, link_codes=bool(campaign.coupon_id))
     return candidates
+
+
+def _render(*, campaign: Campaign, rows: list[Row], signature: str | None, link_codes: bool) -> None:
+    """Fill each row's body and parts (and draw its coupon link code when ``link_codes``).
+
+    Performance: when the body does not depend on the recipient (no coupon link; rendering
+    for two different recipients gives the same text), it is rendered once for the batch."""
+    if not rows:
+        return
+    if not link_codes:
+        first, other = rows[0].recipient, Recipient(key=0, customer_id=None, phone="", name="\u2063")
+        body, parts = message_for(campaign=campaign, recipient=first, signature=signature, link_code=None)
+        if message_for(campaign=campaign, recipient=other, signature=signature, link_code=None)[0] == body:
+            for row in rows:
+                row.body, row.parts = body, parts
+            return
+    for row in rows:
+        row.link_code = _link_code() if link_codes else None
+        row.body, row.parts = message_for(
+            campaign=campaign, recipient=row.recipient, signature=signature, link_code=row.link_code
+        )
 
 
 def _commit(*, campaign: Campaign, rows: list[Row], reference: str, now: datetime) -> None:
@@ -227,37 +243,57 @@ def _link_code() -> str:
 
 
 def _insert(*, run: CampaignRun, rows: list[Row], batch: int, now: datetime) -> None:
-    """One set-based insert; ON CONFLICT keeps a replayed batch from duplicating a message."""
+    """One set-based insert; ON CONFLICT keeps a replayed batch from duplicating a message.
+
+    Performance (docs/PERFORMANCE.md): the columns go as PostgreSQL array literals (one string
+    each, see ``sql_int_array``), and a body shared by the whole batch as one value."""
     table = Message._meta.db_table
-    planned = [row for row in rows if row.status == Message.Status.PLANNED]
+    planned_status = Message.Status.PLANNED
+    planned = [row.status == planned_status for row in rows]
+    bodies = {row.body for row, ok in zip(rows, planned, strict=True) if ok}
+    shared_body = bodies.pop() if len(bodies) == 1 else None
+    pairs = list(zip(rows, planned, strict=True))
     columns = {
-        "phone": [r.recipient.phone for r in rows],
-        "customer": [r.recipient.customer_id for r in rows],
-        "status": [r.status for r in rows],
-        "reason": [r.reason for r in rows],
-        "body": [r.body if r.status == Message.Status.PLANNED else "" for r in rows],
-        "parts": [r.parts if r.status == Message.Status.PLANNED else 0 for r in rows],
-        "settlement": [
-            Message.Settlement.PENDING if r.status == Message.Status.PLANNED else Message.Settlement.NONE
-            for r in rows
-        ],
-        "link": [r.link_code if r.status == Message.Status.PLANNED else None for r in rows],
+        "phone": sql_text_array(r.recipient.phone for r in rows),
+        "customer": sql_text_array(r.recipient.customer_id for r in rows),
+        "status": sql_text_array(r.status for r in rows),
+        "reason": sql_text_array(r.reason for r in rows),
+        "body": None if shared_body is not None else sql_text_array(r.body if ok else "" for r, ok in pairs),
+        "parts": sql_int_array(r.parts if ok else 0 for r, ok in pairs),
+        "link": sql_text_array(r.link_code if ok else None for r, ok in pairs),
     }
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""INSERT INTO {table} (campaign_id, run_id, shop_id, customer_id, phone, status, reason, body,
-                    text, parts, batch, settlement, link_code, attempts, counted_at, created_at)
-                SELECT %s, %s, %s, u.customer, u.phone, u.status, u.reason, u.body, '', u.parts, %s,
-                       u.settlement, u.link, 0, CASE WHEN u.status = 'planned' THEN %s END, %s
-                FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::int[],
-                            %s::text[], %s::text[])
-                     AS u(phone, customer, status, reason, body, parts, settlement, link)
-                ON CONFLICT (run_id, phone) DO NOTHING
-                RETURNING status""",
-            [run.campaign_id, run.pk, run.campaign.shop_id, batch, now, now, *columns.values()],
+            f"""WITH inserted AS (
+                    INSERT INTO {table} (campaign_id, run_id, shop_id, customer_id, phone, status, reason,
+                        body, text, parts, batch, settlement, link_code, attempts, counted_at, created_at)
+                    SELECT %(campaign)s, %(run)s, %(shop)s, u.customer, u.phone, u.status, u.reason,
+                           CASE WHEN u.status = 'planned' THEN COALESCE(%(shared_body)s, u.body) ELSE '' END,
+                           '', u.parts, %(batch)s,
+                           CASE WHEN u.status = 'planned' THEN 'pending' ELSE 'none' END,
+                           u.link, 0, CASE WHEN u.status = 'planned' THEN %(now)s::timestamptz END, %(now)s
+                    FROM unnest(%(phone)s::text[], %(customer)s::bigint[], %(status)s::text[],
+                                %(reason)s::text[],
+                                COALESCE(%(body)s::text[], array_fill(''::text, ARRAY[%(n)s])),
+                                %(parts)s::int[], %(link)s::text[])
+                         AS u(phone, customer, status, reason, body, parts, link)
+                    ON CONFLICT (run_id, phone) DO NOTHING
+                    RETURNING status
+                )
+                SELECT count(*) FROM inserted WHERE status = 'planned'""",
+            {
+                "campaign": run.campaign_id,
+                "run": run.pk,
+                "shop": run.campaign.shop_id,
+                "batch": batch,
+                "now": now,
+                "shared_body": shared_body,
+                "n": len(rows),
+                **columns,
+            },
         )
-        inserted = sum(1 for (status,) in cursor.fetchall() if status == Message.Status.PLANNED)
-    if inserted != len(planned):
+        [(inserted,)] = cursor.fetchall()
+    if inserted != sum(planned):
         # Parts were reserved for rows that already existed: impossible under the run lock,
         # so refuse loudly (the whole batch rolls back) rather than leave a reservation leak.
-        raise RuntimeError(f"run {run.pk} batch {batch}: planned {len(planned)} rows, inserted {inserted}")
+        raise RuntimeError(f"run {run.pk} batch {batch}: planned {sum(planned)} rows, inserted {inserted}")

@@ -100,7 +100,9 @@ def test_it_decides_a_batch_like_one_recipient_after_another(two_shops, past, ph
 
         allowed = Counter(phone for phone, reason in zip(phones, expected, strict=True) if reason is None)
         for phone in POOL:
-            stored = PlatformCounter.objects.filter(phone=int(phone), day=TODAY).values_list(column, flat=True)
+            stored = PlatformCounter.objects.filter(phone=int(phone), day=TODAY).values_list(
+                column, flat=True
+            )
             own_today = ShopCounter.objects.filter(phone=int(phone), shop=own, day=TODAY).values_list(
                 column, flat=True
             )
