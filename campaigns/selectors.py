@@ -144,6 +144,8 @@ def campaign_statistics(*, campaign: Campaign, include_tests: bool = False) -> C
     if key and (kept := cache.get(key)) is not None:
         # Over and settled: only the opt-outs since the start can still change.
         return replace(kept, optouts_after=_optouts_after(campaign=campaign, messages=messages))
+    # Runs checked before the messages are counted (the race under PROGRESS_CACHE_KEY).
+    keepable = key is not None and not _runs_in_progress([campaign.pk])
     stats = CampaignStats()
     S = Message.Status
     for row in messages.values("status", "reason", "settlement").annotate(n=Count("id"), parts=Sum("parts")):
@@ -168,7 +170,7 @@ def campaign_statistics(*, campaign: Campaign, include_tests: bool = False) -> C
     stats.coupons_issued = messages.exclude(link_code=None).count() if campaign.coupon_id else 0
     stats.optouts_after = _optouts_after(campaign=campaign, messages=messages)
     finals = stats.delivered + stats.failed + stats.expired + stats.dropped
-    if key and stats.planned == finals and not stats.parts_reserved:
+    if keepable and stats.planned == finals and not stats.parts_reserved:
         cache.set(key, replace(stats, optouts_after=0), timeout=None)
     return stats
 
@@ -184,13 +186,30 @@ def _optouts_after(*, campaign: Campaign, messages) -> int:
     ).count()
 
 
-# A campaign that is over (completed, cancelled, stopped) and whose every message is final never
-# changes its counts again: a final message state is never overwritten (delivery.py). Those counts
-# are kept in the cache without expiry, so the campaign list aggregates only live campaigns (the
-# list of a shop with 1M messages in old campaigns: docs/PERFORMANCE.md). The key carries the
-# creation time, so a reused id (a flushed test database) never reads another campaign's counts.
+# A campaign that is over (completed, cancelled, stopped), has no run still planning or
+# dispatching, and whose every message is final never changes its counts again: a final state is
+# terminal, no run starts after it, and a final message state is never overwritten (delivery.py).
+# Those counts are kept in the cache without expiry, so the campaign list aggregates only live
+# campaigns (the list of a shop with 1M messages in old campaigns: docs/PERFORMANCE.md). The key
+# carries the creation time, so a reused id (a flushed test database) never reads another
+# campaign's counts.
+# Race: a repurchase reminder stopped while its daily run plans ("a run in progress finishes",
+# campaign_stop) gets new messages after the stop; its runs are checked BEFORE its messages are
+# counted, so a count taken while a run was active is never kept.
 PROGRESS_CACHE_KEY = "campaign-{what}:v1:{pk}:{created}"
 _OVER = (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED, Campaign.Status.STOPPED)
+_RUN_ACTIVE = (CampaignRun.Status.PENDING, CampaignRun.Status.PLANNING, CampaignRun.Status.DISPATCHING)
+
+
+def _runs_in_progress(campaign_ids: list[int]) -> set[int]:
+    """The campaigns among ``campaign_ids`` with an audience run not yet finished or cancelled."""
+    if not campaign_ids:
+        return set()
+    return set(
+        CampaignRun.objects.filter(
+            campaign_id__in=campaign_ids, kind=CampaignRun.Kind.AUDIENCE, status__in=_RUN_ACTIVE
+        ).values_list("campaign_id", flat=True)
+    )
 
 
 def _progress_key(campaign: Campaign, what: str = "progress") -> str | None:
@@ -209,6 +228,9 @@ def campaigns_progress(*, campaigns: list[Campaign]) -> dict[int, CampaignStats]
     missing = {c.pk: CampaignStats() for c in campaigns if c.pk not in stats}
     if not missing:
         return stats
+    # Before counting (see the race above): only these may be kept once their messages are final.
+    keepable = set(keys) & set(missing)
+    keepable -= _runs_in_progress(list(keepable))
     rows = (
         Message.objects.filter(campaign_id__in=list(missing), run__kind=CampaignRun.Kind.AUDIENCE)
         .values_list("campaign_id", "status")
@@ -231,7 +253,7 @@ def campaigns_progress(*, campaigns: list[Campaign]) -> dict[int, CampaignStats]
     settled = {
         keys[pk]: one
         for pk, one in missing.items()
-        if pk in keys and one.planned == one.delivered + one.failed + one.expired + one.dropped
+        if pk in keepable and one.planned == one.delivered + one.failed + one.expired + one.dropped
     }
     if settled:
         cache.set_many(settled, timeout=None)
@@ -284,7 +306,12 @@ def campaign_messages_for_export(*, campaign: Campaign) -> QuerySet[Message]:
 
 
 def shop_campaigns(*, shop) -> QuerySet[Campaign]:
-    return Campaign.objects.filter(shop=shop).select_related("segment", "coupon").order_by("-id")
+    """The shop's campaigns, newest first, with the fields the list shows (and the cache key uses)."""
+    return (
+        Campaign.objects.filter(shop=shop)
+        .only("id", "shop_id", "kind", "name", "status", "scheduled_at", "created_at")
+        .order_by("-id")
+    )
 
 
 # --- opt-outs [frequency issue] -----------------------------------------------------------

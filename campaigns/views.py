@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -192,17 +193,42 @@ def _campaign(request: HttpRequest, campaign_id: int) -> Campaign:
     )
 
 
+def _campaign_rows(shop_id: int, listed: list[Campaign], progress: dict) -> list[dict]:
+    """The list's cells, formatted once per page: labels, URLs and numbers resolved here cost a
+    fraction of per-row template lookups, ``get_FOO_display`` and ``{% url %}`` (100 rows)."""
+    marker = 987654321
+    detail = reverse("campaigns:detail", args=[shop_id, marker])
+    kinds = {value: str(label) for value, label in Campaign.Kind.choices}
+    statuses = {value: str(label) for value, label in Campaign.Status.choices}
+    rows = []
+    for campaign in listed:
+        stats = progress[campaign.pk]
+        scheduled = campaign.scheduled_at
+        rows.append({
+            "url": detail.replace(str(marker), str(campaign.pk)),
+            "name": campaign.name,
+            "kind": kinds.get(campaign.kind, campaign.kind),
+            "status": campaign.status,
+            "status_label": statuses.get(campaign.status, campaign.status),
+            "scheduled": timezone.localtime(scheduled).strftime("%Y-%m-%d %H:%M") if scheduled else "—",
+            "sent": f"{stats.sent:,}",
+            "delivered": f"{stats.delivered:,}",
+            "failed": f"{stats.failed:,}",
+            "percent": stats.progress_percent if stats.planned else None,
+        })
+    return rows
+
+
 @shop_view
 def campaign_list(request: HttpRequest) -> HttpResponse:
     listed = list(shop_campaigns(shop=request.shop)[:100])
     progress = campaigns_progress(campaigns=listed)
-    campaigns = [(c, progress[c.pk]) for c in listed]
     return render_portal(
         request,
         "portal/campaigns.html",
         {
             "nav": "campaigns",
-            "campaigns": campaigns,
+            "campaigns": _campaign_rows(request.shop.pk, listed, progress),
             "kinds": Campaign.Kind.choices,
         },
     )

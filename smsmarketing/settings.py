@@ -110,6 +110,19 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Cache: the counts of campaigns that are over and settled (campaigns.selectors). With
+# CACHE_URL=redis://host:6379/0 every web process shares one Redis (counted once, not once
+# per gunicorn worker); the key prefix is the database name, so databases sharing a Redis
+# never read each other's counts. Unset: each process keeps its own (LocMemCache).
+if os.environ.get("CACHE_URL", "").startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["CACHE_URL"],
+            "KEY_PREFIX": DATABASES["default"]["NAME"],
+        }
+    }
+
 # django-axes first: it refuses a locked-out username+IP before the password is checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

@@ -7,15 +7,14 @@ from django.utils.translation import gettext_lazy as _
 
 from reviews.admin.workbench import ReviewWorkbenchAdmin
 from reviews.models.signatures import NeutralName, PlatformBrandTerm, Signature
-from reviews.normalization import normalize
-from reviews.policy.memo import prime
 from reviews.selectors import live_signature
+from reviews.services.findings import prime_signatures_in_use
 from reviews.services.signatures import (
     signature_approve,
     signature_current_findings,
+    signature_findings_key,
     signature_reject,
 )
-from reviews.signature_rules import signatures_in_use
 
 
 @admin.register(Signature)
@@ -25,15 +24,15 @@ class SignatureAdmin(ReviewWorkbenchAdmin):
     def get_changelist_instance(self, request):
         # The rows' SIG-DUPLICATE checks: one query for the page, not one per row.
         changelist = super().get_changelist_instance(request)
-        texts = {normalize(obj.text).text for obj in changelist.result_list}
-        texts = {text for text in texts if text and "\x00" not in text}
-        for text, shops in signatures_in_use(texts).items():
-            prime(("signature_in_use", text), shops)
+        prime_signatures_in_use([obj.text for obj in changelist.result_list])
         return changelist
 
     def item_findings(self, obj):
         # Recomputed with today's word lists and other shops' signatures.
         return signature_current_findings(obj)
+
+    def findings_key(self, obj):
+        return signature_findings_key(obj)
 
     def review_context(self, obj):
         rows = super().review_context(obj)

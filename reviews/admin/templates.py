@@ -22,6 +22,7 @@ from reviews.services.templates import (
     template_bulk_approve,
     template_check,
     template_current_findings,
+    template_findings_key,
     template_reject,
 )
 from smsmarketing.errors import SmsError
@@ -47,6 +48,9 @@ class MessageTemplateAdmin(ReviewWorkbenchAdmin):
     def item_findings(self, obj):
         # Recomputed with today's word lists and the shop's live signature.
         return template_current_findings(obj)
+
+    def findings_key(self, obj):
+        return template_findings_key(obj)
 
     def review_context(self, obj):
         rows = super().review_context(obj)

@@ -110,6 +110,12 @@ class ReviewedItem(ConcurrentTransitionMixin, models.Model):
         help_text=_("提交时自动规则的发现（规则编号、位置、提示）。"),
     )
     superseded_at = models.DateTimeField(_("被替换时间"), null=True, blank=True)
+    # The findings against the policy of the last check, and a fingerprint of every input they
+    # depend on (reviews.policy.fingerprint). The queue shows them while the fingerprint
+    # computed now is equal, and recomputes and stores them when it is not; the decision page
+    # and approvals always recompute.
+    checked_findings = models.JSONField(_("最近一次自动检查结果"), default=list, blank=True, editable=False)
+    checked_key = models.CharField(_("检查依据指纹"), max_length=40, blank=True, default="", editable=False)
 
     class Meta:
         abstract = True

@@ -18,7 +18,8 @@ from reviews.errors import AlreadyDecided
 from reviews.findings import Finding
 from reviews.models.review import ReviewAction, ReviewState
 from reviews.models.signatures import Signature
-from reviews.normalization import normalize_key
+from reviews.normalization import normalize, normalize_key
+from reviews.policy.fingerprint import findings_key, signature_policy_key
 from reviews.selectors import live_signature, pending_signature
 from reviews.services.review import (
     BulkApproveResult,
@@ -30,7 +31,7 @@ from reviews.services.review import (
     review_submission_fields,
     review_withdraw,
 )
-from reviews.signature_rules import signature_findings
+from reviews.signature_rules import signature_findings, signatures_in_use
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Shop
 from smsmarketing.services import shop_ensure_sms_allowed
@@ -59,6 +60,7 @@ def signature_submit(*, shop: Shop, text: str, by) -> Signature:
     """Submit a new or changed signature for review; the live one stays in use meanwhile."""
     shop_ensure_sms_allowed(shop=shop)
     text = text.strip()
+    key = _findings_key(text=text, shop_id=shop.pk)  # before the check (see template_submit)
     findings = signature_findings(text, shop_id=shop.pk)
     if findings:
         raise SignatureRefused(
@@ -74,7 +76,8 @@ def signature_submit(*, shop: Shop, text: str, by) -> Signature:
     try:
         with transaction.atomic():
             signature = Signature.objects.create(
-                shop=shop, text=text, normalized=normalized, **review_submission_fields(by=by)
+                shop=shop, text=text, normalized=normalized, checked_findings=[], checked_key=key,
+                **review_submission_fields(by=by),
             )
             review_record(
                 item=signature, action=ReviewAction.SUBMIT, actor=by,
@@ -120,6 +123,23 @@ def signature_reject(*, signature: Signature, reviewer, reason_code: str, reason
 def signature_current_findings(signature: Signature) -> list[Finding]:
     """The rules' findings for a submitted signature with today's lists and signatures."""
     return signature_findings(signature.text, shop_id=signature.shop_id)
+
+
+def signature_findings_key(signature: Signature) -> str:
+    """The fingerprint of every input of ``signature_current_findings`` (neutral names, brand
+    terms, the other shops using the same signature): see ``reviews.policy.fingerprint``."""
+    return _findings_key(text=signature.text, shop_id=signature.shop_id)
+
+
+def _findings_key(*, text: str, shop_id: int) -> str:
+    from reviews.policy.memo import memoised
+
+    norm = normalize(text).text
+    others: list[int] = []
+    if norm and "\x00" not in norm:
+        in_use = memoised(("signature_in_use", norm), lambda: signatures_in_use([norm])[norm])
+        others = sorted(in_use - {shop_id})
+    return findings_key(signature_policy_key(), text, others)
 
 
 def signature_bulk_approve(*, signatures: Iterable[Signature], reviewer) -> BulkApproveResult:

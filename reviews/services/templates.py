@@ -19,6 +19,7 @@ from reviews.findings import Finding, blocks
 from reviews.models.review import ReviewAction, ReviewState
 from reviews.models.templates import TEMPLATE_USE_CHOICES, MessageTemplate, TemplateOrigin
 from reviews.policy import CheckResult, MessageClass, check_content
+from reviews.policy.fingerprint import content_policy_key, findings_key
 from reviews.selectors import live_signature
 from reviews.services.review import (
     BulkApproveResult,
@@ -63,6 +64,18 @@ def template_check(*, shop: Shop | None, text: str, use: str, message_class: str
     )
 
 
+def template_findings_key(template: MessageTemplate) -> str:
+    """The fingerprint of every input of ``template_current_findings`` (today's policy, the
+    shop's live signature, the template's own fields): see ``reviews.policy.fingerprint``."""
+    return _findings_key(
+        shop=template.shop, text=template.text, use=template.use, message_class=template.message_class
+    )
+
+
+def _findings_key(*, shop: Shop | None, text: str, use: str, message_class: str) -> str:
+    return findings_key(content_policy_key(), _signature_text(shop), text, use, message_class)
+
+
 def _validate(*, name: str, use: str, message_class: str, text: str) -> tuple[str, str]:
     name, text = (name or "").strip(), (text or "").strip()
     if not name:
@@ -97,10 +110,15 @@ def template_submit(
     """
     shop_ensure_sms_allowed(shop=shop)
     name, text = _validate(name=name, use=use, message_class=message_class, text=text)
+    # The fingerprint is taken BEFORE the check: a policy published in between leaves a key
+    # older than the findings, which the queue recomputes, never the reverse (stale findings
+    # under today's key).
+    key = _findings_key(shop=shop, text=text, use=use, message_class=message_class)
     result = template_check(shop=shop, text=text, use=use, message_class=message_class)
     _refuse_blocking(result)
     fields = {"shop": shop, "origin": TemplateOrigin.CUSTOM, "name": name, "use": use,
-              "message_class": message_class, "text": text}
+              "message_class": message_class, "text": text,
+              "checked_findings": [f.as_dict() for f in result.findings], "checked_key": key}
     try:
         with transaction.atomic():
             if previous is not None:

@@ -50,15 +50,15 @@ def test_it_keeps_the_counts_of_a_campaign_that_is_over_and_settled(alice, alice
     done = campaign_with(
         alice_shop, alice, status="completed", statuses=["delivered", "failed", "suppressed"]
     )
-    assert progress(done) == (1, 1)
+    assert progress(done) == (2, 1)  # its runs (none in progress), then its messages
     assert progress(done) == (0, 1)  # from the cache: nothing can change it any more
 
 
 def test_it_recounts_a_campaign_with_messages_still_in_flight(alice, alice_shop):
     live = campaign_with(alice_shop, alice, status="completed", statuses=["delivered", "accepted"])
-    assert progress(live) == (1, 1)
+    assert progress(live) == (2, 1)
     Message.objects.filter(campaign=live, status="accepted").update(status="delivered")
-    assert progress(live) == (1, 2)  # the late report counts
+    assert progress(live) == (2, 2)  # the late report counts
     assert progress(live) == (0, 2)  # now settled, kept
 
 
@@ -85,3 +85,49 @@ def test_it_keeps_the_statistics_and_chart_of_a_settled_campaign_but_counts_new_
     assert len(captured) == 1  # only the opt-outs since the start are counted again
     assert (again.delivered, again.failed, again.parts_charged) == (first.delivered, first.failed, 2)
     assert (first.optouts_after, again.optouts_after) == (0, 1)
+
+
+def test_it_never_keeps_the_counts_of_a_stopped_campaign_whose_run_is_still_planning(alice, alice_shop):
+    # campaign_stop lets a run in progress finish: its messages are all final at the moment of
+    # the count, yet the run goes on writing new ones.
+    from campaigns.selectors import campaign_statistics
+
+    stopped = campaign_with(alice_shop, alice, status="stopped", statuses=["delivered"])
+    run = stopped.runs.get()
+    CampaignRun.objects.filter(pk=run.pk).update(status="planning")
+    assert progress(stopped) == (2, 1)
+    assert campaign_statistics(campaign=Campaign.objects.get(pk=stopped.pk)).delivered == 1
+    Message.objects.create(
+        campaign=stopped, run=run, shop=alice_shop, phone="13911112222", status="delivered", parts=1
+    )
+    assert progress(stopped)[1] == 2  # counted again: nothing was kept while the run was active
+    assert campaign_statistics(campaign=Campaign.objects.get(pk=stopped.pk)).delivered == 2
+    CampaignRun.objects.filter(pk=run.pk).update(status="finished")
+    assert progress(stopped) == (2, 2)
+    assert progress(stopped) == (0, 2)  # the run is over and every message final: kept now
+
+
+def test_it_shares_kept_counts_between_processes_through_the_configured_cache(alice, alice_shop, settings):
+    """What CACHE_URL buys: a count kept by one web process is read by another (here two
+    separate backends on the machine's Redis, as two workers have), so workers count once."""
+    import os
+
+    from django.core.cache import caches
+
+    from campaigns.selectors import _progress_key
+
+    redis = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "KEY_PREFIX": f"test-progress-{os.getpid()}",
+    }
+    done = campaign_with(alice_shop, alice, status="completed", statuses=["delivered", "failed"])
+    settings.CACHES = {"default": dict(redis)}
+    worker_one = caches["default"]
+    try:
+        assert progress(done) == (2, 1)
+        settings.CACHES = {"default": dict(redis)}  # a new backend: another worker's
+        assert caches["default"] is not worker_one
+        assert progress(done) == (0, 1)
+    finally:
+        caches["default"].delete(_progress_key(done))

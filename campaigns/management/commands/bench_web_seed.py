@@ -11,6 +11,7 @@ Meant for a dedicated database (``sms_bench``): it is not cleaned up.
 
 from __future__ import annotations
 
+import json
 import time
 
 from django.contrib.auth import get_user_model
@@ -22,9 +23,11 @@ from django.utils import timezone
 from campaigns.management.commands._bench import MARKETING_TEXT, bench_shop_create
 from campaigns.models import Campaign, CampaignRun, Message
 from reviews.models import MessageTemplate
+from reviews.services.templates import template_current_findings, template_findings_key
 from smsmarketing.models import Shop
 
 MERCHANT, REVIEWER = "bench-merchant", "bench-reviewer"
+PENDING_TEXT = "亲，您的${coupon_amount}优惠券已到账，${coupon_threshold}，点击${coupon_link}领取。"
 
 
 class Command(BaseCommand):
@@ -96,16 +99,24 @@ class Command(BaseCommand):
             others = Shop.objects.bulk_create(
                 Shop(name=f"待审店铺{i}-{bench.shop.pk}", category=bench.category) for i in range(100)
             )
+            # As template_submit stores them: the findings and their fingerprint at submission
+            # (the same for every row: same text, shops without a live signature).
+            sample = MessageTemplate(
+                shop=others[0], text=PENDING_TEXT, use="coupon", message_class="marketing"
+            )
+            found = [f.as_dict() for f in template_current_findings(sample)]
+            findings = json.dumps(found, ensure_ascii=False)
             cursor.execute(
                 f"""INSERT INTO {MessageTemplate._meta.db_table}
                         (state, submitted_at, due_at, reason_code, reason_text, findings, origin, name, use,
-                         message_class, text, lineage, version, created_at, shop_id, submitted_by_id)
+                         message_class, text, lineage, version, created_at, shop_id, submitted_by_id,
+                         checked_findings, checked_key)
                     SELECT 'pending', %s - g * interval '1 minute', %s + (g %% 5000) * interval '1 minute',
-                           '', '', '[]'::jsonb, 'custom', '待审模板' || g, 'coupon', 'marketing',
-                           '亲，您的${{coupon_amount}}优惠券已到账，${{coupon_threshold}}，点击${{coupon_link}}领取。',
-                           gen_random_uuid(), 1, %s, (%s::bigint[])[1 + g %% 100], %s
+                           '', '', %s::jsonb, 'custom', '待审模板' || g, 'coupon', 'marketing', %s,
+                           gen_random_uuid(), 1, %s, (%s::bigint[])[1 + g %% 100], %s, %s::jsonb, %s
                     FROM generate_series(0, %s - 1) AS g""",
-                [now, now, now, [s.pk for s in others], owner.pk, reviews],
+                [now, now, findings, PENDING_TEXT, now, [s.pk for s in others], owner.pk, findings,
+                 template_findings_key(sample), reviews],
             )
             pending = cursor.rowcount
             for table in (Message._meta.db_table, MessageTemplate._meta.db_table):
