@@ -45,9 +45,17 @@ def rules_code_key() -> str:
 
 
 def findings_key(*parts: object) -> str:
-    """A 40-character digest of JSON-able ``parts``."""
-    data = json.dumps([rules_code_key(), *parts], ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.sha1(data.encode()).hexdigest()
+    """A 40-character digest of the rules' code and ``parts`` (texts, or JSON-able values).
+    Texts are hashed as they are (the queue computes one key per row: no JSON for them)."""
+    digest = hashlib.sha1(rules_code_key().encode())
+    for part in parts:
+        if isinstance(part, str):
+            digest.update(b"\x1es")
+            digest.update(part.encode())
+        else:
+            digest.update(b"\x1ej")
+            digest.update(json.dumps(part, ensure_ascii=False, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
 
 
 def content_policy_key() -> str:

@@ -6,7 +6,9 @@
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/sms_bench scripts/bench/web.sh
 #
 # Environment: MESSAGES (1000000), REVIEWS (10000), CONNECTIONS (20), DURATION (20s),
-# WORKERS (gunicorn workers, 4), THREADS (wrk threads, 2). Needs `wrk` (apt-get install wrk).
+# WORKERS (gunicorn workers, 4), THREADS (wrk threads, 2), CACHE_URL (the production setting:
+# the workers share one Redis; default redis://127.0.0.1:6379/0 when a Redis answers there,
+# CACHE_URL= (empty) for per-process memory). Needs `wrk` (apt-get install wrk).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${DATABASE_URL:?set DATABASE_URL to a dedicated benchmark database (e.g. sms_bench)}"
@@ -14,6 +16,10 @@ MESSAGES=${MESSAGES:-1000000} REVIEWS=${REVIEWS:-10000} CONNECTIONS=${CONNECTION
 DURATION=${DURATION:-20s} WORKERS=${WORKERS:-4} THREADS=${THREADS:-2}
 PY=.venv/bin/python
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 2; }
+if [ -z "${CACHE_URL+set}" ] && $PY -c 'import socket; socket.create_connection(("127.0.0.1", 6379), 1)' 2>/dev/null; then
+  CACHE_URL=redis://127.0.0.1:6379/0
+fi
+export CACHE_URL=${CACHE_URL:-}
 
 # Seeding adds MESSAGES rows each run: use a fresh database for comparable figures.
 seed=$(mktemp)
@@ -33,14 +39,14 @@ for _ in $(seq 1 100); do
   sleep 0.3
 done
 
-echo "gunicorn -w $WORKERS on 127.0.0.1:$PORT; wrk -t$THREADS -c$CONNECTIONS -d$DURATION; $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "gunicorn -w $WORKERS on 127.0.0.1:$PORT; wrk -t$THREADS -c$CONNECTIONS -d$DURATION; $(nproc) cores; cache: ${CACHE_URL:-per process}; $(date -u +%H:%M) UTC, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 bench() {  # name, path, cookie
   local out
   # Warm up (templates, connections), then measure.
   wrk -t1 -c2 -d2s -H "Cookie: sessionid=$3" "http://127.0.0.1:$PORT$2" >/dev/null
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s scripts/bench/latency.lua \
         -H "Cookie: sessionid=$3" "http://127.0.0.1:$PORT$2" | grep '^RESULT')
-  printf '%-18s %-34s %s\n' "$1" "$2" "${out#RESULT }"
+  printf '%-18s %-34s %s load=%s\n' "$1" "$2" "${out#RESULT }" "$(cut -d' ' -f1 /proc/loadavg)"
 }
 bench dashboard "$PAGE_DASHBOARD" "$MERCHANT_COOKIE"
 bench campaigns "$PAGE_CAMPAIGNS" "$MERCHANT_COOKIE"
