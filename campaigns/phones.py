@@ -37,6 +37,10 @@ def normalize_phone(raw: str) -> str | None:
     """
     if not isinstance(raw, str):
         return None
+    if len(raw) == MOBILE_LENGTH and raw.isascii() and raw.isdigit() and raw[0] == "1":
+        # Already in the stored form (every phone the send pipeline reads): the answer is the
+        # same as below, without the Unicode normalisation and the regular expressions.
+        return raw if _mobile_prefix_valid(raw[:PREFIX_DIGITS]) else None
     text = unicodedata.normalize("NFKC", raw).strip()
     if not _ALLOWED.fullmatch(text):
         return None

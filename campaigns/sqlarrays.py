@@ -8,6 +8,7 @@ costs a small fraction of that. The quoting follows PostgreSQL's array input syn
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 
@@ -17,9 +18,25 @@ def sql_int_array(values: Iterable[int]) -> str:
 
 
 def sql_text_array(values: Iterable[object | None]) -> str:
-    """``{"a","b\\"c",NULL}``: each value as text in double quotes, ``None`` as NULL."""
-    return "{" + ",".join("NULL" if value is None else _quote(str(value)) for value in values) + "}"
+    """``{a,"b\\"c",NULL}``: each value as text, ``None`` as NULL.
+
+    A batch's columns repeat a few values (statuses, reasons, phones), so each distinct value
+    is written once and reused: quoted unless it is a plain token (letters, digits, ``_.:+-``)
+    that PostgreSQL reads back unchanged without quotes."""
+    written: dict[object, str] = {}
+    items = []
+    for value in values:
+        item = written.get(value)
+        if item is None:
+            item = written[value] = "NULL" if value is None else _element(str(value))
+        items.append(item)
+    return "{" + ",".join(items) + "}"
 
 
-def _quote(text: str) -> str:
+_PLAIN = re.compile(r"[A-Za-z0-9_.:+\-]+")
+
+
+def _element(text: str) -> str:
+    if _PLAIN.fullmatch(text) and text.upper() != "NULL":
+        return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

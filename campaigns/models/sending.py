@@ -183,9 +183,21 @@ class Message(models.Model):
         CHARGED = "charged", _("已扣费")
         RELEASED = "released", _("已退还")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="messages")
-    run = models.ForeignKey(CampaignRun, on_delete=models.CASCADE, related_name="messages")
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    # Performance (docs/PERFORMANCE.md): a campaign writes millions of these rows, and a
+    # foreign key costs one deferred check (a locking lookup of the parent) per row at commit.
+    # ``run``, ``campaign`` and ``shop`` carry none in the database: the planner, the only writer
+    # of message rows, copies them from the run row it holds locked FOR UPDATE in the same
+    # transaction (so that run cannot be deleted under it), and deletes cascade through Django.
+    # ``customer`` keeps its foreign key: a customer can be deleted while a batch is planned.
+    # The single-column indexes of campaign and run are covered by message_campaign_status
+    # (campaign, status) and message_run_phone_unique (run, phone).
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="messages", db_constraint=False, db_index=False
+    )
+    run = models.ForeignKey(
+        CampaignRun, on_delete=models.CASCADE, related_name="messages", db_constraint=False, db_index=False
+    )
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     customer = models.ForeignKey(Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     phone = models.CharField(_("手机号"), max_length=11)
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices)

@@ -243,10 +243,13 @@ def _link_code() -> str:
 
 
 def _insert(*, run: CampaignRun, rows: list[Row], batch: int, now: datetime) -> None:
-    """One set-based insert; ON CONFLICT keeps a replayed batch from duplicating a message.
+    """One set-based insert of the batch's rows, planned and suppressed.
 
-    Performance (docs/PERFORMANCE.md): the columns go as PostgreSQL array literals (one string
-    each, see ``sql_int_array``), and a body shared by the whole batch as one value."""
+    A replayed batch cannot duplicate a message: the unique (run, phone) index refuses the
+    whole insert, so the batch rolls back with its counts and reservation (impossible under
+    the run lock anyway). Performance (docs/PERFORMANCE.md): no ON CONFLICT arbitration or
+    RETURNING; the columns go as PostgreSQL array literals (``campaigns.sqlarrays``), and a
+    body shared by the whole batch as one value."""
     table = Message._meta.db_table
     planned_status = Message.Status.PLANNED
     planned = [row.status == planned_status for row in rows]
@@ -264,23 +267,17 @@ def _insert(*, run: CampaignRun, rows: list[Row], batch: int, now: datetime) -> 
     }
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""WITH inserted AS (
-                    INSERT INTO {table} (campaign_id, run_id, shop_id, customer_id, phone, status, reason,
-                        body, text, parts, batch, settlement, link_code, attempts, counted_at, created_at)
-                    SELECT %(campaign)s, %(run)s, %(shop)s, u.customer, u.phone, u.status, u.reason,
-                           CASE WHEN u.status = 'planned' THEN COALESCE(%(shared_body)s, u.body) ELSE '' END,
-                           '', u.parts, %(batch)s,
-                           CASE WHEN u.status = 'planned' THEN 'pending' ELSE 'none' END,
-                           u.link, 0, CASE WHEN u.status = 'planned' THEN %(now)s::timestamptz END, %(now)s
-                    FROM unnest(%(phone)s::text[], %(customer)s::bigint[], %(status)s::text[],
-                                %(reason)s::text[],
-                                COALESCE(%(body)s::text[], array_fill(''::text, ARRAY[%(n)s])),
-                                %(parts)s::int[], %(link)s::text[])
-                         AS u(phone, customer, status, reason, body, parts, link)
-                    ON CONFLICT (run_id, phone) DO NOTHING
-                    RETURNING status
-                )
-                SELECT count(*) FROM inserted WHERE status = 'planned'""",
+            f"""INSERT INTO {table} (campaign_id, run_id, shop_id, customer_id, phone, status, reason,
+                    body, text, parts, batch, settlement, link_code, attempts, counted_at, created_at)
+                SELECT %(campaign)s, %(run)s, %(shop)s, u.customer, u.phone, u.status, u.reason,
+                       CASE WHEN u.status = 'planned' THEN COALESCE(%(shared_body)s, u.body) ELSE '' END,
+                       '', u.parts, %(batch)s,
+                       CASE WHEN u.status = 'planned' THEN 'pending' ELSE 'none' END,
+                       u.link, 0, CASE WHEN u.status = 'planned' THEN %(now)s::timestamptz END, %(now)s
+                FROM unnest(%(phone)s::text[], %(customer)s::bigint[], %(status)s::text[], %(reason)s::text[],
+                            COALESCE(%(body)s::text[], array_fill(''::text, ARRAY[%(n)s])),
+                            %(parts)s::int[], %(link)s::text[])
+                     AS u(phone, customer, status, reason, body, parts, link)""",
             {
                 "campaign": run.campaign_id,
                 "run": run.pk,
@@ -292,8 +289,5 @@ def _insert(*, run: CampaignRun, rows: list[Row], batch: int, now: datetime) -> 
                 **columns,
             },
         )
-        [(inserted,)] = cursor.fetchall()
-    if inserted != sum(planned):
-        # Parts were reserved for rows that already existed: impossible under the run lock,
-        # so refuse loudly (the whole batch rolls back) rather than leave a reservation leak.
-        raise RuntimeError(f"run {run.pk} batch {batch}: planned {sum(planned)} rows, inserted {inserted}")
+        if cursor.rowcount != len(rows):
+            raise RuntimeError(f"run {run.pk} batch {batch}: {len(rows)} rows, inserted {cursor.rowcount}")
