@@ -14,23 +14,18 @@ from collections.abc import Iterable
 
 def sql_int_array(values: Iterable[int]) -> str:
     """``{1,2,3}``; every value goes through ``int()``, so nothing needs quoting."""
-    return "{" + ",".join(str(int(value)) for value in values) + "}"
+    return "{" + ",".join(map(str, map(int, values))) + "}"
 
 
 def sql_text_array(values: Iterable[object | None]) -> str:
     """``{a,"b\\"c",NULL}``: each value as text, ``None`` as NULL.
 
-    A batch's columns repeat a few values (statuses, reasons, phones), so each distinct value
-    is written once and reused: quoted unless it is a plain token (letters, digits, ``_.:+-``)
-    that PostgreSQL reads back unchanged without quotes."""
-    written: dict[object, str] = {}
-    items = []
-    for value in values:
-        item = written.get(value)
-        if item is None:
-            item = written[value] = "NULL" if value is None else _element(str(value))
-        items.append(item)
-    return "{" + ",".join(items) + "}"
+    A batch's columns repeat a few values (statuses, reasons), so each distinct value is
+    written once: quoted unless it is a plain token (letters, digits, ``_.:+-``) that
+    PostgreSQL reads back unchanged without quotes."""
+    values = list(values)
+    written = {value: "NULL" if value is None else _element(str(value)) for value in set(values)}
+    return "{" + ",".join(map(written.__getitem__, values)) + "}"
 
 
 _PLAIN = re.compile(r"[A-Za-z0-9_.:+\-]+")
