@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import itertools
 import logging
 import os
 import select
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from http.client import HTTPConnection, HTTPException, HTTPSConnection
@@ -41,7 +41,7 @@ from urllib.parse import quote_plus, urlencode, urlsplit
 
 from django.conf import settings
 
-from campaigns.gateways.base import GatewayBackend, OutboundSms, SendResult
+from campaigns.gateways.base import GatewayBackend, OutboundSms, PendingBatch, SendResult
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ CALLBACK_PREFIX = "/hooks/kannel"
 # Kannel answers 202 with one of these when it took the message.
 ACCEPTED_ANSWERS = ("0:", "3:")
 TOKEN_LENGTH = 32
-
+QUOTE_CACHE_SIZE = 4096  # encoded texts kept per backend (one dispatch run)
 
 
 def default_options() -> dict[str, object]:
@@ -202,7 +202,39 @@ class _Connection:
         self._conn.close()
 
 
+class _Batch(PendingBatch):
+    """A batch being handed over by the worker threads; ``results()`` waits for the last answer."""
+
+    def __init__(self, messages: Sequence[OutboundSms]) -> None:
+        self.messages = messages
+        self._results: list[SendResult | None] = [None] * len(messages)
+        self._left = len(messages)
+        self._error: BaseException | None = None
+        self._done = threading.Event()
+        if not messages:
+            self._done.set()
+
+    def _set(self, index: int, result: SendResult | None, error: BaseException | None, lock) -> None:
+        self._results[index] = result
+        with lock:
+            if error is not None and self._error is None:
+                self._error = error
+            self._left -= 1
+            if self._left == 0:
+                self._done.set()
+
+    def results(self) -> list[SendResult]:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._results  # type: ignore[return-value]
+
+
 class KannelBackend(GatewayBackend):
+    # Submitted batches are sent by worker threads that touch no database, so the pipeline
+    # may claim and record other batches while one is on the wire (``submit_batch``).
+    overlaps_dispatch = True
+
     def __init__(self, **options: object) -> None:
         super().__init__(**{**default_options(), **options})
         o = self.options
@@ -215,7 +247,7 @@ class KannelBackend(GatewayBackend):
         self._factory = {"http": HTTPConnection, "https": HTTPSConnection}.get(parts.scheme)
         self._host, self._port = parts.hostname or "", parts.port
         self._path = parts.path or "/"
-        # The parts of the query every message shares, encoded once (``_query`` adds the rest).
+        # The parts of the query every message shares, encoded once (``_target`` adds the rest).
         self._path_and_common = f"{self._path}?{parts.query + '&' if parts.query else ''}" + urlencode(
             {"username": str(o["username"]), "password": str(o["password"])}
         )
@@ -224,10 +256,22 @@ class KannelBackend(GatewayBackend):
             | ({"smsc": str(o["smsc"])} if o["smsc"] else {})
         )
         self._from_prefix = str(o["service_number"])
+        # The dlr-url around the message id and token, URL-encoded once: quote_plus works
+        # character by character, so encoding the pieces equals encoding the whole URL.
+        dlr_head, dlr_tail = dlr_url(self.callback_base_url, 0).split("?", 1)
+        self._dlr_head = quote_plus(f"{dlr_head}?id=")
+        self._dlr_token = quote_plus("&token=")
+        self._dlr_tail = quote_plus("&" + dlr_tail.split("&", 2)[2])  # after "id=0&token=…"
+        self._mac = hmac.new(_secret(), digestmod=hashlib.sha256)  # copied per message
+        # Encoded texts and senders: a campaign's messages mostly share one text.
+        self._quoted: dict[str, str] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._idle: list[_Connection] = []  # kept-alive connections not in use, at most concurrency
         self.connections_opened = 0  # connection objects made so far (keep-alive reuse is visible)
         self._lock = threading.Lock()
+        # Work of all submitted batches, in order; ``_workers`` threads drain it (at most concurrency).
+        self._work: deque[tuple[_Batch, int]] = deque()
+        self._workers = 0
 
     def params(self, sms: OutboundSms) -> dict[str, str]:
         """The sendsms query of one message (each value URL-encoded, the dlr-url too)."""
@@ -246,20 +290,27 @@ class KannelBackend(GatewayBackend):
             params["smsc"] = str(self.options["smsc"])
         return params
 
-    def _target(self, sms: OutboundSms) -> str:
-        """Path and query of one message's GET: the same query as ``params`` encodes to."""
-        return (
-            f"{self._path_and_common}&to={quote_plus(sms.phone)}"
-            f"&from={quote_plus(self._from_prefix + (sms.sender or ''))}"
-            f"&text={quote_plus(sms.text)}&{self._tail}"
-            f"&dlr-url={quote_plus(dlr_url(self.callback_base_url, sms.message_id))}"
-        )
+    def _quote(self, value: str) -> str:
+        quoted = self._quoted.get(value)
+        if quoted is None:
+            if len(self._quoted) >= QUOTE_CACHE_SIZE:
+                self._quoted.clear()
+            quoted = self._quoted[value] = quote_plus(value)
+        return quoted
 
-    def _executor(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="kannel-send")
-            return self._pool
+    def _target(self, sms: OutboundSms) -> str:
+        """Path and query of one message's GET: the same query as ``params`` encodes to
+        (``tests/gateway/test_kannel_backend.py`` compares them)."""
+        mac = self._mac.copy()
+        mac.update(b"dlr:%d" % sms.message_id)
+        phone = sms.phone if sms.phone.isdigit() else quote_plus(sms.phone)
+        return (
+            f"{self._path_and_common}&to={phone}"
+            f"&from={self._quote(self._from_prefix + (sms.sender or ''))}"
+            f"&text={self._quote(sms.text)}&{self._tail}"
+            f"&dlr-url={self._dlr_head}{sms.message_id}{self._dlr_token}"
+            f"{mac.hexdigest()[:TOKEN_LENGTH]}{self._dlr_tail}"
+        )
 
     def _checkout(self) -> _Connection | None:
         with self._lock:
@@ -280,28 +331,47 @@ class KannelBackend(GatewayBackend):
         conn.close()
 
     def send_batch(self, messages: Sequence[OutboundSms]) -> list[SendResult]:
+        return self.submit_batch(messages).results()
+
+    def submit_batch(self, messages: Sequence[OutboundSms]) -> PendingBatch:
+        """Queue a batch behind the ones already submitted and return at once.
+
+        At most ``concurrency`` worker threads drain the queue, each holding one keep-alive
+        connection and taking the next message until none is left, so at most
+        ``concurrency`` requests are in flight, each on its own connection, and a worker
+        goes from the last message of one batch straight to the first of the next."""
+        batch = _Batch(messages)
         if not messages:
-            return []
-        pool = self._executor()
-        results: list[SendResult | None] = [None] * len(messages)
-        # Each worker holds one keep-alive connection and takes the next message until none is
-        # left, so at most ``concurrency`` requests are in flight, each on its own connection.
-        next_index = itertools.count()
+            return batch
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="kannel-send")
+            self._work.extend((batch, i) for i in range(len(messages)))
+            # Race: a worker that found the queue empty has already left (it decremented
+            # ``_workers`` under this lock), so it is replaced here, never counted twice.
+            start = min(self.concurrency - self._workers, len(messages))
+            self._workers += start
+            pool = self._pool
+        for _ in range(start):
+            pool.submit(self._drain)
+        return batch
 
-        def worker() -> None:
-            conn = self._checkout()
-            try:
-                for i in iter(next_index.__next__, None):
-                    if i >= len(messages):
+    def _drain(self) -> None:
+        conn = self._checkout()
+        try:
+            while True:
+                with self._lock:
+                    if not self._work:
+                        self._workers -= 1
                         return
-                    results[i] = self._send_one(conn, messages[i])
-            finally:
-                self._checkin(conn)
-
-        futures = [pool.submit(worker) for _ in range(min(self.concurrency, len(messages)))]
-        for future in futures:
-            future.result()
-        return results  # type: ignore[return-value]
+                    batch, index = self._work.popleft()
+                try:
+                    result, error = self._send_one(conn, batch.messages[index]), None
+                except BaseException as exc:  # a bug, not an answer: re-raised by results()
+                    result, error = None, exc
+                batch._set(index, result, error, self._lock)
+        finally:
+            self._checkin(conn)
 
     def _send_one(self, conn: _Connection | None, sms: OutboundSms) -> SendResult:
         # Kannel accepts a missing or empty text and sends an empty SMS; never let one out.

@@ -20,8 +20,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -30,13 +31,14 @@ from django_q.models import Schedule
 from django_q.tasks import async_task
 
 from campaigns.gateways import get_gateway
-from campaigns.gateways.base import OutboundSms
+from campaigns.gateways.base import OutboundSms, PendingBatch
 from campaigns.models.frequency import OptOut
 from campaigns.models.sending import Campaign, CampaignRun, Message
-from campaigns.services.campaigns import RUN_TASK, full_text, parts_of, shop_sms_state
+from campaigns.services.campaigns import RUN_TASK, full_text, shop_sms_state
 from campaigns.services.delivery import delivery_settle
 from campaigns.services.frequency import in_quiet_hours, next_send_window
 from campaigns.services.planning import run_plan
+from reviews.policy.length import MULTI_PART_SIZE, SINGLE_PART_MAX
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,9 @@ def pipeline_setting(name: str):
         "DISPATCH_BATCH": 100,  # messages per gateway call
         "MAX_ATTEMPTS": 5,  # gateway tries before a retryable failure becomes final
         "RETRY_BACKOFF": 60,  # seconds, doubled per attempt
+        # Batches claimed and not yet recorded, with a gateway that overlaps (Kannel): the
+        # next batch is claimed while one is on the wire. 1 = claim, send, record in turn.
+        "DISPATCH_WINDOW": 2,
     }
     return getattr(settings, "SMS_PIPELINE", {}).get(name, defaults[name])
 
@@ -183,30 +188,52 @@ def _defer(run_id: int, at: datetime) -> None:
 
 
 def run_dispatch(*, run_id: int, time_budget: float | None = None) -> DispatchResult:
-    """Hand a run's planned messages to the gateway at the configured rate."""
+    """Hand a run's planned messages to the gateway at the configured rate.
+
+    With a gateway that sends on its own threads (``overlaps_dispatch``, the Kannel
+    backend) the next batch is claimed, and the previous one recorded, while a batch is
+    on the wire: at most ``DISPATCH_WINDOW`` batches are claimed and not yet recorded,
+    so a worker killed mid-run leaves at most that many batches ``sending``.
+    """
     started = time.monotonic()
     rate = pipeline_setting("DISPATCH_RATE")
     size = pipeline_setting("DISPATCH_BATCH")
     crash_after = int(os.environ.get(CRASH_ENV, "0") or 0)
     gateway = get_gateway()
+    window = max(1, pipeline_setting("DISPATCH_WINDOW")) if gateway.overlaps_dispatch else 1
+    in_flight: deque[PendingBatch] = deque()
     batches = 0
     try:
         while True:
             batch_started = time.monotonic()
             outbound = dispatch_claim(run_id=run_id, limit=size)
+            if outbound:
+                in_flight.append(gateway.submit_batch(outbound))
+            # Record the oldest batch once the window is full (or nothing is left to claim):
+            # its answers are in by now or soon, while the newer batch keeps the connections busy.
+            while in_flight and (outbound is None or len(in_flight) >= window):
+                dispatch_record(results=in_flight.popleft().results())
             if outbound is None:
                 return _dispatch_state(run_id)
-            if outbound:
-                results = gateway.send_batch(outbound)
-                dispatch_record(results=results)
             batches += 1
             if crash_after and batches >= crash_after:
                 os._exit(17)
             if rate and outbound:
                 time.sleep(max(0.0, len(outbound) / rate - (time.monotonic() - batch_started)))
             if time_budget is not None and time.monotonic() - started > time_budget:
+                while in_flight:
+                    dispatch_record(results=in_flight.popleft().results())
                 return DispatchResult(done=False)
     finally:
+        # An error above (the database went away): the batches on the wire still get their
+        # answers recorded if possible; if not, they stay ``sending`` — handed over at most
+        # once, settled by their delivery reports or the 72-hour sweep.
+        while in_flight:
+            pending = in_flight.popleft()
+            try:
+                dispatch_record(results=pending.results())
+            except Exception:
+                logger.exception("dispatch: could not record a batch; its messages stay 'sending'")
         gateway.close()
 
 
@@ -218,88 +245,149 @@ def _dispatch_state(run_id: int) -> DispatchResult:
     return DispatchResult(done=False, retry_at=retry_at or timezone.now())
 
 
+def _int_array(values) -> str:
+    """A PostgreSQL array literal of integers (one string parameter instead of one per element)."""
+    return "{" + ",".join(str(int(v)) for v in values) + "}"
+
+
+def _text_frame(signature: str | None) -> tuple[str, str]:
+    """What ``full_text`` puts before and after a body, with the signature live now."""
+    marker = "\x00"
+    framed = full_text(signature=signature or "", body=marker)
+    head, tail = framed.split(marker)
+    return head, tail
+
+
+# One statement claims, re-validates and marks a batch. The claim is the inner
+# SELECT ... FOR UPDATE SKIP LOCKED (race: several dispatchers of one run; each gets its own
+# rows, a row another dispatcher holds is skipped, not waited for); the UPDATE re-checks
+# status = 'planned' on the locked row version (race: a concurrent claim or cancel that
+# committed first). Per message it re-validates what can change between planning and
+# sending: the shop's state (one reason for the whole batch, from ``shop_sms_state``), an
+# opt-out since planning, and the parts with the signature live now. Sendable rows become
+# 'sending' with their full text; the rest 'dropped' with the reason (released by the
+# settlement). Parts: 1 up to SINGLE_PART_MAX characters, else ceil(n / MULTI_PART_SIZE),
+# as ``reviews.policy.length.count_parts`` (tests/campaigns/test_dispatch_statements.py).
+_CLAIM_SQL = """
+WITH claimed AS MATERIALIZED (
+    SELECT id FROM {message}
+    WHERE run_id = %(run)s AND status = 'planned'
+      AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)
+    ORDER BY id LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), decided AS MATERIALIZED (
+    SELECT m.id, full_text,
+        CASE
+            WHEN %(state)s <> '' THEN %(state)s
+            WHEN EXISTS (SELECT 1 FROM {optout} o WHERE o.shop_id = m.shop_id AND o.phone = m.phone)
+                THEN %(opted_out)s
+            WHEN CASE WHEN char_length(full_text) <= %(single)s THEN 1
+                      ELSE ceil(char_length(full_text) / %(multi)s::numeric) END <> m.parts
+                THEN %(signature_changed)s
+            ELSE ''
+        END AS reason
+    FROM {message} m
+    JOIN claimed USING (id)
+    CROSS JOIN LATERAL (SELECT %(head)s || m.body || %(tail)s AS full_text) AS t
+)
+UPDATE {message} m SET
+    status = CASE WHEN d.reason = '' THEN 'sending' ELSE 'dropped' END,
+    reason = d.reason,
+    text = CASE WHEN d.reason = '' THEN d.full_text ELSE '' END,
+    attempts = m.attempts + CASE WHEN d.reason = '' THEN 1 ELSE 0 END,
+    sent_at = CASE WHEN d.reason = '' THEN %(now)s ELSE m.sent_at END,
+    final_at = CASE WHEN d.reason = '' THEN m.final_at ELSE %(now)s END
+FROM decided d
+WHERE m.id = d.id AND m.status = 'planned'
+RETURNING m.id, m.phone, m.text, m.status = 'sending'
+"""
+
+
 def dispatch_claim(*, run_id: int, limit: int, now: datetime | None = None) -> list[OutboundSms] | None:
     """Claim up to ``limit`` due planned messages; None when none are due.
 
     Claimed messages are re-validated: those that may no longer be sent become
     ``dropped`` with a reason (their parts and frequency count are released by
-    the settlement), the rest ``sending`` with their full text.
+    the settlement), the rest ``sending`` with their full text. Three statements,
+    none per message: the campaign with its shop, the live signature (and the
+    template, if any), then the claim itself (``_CLAIM_SQL``), each committed alone.
     """
     now = now or timezone.now()
-    table = Message._meta.db_table
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            # Race: several dispatchers of one run; SKIP LOCKED hands each its own rows.
-            cursor.execute(
-                f"""SELECT id, phone, body, parts, shop_id, campaign_id FROM {table}
-                    WHERE run_id = %s AND status = 'planned'
-                      AND (next_attempt_at IS NULL OR next_attempt_at <= %s)
-                    ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
-                [run_id, now, limit],
-            )
-            claimed = cursor.fetchall()
-        if not claimed:
-            return None
-        campaign = Campaign.objects.select_related("shop__category", "coupon").get(pk=claimed[0][5])
-        state = shop_sms_state(shop=campaign.shop, campaign=campaign)
-        opted_out = set(
-            OptOut.objects.filter(
-                shop_id=campaign.shop_id, phone__in=[row[1] for row in claimed]
-            ).values_list("phone", flat=True)
+    campaign = Campaign.objects.select_related("shop__category").get(runs__id=run_id)
+    state = shop_sms_state(shop=campaign.shop, campaign=campaign)
+    head, tail = _text_frame(state.signature)
+    sql = _CLAIM_SQL.format(message=Message._meta.db_table, optout=OptOut._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "run": run_id,
+                "now": now,
+                "limit": limit,
+                "state": state.reason or "",
+                "opted_out": OPTED_OUT,
+                "signature_changed": SIGNATURE_CHANGED,
+                "single": SINGLE_PART_MAX,
+                "multi": MULTI_PART_SIZE,
+                "head": head,
+                "tail": tail,
+            },
         )
-        updates = []  # (id, status, reason, text)
-        outbound = []
-        for message_id, phone, body, parts, _shop, _campaign in claimed:
-            reason = state.reason or (OPTED_OUT if phone in opted_out else "")
-            text = "" if reason else full_text(signature=state.signature, body=body)
-            if not reason and parts_of(signature=state.signature, body=body) != parts:
-                # The live signature changed length since planning and the message no
-                # longer fits the parts reserved for it: not sent rather than mis-billed.
-                reason = SIGNATURE_CHANGED
-            if reason:
-                updates.append((message_id, Message.Status.DROPPED, reason, ""))
-            else:
-                updates.append((message_id, Message.Status.SENDING, "", text))
-                outbound.append(OutboundSms(message_id=message_id, phone=phone, text=text))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""UPDATE {table} m SET status = u.status, reason = u.reason, text = u.text,
-                        attempts = m.attempts + CASE WHEN u.status = 'sending' THEN 1 ELSE 0 END,
-                        sent_at = CASE WHEN u.status = 'sending' THEN %s ELSE m.sent_at END,
-                        final_at = CASE WHEN u.status = 'dropped' THEN %s ELSE m.final_at END
-                    FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[])
-                         AS u(id, status, reason, text)
-                    WHERE m.id = u.id""",
-                [now, now, *map(list, zip(*updates, strict=True))],
-            )
-    return outbound
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    rows.sort()  # RETURNING has no order; hand over in id order
+    return [OutboundSms(message_id, phone, text) for message_id, phone, text, sending in rows if sending]
+
+
+# One statement records a whole batch's answers. Only 'sending' rows change: a delivery
+# report that arrived first (the gateway may answer before we record; race: the report
+# callback and this statement on one row) moved it on already and is never overwritten.
+_RECORD_SQL = """
+UPDATE {message} m SET
+    status = CASE WHEN u.outcome = 'accepted' THEN 'accepted'
+                  WHEN u.outcome = 'rejected' OR m.attempts >= %(max_attempts)s THEN 'failed'
+                  ELSE 'planned' END,
+    reason = CASE WHEN u.outcome = 'rejected' THEN %(rejected)s
+                  WHEN u.outcome = 'retry' AND m.attempts >= %(max_attempts)s THEN %(error)s
+                  ELSE m.reason END,
+    final_at = CASE WHEN u.outcome = 'rejected' OR (u.outcome = 'retry' AND m.attempts >= %(max_attempts)s)
+                    THEN %(now)s ELSE m.final_at END,
+    next_attempt_at = CASE WHEN u.outcome = 'retry' AND m.attempts < %(max_attempts)s
+                           THEN %(now)s + make_interval(secs => %(backoff)s * 2 ^ (m.attempts - 1))
+                           ELSE m.next_attempt_at END,
+    sent_at = CASE WHEN u.outcome = 'retry' AND m.attempts < %(max_attempts)s THEN NULL ELSE m.sent_at END
+FROM (SELECT unnest(%(accepted)s::bigint[]) AS id, 'accepted' AS outcome
+      UNION ALL SELECT unnest(%(refused)s::bigint[]), 'rejected'
+      UNION ALL SELECT unnest(%(retry)s::bigint[]), 'retry') AS u
+WHERE m.id = u.id AND m.status = 'sending'
+"""
 
 
 def dispatch_record(*, results, now: datetime | None = None) -> None:
-    """Record the gateway's answers. Only ``sending`` rows change: a delivery report that
-    arrived first (the gateway may answer before we record) is never overwritten."""
+    """Record the gateway's answers in one statement (``_RECORD_SQL``): accepted →
+    ``accepted``; refused → ``failed`` (``GATEWAY-REJECTED``); retryable → back to
+    ``planned`` with back-off ``RETRY_BACKOFF``·2^(attempts-1), or ``failed``
+    (``GATEWAY-ERROR``) after ``MAX_ATTEMPTS``."""
+    if not results:
+        return
     now = now or timezone.now()
-    max_attempts = pipeline_setting("MAX_ATTEMPTS")
-    backoff = pipeline_setting("RETRY_BACKOFF")
     accepted = [r.message_id for r in results if r.accepted]
     retryable = [r.message_id for r in results if not r.accepted and r.retryable]
     rejected = [r.message_id for r in results if not r.accepted and not r.retryable]
-    sending = Message.objects.filter(status=Message.Status.SENDING)
-    with transaction.atomic():
-        if accepted:
-            sending.filter(pk__in=accepted).update(status=Message.Status.ACCEPTED)
-        if rejected:
-            sending.filter(pk__in=rejected).update(
-                status=Message.Status.FAILED, reason=GATEWAY_REJECTED, final_at=now
-            )
-        if retryable:
-            sending.filter(pk__in=retryable, attempts__gte=max_attempts).update(
-                status=Message.Status.FAILED, reason=GATEWAY_ERROR, final_at=now
-            )
-            for message in sending.filter(pk__in=retryable).only("id", "attempts"):
-                message.status = Message.Status.PLANNED
-                message.next_attempt_at = now + timedelta(seconds=backoff * 2 ** (message.attempts - 1))
-                message.sent_at = None
-                message.save(update_fields=["status", "next_attempt_at", "sent_at"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RECORD_SQL.format(message=Message._meta.db_table),
+            {
+                "accepted": _int_array(accepted),
+                "refused": _int_array(rejected),
+                "retry": _int_array(retryable),
+                "max_attempts": pipeline_setting("MAX_ATTEMPTS"),
+                "backoff": pipeline_setting("RETRY_BACKOFF"),
+                "rejected": GATEWAY_REJECTED,
+                "error": GATEWAY_ERROR,
+                "now": now,
+            },
+        )
     if rejected or retryable:
         logger.warning("gateway: %d rejected, %d to retry", len(rejected), len(retryable))

@@ -20,8 +20,11 @@ ignored, so every phase costs Kannel and the callback endpoint the same. Not a t
 
 from __future__ import annotations
 
+import cProfile
 import http.client
+import io
 import os
+import pstats
 import secrets
 import shutil
 import socket
@@ -70,6 +73,13 @@ def _wait(condition, *, seconds: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise CommandError(f"timed out after {seconds:.0f} s waiting for {what}")
         time.sleep(0.2)
+
+
+def _load() -> str:
+    """The machine's load (other jobs share its cores) and the UTC time, printed with each run."""
+    one, five, fifteen = os.getloadavg()
+    clock = time.strftime("%H:%M:%S", time.gmtime())
+    return f"{clock} UTC, load {one:.2f} {five:.2f} {fifteen:.2f}, {os.cpu_count()} cores"
 
 
 def _answers(url: str) -> bool:
@@ -200,6 +210,10 @@ class Command(BaseCommand):
         )
         parser.add_argument("--gunicorn-workers", type=int, default=2)
         parser.add_argument("--report-timeout", type=float, default=300.0)
+        parser.add_argument(
+            "--profile", type=int, default=0, metavar="N",
+            help="cProfile phase B (the dispatching thread) and print its N costliest functions",
+        )  # fmt: skip
 
     def handle(self, *args, messages: int, concurrency: int, batch: int | None, **options) -> None:
         if not (shutil.which("bearerbox") or os.access("/usr/sbin/bearerbox", os.X_OK)):
@@ -219,7 +233,7 @@ class Command(BaseCommand):
             stack.start(database_url)
             self.stdout.write(
                 f"{messages:,} messages planned; Kannel, SMPP simulator and gunicorn "
-                f"({options['gunicorn_workers']} workers) started on 127.0.0.1"
+                f"({options['gunicorn_workers']} workers) started on 127.0.0.1; {_load()}"
             )
             options_ = stack.backend_options(concurrency)
             backend = KannelBackend(**options_)
@@ -262,8 +276,13 @@ class Command(BaseCommand):
             settings.SMS_GATEWAY = {"BACKEND": "campaigns.gateways.kannel.KannelBackend", "OPTIONS": options_}
             settings.SMS_PIPELINE = pipeline
             reports_before = self._reports(run)
+            profiler = cProfile.Profile() if options["profile"] else None
             started = time.perf_counter()
+            if profiler is not None:
+                profiler.enable()
             result = run_dispatch(run_id=run.pk)
+            if profiler is not None:
+                profiler.disable()
             seconds = time.perf_counter() - started
             handed = Message.objects.filter(run=run).exclude(sent_at=None).count()
             pipe_rate = handed / seconds
@@ -272,6 +291,10 @@ class Command(BaseCommand):
                 f"(KannelBackend, DISPATCH_BATCH {pipeline['DISPATCH_BATCH']}, done={result.done})\n"
                 f"ratio pipeline/minimal: {100 * pipe_rate / minimal_rate:.1f}% (target >= 70%)"
             )
+            if profiler is not None:
+                out = io.StringIO()
+                pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(options["profile"])
+                self.stdout.write(out.getvalue())
             finals = Message.objects.filter(run=run, status__in=[s.value for s in Message.FINAL])
             _wait(lambda: finals.count() >= handed, seconds=options["report_timeout"], what="final reports")
             reports = DeliveryReport.objects.filter(message__run=run).order_by("received_at")
@@ -291,6 +314,7 @@ class Command(BaseCommand):
                 f"  settlement     : {settled:,} messages charged/released in {seconds:.2f} s = "
                 f"{settled / seconds if seconds else 0:,.0f} messages/s; peak RSS {peak_rss_mb():.0f} MB"
             )
+            self.stdout.write(f"end: {_load()}")
         finally:
             stack.stop()
             bench_shop_delete(bench)
