@@ -17,9 +17,14 @@ from tests.campaigns.campaign_fixtures import MARKETING_TEXT
 
 
 @pytest.fixture(autouse=True)
-def empty_cache():
+def empty_cache(settings):
+    # A cache of its own, whatever CACHE_URL says (clear() on a Redis would flush the database).
+    own = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                       "LOCATION": "campaign-progress-tests"}}
+    settings.CACHES = own
     cache.clear()
     yield
+    settings.CACHES = own  # a test may have pointed it elsewhere (the Redis one)
     cache.clear()
 
 
