@@ -51,3 +51,10 @@ def expire_stale_messages() -> int:
     expired = delivery_expire_stale()
     delivery_settle()
     return expired
+
+
+def purge_frequency_counters() -> int:
+    """Daily (03:30 Asia/Shanghai): delete frequency counters of days no window or report reaches."""
+    from campaigns.services.frequency import frequency_counters_purge_old
+
+    return frequency_counters_purge_old()

@@ -575,6 +575,20 @@ def _column_arrays(counts: dict, keys: list) -> list[list[int]]:
 # --- housekeeping -----------------------------------------------------------------------
 
 
+# Windows are at most 2 days; delivery reports may release a message up to 72 hours
+# after acceptance. A week keeps every day a decision or a release can touch.
+PURGE_KEEP_DAYS = 7
+PURGE_MIN_KEEP_DAYS = 3
+
+
+def frequency_counters_purge_old(*, keep_days: int = PURGE_KEEP_DAYS, now: datetime | None = None) -> int:
+    """Delete counters of days before the last ``keep_days`` local days (today included)."""
+    if keep_days < PURGE_MIN_KEEP_DAYS:
+        raise ValueError(f"keep_days must be at least {PURGE_MIN_KEEP_DAYS} (two-day windows, late reports)")
+    today = local_day(now or datetime.now(tz=LOCAL_TZ))
+    return frequency_counters_purge(before=today - timedelta(days=keep_days - 1))
+
+
 def frequency_counters_purge(*, before: date) -> int:
     """Delete counters of days before ``before`` (no window reaches them); returns rows deleted."""
     with connection.cursor() as cursor:

@@ -422,3 +422,26 @@ def test_it_purges_counters_no_window_can_reach(shops):
         call_command("frequency_purge", "--keep-days", "3", stdout=StringIO())
     assert sorted({d.day for d in PlatformCounter.objects.values_list("day", flat=True)}) == [8, 9]
     assert sorted({d.day for d in ShopCounter.objects.values_list("day", flat=True)}) == [8, 9]
+
+
+def test_it_purges_old_counters_every_night_through_django_q(shops):
+    import time_machine
+    from django_q.models import Schedule
+
+    from campaigns.tasks import purge_frequency_counters
+
+    schedule = Schedule.objects.get(name="campaigns-purge-frequency-counters")
+    assert schedule.func == "campaigns.tasks.purge_frequency_counters"
+    assert schedule.schedule_type == Schedule.DAILY and schedule.repeats == -1
+    assert schedule.next_run.astimezone(SH).time().isoformat() == "03:30:00"
+
+    for day in (1, 3, 4, 9):
+        assert send(shops[0], "notify", local(day, 10)).allowed
+    with time_machine.travel(local(10, 3, 30), tick=False):
+        deleted = purge_frequency_counters()  # keeps the last 7 local days: 4 March on
+    assert deleted == 4  # platform and shop rows of 1 and 3 March
+    assert sorted({d.day for d in PlatformCounter.objects.values_list("day", flat=True)}) == [4, 9]
+    with pytest.raises(ValueError):
+        from campaigns.services.frequency import frequency_counters_purge_old
+
+        frequency_counters_purge_old(keep_days=2)
