@@ -24,6 +24,10 @@ def sql_text_array(values: Iterable[object | None]) -> str:
     written once: quoted unless it is a plain token (letters, digits, ``_.:+-``) that
     PostgreSQL reads back unchanged without quotes."""
     values = list(values)
+    if all(type(value) is int for value in values):
+        return "{" + ",".join(map(str, values)) + "}"  # ids: nothing to quote
+    if all(type(value) is str and value.isascii() and value.isdigit() for value in values):
+        return "{" + ",".join(values) + "}"  # digit strings (phones): nothing to quote
     written = {value: "NULL" if value is None else _element(str(value)) for value in set(values)}
     return "{" + ",".join(map(written.__getitem__, values)) + "}"
 

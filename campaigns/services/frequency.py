@@ -49,7 +49,7 @@ from campaigns.models.frequency import (
     RuleSet,
 )
 from campaigns.phones import INVALID_PHONE, normalize_phone
-from campaigns.sqlarrays import sql_int_array
+from campaigns.sqlarrays import sql_int_array, sql_text_array
 from smsmarketing.models import Category, Shop
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -327,7 +327,7 @@ def _opted_out(*, shop_id: int, phones: list[str]) -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT phone FROM {OptOut._meta.db_table} WHERE shop_id = %s AND phone = ANY(%s::varchar[])",
-            [shop_id, phones],
+            [shop_id, sql_text_array(phones)],
         )
         return {row[0] for row in cursor.fetchall()}
 

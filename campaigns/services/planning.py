@@ -258,7 +258,7 @@ def _insert(*, run: CampaignRun, rows: list[Row], batch: int, now: datetime) -> 
     pairs = list(zip(rows, planned, strict=True))
     columns = {
         "phone": sql_text_array(r.recipient.phone for r in rows),
-        "customer": sql_text_array(r.recipient.customer_id for r in rows),
+        "customer": sql_text_array(r.recipient.customer_id for r in rows),  # None for a test SMS
         "status": sql_text_array(r.status for r in rows),
         "reason": sql_text_array(r.reason for r in rows),
         "body": None if shared_body is not None else sql_text_array(r.body if ok else "" for r, ok in pairs),

@@ -34,3 +34,13 @@ def test_it_round_trips_bigints(values):
 def test_it_refuses_what_is_not_an_integer():
     with pytest.raises(ValueError):
         sql_int_array(["1); DROP TABLE x; --"])
+
+
+def test_it_writes_ids_and_digit_strings_unquoted_and_reads_them_back():
+    assert sql_text_array([3, 1, 2]) == "{3,1,2}"
+    assert sql_text_array(["13800138000", "13900139000"]) == "{13800138000,13900139000}"
+    assert sql_text_array([1, None]) == "{1,NULL}"
+    with connection.cursor() as cursor:
+        ids, texts = sql_text_array([3, None, 1]), sql_text_array(["007", "１２"])
+        cursor.execute("SELECT %s::bigint[], %s::text[]", [ids, texts])
+        assert cursor.fetchone() == ([3, None, 1], ["007", "１２"])

@@ -19,6 +19,7 @@ Not a test: the figures go to docs/PERFORMANCE.md.
 
 from __future__ import annotations
 
+import os
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -34,6 +35,7 @@ from campaigns.management.commands._bench import (
     plan_all,
     send_moment,
 )
+from campaigns.management.commands._cpu import CpuBreakdown
 from campaigns.models import Message
 from campaigns.services.campaigns import full_text, parts_of
 
@@ -57,18 +59,25 @@ class Command(BaseCommand):
             help="audience sizes, run in this order in one process (e.g. 100000 1000000)",
         )
         parser.add_argument("--keep", action="store_true", help="keep the bench shop and its rows")
+        parser.add_argument(
+            "--breakdown",
+            action="store_true",
+            help="also print the CPU per recipient of planning: Python, PostgreSQL backend, per statement",
+        )
 
-    def handle(self, *args, recipients: list[int], keep: bool, **options) -> None:
+    def handle(self, *args, recipients: list[int], keep: bool, breakdown: bool, **options) -> None:
         if any(n < 1 for n in recipients):
             raise CommandError("--recipients must be >= 1")
         self.stdout.write(
             f"PostgreSQL {connection.cursor().connection.info.server_version}, "
             f"database {connection.settings_dict['NAME']}; peak RSS at start {peak_rss_mb():.0f} MB"
         )
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        self.stdout.write(f"load average {load} (2 cores: above 2, processes wait for a core)")
         for n in recipients:
-            self._one(n, keep=keep)
+            self._one(n, keep=keep, breakdown=breakdown)
 
-    def _one(self, n: int, *, keep: bool) -> None:
+    def _one(self, n: int, *, keep: bool, breakdown: bool) -> None:
         at = send_moment()
         started = time.perf_counter()
         bench = bench_shop_create(recipients=n, balance=2 * n)
@@ -79,8 +88,13 @@ class Command(BaseCommand):
             f"({n:,} customers, {history:,} frequency counter rows of other shops)"
         )
         try:
+            cpu = CpuBreakdown() if breakdown else None
             started = time.perf_counter()
-            batches = plan_all(run=run, at=at)
+            if cpu:
+                with cpu.measure():
+                    batches = plan_all(run=run, at=at)
+            else:
+                batches = plan_all(run=run, at=at)
             plan_s = time.perf_counter() - started
             outcomes = message_outcomes(run=run)
             written = sum(outcomes.values())
@@ -99,6 +113,9 @@ class Command(BaseCommand):
             f"peak RSS       : {plan_rss:.0f} MB after planning, {copy_rss:.0f} MB after COPY "
             f"(process peak since start)"
         )
+        if cpu:
+            self.stdout.write("\n".join(cpu.report(per=written, unit="recipient")))
+        self.stdout.write(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if keep:
             self.stdout.write(f"kept: shop {bench.shop.pk}, run {run.pk}")
 
