@@ -18,7 +18,7 @@ from smsmarketing.models import Reservation, Shop
 @pytest.mark.django_db
 def test_it_plans_through_the_pipeline_next_to_a_raw_copy_and_leaves_nothing_bulky_behind():
     out = io.StringIO()
-    call_command("bench_send", recipients=[1500, 3000], stdout=out)
+    call_command("bench_send", recipients=[1500, 3000], breakdown=True, stdout=out)
     text = out.getvalue()
     assert len(re.findall(r"plan \(pipeline\): ([\d,]+) message rows", text)) == 2
     assert re.search(r"plan \(pipeline\): 3,000 message rows", text)
@@ -26,6 +26,10 @@ def test_it_plans_through_the_pipeline_next_to_a_raw_copy_and_leaves_nothing_bul
     assert len(re.findall(r"ratio plan/COPY: [\d.]+%", text)) == 2
     assert "FREQ-PLATFORM-DAY" in text  # the history of other shops suppresses some phones
     assert len(re.findall(r"peak RSS\s+: \d+ MB", text)) == 2
+    # --breakdown: the CPU of this process and of its backend, per recipient, then per statement.
+    cpu = re.findall(r"CPU per recipient: Python ([\d.]+) us, PostgreSQL backend ([\d.]+) us", text)
+    assert len(cpu) == 2 and all(float(python) > 0 and float(backend) > 0 for python, backend in cpu)
+    assert re.search(r"us\s+x\d+\s+INSERT INTO campaigns_message", text)
     # Cleaned up: only the closed bench shops (and their append-only review trail) remain.
     assert not Message.objects.exists()
     assert not Customer.objects.exists()
