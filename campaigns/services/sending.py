@@ -34,11 +34,21 @@ from campaigns.gateways import get_gateway
 from campaigns.gateways.base import OutboundSms, PendingBatch
 from campaigns.models.frequency import OptOut
 from campaigns.models.sending import Campaign, CampaignRun, Message
-from campaigns.services.campaigns import RUN_TASK, full_text, shop_sms_state
+from campaigns.services.campaigns import (
+    CATEGORY_RESTRICTED,
+    NO_SIGNATURE,
+    RUN_TASK,
+    SHOP_INACTIVE,
+    TEMPLATE_NOT_APPROVED,
+    full_text,
+    template_usable,
+)
 from campaigns.services.delivery import delivery_settle
 from campaigns.services.frequency import in_quiet_hours, next_send_window
 from campaigns.services.planning import run_plan
+from reviews.models.signatures import Signature
 from reviews.policy.length import MULTI_PART_SIZE, SINGLE_PART_MAX
+from smsmarketing.models import Category, Shop
 
 logger = logging.getLogger(__name__)
 
@@ -201,12 +211,15 @@ def run_dispatch(*, run_id: int, time_budget: float | None = None) -> DispatchRe
     crash_after = int(os.environ.get(CRASH_ENV, "0") or 0)
     gateway = get_gateway()
     window = max(1, pipeline_setting("DISPATCH_WINDOW")) if gateway.overlaps_dispatch else 1
+    # What does not change while the run dispatches (shop, kind, template id); the state that
+    # does (shop open, category, live signature, template approval) is read per batch.
+    campaign = Campaign.objects.select_related("shop").get(runs__id=run_id)
     in_flight: deque[PendingBatch] = deque()
     batches = 0
     try:
         while True:
             batch_started = time.monotonic()
-            outbound = dispatch_claim(run_id=run_id, limit=size)
+            outbound = dispatch_claim(run_id=run_id, limit=size, campaign=campaign)
             if outbound:
                 in_flight.append(gateway.submit_batch(outbound))
             # Record the oldest batch once the window is full (or nothing is left to claim):
@@ -250,45 +263,68 @@ def _int_array(values) -> str:
     return "{" + ",".join(str(int(v)) for v in values) + "}"
 
 
-def _text_frame(signature: str | None) -> tuple[str, str]:
-    """What ``full_text`` puts before and after a body, with the signature live now."""
-    marker = "\x00"
-    framed = full_text(signature=signature or "", body=marker)
-    head, tail = framed.split(marker)
-    return head, tail
+def _text_frame() -> tuple[str, str, str]:
+    """What ``full_text`` puts around the signature and the body: (before the signature,
+    between it and the body, after the body) — so SQL can build the text ``full_text`` builds."""
+    framed = full_text(signature="\x01", body="\x00")
+    before, rest = framed.split("\x01")
+    between, after = rest.split("\x00")
+    return before, between, after
 
 
-# One statement claims, re-validates and marks a batch. The claim is the inner
-# SELECT ... FOR UPDATE SKIP LOCKED (race: several dispatchers of one run; each gets its own
-# rows, a row another dispatcher holds is skipped, not waited for); the UPDATE re-checks
-# status = 'planned' on the locked row version (race: a concurrent claim or cancel that
-# committed first). Per message it re-validates what can change between planning and
-# sending: the shop's state (one reason for the whole batch, from ``shop_sms_state``), an
-# opt-out since planning, and the parts with the signature live now. Sendable rows become
-# 'sending' with their full text; the rest 'dropped' with the reason (released by the
-# settlement). Parts: 1 up to SINGLE_PART_MAX characters, else ceil(n / MULTI_PART_SIZE),
-# as ``reviews.policy.length.count_parts`` (tests/campaigns/test_dispatch_statements.py).
+# One statement claims, re-validates and marks a batch.
+# - state: the campaign's shop as ``shop_sms_state`` sees it, in its order (category
+#   restricted, shop closed, no live signature, template no longer usable), and the
+#   signature live *now* (at most one approved per shop: constraint
+#   signature_one_live_per_shop, so this is ``reviews.selectors.live_signature``);
+# - claimed: the inner SELECT ... FOR UPDATE SKIP LOCKED (race: several dispatchers of one
+#   run; each gets its own rows, a row another one holds is skipped, not waited for);
+#   MATERIALIZED so it runs once (a LIMIT subquery inlined into a join could be rescanned);
+# - decided: per message, an opt-out since planning, and the parts with the signature live
+#   now (1 up to SINGLE_PART_MAX characters, else ceil(n / MULTI_PART_SIZE), as
+#   ``reviews.policy.length.count_parts``: a changed signature length must not bill
+#   differently from what was reserved);
+# - the UPDATE re-checks status = 'planned' on the locked row (race: a cancel that
+#   committed first). Sendable rows become 'sending' with their full text, the rest
+#   'dropped' with the reason (released by the settlement).
+# tests/campaigns/test_dispatch_statements.py checks each branch against the Python rules.
 _CLAIM_SQL = """
-WITH claimed AS MATERIALIZED (
+WITH state AS MATERIALIZED (
+    SELECT CASE
+            WHEN coalesce(cat.restricted, false) THEN %(category_restricted)s
+            WHEN NOT s.active THEN %(shop_inactive)s
+            WHEN sig.text IS NULL THEN %(no_signature)s
+            WHEN NOT %(template_ok)s THEN %(template_not_approved)s
+            ELSE ''
+        END AS reason,
+        %(before)s || coalesce(sig.text, '') || %(between)s AS head
+    FROM {run} r
+    JOIN {campaign} c ON c.id = r.campaign_id
+    JOIN {shop} s ON s.id = c.shop_id
+    LEFT JOIN {category} cat ON cat.id = s.category_id
+    LEFT JOIN {signature} sig ON sig.shop_id = s.id AND sig.state = 'approved'
+    WHERE r.id = %(run)s
+), claimed AS MATERIALIZED (
     SELECT id FROM {message}
     WHERE run_id = %(run)s AND status = 'planned'
       AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)
     ORDER BY id LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), decided AS MATERIALIZED (
-    SELECT m.id, full_text,
+    SELECT m.id, t.full_text,
         CASE
-            WHEN %(state)s <> '' THEN %(state)s
+            WHEN st.reason <> '' THEN st.reason
             WHEN EXISTS (SELECT 1 FROM {optout} o WHERE o.shop_id = m.shop_id AND o.phone = m.phone)
                 THEN %(opted_out)s
-            WHEN CASE WHEN char_length(full_text) <= %(single)s THEN 1
-                      ELSE ceil(char_length(full_text) / %(multi)s::numeric) END <> m.parts
+            WHEN CASE WHEN char_length(t.full_text) <= %(single)s THEN 1
+                      ELSE ceil(char_length(t.full_text) / %(multi)s::numeric) END <> m.parts
                 THEN %(signature_changed)s
             ELSE ''
         END AS reason
     FROM {message} m
     JOIN claimed USING (id)
-    CROSS JOIN LATERAL (SELECT %(head)s || m.body || %(tail)s AS full_text) AS t
+    CROSS JOIN state st
+    CROSS JOIN LATERAL (SELECT st.head || m.body || %(after)s AS full_text) AS t
 )
 UPDATE {message} m SET
     status = CASE WHEN d.reason = '' THEN 'sending' ELSE 'dropped' END,
@@ -303,34 +339,50 @@ RETURNING m.id, m.phone, m.text, m.status = 'sending'
 """
 
 
-def dispatch_claim(*, run_id: int, limit: int, now: datetime | None = None) -> list[OutboundSms] | None:
+def dispatch_claim(
+    *, run_id: int, limit: int, now: datetime | None = None, campaign: Campaign | None = None
+) -> list[OutboundSms] | None:
     """Claim up to ``limit`` due planned messages; None when none are due.
 
     Claimed messages are re-validated: those that may no longer be sent become
     ``dropped`` with a reason (their parts and frequency count are released by
-    the settlement), the rest ``sending`` with their full text. Three statements,
-    none per message: the campaign with its shop, the live signature (and the
-    template, if any), then the claim itself (``_CLAIM_SQL``), each committed alone.
+    the settlement), the rest ``sending`` with their full text. One statement
+    (``_CLAIM_SQL``), committed on its own, nothing per message in Python; a campaign
+    with a template adds one query (``template_usable``). ``campaign`` (the run's, as
+    ``run_dispatch`` loads it once) saves reading it again.
     """
     now = now or timezone.now()
-    campaign = Campaign.objects.select_related("shop__category").get(runs__id=run_id)
-    state = shop_sms_state(shop=campaign.shop, campaign=campaign)
-    head, tail = _text_frame(state.signature)
-    sql = _CLAIM_SQL.format(message=Message._meta.db_table, optout=OptOut._meta.db_table)
+    if campaign is None:
+        campaign = Campaign.objects.select_related("shop").get(runs__id=run_id)
+    template_ok = not campaign.template_id or template_usable(campaign=campaign)
+    before, between, after = _text_frame()
     with connection.cursor() as cursor:
         cursor.execute(
-            sql,
+            _CLAIM_SQL.format(
+                message=Message._meta.db_table,
+                run=CampaignRun._meta.db_table,
+                campaign=Campaign._meta.db_table,
+                shop=Shop._meta.db_table,
+                category=Category._meta.db_table,
+                signature=Signature._meta.db_table,
+                optout=OptOut._meta.db_table,
+            ),
             {
                 "run": run_id,
                 "now": now,
                 "limit": limit,
-                "state": state.reason or "",
+                "template_ok": template_ok,
+                "before": before,
+                "between": between,
+                "after": after,
+                "category_restricted": CATEGORY_RESTRICTED,
+                "shop_inactive": SHOP_INACTIVE,
+                "no_signature": NO_SIGNATURE,
+                "template_not_approved": TEMPLATE_NOT_APPROVED,
                 "opted_out": OPTED_OUT,
                 "signature_changed": SIGNATURE_CHANGED,
                 "single": SINGLE_PART_MAX,
                 "multi": MULTI_PART_SIZE,
-                "head": head,
-                "tail": tail,
             },
         )
         rows = cursor.fetchall()
