@@ -262,3 +262,18 @@ def test_it_claims_the_next_batch_while_one_is_on_the_wire_within_the_window(sho
     # 5 batches; from the second on, the previous batch is still unrecorded at hand-over,
     # never more than DISPATCH_WINDOW (2) batches: what a crash could leave 'sending'.
     assert WindowGateway.seen == [5, 10, 10, 10, 8]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_it_records_on_its_own_commit_without_leaving_the_setting_on_the_connection(shop):
+    # Outside a transaction the record commits without waiting for the WAL flush; that
+    # setting is local to its own transaction and must not reach the next statements (the
+    # claim's commit, which makes the hand-over at-most-once, stays durable).
+    run = make_run(shop, [MARKETING_TEXT] * 4)
+    sent = dispatch_claim(run_id=run.pk, limit=10)
+    assert not connection.in_atomic_block
+    dispatch_record(results=[SendResult(sms.message_id, accepted=True) for sms in sent])
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    assert statuses(run) == {"accepted": 4}
