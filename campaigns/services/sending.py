@@ -104,7 +104,7 @@ def run_execute(*, run_id: int, now: datetime | None = None) -> str:
         _defer(run_id, next_send_window(now))
         return "deferred"
     remaining = max(1.0, budget - (time.monotonic() - started))
-    result = run_dispatch(run_id=run_id, time_budget=remaining)
+    result = run_dispatch(run_id=run_id, time_budget=remaining, quiet_hours=True)
     # Messages dropped at dispatch or refused by the gateway are final now: release them
     # without waiting for the periodic settlement.
     delivery_settle()
@@ -197,8 +197,14 @@ def _defer(run_id: int, at: datetime) -> None:
 # --- dispatch ---------------------------------------------------------------------
 
 
-def run_dispatch(*, run_id: int, time_budget: float | None = None) -> DispatchResult:
+def run_dispatch(
+    *, run_id: int, time_budget: float | None = None, quiet_hours: bool = False
+) -> DispatchResult:
     """Hand a run's planned messages to the gateway at the configured rate.
+
+    ``quiet_hours``: check the marketing window before each batch (the run task does; a
+    benchmark at night does not) and stop, with ``retry_at`` at the next window, once it
+    closed: a run that started at 20:59 does not send its remaining batches after 21:00.
 
     With a gateway that sends on its own threads (``overlaps_dispatch``, the Kannel
     backend) the next batch is claimed, and the previous one recorded, while a batch is
@@ -219,6 +225,11 @@ def run_dispatch(*, run_id: int, time_budget: float | None = None) -> DispatchRe
     try:
         while True:
             batch_started = time.monotonic()
+            if quiet_hours and in_quiet_hours(now := timezone.now()):
+                # What is claimed already goes out and is recorded; the rest waits, never dropped.
+                while in_flight:
+                    dispatch_record(results=in_flight.popleft().results())
+                return DispatchResult(done=False, retry_at=next_send_window(now))
             outbound = dispatch_claim(run_id=run_id, limit=size, campaign=campaign)
             if outbound:
                 in_flight.append(gateway.submit_batch(outbound))

@@ -6,9 +6,10 @@ Real PostgreSQL; the concurrent claims run on real threads, each with its own co
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+import time_machine
 from django.db import connection
 from django.utils import timezone
 
@@ -26,7 +27,7 @@ from campaigns.services.sending import (
 )
 from reviews.models.signatures import Signature
 from reviews.policy.length import count_parts
-from tests.campaigns.campaign_fixtures import MARKETING_TEXT, live_signature_for
+from tests.campaigns.campaign_fixtures import MARKETING_TEXT, SH, live_signature_for
 from tests.factories import make_active_account
 
 SIGNATURE = "爱丽丝服饰"
@@ -277,3 +278,25 @@ def test_it_records_on_its_own_commit_without_leaving_the_setting_on_the_connect
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"
     assert statuses(run) == {"accepted": 4}
+
+
+class ClockGateway(WindowGateway):
+    """Each hand-over takes 30 s of (travelled) time."""
+
+    traveller = None
+
+    def submit_batch(self, messages) -> PendingBatch:
+        ClockGateway.traveller.shift(timedelta(seconds=30))
+        return super().submit_batch(messages)
+
+
+def test_it_stops_claiming_when_the_marketing_window_closes_mid_run(shop, settings):
+    settings.SMS_PIPELINE = {**settings.SMS_PIPELINE, "DISPATCH_RATE": 0, "DISPATCH_BATCH": 5}
+    settings.SMS_GATEWAY = {"BACKEND": f"{__name__}.ClockGateway", "OPTIONS": {}}
+    run = make_run(shop, [MARKETING_TEXT] * 23)
+    with time_machine.travel(datetime(2026, 6, 1, 20, 59, 0, tzinfo=SH), tick=False) as traveller:
+        ClockGateway.traveller = traveller
+        result = run_dispatch(run_id=run.pk, quiet_hours=True)
+    # Batches claimed at 20:59:00 and 20:59:30 go out and are recorded; at 21:00 it stops.
+    assert (result.done, result.retry_at) == (False, datetime(2026, 6, 2, 8, 0, tzinfo=SH))
+    assert statuses(run) == {"accepted": 10, "planned": 13}
