@@ -7,15 +7,20 @@ callbacks. Then, for N messages planned through the pipeline:
 
 A. **minimal client**: the same N ``sendsms`` GETs (same parameters, same dlr-url) sent by
    ``concurrency`` threads, each one ``http.client`` keep-alive connection, nothing else;
-B. **pipeline**: ``run_dispatch`` through ``KannelBackend`` (claim, re-validate, hand over,
-   record), with the same concurrency, no rate limit;
+B. **pipeline**: ``run_dispatch`` through ``KannelBackend`` (per batch one statement that
+   claims, re-validates and marks ``sending``, the hand-over, one statement that records; the
+   next batch claimed while one is on the wire), with the same concurrency, no rate limit;
+   ``--profile N`` prints the N costliest functions of the dispatching thread;
 C. **delivery reports**: Kannel's callbacks through ``/hooks/kannel/dlr/`` (gunicorn), counted
    from the first to the last report stored; then ``delivery_settle`` of every message.
 
 Between A and B, **A2** sends the same messages once more through ``KannelBackend.send_batch``
 alone (no database work), to split the gap between the HTTP client and the pipeline's own work.
 Phase A's and A2's reports reach messages that are still ``planned``; they are stored and
-ignored, so every phase costs Kannel and the callback endpoint the same. Not a test.
+ignored, so every phase costs Kannel and the callback endpoint the same number of calls (B's
+also change their messages: slightly more database work in B). Each phase starts once the
+previous phase's reports stopped arriving. The load and UTC time are printed at the start and
+the end (other jobs share the machine). Not a test.
 """
 
 from __future__ import annotations
