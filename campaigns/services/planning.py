@@ -85,8 +85,14 @@ def plan_batch(*, run_id: int, now: datetime | None = None) -> bool:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit = off")
         # Race: the same run task delivered twice runs on two workers; this row lock
-        # serialises them and the cursor read under it is always the latest.
-        run = CampaignRun.objects.select_for_update().select_related("campaign__shop").get(pk=run_id)
+        # serialises them and the cursor read under it is always the latest. Only the run's
+        # row (of=self): the run services lock the campaign, then its run; a planner holding
+        # the run and waiting for the campaign would close a cycle with them (deadlock).
+        run = (
+            CampaignRun.objects.select_for_update(of=("self",))
+            .select_related("campaign__shop")
+            .get(pk=run_id)
+        )
         if run.status != CampaignRun.Status.PLANNING:
             return True
         recipients = run_recipients_after(run=run, cursor=run.plan_cursor, limit=PLAN_BATCH_SIZE, now=now)
