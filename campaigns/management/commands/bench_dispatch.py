@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -45,6 +46,7 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+from django.utils import timezone
 
 from campaigns.gateways.base import OutboundSms
 from campaigns.gateways.kannel import KannelBackend, mo_url
@@ -216,6 +218,10 @@ class Command(BaseCommand):
         parser.add_argument("--gunicorn-workers", type=int, default=2)
         parser.add_argument("--report-timeout", type=float, default=300.0)
         parser.add_argument(
+            "--rounds", type=int, default=1,
+            help="alternate the phases on this many chunks of the messages (load drift hits all sides)",
+        )  # fmt: skip
+        parser.add_argument(
             "--profile", type=int, default=0, metavar="N",
             help="cProfile phase B (the dispatching thread) and print its N costliest functions",
         )  # fmt: skip
@@ -248,53 +254,81 @@ class Command(BaseCommand):
                 .order_by("id")
                 .values_list("id", "phone", "body")
             )
-            queries = [
-                urlencode(backend.params(OutboundSms(i, phone, full_text(signature=signature, body=body))))
-                for i, phone, body in planned
-            ]
-            seconds, accepted = minimal_client(
-                url=str(options_["url"]), queries=queries, concurrency=concurrency
-            )
-            minimal_rate = len(queries) / seconds
-            self.stdout.write(
-                f"A minimal client : {len(queries):,} sendsms in {seconds:.2f} s = {minimal_rate:,.0f} msg/s "
-                f"({accepted:,} accepted, {concurrency} keep-alive connections)"
-            )
-            self._quiet(run, seconds=options["report_timeout"])
-            # A2: the backend alone (its HTTP client, no database work), the same messages again.
-            outbound = [
-                OutboundSms(i, phone, full_text(signature=signature, body=body)) for i, phone, body in planned
-            ]
-            started = time.perf_counter()
-            results = KannelBackend(**options_).send_batch(outbound)
-            seconds = time.perf_counter() - started
-            self.stdout.write(
-                f"A2 backend alone : {len(outbound):,} in {seconds:.2f} s = "
-                f"{len(outbound) / seconds:,.0f} msg/s "
-                f"({sum(r.accepted for r in results):,} accepted; KannelBackend.send_batch, no database)"
-            )
-            self._quiet(run, seconds=options["report_timeout"])
-
             pipeline = dict(settings.SMS_PIPELINE, DISPATCH_RATE=0)
             if batch:
                 pipeline["DISPATCH_BATCH"] = batch
             settings.SMS_GATEWAY = {"BACKEND": "campaigns.gateways.kannel.KannelBackend", "OPTIONS": options_}
             settings.SMS_PIPELINE = pipeline
-            reports_before = self._reports(run)
+            # --rounds K: the phases alternate on K chunks of the messages (A, A2, B on chunk 1,
+            # then on chunk 2 ...), so a change of the machine's load hits every side alike.
+            # Later chunks wait parked (not due), so run_dispatch of a round sends its chunk only.
+            size = -(-len(planned) // max(1, options["rounds"]))
+            chunks = [planned[i : i + size] for i in range(0, len(planned), size)]
+            Message.objects.filter(pk__in=[m[0] for chunk in chunks[1:] for m in chunk]).update(
+                next_attempt_at=timezone.now() + timedelta(days=1)
+            )
+            took = {"A": 0.0, "A2": 0.0, "B": 0.0}
+            accepted = accepted2 = 0
+            reports_before = None
             profiler = cProfile.Profile() if options["profile"] else None
-            started = time.perf_counter()
-            if profiler is not None:
-                profiler.enable()
-            result = run_dispatch(run_id=run.pk)
-            if profiler is not None:
-                profiler.disable()
-            seconds = time.perf_counter() - started
+            for number, chunk in enumerate(chunks, 1):
+                queries = [
+                    urlencode(
+                        backend.params(OutboundSms(i, phone, full_text(signature=signature, body=body)))
+                    )
+                    for i, phone, body in chunk
+                ]
+                seconds, ok = minimal_client(
+                    url=str(options_["url"]), queries=queries, concurrency=concurrency
+                )
+                took["A"] += seconds
+                accepted += ok
+                self._quiet(run, seconds=options["report_timeout"])
+                # A2: the backend alone (its HTTP client, no database work), the same messages again.
+                outbound = [
+                    OutboundSms(i, phone, full_text(signature=signature, body=body))
+                    for i, phone, body in chunk
+                ]
+                started = time.perf_counter()
+                results = KannelBackend(**options_).send_batch(outbound)
+                took["A2"] += time.perf_counter() - started
+                accepted2 += sum(r.accepted for r in results)
+                self._quiet(run, seconds=options["report_timeout"])
+                Message.objects.filter(pk__in=[m[0] for m in chunk]).update(next_attempt_at=None)
+                if reports_before is None:
+                    reports_before = self._reports(run)
+                started = time.perf_counter()
+                if profiler is not None:
+                    profiler.enable()
+                result = run_dispatch(run_id=run.pk)
+                if profiler is not None:
+                    profiler.disable()
+                took["B"] += time.perf_counter() - started
+                if len(chunks) > 1:
+                    self.stdout.write(
+                        f"  round {number}/{len(chunks)} done ({len(chunk):,} messages; {_load()})"
+                    )
+                    if number < len(chunks):
+                        self._quiet(run, seconds=options["report_timeout"])
+            minimal_rate = len(planned) / took["A"]
+            self.stdout.write(
+                f"A minimal client : {len(planned):,} sendsms in {took['A']:.2f} s = "
+                f"{minimal_rate:,.0f} msg/s "
+                f"({accepted:,} accepted, {concurrency} keep-alive connections)"
+            )
+            self.stdout.write(
+                f"A2 backend alone : {len(planned):,} in {took['A2']:.2f} s = "
+                f"{len(planned) / took['A2']:,.0f} msg/s "
+                f"({accepted2:,} accepted; KannelBackend.send_batch, no database)"
+            )
+            seconds = took["B"]
             handed = Message.objects.filter(run=run).exclude(sent_at=None).count()
             pipe_rate = handed / seconds
             self.stdout.write(
                 f"B pipeline       : {handed:,} handed over in {seconds:.2f} s = {pipe_rate:,.0f} msg/s "
                 f"(KannelBackend, DISPATCH_BATCH {pipeline['DISPATCH_BATCH']}, done={result.done})\n"
                 f"ratio pipeline/minimal: {100 * pipe_rate / minimal_rate:.1f}% (target >= 70%)"
+                + (f" over {len(chunks)} alternating rounds" if len(chunks) > 1 else "")
             )
             if profiler is not None:
                 out = io.StringIO()
@@ -306,12 +340,16 @@ class Command(BaseCommand):
             window = reports.values_list("received_at", flat=True)
             phase_b = list(window[reports_before:])
             span = (phase_b[-1] - phase_b[0]).total_seconds() if len(phase_b) > 1 else 0.0
-            self.stdout.write(
-                f"C delivery reports: {len(phase_b):,} callbacks (/hooks/kannel/dlr/, gunicorn) "
-                f"in {span:.2f} s "
-                f"= {len(phase_b) / span if span else 0:,.0f} reports/s; "
-                f"{finals.count():,} messages final"
-            )
+            if len(chunks) > 1:
+                # Later rounds' A and A2 reports came in between: no clean window for a rate.
+                self.stdout.write(f"C delivery reports: {finals.count():,} messages final (rate: --rounds 1)")
+            else:
+                self.stdout.write(
+                    f"C delivery reports: {len(phase_b):,} callbacks (/hooks/kannel/dlr/, gunicorn) "
+                    f"in {span:.2f} s "
+                    f"= {len(phase_b) / span if span else 0:,.0f} reports/s; "
+                    f"{finals.count():,} messages final"
+                )
             started = time.perf_counter()
             settled = delivery_settle()
             seconds = time.perf_counter() - started
