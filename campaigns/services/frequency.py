@@ -581,12 +581,18 @@ PURGE_KEEP_DAYS = 7
 PURGE_MIN_KEEP_DAYS = 3
 
 
+def frequency_purge_cutoff(*, keep_days: int = PURGE_KEEP_DAYS, now: datetime | None = None) -> date:
+    """The first local day kept when the last ``keep_days`` days (today included) are kept."""
+    if keep_days < PURGE_MIN_KEEP_DAYS:
+        raise ValueError(
+            f"keep_days must be at least {PURGE_MIN_KEEP_DAYS} (two-day windows and late delivery reports)"
+        )
+    return local_day(now or datetime.now(tz=LOCAL_TZ)) - timedelta(days=keep_days - 1)
+
+
 def frequency_counters_purge_old(*, keep_days: int = PURGE_KEEP_DAYS, now: datetime | None = None) -> int:
     """Delete counters of days before the last ``keep_days`` local days (today included)."""
-    if keep_days < PURGE_MIN_KEEP_DAYS:
-        raise ValueError(f"keep_days must be at least {PURGE_MIN_KEEP_DAYS} (two-day windows, late reports)")
-    today = local_day(now or datetime.now(tz=LOCAL_TZ))
-    return frequency_counters_purge(before=today - timedelta(days=keep_days - 1))
+    return frequency_counters_purge(before=frequency_purge_cutoff(keep_days=keep_days, now=now))
 
 
 def frequency_counters_purge(*, before: date) -> int:

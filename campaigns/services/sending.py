@@ -46,6 +46,7 @@ from campaigns.services.campaigns import (
 from campaigns.services.delivery import delivery_settle
 from campaigns.services.frequency import in_quiet_hours, next_send_window
 from campaigns.services.planning import run_plan
+from campaigns.sqlarrays import sql_int_array
 from reviews.models.signatures import Signature
 from reviews.policy.length import MULTI_PART_SIZE, SINGLE_PART_MAX
 from smsmarketing.models import Category, Shop
@@ -269,11 +270,6 @@ def _dispatch_state(run_id: int) -> DispatchResult:
     return DispatchResult(done=False, retry_at=retry_at or timezone.now())
 
 
-def _int_array(values) -> str:
-    """A PostgreSQL array literal of integers (one string parameter instead of one per element)."""
-    return "{" + ",".join(str(int(v)) for v in values) + "}"
-
-
 def _text_frame() -> tuple[str, str, str]:
     """What ``full_text`` puts around the signature and the body: (before the signature,
     between it and the body, after the body) — so SQL can build the text ``full_text`` builds."""
@@ -455,9 +451,9 @@ def dispatch_record(*, results, now: datetime | None = None) -> None:
                 durability_from="" if connection.in_atomic_block else ", durability",
             ),
             {
-                "accepted": _int_array(accepted),
-                "refused": _int_array(rejected),
-                "retry": _int_array(retryable),
+                "accepted": sql_int_array(accepted),
+                "refused": sql_int_array(rejected),
+                "retry": sql_int_array(retryable),
                 "max_attempts": pipeline_setting("MAX_ATTEMPTS"),
                 "backoff": pipeline_setting("RETRY_BACKOFF"),
                 "rejected": GATEWAY_REJECTED,

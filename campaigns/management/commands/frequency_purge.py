@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
-from campaigns.services.frequency import (
-    LOCAL_TZ,
-    PURGE_KEEP_DAYS,
-    PURGE_MIN_KEEP_DAYS,
-    frequency_counters_purge_old,
-)
+from campaigns.services.frequency import PURGE_KEEP_DAYS, frequency_counters_purge, frequency_purge_cutoff
 
 
 class Command(BaseCommand):
@@ -25,12 +17,9 @@ class Command(BaseCommand):
         parser.add_argument("--keep-days", type=int, default=PURGE_KEEP_DAYS)
 
     def handle(self, *args, keep_days: int, **options) -> None:
-        if keep_days < PURGE_MIN_KEEP_DAYS:
-            raise CommandError(
-                f"--keep-days must be at least {PURGE_MIN_KEEP_DAYS} "
-                "(two-day windows and late delivery reports)."
-            )
-        now = timezone.now()
-        deleted = frequency_counters_purge_old(keep_days=keep_days, now=now)
-        before = now.astimezone(LOCAL_TZ).date() - timedelta(days=keep_days - 1)
+        try:
+            before = frequency_purge_cutoff(keep_days=keep_days)
+        except ValueError as exc:
+            raise CommandError(f"--keep-days: {exc}.") from None
+        deleted = frequency_counters_purge(before=before)
         self.stdout.write(f"Deleted {deleted} counter rows of days before {before.isoformat()}.")
