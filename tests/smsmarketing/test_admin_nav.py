@@ -55,3 +55,21 @@ def test_it_is_the_sidebar_of_admin_pages(admin_client):
     page = admin_client.get(reverse("admin:reviews_messagetemplate_changelist")).content.decode()
     assert 'id="nav-sidebar"' in page
     assert 'class="model-messagetemplate current-model"' in page
+
+
+def test_it_lists_the_apps_and_models_as_django_does(admin_user):
+    """The site's app list (names translated once, then sorted) is Django's AdminSite's."""
+    from django.contrib.admin import AdminSite
+
+    from smsmarketing.admin_site import SmsAdminSite
+
+    assert isinstance(admin.site, SmsAdminSite)
+    request = RequestFactory().get("/admin/")
+    request.user = admin_user
+    with translation.override("zh-hans"):
+        ours = admin.site.get_app_list(request)
+        django_list = AdminSite.get_app_list(admin.site, request)
+        assert [(a["app_label"], [str(m["name"]) for m in a["models"]]) for a in ours] == [
+            (a["app_label"], [str(m["name"]) for m in a["models"]]) for a in django_list
+        ]
+        assert len(ours) > 1 and all(isinstance(m["name"], str) for a in ours for m in a["models"])
