@@ -41,6 +41,11 @@ class MessageTemplateAdmin(ReviewWorkbenchAdmin):
     """The queue of custom templates: same workbench as signatures, text shown with findings marked."""
 
     search_fields = ["name", "text", "shop__name", "=shop__id"]
+    list_only = (
+        "id", "state", "submitted_at", "due_at", "checked_findings", "checked_key", "origin",
+        "name", "version", "use", "message_class", "text",
+        "shop__id", "shop__name", "shop__category__id", "shop__category__name",
+    )
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(origin=TemplateOrigin.CUSTOM)
