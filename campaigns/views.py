@@ -201,8 +201,9 @@ def _campaign_rows(shop_id: int, listed: list[Campaign], progress: dict) -> list
     and ``{% url %}`` made the page cost 2.7x the dashboard for 50 rows (docs/PERFORMANCE.md)."""
     marker = 987654321
     detail = reverse("campaigns:detail", args=[shop_id, marker])
-    kinds = {value: escape(label) for value, label in Campaign.Kind.choices}
-    statuses = {value: escape(label) for value, label in Campaign.Status.choices}
+    # str() first: escape() of a lazy label stays lazy, translated again in every row.
+    kinds = {value: escape(str(label)) for value, label in Campaign.Kind.choices}
+    statuses = {value: escape(str(label)) for value, label in Campaign.Status.choices}
     rows = []
     for campaign in listed:
         stats = progress[campaign.pk]
