@@ -77,8 +77,11 @@ def campaign_audience(*, campaign: Campaign, day=None, now: datetime | None = No
     return audience
 
 
-def run_recipients_after(*, run: CampaignRun, cursor: int, limit: int, now: datetime | None = None) -> list:
-    """The next ``limit`` recipients of a run after keyset ``cursor`` (customer id order)."""
+def run_recipients_after(
+    *, run: CampaignRun, cursor: int, limit: int | None, now: datetime | None = None, upto: int | None = None
+) -> list:
+    """The next ``limit`` recipients of a run after keyset ``cursor`` (customer id order),
+    up to key ``upto`` included when given (a claimed planning batch: ``limit`` None)."""
     from campaigns.services.campaigns import Recipient
 
     if run.kind == CampaignRun.Kind.TEST:
@@ -87,9 +90,32 @@ def run_recipients_after(*, run: CampaignRun, cursor: int, limit: int, now: date
         campaign_audience(campaign=run.campaign, day=run.run_date, now=now)
         .filter(pk__gt=cursor)
         .order_by("pk")
-        .values_list("pk", "phone", "name")[:limit]
     )
+    if upto is not None:
+        rows = rows.filter(pk__lte=upto)
+    rows = rows.values_list("pk", "phone", "name")
+    if limit is not None:
+        rows = rows[:limit]
     return [Recipient(key=pk, customer_id=pk, phone=phone, name=name) for pk, phone, name in rows]
+
+
+def run_recipients_last_key(
+    *, run: CampaignRun, cursor: int, limit: int, now: datetime | None = None
+) -> int | None:
+    """The key of the last of the next ``limit`` recipients after ``cursor`` (None: none left).
+
+    What a planner claims: the batch (cursor, last key]; it reads the recipients when it
+    plans them (``run_recipients_after(..., upto=...)``)."""
+    if run.kind == CampaignRun.Kind.TEST:
+        return None if cursor else 1
+    keys = (
+        campaign_audience(campaign=run.campaign, day=run.run_date, now=now)
+        .filter(pk__gt=cursor)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    last = list(keys)  # at most ``limit`` integers
+    return last[-1] if last else None
 
 
 # --- statistics -----------------------------------------------------------------

@@ -19,6 +19,19 @@ def run_campaign(run_id: int) -> str:
     return run_execute(run_id=run_id)
 
 
+def plan_run_part(run_id: int) -> str:
+    """One more planner of a run: ``run_campaign`` enqueues ``PLAN_WORKERS - 1`` of these, which
+    plan batches of the run alongside it (the run task alone goes on to dispatch)."""
+    from campaigns.services.planning import run_plan
+    from campaigns.services.sending import pipeline_setting
+
+    return (
+        "planned"
+        if run_plan(run_id=run_id, time_budget=pipeline_setting("TASK_TIME_BUDGET"))
+        else "budget spent"
+    )
+
+
 def repurchase_daily(campaign_id: int) -> str:
     """The daily run of a repurchase reminder (one run per local day)."""
     from campaigns.services.campaigns import repurchase_run_today

@@ -25,5 +25,6 @@ from campaigns.models.sending import (  # noqa: F401, E402
     CampaignRun,
     DeliveryReport,
     Message,
+    PlanBatch,
     VerifiedPhone,
 )

@@ -115,8 +115,10 @@ class CampaignRun(models.Model):
 
     A marketing or coupon campaign has one run; a repurchase reminder one run
     per day (``run_date``); a test SMS is a run of its own with one phone.
-    ``plan_cursor`` is the last customer id planned, stored in the same
-    transaction as the batch it ends, so a killed worker resumes after it.
+    ``plan_cursor`` is the last customer id claimed for planning and ``batches_planned``
+    the number of batches claimed (planned, or being planned: each claim is a
+    ``PlanBatch`` row, stored in the same transaction), so a killed worker resumes
+    after the cursor and its claimed, unplanned batch is taken over.
     """
 
     class Kind(models.TextChoices):
@@ -155,6 +157,43 @@ class CampaignRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign} #{self.pk}"
+
+
+class PlanBatch(models.Model):
+    """A keyset range of a run's audience claimed for planning: (after_key, upto_key].
+
+    Several planners plan one run at once (``campaigns.services.planning``): a planner claims
+    the next range in a short transaction (this row, and the run's ``plan_cursor`` moved to
+    ``upto_key``), then plans it in a second one that sets ``planned_at``. A planner killed in
+    between leaves the row unplanned and unlocked, and the next planner takes it over.
+    ``number`` is the batch number of the range's messages and of its balance reservation.
+    """
+
+    run = models.ForeignKey(CampaignRun, on_delete=models.CASCADE, related_name="plan_batches")
+    number = models.PositiveIntegerField()
+    after_key = models.BigIntegerField()
+    upto_key = models.BigIntegerField()
+    claimed_at = models.DateTimeField(auto_now_add=True)
+    planned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("计划批次")
+        verbose_name_plural = _("计划批次")
+        constraints = [
+            # Race: two planners claiming at once; one number per batch of a run.
+            models.UniqueConstraint(fields=["run", "number"], name="planbatch_run_number_unique"),
+        ]
+        indexes = [
+            # The planners' "next unplanned batch of this run" (FOR UPDATE SKIP LOCKED).
+            models.Index(
+                fields=["run", "number"],
+                condition=models.Q(planned_at__isnull=True),
+                name="planbatch_unplanned",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.number} ({self.after_key}, {self.upto_key}]"
 
 
 class Message(models.Model):

@@ -1,14 +1,30 @@
-"""Planning: turn a run's audience into message rows, in batches of PLAN_BATCH_SIZE.
+"""Planning: turn a run's audience into message rows, in batches of ``plan_batch_size()`` recipients.
 
-One batch is one transaction, under the run's row lock:
-1. read the next PLAN_BATCH_SIZE recipients after ``run.plan_cursor`` (keyset, never the whole audience);
-2. a dry frequency decision sizes the batch to what the balance (and the coupon stock) can cover;
-3. ``frequency_decide(commit=True)`` counts the allowed recipients, their rows are inserted
-   (``INSERT ... ON CONFLICT (run, phone) DO NOTHING``), their parts reserved with
-   ``account_reserve(reference="campaign:<c>:run:<r>:batch:<n>")``, coupons issued;
-4. the cursor and batch number move on in the same transaction.
-A killed worker loses at most the open transaction, which rolls back whole: counts,
-reservation, rows and cursor together. Two workers on the same run serialise on the run row.
+Several planners can plan one run at once (the run task and ``PLAN_WORKERS - 1`` helper
+tasks, ``campaigns.tasks.plan_run_part``): planning is CPU work in Python and in PostgreSQL,
+so two planners use both cores of a small server. A batch takes two transactions:
+
+1. **claim** (short, one claimer at a time): under the run row locked ``FOR NO KEY UPDATE``,
+   find the key of the ``plan_batch_size()``-th next recipient after ``run.plan_cursor``, store
+   the range as a ``PlanBatch`` row numbered ``run.batches_planned + 1`` and move the cursor
+   and the counter to it. Claimers serialise on the run row; planners do not wait for them.
+2. **plan**, under the run row locked ``FOR KEY SHARE`` (planners do not block each other
+   nor the claimers) and the batch row ``FOR UPDATE SKIP LOCKED``: read the range's
+   recipients, a dry frequency decision sizes the batch to what the balance (and the coupon
+   stock) can cover, ``frequency_decide(commit=True)`` counts the allowed ones, all rows are
+   inserted, their parts reserved with ``account_reserve(reference="campaign:<c>:run:<r>:batch:<n>")``
+   and coupons issued (last: the shop's account row is shared by the planners of a run, so
+   it is held only until the commit), and the batch row is marked planned.
+
+When nothing is left to claim, a planner locks the run ``FOR UPDATE``, which waits for every
+planner still planning a batch (their ``KEY SHARE``), and moves the run to dispatching if
+every claimed batch is planned. Every other writer of a run's status locks it ``FOR UPDATE``
+too (``select_for_update()``), so a run never stops planning under a planner's feet.
+
+A killed planner loses at most its open transaction, which rolls back whole (counts,
+reservation, rows, the batch's ``planned_at``); its claimed batch stays unplanned and
+unlocked, and the next planner takes it (``SKIP LOCKED``), so nothing is planned twice
+(the batch row lock, and the unique (run, phone) index) and nothing is skipped.
 """
 
 from __future__ import annotations
@@ -19,21 +35,30 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from campaigns.models.audience import Coupon
 from campaigns.models.frequency import MessageClass
-from campaigns.models.sending import Campaign, CampaignRun, Message, reservation_reference
-from campaigns.selectors import run_recipients_after
+from campaigns.models.sending import Campaign, CampaignRun, Message, PlanBatch, reservation_reference
+from campaigns.selectors import run_recipients_after, run_recipients_last_key
 from campaigns.services.campaigns import Recipient, message_for, shop_sms_state
 from campaigns.services.frequency import frequency_decide
 from campaigns.sqlarrays import sql_int_array, sql_text_array
 from smsmarketing.errors import AccountNotActive, InsufficientBalance, SmsError
 from smsmarketing.services import account_reserve
 
-PLAN_BATCH_SIZE = 1000
+# Recipients per batch (SMS_PIPELINE["PLAN_BATCH"] overrides it). Performance
+# (docs/PERFORMANCE.md): a batch costs about 25 ms of Python and a few ms of PostgreSQL
+# whatever its size (its transaction, the run, the rules, the reservation), so bigger batches
+# cost less per recipient: 5,000 took 72 us of CPU per recipient, 1,000 took 102 us.
+PLAN_BATCH_SIZE = 5000
+
+
+def plan_batch_size() -> int:
+    return int(getattr(settings, "SMS_PIPELINE", {}).get("PLAN_BATCH", PLAN_BATCH_SIZE))
 
 INSUFFICIENT_BALANCE = "INSUFFICIENT-BALANCE"
 ACCOUNT_INACTIVE = AccountNotActive.rule
@@ -73,49 +98,134 @@ def run_plan(*, run_id: int, time_budget: float | None = None) -> bool:
 
 
 def plan_batch(*, run_id: int, now: datetime | None = None) -> bool:
-    """Plan the next batch of a run; True when there was nothing left to plan."""
+    """Plan one batch of a run; True when there is nothing left for this planner to do
+    (the run moved on to dispatching, or is not planning)."""
     now = now or timezone.now()
-    with transaction.atomic():
-        # Performance: the batch's commit does not wait for its WAL flush (this transaction
-        # only). A database crash can then lose the last batches committed, always whole
-        # (counts, reservation, rows and cursor together), and the planner plans them again
-        # from the cursor that survived. Nothing outside depends on a lost batch: a message
-        # dispatched from it is recorded by a later, durable commit, and flushing that one
-        # flushes every earlier commit with it (the WAL is written in order).
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off")
-        # Race: the same run task delivered twice runs on two workers; this row lock
-        # serialises them and the cursor read under it is always the latest. Only the run's
-        # row (of=self): the run services lock the campaign, then its run; a planner holding
-        # the run and waiting for the campaign would close a cycle with them (deadlock).
-        run = (
-            CampaignRun.objects.select_for_update(of=("self",))
-            .select_related("campaign__shop")
-            .get(pk=run_id)
-        )
-        if run.status != CampaignRun.Status.PLANNING:
-            return True
-        recipients = run_recipients_after(run=run, cursor=run.plan_cursor, limit=PLAN_BATCH_SIZE, now=now)
-        if not recipients:
-            run.status = CampaignRun.Status.DISPATCHING
-            run.planned_at = now
-            run.save(update_fields=["status", "planned_at"])
-            return True
-        batch = run.batches_planned + 1
-        rows = _plan_rows(run=run, recipients=recipients, batch=batch, now=now)
-        _insert(run=run, rows=rows, batch=batch, now=now)
-        run.plan_cursor = max(r.key for r in recipients)
-        run.batches_planned = batch
-        run.save(update_fields=["plan_cursor", "batches_planned"])
+    planned = _plan_claimed(run_id=run_id, now=now)
+    if planned is not None:
+        return planned is _STOPPED
+    number = _claim(run_id=run_id, now=now)
+    if number is _STOPPED:
+        return True
+    if number is None:
+        return _finish(run_id=run_id, now=now)
+    # Usually this planner plans the batch it claimed; if another one took it meanwhile
+    # (SKIP LOCKED), the next call finds the next unplanned batch or claims one.
+    _plan_claimed(run_id=run_id, now=now, number=number)
     return False
 
 
-def _plan_rows(*, run: CampaignRun, recipients: list[Recipient], batch: int, now: datetime) -> list[Row]:
+_STOPPED = object()  # the run is not planning (any more)
+_PLANNED = object()
+
+
+def _claim(*, run_id: int, now: datetime):
+    """Claim the next batch of the run: its number, None when no recipient is left, or _STOPPED."""
+    with transaction.atomic():
+        # Race: two planners claiming at once serialise on the run row (FOR NO KEY UPDATE
+        # conflicts with itself, not with the planners' KEY SHARE), so each range is claimed
+        # once and numbers follow the cursor; the unique (run, number) index backs it.
+        run = (
+            CampaignRun.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("campaign")
+            .get(pk=run_id)
+        )
+        if run.status != CampaignRun.Status.PLANNING:
+            return _STOPPED
+        last = run_recipients_last_key(run=run, cursor=run.plan_cursor, limit=plan_batch_size(), now=now)
+        if last is None:
+            return None
+        number = run.batches_planned + 1
+        PlanBatch.objects.create(run_id=run.pk, number=number, after_key=run.plan_cursor, upto_key=last)
+        run.plan_cursor, run.batches_planned = last, number
+        run.save(update_fields=["plan_cursor", "batches_planned"])
+    return number
+
+
+def _plan_claimed(*, run_id: int, now: datetime, number: int | None = None):
+    """Plan a claimed, unplanned batch of the run (``number``, else the first one no other
+    planner holds): _PLANNED, _STOPPED, or None when there is none to take."""
+    with transaction.atomic():
+        # Performance: the batch's commit does not wait for its WAL flush (this transaction
+        # only). A database crash can then lose the last batches committed, always whole
+        # (counts, reservation, rows and planned_at together), and a planner plans them
+        # again: the claim row is there, unplanned. Nothing outside depends on a lost batch:
+        # a message dispatched from it is recorded by a later, durable commit, and flushing
+        # that one flushes every earlier commit with it (the WAL is written in order).
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+            # Performance: the frequency statements look a batch's phones up in the counter
+            # tables by primary key (= ANY of the batch's phones). With the default
+            # random_page_cost (4, for spinning disks) PostgreSQL switches to a sequential scan
+            # of the whole table once a batch holds more than about 1,500 phones and the table
+            # is under a few hundred thousand rows (50 ms instead of 2-7 ms at 2,000 phones).
+            # The counters of the last days are small and cached: price a random read as such.
+            cursor.execute("SET LOCAL random_page_cost = 1.1")
+            # Race: the run's status cannot change while this batch is planned: every status
+            # change locks the run FOR UPDATE, which waits for this KEY SHARE. KEY SHARE (not
+            # SHARE) so that claimers, which update the run's cursor, do not wait for planners.
+            cursor.execute(
+                f"SELECT status FROM {CampaignRun._meta.db_table} WHERE id = %s FOR KEY SHARE", [run_id]
+            )
+            row = cursor.fetchone()
+            if row is None or row[0] != CampaignRun.Status.PLANNING:
+                return _STOPPED
+            # Race: two planners taking the same batch; the row lock gives it to one, the
+            # other skips to the next (or finds none). A batch left by a killed planner is
+            # unlocked again, so it is taken over.
+            cursor.execute(
+                f"""SELECT id, number, after_key, upto_key FROM {PlanBatch._meta.db_table}
+                    WHERE run_id = %s AND planned_at IS NULL AND (%s::int IS NULL OR number = %s)
+                    ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED""",
+                [run_id, number, number],
+            )
+            claimed = cursor.fetchone()
+            if claimed is None:
+                return None
+            batch_id, number, after_key, upto_key = claimed
+        run = CampaignRun.objects.select_related("campaign__shop").get(pk=run_id)
+        recipients = run_recipients_after(run=run, cursor=after_key, upto=upto_key, limit=None, now=now)
+        if recipients:
+            _plan_rows(run=run, recipients=recipients, batch=number, now=now)
+        PlanBatch.objects.filter(pk=batch_id).update(planned_at=now)
+    return _PLANNED
+
+
+def _finish(*, run_id: int, now: datetime) -> bool:
+    """Nothing left to claim: move the run on once every claimed batch is planned.
+
+    True when the run is no longer planning; False when a batch is still unplanned (left by a
+    killed planner: the caller plans it next) or recipients arrived since the last claim."""
+    with transaction.atomic():
+        # Race: planners still planning a batch hold the run FOR KEY SHARE; FOR UPDATE waits
+        # for all of them, and no planner starts a batch until this commits.
+        run = CampaignRun.objects.select_for_update(of=("self",)).select_related("campaign").get(pk=run_id)
+        if run.status != CampaignRun.Status.PLANNING:
+            return True
+        if PlanBatch.objects.filter(run_id=run_id, planned_at__isnull=True).exists():
+            return False
+        if run_recipients_last_key(run=run, cursor=run.plan_cursor, limit=1, now=now) is not None:
+            return False
+        run.status = CampaignRun.Status.DISPATCHING
+        run.planned_at = now
+        run.save(update_fields=["status", "planned_at"])
+    return True
+
+
+def _plan_rows(*, run: CampaignRun, recipients: list[Recipient], batch: int, now: datetime) -> None:
+    """Decide, count, insert and reserve one batch's rows (inside the caller's transaction)."""
     campaign = run.campaign
     state = shop_sms_state(shop=campaign.shop, campaign=campaign)
     if state.reason:
-        return [Row(r, Message.Status.SUPPRESSED, state.reason) for r in recipients]
+        _insert(
+            run=run,
+            rows=[Row(r, Message.Status.SUPPRESSED, state.reason) for r in recipients],
+            batch=batch,
+            now=now,
+        )
+        return
     rows = {r.phone: Row(r, Message.Status.SUPPRESSED) for r in recipients}
+    everyone = list(rows.values())
     fitting, candidates, reason = _fit_whole_batch(campaign=campaign, rows=rows, signature=state.signature)
     if fitting is None:
         candidates = _dry_candidates(campaign=campaign, rows=rows, signature=state.signature, now=now)
@@ -125,9 +235,10 @@ def _plan_rows(*, run: CampaignRun, recipients: list[Recipient], batch: int, now
     reference = reservation_reference(campaign_id=campaign.pk, run_id=run.pk, batch=batch)
     for attempt in range(2):
         try:
-            with transaction.atomic():  # savepoint: counts, reservation and coupons together or not at all
-                _commit(campaign=campaign, rows=fitting, reference=reference, now=now)
-            break
+            # Savepoint: counts, rows, reservation and coupons together or not at all.
+            with transaction.atomic():
+                _commit(run=run, rows=fitting, everyone=everyone, reference=reference, batch=batch, now=now)
+            return
         except (InsufficientBalance, AccountNotActive, CouponExhausted) as exc:
             # Race: another send spent the balance (or coupons) between the sizing and the reserve.
             for row in fitting:
@@ -136,7 +247,7 @@ def _plan_rows(*, run: CampaignRun, recipients: list[Recipient], batch: int, now
                 fitting, reason = _fit(campaign=campaign, candidates=candidates)
                 for row in candidates[len(fitting) :]:
                     row.reason = reason
-    return list(rows.values())
+    _insert(run=run, rows=everyone, batch=batch, now=now)
 
 
 def _fit_whole_batch(
@@ -201,7 +312,15 @@ def _render(*, campaign: Campaign, rows: list[Row], signature: str | None, link_
         )
 
 
-def _commit(*, campaign: Campaign, rows: list[Row], reference: str, now: datetime) -> None:
+def _commit(
+    *, run: CampaignRun, rows: list[Row], everyone: list[Row], reference: str, batch: int, now: datetime
+) -> None:
+    """Count the allowed ``rows``, insert ``everyone``'s message rows, then reserve and issue.
+
+    The reservation and the coupon update come last: they lock the shop's account row (and
+    the coupon's), which the other planners of the run need too, so they are held only from
+    here to the commit, not while the frequency decision and the insert run."""
+    campaign = run.campaign
     decisions = frequency_decide(
         shop_id=campaign.shop_id,
         message_class=MessageClass.MARKETING,
@@ -218,6 +337,7 @@ def _commit(*, campaign: Campaign, rows: list[Row], reference: str, now: datetim
             allowed += 1
         else:
             row.status, row.reason = Message.Status.SUPPRESSED, decision.reason or ""
+    _insert(run=run, rows=everyone, batch=batch, now=now)
     if parts:
         account_reserve(shop_id=campaign.shop_id, parts=parts, reference=reference)
     if campaign.coupon_id and allowed:
@@ -261,7 +381,7 @@ def _insert(*, run: CampaignRun, rows: list[Row], batch: int, now: datetime) -> 
 
     A replayed batch cannot duplicate a message: the unique (run, phone) index refuses the
     whole insert, so the batch rolls back with its counts and reservation (impossible under
-    the run lock anyway). Performance (docs/PERFORMANCE.md): no ON CONFLICT arbitration or
+    the batch row's lock anyway). Performance (docs/PERFORMANCE.md): no ON CONFLICT arbitration or
     RETURNING; the columns go as PostgreSQL array literals (``campaigns.sqlarrays``), and a
     body shared by the whole batch as one value."""
     table = Message._meta.db_table

@@ -58,6 +58,7 @@ SIGNATURE_CHANGED = "SIGNATURE-CHANGED"
 GATEWAY_REJECTED = "GATEWAY-REJECTED"
 GATEWAY_ERROR = "GATEWAY-ERROR"
 CRASH_ENV = "CAMPAIGNS_CRASH_AFTER_DISPATCH_BATCHES"
+PLAN_TASK = "campaigns.tasks.plan_run_part"
 
 
 def pipeline_setting(name: str):
@@ -70,6 +71,10 @@ def pipeline_setting(name: str):
         # Batches claimed and not yet recorded, with a gateway that overlaps (Kannel): the
         # next batch is claimed while one is on the wire. 1 = claim, send, record in turn.
         "DISPATCH_WINDOW": 2,
+        # Planners of one run at once: the run task and PLAN_WORKERS - 1 helper tasks
+        # (campaigns.tasks.plan_run_part). Planning is CPU-bound; 2 uses both cores of a
+        # 2-core server. Keep it at most the django-q2 cluster's workers.
+        "PLAN_WORKERS": 2,
     }
     return getattr(settings, "SMS_PIPELINE", {}).get(name, defaults[name])
 
@@ -97,6 +102,11 @@ def run_execute(*, run_id: int, now: datetime | None = None) -> str:
         return status
     run = CampaignRun.objects.get(pk=run_id)
     if run.status == CampaignRun.Status.PLANNING:
+        if run.kind == CampaignRun.Kind.AUDIENCE:
+            # More planners for the same run (a test SMS has one recipient: no need). They
+            # stop by themselves when nothing is left to plan (campaigns.services.planning).
+            for _ in range(pipeline_setting("PLAN_WORKERS") - 1):
+                async_task(PLAN_TASK, run_id)
         if not run_plan(run_id=run_id, time_budget=budget):
             _requeue(run_id)
             return "requeued"

@@ -34,7 +34,8 @@ from tests.campaigns.campaign_fixtures import (
 from tests.dburl import test_database_url as database_url
 from tests.factories import make_active_account, make_reviewer, make_shop, make_user
 
-AUDIENCE = 2_500  # three planning batches of 1,000
+PLAN_BATCH = 1_000  # the workers plan in batches of 1,000 (SMS_PLAN_BATCH) ...
+AUDIENCE = 2_500  # ... so this audience is three planning batches
 BALANCE = 10_000
 
 
@@ -45,6 +46,7 @@ def worker(run_id: int, *, rate: int = 0, **env: str) -> subprocess.Popen:
         "DJANGO_SETTINGS_MODULE": "smsmarketing.settings_test",
         "SMS_DISPATCH_RATE": str(rate),
         "SMS_SIMULATED_FAIL_RATIO": "0.2",
+        "SMS_PLAN_BATCH": str(PLAN_BATCH),
         **env,
     }
     return subprocess.Popen(
@@ -107,8 +109,8 @@ class CrashTests(TransactionTestCase):
         assert first.wait(timeout=120) == 17, first.stderr.read()
         run.refresh_from_db()
         assert run.status == CampaignRun.Status.PLANNING and run.batches_planned == 1
-        assert Message.objects.filter(run=run).count() == 1000
-        assert SmsAccount.objects.get(shop=run.campaign.shop).reserved == 1000
+        assert Message.objects.filter(run=run).count() == PLAN_BATCH
+        assert SmsAccount.objects.get(shop=run.campaign.shop).reserved == PLAN_BATCH
 
         second = worker(run.pk, **{DISPATCH_CRASH: "4"})  # plans the rest, dies after 4 gateway batches
         assert second.wait(timeout=120) == 17, second.stderr.read()

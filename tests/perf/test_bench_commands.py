@@ -7,7 +7,7 @@ import io
 import re
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from campaigns.models import Campaign, Customer, Message
 from campaigns.models.frequency import PlatformCounter, ShopCounter
@@ -18,7 +18,9 @@ from smsmarketing.models import Reservation, Shop
 @pytest.mark.django_db
 def test_it_plans_through_the_pipeline_next_to_a_raw_copy_and_leaves_nothing_bulky_behind():
     out = io.StringIO()
-    call_command("bench_send", recipients=[1500, 3000], breakdown=True, stdout=out)
+    # One planner: in this process, inside the test's transaction (forked planners could not
+    # see its uncommitted rows; the next test runs two).
+    call_command("bench_send", recipients=[1500, 3000], breakdown=True, planners=1, stdout=out)
     text = out.getvalue()
     assert len(re.findall(r"plan \(pipeline\): ([\d,]+) message rows", text)) == 2
     assert re.search(r"plan \(pipeline\): 3,000 message rows", text)
@@ -37,6 +39,27 @@ def test_it_plans_through_the_pipeline_next_to_a_raw_copy_and_leaves_nothing_bul
     assert not Reservation.objects.exists()
     assert not PlatformCounter.objects.exists() and not ShopCounter.objects.exists()
     assert not Shop.objects.filter(active=True, name__startswith="压测").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_plans_with_several_planner_processes_next_to_one_and_several_copy_streams():
+    out = io.StringIO()
+    call_command("bench_send", recipients=[12000], breakdown=True, planners=2, stdout=out)
+    text = out.getvalue()
+    assert re.search(r"plan \(pipeline\): 12,000 message rows in 3 batches, .* with 2 planners", text)
+    assert re.search(r"raw COPY\s+: 12,000 equivalent rows .* \(one COPY", text)
+    assert re.search(r"raw COPY x2\s+: 12,000 rows in 2 concurrent COPY streams", text)
+    assert re.search(r"ratio plan/COPY x2: [\d.]+%", text)
+    cpu = re.search(r"CPU per recipient: Python ([\d.]+) us, PostgreSQL backend ([\d.]+) us", text)
+    assert cpu and float(cpu[1]) > 0 and float(cpu[2]) > 0
+    assert "(summed over the 2 planners and their backends)" in text
+    assert not Message.objects.exists() and not Customer.objects.exists() and not Reservation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_refuses_several_planners_inside_a_transaction():
+    with pytest.raises(CommandError, match="--planners"):
+        call_command("bench_send", recipients=[10], planners=2, stdout=io.StringIO())
 
 
 @pytest.mark.django_db

@@ -8,6 +8,8 @@ not a test: it prints figures for docs/PERFORMANCE.md.
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import resource
 import secrets
 import string
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -143,6 +145,59 @@ def plan_all(*, run: CampaignRun, at: datetime) -> int:
     return batches
 
 
+def plan_with_planners(*, run: CampaignRun, at: datetime, planners: int, breakdown: bool = False):
+    """Plan the run with ``planners`` processes at once, as ``PLAN_WORKERS`` django-q2 workers
+    would (``campaigns.tasks.plan_run_part``); returns the merged ``CpuBreakdown`` (or None).
+
+    Forked after closing this process's connections (a child must not share the parent's
+    socket); each child opens its own, loops ``plan_batch`` and sends back its CPU figures."""
+    from campaigns.management.commands._cpu import CpuBreakdown
+
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    children = [
+        context.Process(target=_planner_process, args=(run.pk, at, breakdown, results))
+        for _ in range(planners)
+    ]
+    for child in children:
+        child.start()
+    states = [results.get() for _ in children]
+    for child in children:
+        child.join()
+    failed = [state for state in states if isinstance(state, str)]
+    if failed or any(child.exitcode for child in children):
+        raise RuntimeError(f"a planner process failed: {failed or [c.exitcode for c in children]}")
+    if not breakdown:
+        return None
+    total = CpuBreakdown()
+    total.python = total.backend = 0.0
+    for state in states:
+        total.merge(state)
+    return total
+
+
+def _planner_process(run_id: int, at: datetime, breakdown: bool, results) -> None:
+    from campaigns.management.commands._cpu import CpuBreakdown
+
+    try:
+        cpu = CpuBreakdown() if breakdown else None
+        with cpu.measure() if cpu else contextlib.nullcontext():
+            while not plan_batch(run_id=run_id, now=at):
+                pass
+        results.put(cpu.state() if cpu else None)
+    except BaseException as exc:  # reported to the parent, which raises
+        results.put(f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        connections.close_all()
+
+
+def peak_rss_children_mb() -> float:
+    """The largest peak resident set size of the finished child processes (planners)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def message_outcomes(*, run: CampaignRun) -> dict[str, int]:
     rows = Message.objects.filter(run=run).values_list("status", "reason").order_by().annotate(n=Count("id"))
     return {f"{status}{':' + reason if reason else ''}": n for status, reason, n in rows}
@@ -157,6 +212,7 @@ def bench_shop_delete(bench: BenchShop) -> None:
     statements = [
         "DELETE FROM campaigns_deliveryreport r USING campaigns_message m WHERE r.message_id = m.id AND m.shop_id = ANY(%(shops)s)",  # noqa: E501
         "DELETE FROM campaigns_message WHERE shop_id = ANY(%(shops)s)",
+        "DELETE FROM campaigns_planbatch WHERE run_id IN (SELECT r.id FROM campaigns_campaignrun r JOIN campaigns_campaign c ON c.id = r.campaign_id WHERE c.shop_id = ANY(%(shops)s))",  # noqa: E501
         "DELETE FROM campaigns_campaignrun WHERE campaign_id IN (SELECT id FROM campaigns_campaign WHERE shop_id = ANY(%(shops)s))",  # noqa: E501
         "DELETE FROM campaigns_campaign WHERE shop_id = ANY(%(shops)s)",
         "DELETE FROM campaigns_purchase WHERE shop_id = ANY(%(shops)s)",

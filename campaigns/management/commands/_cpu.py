@@ -51,6 +51,19 @@ class CpuBreakdown:
         self.backend += self._backend_cpu() - backend
         self.python += time.process_time() - python
 
+    def state(self) -> tuple[float, float, dict[str, list[float]]]:
+        """What ``merge`` takes: this measurement, picklable (sent back by a planner process)."""
+        return self.python, self.backend, dict(self.statements)
+
+    def merge(self, state: tuple[float, float, dict[str, list[float]]]) -> None:
+        """Add another process's measurement (several planners: CPU adds up across them)."""
+        python, backend, statements = state
+        self.python += python
+        self.backend += backend
+        for kind, (count, seconds) in statements.items():
+            self.statements[kind][0] += count
+            self.statements[kind][1] += seconds
+
     def report(self, *, per: int, unit: str, top: int = 8) -> list[str]:
         if not self.available:
             return ["CPU breakdown: /proc/<backend pid>/schedstat not readable (database on another host?)"]

@@ -19,11 +19,13 @@ Not a test: the figures go to docs/PERFORMANCE.md.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
+from dataclasses import dataclass
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
+from django.db import connection, connections
 
 from campaigns.management.commands._bench import (
     bench_campaign_start,
@@ -31,13 +33,16 @@ from campaigns.management.commands._bench import (
     bench_shop_delete,
     frequency_history_seed,
     message_outcomes,
+    peak_rss_children_mb,
     peak_rss_mb,
     plan_all,
+    plan_with_planners,
     send_moment,
 )
 from campaigns.management.commands._cpu import CpuBreakdown
 from campaigns.models import Message
 from campaigns.services.campaigns import full_text, parts_of
+from campaigns.services.sending import pipeline_setting
 
 SCRATCH_TABLE = "bench_copy_message"
 COPY_COLUMNS = (
@@ -60,14 +65,28 @@ class Command(BaseCommand):
         )
         parser.add_argument("--keep", action="store_true", help="keep the bench shop and its rows")
         parser.add_argument(
+            "--planners",
+            type=int,
+            default=None,
+            help="planner processes planning the run at once (default: SMS_PIPELINE PLAN_WORKERS); "
+            "with more than one, the COPY also runs with as many streams, next to the single one",
+        )
+        parser.add_argument(
             "--breakdown",
             action="store_true",
             help="also print the CPU per recipient of planning: Python, PostgreSQL backend, per statement",
         )
 
-    def handle(self, *args, recipients: list[int], keep: bool, breakdown: bool, **options) -> None:
+    def handle(
+        self, *args, recipients: list[int], keep: bool, breakdown: bool, planners: int | None, **options
+    ) -> None:
         if any(n < 1 for n in recipients):
             raise CommandError("--recipients must be >= 1")
+        planners = pipeline_setting("PLAN_WORKERS") if planners is None else planners
+        if planners < 1:
+            raise CommandError("--planners must be >= 1")
+        if planners > 1 and connection.in_atomic_block:
+            raise CommandError("--planners > 1 forks processes, which cannot see this transaction's rows")
         self.stdout.write(
             f"PostgreSQL {connection.cursor().connection.info.server_version}, "
             f"database {connection.settings_dict['NAME']}; peak RSS at start {peak_rss_mb():.0f} MB"
@@ -75,9 +94,9 @@ class Command(BaseCommand):
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         self.stdout.write(f"load average {load} (2 cores: above 2, processes wait for a core)")
         for n in recipients:
-            self._one(n, keep=keep, breakdown=breakdown)
+            self._one(n, keep=keep, breakdown=breakdown, planners=planners)
 
-    def _one(self, n: int, *, keep: bool, breakdown: bool) -> None:
+    def _one(self, n: int, *, keep: bool, breakdown: bool, planners: int) -> None:
         at = send_moment()
         started = time.perf_counter()
         bench = bench_shop_create(recipients=n, balance=2 * n)
@@ -88,39 +107,58 @@ class Command(BaseCommand):
             f"({n:,} customers, {history:,} frequency counter rows of other shops)"
         )
         try:
-            cpu = CpuBreakdown() if breakdown else None
+            cpu = CpuBreakdown() if breakdown and planners == 1 else None
             started = time.perf_counter()
-            if cpu:
+            if planners > 1:
+                cpu = plan_with_planners(run=run, at=at, planners=planners, breakdown=breakdown)
+            elif cpu:
                 with cpu.measure():
-                    batches = plan_all(run=run, at=at)
+                    plan_all(run=run, at=at)
             else:
-                batches = plan_all(run=run, at=at)
+                plan_all(run=run, at=at)
             plan_s = time.perf_counter() - started
+            run.refresh_from_db()
+            batches = run.batches_planned
             outcomes = message_outcomes(run=run)
             written = sum(outcomes.values())
-            plan_rss = peak_rss_mb()
+            plan_rss = max(peak_rss_mb(), peak_rss_children_mb())
             copy_s, copy_rss = self._copy(run=run, n=written)
+            copies_s = self._copy(run=run, n=written, streams=planners)[0] if planners > 1 else None
         finally:
             if not keep:
                 bench_shop_delete(bench)
         plan_rate, copy_rate = written / plan_s, written / copy_s
         self.stdout.write(
             f"plan (pipeline): {written:,} message rows in {batches} batches, {plan_s:.2f} s = "
-            f"{plan_rate:,.0f} recipients/s; outcomes {dict(sorted(outcomes.items()))}\n"
+            f"{plan_rate:,.0f} recipients/s with {planners} planner{'s' if planners > 1 else ''}; "
+            f"outcomes {dict(sorted(outcomes.items()))}\n"
             f"raw COPY       : {written:,} equivalent rows in {copy_s:.2f} s = {copy_rate:,.0f} rows/s "
-            f"(scratch table LIKE {Message._meta.db_table} INCLUDING INDEXES)\n"
-            f"ratio plan/COPY: {100 * plan_rate / copy_rate:.1f}% (target >= 25%)\n"
+            f"(one COPY, scratch table LIKE {Message._meta.db_table} INCLUDING INDEXES)\n"
+            f"ratio plan/COPY: {100 * plan_rate / copy_rate:.1f}% (target >= 25%)"
+        )
+        if copies_s is not None:
+            copies_rate = written / copies_s
+            self.stdout.write(
+                f"raw COPY x{planners}   : {written:,} rows in {planners} concurrent COPY streams, "
+                f"{copies_s:.2f} s = {copies_rate:,.0f} rows/s; "
+                f"ratio plan/COPY x{planners}: {100 * plan_rate / copies_rate:.1f}%"
+            )
+        self.stdout.write(
             f"peak RSS       : {plan_rss:.0f} MB after planning, {copy_rss:.0f} MB after COPY "
-            f"(process peak since start)"
+            f"(largest process: this one or a planner)"
         )
         if cpu:
-            self.stdout.write("\n".join(cpu.report(per=written, unit="recipient")))
+            self.stdout.write(
+                "\n".join(cpu.report(per=written, unit="recipient"))
+                + (f"\n  (summed over the {planners} planners and their backends)" if planners > 1 else "")
+            )
         self.stdout.write(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if keep:
             self.stdout.write(f"kept: shop {bench.shop.pk}, run {run.pk}")
 
-    def _copy(self, *, run, n: int) -> tuple[float, float]:
-        """COPY ``n`` rows like the planned ones into a scratch table with the same indexes."""
+    def _copy(self, *, run, n: int, streams: int = 1) -> tuple[float, float]:
+        """COPY ``n`` rows like the planned ones into a scratch table with the same indexes,
+        in ``streams`` concurrent COPY statements (processes) of n/streams rows each."""
         message = Message.objects.filter(run=run, status=Message.Status.PLANNED).first()
         body = message.body if message else "夏季新品上架"
         parts = parts_of(signature="Bench", body=body)
@@ -131,31 +169,69 @@ class Command(BaseCommand):
             cursor.execute(
                 f"CREATE TABLE {SCRATCH_TABLE} (LIKE {table} INCLUDING DEFAULTS INCLUDING INDEXES)"
             )
-        escaped = body.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-        ids = (run.campaign_id, run.pk, run.campaign.shop_id)
-        stamp = "2026-01-01 12:00:00+08"
-        first_phone = 19_000_000_000
+        rows = _CopyRows(
+            body=body.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n"),
+            ids=(run.campaign_id, run.pk, run.campaign.shop_id),
+            parts=parts,
+        )
         try:
+            if streams == 1:
+                started = time.perf_counter()
+                rows.copy(0, n)
+                return time.perf_counter() - started, peak_rss_mb()
+            connections.close_all()
+            context = multiprocessing.get_context("fork")
+            share = -(-n // streams)
+            children = [
+                context.Process(target=rows.copy_process, args=(i * share, min(n, (i + 1) * share)))
+                for i in range(streams)
+            ]
             started = time.perf_counter()
-            with connection.cursor() as cursor:
-                raw = cursor.cursor  # the psycopg cursor: COPY FROM STDIN
-                with raw.copy(f"COPY {SCRATCH_TABLE} ({COPY_COLUMNS}) FROM STDIN") as copy:
-                    buffer: list[str] = []
-                    size = 0
-                    for i in range(n):
-                        line = (
-                            f"{i + 1}\t{ids[0]}\t{ids[1]}\t{ids[2]}\t{i + 1}\t{first_phone + i}\tplanned\t\t"
-                            f"{escaped}\t\t{parts}\t{1 + i // 1000}\tpending\t\\N\t0\t{stamp}\t{stamp}\n"
-                        )
-                        buffer.append(line)
-                        size += len(line)
-                        if size >= COPY_CHUNK // 3:  # about 1 MB of UTF-8 (CJK is 3 bytes)
-                            copy.write("".join(buffer))
-                            buffer, size = [], 0
-                    if buffer:
-                        copy.write("".join(buffer))
+            for child in children:
+                child.start()
+            for child in children:
+                child.join()
             elapsed = time.perf_counter() - started
-            return elapsed, peak_rss_mb()
+            if any(child.exitcode for child in children):
+                raise CommandError(f"a COPY process failed: {[c.exitcode for c in children]}")
+            return elapsed, max(peak_rss_mb(), peak_rss_children_mb())
         finally:
             with connection.cursor() as cursor:
                 cursor.execute(f"DROP TABLE IF EXISTS {SCRATCH_TABLE}")
+
+
+@dataclass(frozen=True)
+class _CopyRows:
+    """Message-like rows streamed with COPY FROM STDIN, 1 MB at a time, generated on the fly."""
+
+    body: str  # escaped for COPY's text format
+    ids: tuple[int, int, int]  # campaign, run, shop
+    parts: int
+
+    def copy(self, first: int, end: int) -> None:
+        ids, body, parts = self.ids, self.body, self.parts
+        stamp = "2026-01-01 12:00:00+08"
+        first_phone = 19_000_000_000
+        with connection.cursor() as cursor:
+            raw = cursor.cursor  # the psycopg cursor: COPY FROM STDIN
+            with raw.copy(f"COPY {SCRATCH_TABLE} ({COPY_COLUMNS}) FROM STDIN") as copy:
+                buffer: list[str] = []
+                size = 0
+                for i in range(first, end):
+                    line = (
+                        f"{i + 1}\t{ids[0]}\t{ids[1]}\t{ids[2]}\t{i + 1}\t{first_phone + i}\tplanned\t\t"
+                        f"{body}\t\t{parts}\t{1 + i // 1000}\tpending\t\\N\t0\t{stamp}\t{stamp}\n"
+                    )
+                    buffer.append(line)
+                    size += len(line)
+                    if size >= COPY_CHUNK // 3:  # about 1 MB of UTF-8 (CJK is 3 bytes)
+                        copy.write("".join(buffer))
+                        buffer, size = [], 0
+                if buffer:
+                    copy.write("".join(buffer))
+
+    def copy_process(self, first: int, end: int) -> None:
+        try:
+            self.copy(first, end)
+        finally:
+            connections.close_all()
