@@ -241,7 +241,7 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
     def due_display(self, obj):
         due = timezone.localtime(obj.due_at).strftime("%Y-%m-%d %H:%M")
         if obj.is_overdue:
-            overdue = _page_text("overdue", lambda: escape(_("已超时")))
+            overdue = _page_text("overdue", lambda: escape(gettext("已超时")))
             return SafeString(f'<strong class="review-alert">{due} ⚠ {overdue}</strong>')
         return due
 
@@ -249,7 +249,7 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
     def findings_display(self, obj):
         findings = self.list_findings(obj)
         if not findings:
-            none = _page_text("no_findings", lambda: escape(_("无发现")))
+            none = _page_text("no_findings", lambda: escape(gettext("无发现")))
             return SafeString(f'<span class="review-ok">{none}</span>')
         rules = escape(", ".join(sorted({f.rule for f in findings})))
         return SafeString(f'<strong class="review-alert">{rules}</strong>')
@@ -268,7 +268,7 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
     def decide_link(self, obj):
         if obj.state != ReviewState.PENDING:
             return "—"
-        label = _page_text("decide", lambda: escape(_("审核")))
+        label = _page_text("decide", lambda: escape(gettext("审核")))
         return SafeString(f'<a class="button" href="{escape(self._decide_url(obj))}">{label}</a>')
 
     # ---- the decision page ---------------------------------------------

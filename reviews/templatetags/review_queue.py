@@ -10,7 +10,7 @@ Django's header and results templates) is produced here directly.
 from __future__ import annotations
 
 from django import template
-from django.contrib.admin.templatetags.admin_list import ResultList, result_headers
+from django.contrib.admin.templatetags.admin_list import result_headers
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString
@@ -19,15 +19,18 @@ register = template.Library()
 
 
 
-@register.inclusion_tag("admin/change_list_results.html")
+@register.inclusion_tag("admin/reviews/queue_results.html")
 def review_queue_results(cl) -> dict:
     headers = list(result_headers(cl))
+    rows = queue_rows(cl)
     return {
         "cl": cl,
         "result_hidden_fields": [],
         "result_headers": headers,
         "num_sorted_fields": sum(1 for h in headers if h["sortable"] and h["sorted"]),
-        "results": [ResultList(None, [row]) for row in queue_rows(cl)],
+        "results": rows,
+        # Django's template loops over the rows and their cells: joined here, the same markup.
+        "rows_html": SafeString("\n".join(f"<tr>{row}</tr>" for row in rows)),
     }
 
 
