@@ -96,7 +96,9 @@ class QueueChangeList(ChangeList):
     def url_for_result(self, result):
         if not hasattr(self, "_change_url"):
             self._change_url = super().url_for_result(type(result)(pk=_PK_MARK))
-        return self._change_url.replace(_PK_MARK, quote(str(result.pk)))
+        # Django's url_for_result quotes the pk (admin quote(): "_" becomes "_5F"): replace
+        # the marker as it appears in the URL.
+        return self._change_url.replace(quote(_PK_MARK), quote(str(result.pk)))
 
     def get_results(self, request):
         # The page's rows load only the columns the queue shows and checks (``list_only``);
