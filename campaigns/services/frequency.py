@@ -358,8 +358,11 @@ def _decide_caps(
     with connection.cursor() as cursor:
         if commit:
             _lock_platform_rows(cursor, phones=phones, days=days)
+        # Performance: a batch whose phones are all different (every audience batch: a shop's
+        # customers have distinct phones) takes the simpler statement (no repeats to number).
+        distinct = len(eligible) == len(candidates)
         cursor.execute(
-            _decision_sql(column=column, commit=commit),
+            (_distinct_decision_sql if distinct else _decision_sql)(column=column, commit=commit),
             {
                 "idx": sql_int_array(eligible),
                 "phones": sql_int_array(int(normalised[index]) for index in eligible),
@@ -454,6 +457,64 @@ def _decision_sql(*, column: str, commit: bool) -> str:
         FROM input i JOIN quota q ON q.phone = i.phone LEFT JOIN refusal f ON f.phone = i.phone
         WHERE i.n > q.a"""
     )
+
+
+def _distinct_decision_sql(*, column: str, commit: bool) -> str:
+    """``_decision_sql`` for a batch whose phones are all different (same decisions).
+
+    With one message per phone, a phone is allowed when every rule has room for one more
+    (``room >= 1``), else refused by the first rule (in rule order) without room; allowed
+    phones count one each. ``tests/campaigns/test_frequency_model.py`` checks both
+    statements against the sequential model."""
+    # Race: as in _decision_sql, the counts read here cannot change before commit.
+    sql = f"""
+        WITH input AS (
+            SELECT u.i, u.phone FROM unnest(%(idx)s::int[], %(phones)s::bigint[]) AS u(i, phone)
+        ),
+        plat AS (
+            SELECT phone, sum({column}) FILTER (WHERE day = %(day)s) AS d1, sum({column}) AS d2
+            FROM {PLATFORM_TABLE}
+            WHERE phone = ANY(%(uniq)s::bigint[]) AND day = ANY(%(days)s::date[])
+            GROUP BY phone
+        ),
+        shp AS (
+            SELECT phone, sum({column}) FILTER (WHERE day = %(day)s) AS d1, sum({column}) AS d2
+            FROM {SHOP_TABLE}
+            WHERE phone = ANY(%(uniq)s::bigint[]) AND shop_id = %(shop)s AND day = ANY(%(days)s::date[])
+            GROUP BY phone
+        ),
+        rules AS (
+            SELECT * FROM unnest(%(r_ord)s::int[], %(r_id)s::text[], %(r_platform)s::bool[],
+                                 %(r_win)s::int[], %(r_lim)s::int[]) AS r(ord, rule_id, platform, win, lim)
+        ),
+        refusal AS (
+            SELECT DISTINCT ON (i.phone) i.i, i.phone, r.rule_id
+            FROM input i
+            LEFT JOIN plat pl ON pl.phone = i.phone
+            LEFT JOIN shp sh ON sh.phone = i.phone
+            JOIN rules r ON r.lim - COALESCE(
+                CASE WHEN r.platform THEN (CASE WHEN r.win = 1 THEN pl.d1 ELSE pl.d2 END)
+                     ELSE (CASE WHEN r.win = 1 THEN sh.d1 ELSE sh.d2 END) END, 0) < 1
+            ORDER BY i.phone, r.ord
+        )"""
+    if commit:
+        sql += f""",
+        allowed AS (
+            SELECT i.phone FROM input i WHERE NOT EXISTS (SELECT 1 FROM refusal f WHERE f.phone = i.phone)
+        ),
+        counted_platform AS (
+            UPDATE {PLATFORM_TABLE} AS c SET {column} = c.{column} + 1
+            FROM allowed a WHERE c.phone = a.phone AND c.day = %(day)s
+            RETURNING 1
+        ),
+        counted_shop AS (
+            INSERT INTO {SHOP_TABLE} AS c (phone, shop_id, day, {column})
+            SELECT a.phone, %(shop)s, %(day)s, 1 FROM allowed a ORDER BY a.phone
+            ON CONFLICT (phone, shop_id, day) DO UPDATE SET {column} = c.{column} + EXCLUDED.{column}
+            RETURNING 1
+        )"""
+    return sql + """
+        SELECT i, rule_id FROM refusal"""
 
 
 def _lock_platform_rows(cursor, *, phones: str, days: list[date]) -> None:

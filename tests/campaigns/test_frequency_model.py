@@ -70,6 +70,24 @@ def two_shops(db):
     commit=st.booleans(),
 )
 def test_it_decides_a_batch_like_one_recipient_after_another(two_shops, past, phones, message_class, commit):
+    check_against_the_model(two_shops, past, phones, message_class, commit)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    past=history,
+    phones=st.lists(st.sampled_from(POOL), min_size=1, max_size=len(POOL), unique=True),
+    message_class=st.sampled_from(["marketing", "notify", "notify_unsub"]),
+    commit=st.booleans(),
+)
+def test_it_decides_a_batch_of_different_phones_like_one_recipient_after_another(
+    two_shops, past, phones, message_class, commit
+):
+    """Every audience batch has different phones: the statement for that case (``_distinct_decision_sql``)."""
+    check_against_the_model(two_shops, past, phones, message_class, commit)
+
+
+def check_against_the_model(two_shops, past, phones, message_class, commit) -> None:
     own, other = two_shops
     column = CLASS_COLUMN[message_class]
     with transaction.atomic():
