@@ -188,11 +188,13 @@ def coupon_list(request: HttpRequest) -> HttpResponse:
 
 
 def _campaign(request: HttpRequest, campaign_id: int) -> Campaign:
-    return get_object_or_404(
-        Campaign.objects.select_related("shop__category", "segment", "coupon", "template"),
+    campaign = get_object_or_404(
+        Campaign.objects.select_related("segment", "coupon", "template"),
         pk=campaign_id,
         shop=request.shop,
     )
+    campaign.shop = request.shop  # the same row, loaded with its category by shop_view
+    return campaign
 
 
 def _campaign_rows(shop_id: int, listed: list[Campaign], progress: dict) -> list[SafeString]:
