@@ -1,0 +1,103 @@
+"""CPU time per request of the web benchmark's pages, in-process (no HTTP server, no load).
+
+What a page costs the machine, measured where a busy, shared machine disturbs it least: the
+pages of ``scripts/bench/web.sh`` requested N times through Django's test client (the full
+middleware stack, the production settings, DEBUG off), timing the process's CPU
+(``time.process_time``) and the CPU of its PostgreSQL backend (``/proc/<pid>/stat``, same
+machine only). With 20 closed-loop clients on C cores, p95 ≈ 20 × (app + db CPU) / C, roughly.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/sms_bench CACHE_URL=redis://127.0.0.1:6379/0 \\
+      .venv/bin/python manage.py bench_web_seed > /tmp/web_seed.sh    # once, on a fresh database
+    .venv/bin/python manage.py collectstatic --noinput --verbosity 0   # the hashed static names
+    DATABASE_URL=... CACHE_URL=... .venv/bin/python scripts/bench/web_cpu.py /tmp/web_seed.sh \\
+      [--requests 60] [--rounds 3] [page ...]
+
+Pages: dashboard, campaigns, statistics, review-queue (default: all). Each round prints one line
+per page; compare the lowest of a few rounds (a busy machine only adds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsmarketing.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+
+PAGES = {  # name: (seed variable of the path, seed variable of the session cookie)
+    "dashboard": ("PAGE_DASHBOARD", "MERCHANT_COOKIE"),
+    "campaigns": ("PAGE_CAMPAIGNS", "MERCHANT_COOKIE"),
+    "statistics": ("PAGE_STATISTICS", "MERCHANT_COOKIE"),
+    "review-queue": ("PAGE_REVIEW_QUEUE", "REVIEWER_COOKIE"),
+}
+
+
+def seed_values(path: str) -> dict[str, str]:
+    values = {}
+    for line in Path(path).read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.isupper() and name.replace("_", "").isalnum():
+            values[name] = value.strip()
+    return values
+
+
+def backend_cpu_seconds() -> float | None:
+    """CPU (user + system) of this connection's PostgreSQL backend, when it runs here."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(client: Client, path: str, requests: int) -> tuple[float, float | None, int]:
+    for _ in range(5):  # warm up: templates, connections, caches
+        response = client.get(path)
+        if response.status_code != 200:
+            raise SystemExit(f"{path}: HTTP {response.status_code}")
+    db0, cpu0 = backend_cpu_seconds(), time.process_time()
+    for _ in range(requests):
+        response = client.get(path)
+    app = (time.process_time() - cpu0) * 1000 / requests
+    db1 = backend_cpu_seconds()
+    db = (db1 - db0) * 1000 / requests if db0 is not None and db1 is not None else None
+    return app, db, len(response.content)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("seed", help="the output of manage.py bench_web_seed")
+    parser.add_argument("pages", nargs="*", choices=[[], *PAGES], default=[])
+    parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+    seed = seed_values(args.seed)
+    host = (settings.ALLOWED_HOSTS or ["127.0.0.1"])[0].replace("*", "127.0.0.1")
+    print(f"DEBUG={settings.DEBUG} cache={settings.CACHES['default']['BACKEND'].rsplit('.', 1)[1]} "
+          f"sessions={settings.SESSION_ENGINE.rsplit('.', 1)[1]} load={os.getloadavg()[0]:.2f}")
+    for _ in range(args.rounds):
+        for name in args.pages or PAGES:
+            path_var, cookie_var = PAGES[name]
+            client = Client(HTTP_HOST=host)
+            client.cookies[settings.SESSION_COOKIE_NAME] = seed[cookie_var]
+            app, db, size = measure(client, seed[path_var], args.requests)
+            db_text = f"{db:5.1f}ms" if db is not None else "    ?"
+            print(f"{name:13s} {seed[path_var]:34s} app_cpu={app:5.1f}ms db_cpu={db_text} bytes={size}")
+
+
+if __name__ == "__main__":
+    main()
