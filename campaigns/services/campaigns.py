@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
@@ -59,8 +60,10 @@ class CampaignStateError(SmsError):
     rule = "CAMPAIGN-STATE"
 
 
-@dataclass(frozen=True)
-class Recipient:
+class Recipient(NamedTuple):
+    """One recipient of a run. A named tuple (immutable), not a frozen dataclass: the planner
+    makes one per recipient, and a tuple is built several times faster (performance)."""
+
     key: int  # keyset position: the customer id (0 for a test SMS)
     customer_id: int | None
     phone: str

@@ -72,7 +72,7 @@ class CouponExhausted(SmsError):
     rule = COUPON_EXHAUSTED
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     recipient: Recipient
     status: str
