@@ -247,3 +247,69 @@ def test_the_counter_is_exact_under_concurrent_processes():
     assert sum(rows) == 200
     if len(rows) == 1:
         assert sorted(results) == list(range(1, 201))
+
+
+def test_a_call_answered_429_for_the_refused_limit_is_not_counted_as_a_call(client, alice_shop, settings):
+    """The refused-call count is read in the statement that counts the call: over that limit
+    nothing is counted (and nothing else is written)."""
+    settings.SMS_CALLBACK_REFUSED_RATE = 2
+    message = _message(alice_shop)
+    with time_machine.travel(timezone.now().replace(second=5), tick=False):
+        guesses = [dlr(client, message.pk, 8, token="guess", ip="198.51.100.7") for _ in range(2)]
+        assert [response.status_code for response in guesses] == [403, 403]
+        assert [dlr(client, message.pk, 8, ip="198.51.100.7").status_code for _ in range(3)] == [429] * 3
+    hits = dict(RateLimitCounter.objects.values_list("key", "hits"))
+    assert hits == {"callback:198.51.100.7": 2, "callback-refused:198.51.100.7": 2}
+    assert not DeliveryReport.objects.filter(message=message).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_call_limit_admits_exactly_the_rate_under_a_concurrent_flood(alice_shop, settings):
+    """Eight threads (own connections, as web processes) flood one address with authentic
+    reports: exactly SMS_CALLBACK_RATE are applied, the rest answered 429, every call counted
+    though the count is committed without waiting for the WAL flush; that setting stays local
+    to the counting statement (each connection is back to durable commits)."""
+    from django.test import Client
+
+    settings.SMS_CALLBACK_RATE = 40
+    message = _message(alice_shop)
+    statuses: list[int] = []
+    durability: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(8)
+
+    def flood() -> None:
+        client = Client()
+        barrier.wait()
+        try:
+            codes = [dlr(client, message.pk, 8, ip="203.0.113.50").status_code for _ in range(10)]
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW synchronous_commit")
+                setting = cursor.fetchone()[0]
+            with lock:
+                statuses.extend(codes)
+                durability.append(setting)
+        finally:
+            connection.close()
+
+    with time_machine.travel(timezone.now().replace(second=5), tick=False):
+        threads = [threading.Thread(target=flood) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(statuses) == [200] * 40 + [429] * 40
+    assert durability == ["on"] * 8
+    assert RateLimitCounter.objects.get(key="callback:203.0.113.50").hits == 80
+    assert DeliveryReport.objects.filter(message=message).count() == 40
+    assert DeliveryReport.objects.filter(message=message, applied=True).count() == 1
+    assert Message.objects.get(pk=message.pk).status == "accepted"
+
+
+def test_a_count_not_flushed_inside_a_callers_transaction_leaves_it_durable(alice_shop):
+    """Inside a transaction (a test runs in one) the non-durable count would turn off the flush
+    for everything the caller writes: it is counted durably there instead."""
+    assert rate_limit_hit("in-a-transaction", durable=False) == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"

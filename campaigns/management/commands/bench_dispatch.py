@@ -100,10 +100,11 @@ def _answers(url: str) -> bool:
 class Stack:
     """Simulator, gunicorn and Kannel processes of one benchmark run."""
 
-    def __init__(self, *, workers: int) -> None:
+    def __init__(self, *, workers: int, threads: int = 0) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="bench-kannel-"))
         self.procs: list[subprocess.Popen] = []
         self.workers = workers
+        self.threads = threads
         self.kannel_env: dict[str, str] | None = None
 
     def start(self, database_url: str) -> None:
@@ -122,7 +123,8 @@ class Stack:
         self.procs.append(
             subprocess.Popen(
                 [str(Path(python).parent / "gunicorn"), "smsmarketing.wsgi:application",
-                 "-b", f"127.0.0.1:{app_port}", "-w", str(self.workers), "--log-level", "warning"],
+                 "-b", f"127.0.0.1:{app_port}", "-w", str(self.workers), "--log-level", "warning",
+                 *(["-k", "gthread", "--threads", str(self.threads)] if self.threads else [])],
                 cwd=ROOT, env=env, stdout=log, stderr=log,
             )
         )  # fmt: skip
@@ -216,6 +218,10 @@ class Command(BaseCommand):
             "--batch", type=int, default=None, help="SMS_PIPELINE DISPATCH_BATCH (default: setting)"
         )
         parser.add_argument("--gunicorn-workers", type=int, default=2)
+        parser.add_argument(
+            "--gunicorn-threads", type=int, default=0,
+            help="threads per gunicorn worker (gthread: keep-alive, concurrent callbacks); 0 = sync workers",
+        )  # fmt: skip
         parser.add_argument("--report-timeout", type=float, default=300.0)
         parser.add_argument(
             "--rounds", type=int, default=1,
@@ -237,14 +243,16 @@ class Command(BaseCommand):
         )
         at = send_moment()
         bench = bench_shop_create(recipients=messages, balance=2 * messages)
-        stack = Stack(workers=options["gunicorn_workers"])
+        threads = options["gunicorn_threads"]
+        stack = Stack(workers=options["gunicorn_workers"], threads=threads)
         try:
             run = bench_campaign_start(bench=bench)
             plan_all(run=run, at=at)
             stack.start(database_url)
             self.stdout.write(
                 f"{messages:,} messages planned; Kannel, SMPP simulator and gunicorn "
-                f"({options['gunicorn_workers']} workers) started on 127.0.0.1; {_load()}"
+                f"({options['gunicorn_workers']} workers{f', {threads} threads each' if threads else ''}) "
+                f"started on 127.0.0.1; {_load()}"
             )
             options_ = stack.backend_options(concurrency)
             backend = KannelBackend(**options_)

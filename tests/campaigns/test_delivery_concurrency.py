@@ -1,0 +1,170 @@
+"""Delivery reports applied by many callbacks at once (threads with their own connections,
+as gunicorn workers): each message changes once, a final state is never left, settlement
+charges the delivered and releases the failed ones exactly once. And the durability rule:
+an intermediate report commits without waiting for the WAL flush, a final one durably."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+
+from campaigns.models import DeliveryReport, Message, ShopCounter
+from campaigns.services.delivery import delivery_report_apply, delivery_reports_apply, delivery_settle
+from smsmarketing.models import SmsAccount
+from tests.campaigns.campaign_fixtures import MORNING, assert_ledger_clean
+from tests.campaigns.test_delivery_reports import send_campaign
+
+THREADS = 8
+
+
+@pytest.fixture
+def silent_gateway(pipeline_settings):
+    pipeline_settings.SMS_GATEWAY = {
+        "BACKEND": "campaigns.gateways.simulated.SimulatedGateway",
+        "OPTIONS": {"report": False},
+    }
+
+
+def counted(shop, phone: str) -> int:
+    row = ShopCounter.objects.filter(shop=shop, phone=int(phone)).first()
+    return row.marketing if row else 0
+
+
+def _run_threads(target, count: int = THREADS) -> list:
+    results: list = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(count)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            value = target(index)
+            with lock:
+                results.append(value)
+        except BaseException as exc:  # surfaced below, in the test's thread
+            with lock:
+                errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_duplicate_reports_change_each_message_once_and_settle_exactly_once(
+    ready_shop, alice, silent_gateway, django_capture_on_commit_callbacks
+):
+    campaign = send_campaign(ready_shop, alice, django_capture_on_commit_callbacks)
+    messages = list(Message.objects.filter(campaign=campaign).order_by("id"))
+    assert len(messages) == 20 and {m.status for m in messages} == {"accepted"}
+    # Half still 'sending' (the gateway's answer not recorded yet): their intermediate report applies.
+    Message.objects.filter(pk__in=[m.pk for m in messages[::2]]).update(status="sending")
+    outcome = {m.pk: ("delivered" if i % 3 else "failed") for i, m in enumerate(messages)}
+    at = MORNING + timedelta(minutes=1)
+    before = SmsAccount.objects.get(shop=ready_shop)
+
+    def callbacks(index: int) -> str:
+        # Every thread sends every report (8 copies of each), in its own order, some one by
+        # one (as the HTTP callback), some in batches (as a gateway's report batch).
+        rng = random.Random(index)
+        reports = [(m.pk, "accepted", at, {"t": index}) for m in messages]
+        reports += [(m.pk, "queued", at, None) for m in messages[:5]]
+        reports += [(m.pk, outcome[m.pk], at, {"t": index}) for m in messages]
+        rng.shuffle(reports)
+        for start in range(0, len(reports), 7):
+            chunk = reports[start : start + 7]
+            if index % 2:
+                delivery_reports_apply(reports=chunk)
+            else:
+                for message_id, status, when, raw in chunk:
+                    delivery_report_apply(message_id=message_id, status=status, at=when, raw=raw)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    assert _run_threads(callbacks) == ["on"] * THREADS  # the no-flush setting never outlives its statement
+    for message in messages:
+        message.refresh_from_db()
+        assert message.status == outcome[message.pk]
+        reports = DeliveryReport.objects.filter(message=message)
+        assert reports.count() == THREADS * (3 if message in messages[:5] else 2)
+        # One final report applied; an intermediate one only if the message was still 'sending'
+        # when it came (a final report may have come first).
+        assert reports.filter(applied=True, status__in=["delivered", "failed"]).count() == 1
+        assert reports.filter(applied=True, status__in=["accepted", "queued"]).count() <= (
+            1 if message in messages[::2] else 0
+        )
+    failed = [m for m in messages if outcome[m.pk] == "failed"]
+    delivered = [m for m in messages if outcome[m.pk] == "delivered"]
+    assert {counted(ready_shop, m.phone) for m in messages} == {1}
+
+    # Two settlers at once (the periodic task and a report batch): each message settled once.
+    settled = _run_threads(lambda index: delivery_settle(limit=3), count=2)
+    assert sum(settled) == 20 and delivery_settle() == 0
+    after = SmsAccount.objects.get(shop=ready_shop)
+    assert after.reserved == before.reserved - sum(m.parts for m in messages)
+    assert after.balance == before.balance + sum(m.parts for m in failed)  # undelivered never charged
+    assert {counted(ready_shop, m.phone) for m in failed} == {0}  # released exactly once
+    assert {counted(ready_shop, m.phone) for m in delivered} == {1}
+    settlements = Message.objects.filter(pk__in=[m.pk for m in failed]).values_list("settlement", flat=True)
+    assert set(settlements) == {"released"}
+    assert_ledger_clean()
+
+
+def _statements(apply) -> list[str]:
+    seen: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        apply()
+    return [sql for sql in seen if "INSERT INTO" in sql]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_intermediate_report_commits_without_the_flush_and_a_final_one_durably(
+    ready_shop, alice, silent_gateway, django_capture_on_commit_callbacks
+):
+    campaign = send_campaign(ready_shop, alice, django_capture_on_commit_callbacks)
+    first, second = Message.objects.filter(campaign=campaign).order_by("id")[:2]
+    Message.objects.filter(pk__in=[first.pk, second.pk]).update(status="sending")
+    no_flush = "set_config('synchronous_commit', 'off', true)"
+    [intermediate] = _statements(
+        lambda: delivery_report_apply(message_id=first.pk, status="accepted", at=MORNING)
+    )
+    assert no_flush in intermediate
+    [final] = _statements(lambda: delivery_report_apply(message_id=first.pk, status="delivered", at=MORNING))
+    assert no_flush not in final
+    # A mixed batch: the intermediate reports in one statement without the flush, the finals
+    # in another, durable.
+    mixed = _statements(
+        lambda: delivery_reports_apply(
+            reports=[(second.pk, "accepted", MORNING, None), (first.pk, "failed", MORNING, None)]
+        )
+    )
+    assert [no_flush in sql for sql in mixed] == [True, False]
+    # Inside a caller's transaction nothing turns the flush off: it would cover the caller's writes.
+    with transaction.atomic():
+        [inside] = _statements(
+            lambda: delivery_report_apply(message_id=second.pk, status="queued", at=MORNING)
+        )
+        assert no_flush not in inside
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("delivered", "accepted")
