@@ -5,3 +5,8 @@ class ReviewsConfig(AppConfig):
     default_auto_field = 'django.db.models.BigAutoField'
     name = 'reviews'
     verbose_name = "平台审核（签名与模板）"
+
+    def ready(self) -> None:
+        from reviews.policy.refresh import connect
+
+        connect()

@@ -11,6 +11,7 @@ from django.urls import reverse
 from reviews.findings import Finding
 from reviews.models import MessageTemplate, NeutralName, WordList, WordListTerm
 from reviews.models.policy import TemplateVariable
+from reviews.models.signatures import PlatformBrandTerm
 from reviews.policy.services import REFRESH_FINDINGS_TASK, wordlist_publish
 from reviews.services.findings import review_findings_refresh
 from reviews.services.signatures import signature_findings_key, signature_submit
@@ -119,6 +120,38 @@ def test_the_signature_queue_recomputes_after_a_neutral_name_is_added(client, re
     signature.refresh_from_db()
     assert [f["rule"] for f in signature.checked_findings] == ["SIG-NEUTRAL"]
     assert signature.checked_key == signature_findings_key(signature)
+
+
+def test_editing_a_variable_or_a_signature_word_refreshes_pending_items_in_the_background(
+    alice, alice_shop, bob, bob_shop, django_capture_on_commit_callbacks
+):
+    """Like a word-list publish: an admin edit of a variable, a neutral name or a brand term
+    queues the refresh, so the queue's next view finds today's findings stored."""
+    template = submit(alice_shop, alice)
+    signature = signature_submit(shop=bob_shop, text="好店铺", by=bob)
+    assert rules(template) == set() and signature.checked_findings == []
+
+    variable = TemplateVariable.objects.get(name="coupon_amount")
+    variable.active = False  # the template now uses an unknown variable
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        variable.save()
+    assert len(callbacks) == 1
+    assert "TPL-VARIABLE" in rules(template) and template.checked_key == template_findings_key(template)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        neutral = NeutralName.objects.create(term="好店铺", match="exact")
+    assert len(callbacks) == 1
+    signature.refresh_from_db()
+    assert [f["rule"] for f in signature.checked_findings] == ["SIG-NEUTRAL"]
+    assert signature.checked_key == signature_findings_key(signature)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        neutral.delete()
+        PlatformBrandTerm.objects.create(term="好店")
+    assert len(callbacks) == 2
+    signature.refresh_from_db()
+    assert [f["rule"] for f in signature.checked_findings] == ["SIG-PLATFORM"]
+    assert review_findings_refresh() == 0
 
 
 def test_decisions_never_trust_stored_findings(client, reviewer, alice, alice_shop):
