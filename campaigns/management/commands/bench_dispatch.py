@@ -66,6 +66,7 @@ from reviews.selectors import live_signature
 
 ROOT = Path(settings.BASE_DIR)
 SCRIPTS = ROOT / "scripts" / "kannel"
+CALLBACK_APP_NAME = "bench-dispatch-callbacks"
 
 
 def _free_port() -> int:
@@ -80,6 +81,60 @@ def _wait(condition, *, seconds: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise CommandError(f"timed out after {seconds:.0f} s waiting for {what}")
         time.sleep(0.2)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), None if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _CpuMeter(threading.Thread):
+    """Samples ``Stack.callback_cpu`` every 0.2 s until stopped, in its own thread (and database
+    connection): gunicorn recycles its database connections after CONN_MAX_AGE, so a session
+    first seen in a later sample started in between and counts from its start."""
+
+    def __init__(self, stack: Stack) -> None:
+        super().__init__(daemon=True)
+        self.stack = stack
+        self.first: dict[tuple[str, int], float] = {}
+        self.last: dict[tuple[str, int], float] = {}
+        self.unreadable: set[str] = set()
+        self.stopping = threading.Event()
+        self.sampled = threading.Event()
+
+    def sample(self, *, initial: bool) -> None:
+        for what, processes in self.stack.callback_cpu().items():
+            for pid, cpu in processes.items():
+                if cpu is None:
+                    self.unreadable.add(what)
+                    continue
+                self.first.setdefault((what, pid), cpu if initial else 0.0)
+                self.last[(what, pid)] = cpu
+
+    def run(self) -> None:
+        try:
+            self.sample(initial=True)
+            self.sampled.set()
+            while not self.stopping.wait(0.2):
+                self.sample(initial=False)
+            self.sample(initial=False)
+        finally:
+            self.sampled.set()
+            connection.close()
+
+    def used(self) -> dict[str, float | None]:
+        """CPU seconds per kind of process over the sampled span (None: unreadable)."""
+        self.stopping.set()
+        self.join()
+        used: dict[str, float | None] = {"gunicorn": 0.0, "database": 0.0}
+        for (what, pid), cpu in self.last.items():
+            used[what] = (used[what] or 0.0) + cpu - self.first[(what, pid)]
+        return {what: None if what in self.unreadable else seconds for what, seconds in used.items()}
 
 
 def _load() -> str:
@@ -120,12 +175,14 @@ class Stack:
             )
         )  # fmt: skip
         env = {**os.environ, "DATABASE_URL": database_url}
+        # The callbacks' database sessions are found by this name (their CPU time, phase C).
+        app_env = {**env, "DATABASE_URL": f"{database_url}?application_name={CALLBACK_APP_NAME}"}
         self.procs.append(
             subprocess.Popen(
                 [str(Path(python).parent / "gunicorn"), "smsmarketing.wsgi:application",
                  "-b", f"127.0.0.1:{app_port}", "-w", str(self.workers), "--log-level", "warning",
                  *(["-k", "gthread", "--threads", str(self.threads)] if self.threads else [])],
-                cwd=ROOT, env=env, stdout=log, stderr=log,
+                cwd=ROOT, env=app_env, stdout=log, stderr=log,
             )
         )  # fmt: skip
         self.app_url = f"http://127.0.0.1:{app_port}"
@@ -166,6 +223,20 @@ class Stack:
             "rate": 0,
             "concurrency": concurrency,
             "timeout": 10,
+        }
+
+    def callback_cpu(self) -> dict[str, dict[int, float | None]]:
+        """CPU seconds used so far by each gunicorn worker and each of their database sessions
+        (None where the server's processes cannot be read: another host, another user)."""
+        workers = subprocess.run(["pgrep", "-P", str(self.procs[1].pid)], capture_output=True, text=True)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s", [CALLBACK_APP_NAME]
+            )
+            sessions = [pid for (pid,) in cursor.fetchall()]
+        return {
+            "gunicorn": {int(pid): _cpu_seconds(int(pid)) for pid in workers.stdout.split()},
+            "database": {pid: _cpu_seconds(pid) for pid in sessions},
         }
 
     def stop(self) -> None:
@@ -278,6 +349,7 @@ class Command(BaseCommand):
             took = {"A": 0.0, "A2": 0.0, "B": 0.0}
             accepted = accepted2 = 0
             reports_before = None
+            meter: _CpuMeter | None = None
             profiler = cProfile.Profile() if options["profile"] else None
             for number, chunk in enumerate(chunks, 1):
                 queries = [
@@ -305,6 +377,9 @@ class Command(BaseCommand):
                 Message.objects.filter(pk__in=[m[0] for m in chunk]).update(next_attempt_at=None)
                 if reports_before is None:
                     reports_before = self._reports(run)
+                    meter = _CpuMeter(stack)
+                    meter.start()
+                    meter.sampled.wait()
                 started = time.perf_counter()
                 if profiler is not None:
                     profiler.enable()
@@ -344,6 +419,7 @@ class Command(BaseCommand):
                 self.stdout.write(out.getvalue())
             finals = Message.objects.filter(run=run, status__in=[s.value for s in Message.FINAL])
             _wait(lambda: finals.count() >= handed, seconds=options["report_timeout"], what="final reports")
+            cpu_used = meter.used() if meter is not None else {}
             reports = DeliveryReport.objects.filter(message__run=run).order_by("received_at")
             window = reports.values_list("received_at", flat=True)
             phase_b = list(window[reports_before:])
@@ -358,6 +434,16 @@ class Command(BaseCommand):
                     f"= {len(phase_b) / span if span else 0:,.0f} reports/s; "
                     f"{finals.count():,} messages final"
                 )
+                if phase_b and cpu_used:
+                    # From the start of B to its last final report: the workers served B's callbacks only.
+                    shown = {
+                        what: "unreadable" if seconds is None else f"{1000 * seconds / len(phase_b):.2f} ms"
+                        for what, seconds in cpu_used.items()
+                    }
+                    self.stdout.write(
+                        f"  CPU per callback: gunicorn workers {shown['gunicorn']}, "
+                        f"their database sessions {shown['database']}"
+                    )
             started = time.perf_counter()
             settled = delivery_settle()
             seconds = time.perf_counter() - started
