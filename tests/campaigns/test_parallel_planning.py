@@ -178,3 +178,22 @@ def test_it_does_not_plan_once_the_run_stopped_planning(run):
     assert plan_batch(run_id=run.pk, now=MORNING) is True
     assert not Message.objects.filter(run=run).exists()
     assert SmsAccount.objects.get(shop=run.campaign.shop).reserved == 0
+
+
+def test_the_run_task_starts_helper_planners_that_plan_beside_it(run, settings):
+    """``run_campaign`` enqueues PLAN_WORKERS - 1 ``plan_run_part`` tasks (run inline by the
+    test settings' synchronous django-q2), then plans and dispatches the run itself."""
+    from django_q.models import Task
+
+    from campaigns.services.sending import PLAN_TASK
+    from campaigns.tasks import run_campaign
+
+    settings.SMS_PIPELINE = {**settings.SMS_PIPELINE, "PLAN_WORKERS": 3, "DISPATCH_RATE": 0}
+    settings.SMS_GATEWAY = {"BACKEND": "campaigns.gateways.simulated.SimulatedGateway", "OPTIONS": {}}
+    with time_machine.travel(MORNING + timedelta(hours=1), tick=True):
+        assert run_campaign(run.pk) == "finished"
+    helpers = Task.objects.filter(func=PLAN_TASK)
+    assert helpers.count() == 2 and all(task.success for task in helpers)
+    assert {task.args for task in helpers} == {(run.pk,)}
+    assert Message.objects.filter(run=run).count() == AUDIENCE
+    assert PlanBatch.objects.filter(run=run, planned_at__isnull=True).count() == 0
