@@ -1,4 +1,4 @@
-"""The planner writes a batch's message rows with COPY (``planning._insert``): every value
+"""The planner writes a batch's message rows in one statement (``planning._insert``): every value
 arrives as it was, whatever characters it holds, NULLs stay NULL, and a replayed batch is
 refused whole by the unique (run, phone) index."""
 
