@@ -381,6 +381,28 @@ def _decide_caps(
             reasons[index] = rule_id
 
 
+def _counts_and_rules_ctes(column: str) -> str:
+    """The CTEs both decision statements share: ``plat`` and ``shp``, each phone's counts of the
+    class over the decision day (``d1``) and the two-day window (``d2``), platform-wide and for
+    this shop; ``rules``, the rules in force, passed as arrays."""
+    return f"""plat AS (
+            SELECT phone, sum({column}) FILTER (WHERE day = %(day)s) AS d1, sum({column}) AS d2
+            FROM {PLATFORM_TABLE}
+            WHERE phone = ANY(%(uniq)s::bigint[]) AND day = ANY(%(days)s::date[])
+            GROUP BY phone
+        ),
+        shp AS (
+            SELECT phone, sum({column}) FILTER (WHERE day = %(day)s) AS d1, sum({column}) AS d2
+            FROM {SHOP_TABLE}
+            WHERE phone = ANY(%(uniq)s::bigint[]) AND shop_id = %(shop)s AND day = ANY(%(days)s::date[])
+            GROUP BY phone
+        ),
+        rules AS (
+            SELECT * FROM unnest(%(r_ord)s::int[], %(r_id)s::text[], %(r_platform)s::bool[],
+                                 %(r_win)s::int[], %(r_lim)s::int[]) AS r(ord, rule_id, platform, win, lim)
+        ),"""
+
+
 def _decision_sql(*, column: str, commit: bool) -> str:
     """The decision of a batch as one statement (and, committing, its counting).
 
@@ -401,22 +423,7 @@ def _decision_sql(*, column: str, commit: bool) -> str:
             FROM unnest(%(idx)s::int[], %(phones)s::bigint[]) AS u(i, phone)
         ),
         phones AS (SELECT phone, count(*) AS k FROM input GROUP BY phone),
-        plat AS (
-            SELECT phone, sum({column}) FILTER (WHERE day = %(day)s) AS d1, sum({column}) AS d2
-            FROM {PLATFORM_TABLE}
-            WHERE phone = ANY(%(uniq)s::bigint[]) AND day = ANY(%(days)s::date[])
-            GROUP BY phone
-        ),
-        shp AS (
-            SELECT phone, sum({column}) FILTER (WHERE day = %(day)s) AS d1, sum({column}) AS d2
-            FROM {SHOP_TABLE}
-            WHERE phone = ANY(%(uniq)s::bigint[]) AND shop_id = %(shop)s AND day = ANY(%(days)s::date[])
-            GROUP BY phone
-        ),
-        rules AS (
-            SELECT * FROM unnest(%(r_ord)s::int[], %(r_id)s::text[], %(r_platform)s::bool[],
-                                 %(r_win)s::int[], %(r_lim)s::int[]) AS r(ord, rule_id, platform, win, lim)
-        ),
+        {_counts_and_rules_ctes(column)}
         room AS (
             SELECT p.phone, r.ord, r.rule_id,
                    r.lim - COALESCE(CASE WHEN r.platform THEN (CASE WHEN r.win = 1 THEN pl.d1 ELSE pl.d2 END)
@@ -471,22 +478,7 @@ def _distinct_decision_sql(*, column: str, commit: bool) -> str:
         WITH input AS (
             SELECT u.i, u.phone FROM unnest(%(idx)s::int[], %(phones)s::bigint[]) AS u(i, phone)
         ),
-        plat AS (
-            SELECT phone, sum({column}) FILTER (WHERE day = %(day)s) AS d1, sum({column}) AS d2
-            FROM {PLATFORM_TABLE}
-            WHERE phone = ANY(%(uniq)s::bigint[]) AND day = ANY(%(days)s::date[])
-            GROUP BY phone
-        ),
-        shp AS (
-            SELECT phone, sum({column}) FILTER (WHERE day = %(day)s) AS d1, sum({column}) AS d2
-            FROM {SHOP_TABLE}
-            WHERE phone = ANY(%(uniq)s::bigint[]) AND shop_id = %(shop)s AND day = ANY(%(days)s::date[])
-            GROUP BY phone
-        ),
-        rules AS (
-            SELECT * FROM unnest(%(r_ord)s::int[], %(r_id)s::text[], %(r_platform)s::bool[],
-                                 %(r_win)s::int[], %(r_lim)s::int[]) AS r(ord, rule_id, platform, win, lim)
-        ),
+        {_counts_and_rules_ctes(column)}
         refusal AS (
             SELECT DISTINCT ON (i.phone) i.i, i.phone, r.rule_id
             FROM input i
