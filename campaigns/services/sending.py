@@ -155,12 +155,15 @@ def _run_start(*, run_id: int, now: datetime) -> str:
         if run.status in {CampaignRun.Status.FINISHED, CampaignRun.Status.CANCELLED}:
             return "skipped"
         is_test = run.kind == CampaignRun.Kind.TEST
+        if run.status != CampaignRun.Status.PENDING:
+            # A run in progress finishes even if its campaign was stopped meanwhile
+            # (campaign_stop): cancelling it here would strand its planned messages with
+            # their parts reserved and their frequency counts taken.
+            return "resumed"
         if not is_test and campaign.status not in {Campaign.Status.SCHEDULED, Campaign.Status.RUNNING}:
             run.status = CampaignRun.Status.CANCELLED
             run.save(update_fields=["status"])
             return "skipped"
-        if run.status != CampaignRun.Status.PENDING:
-            return "resumed"
         if not is_test and in_quiet_hours(now):
             # Marketing waits for 08:00; it is deferred, never dropped.
             _defer(run_id, next_send_window(now))

@@ -197,3 +197,26 @@ def test_the_run_task_starts_helper_planners_that_plan_beside_it(run, settings):
     assert {task.args for task in helpers} == {(run.pk,)}
     assert Message.objects.filter(run=run).count() == AUDIENCE
     assert PlanBatch.objects.filter(run=run, planned_at__isnull=True).count() == 0
+
+
+def test_a_run_in_progress_finishes_after_its_campaign_is_stopped(run, alice, settings):
+    """campaign_stop: "a run in progress finishes". The run task resumed after the stop plans
+    and sends the rest; nothing stays planned with its parts reserved."""
+    from campaigns.services.campaigns import campaign_stop
+    from campaigns.services.delivery import delivery_settle
+    from campaigns.tasks import run_campaign
+
+    settings.SMS_PIPELINE = {**settings.SMS_PIPELINE, "PLAN_WORKERS": 1, "DISPATCH_RATE": 0}
+    settings.SMS_GATEWAY = {"BACKEND": "campaigns.gateways.simulated.SimulatedGateway", "OPTIONS": {}}
+    assert plan_batch(run_id=run.pk, now=MORNING) is False  # one batch planned, parts reserved
+    assert SmsAccount.objects.get(shop=run.campaign.shop).reserved > 0
+    campaign_stop(campaign=run.campaign, user=alice)
+
+    with time_machine.travel(MORNING + timedelta(hours=1), tick=True):
+        assert run_campaign(run.pk) == "finished"
+        delivery_settle()
+    run.refresh_from_db()
+    assert run.status == CampaignRun.Status.FINISHED
+    assert Message.objects.filter(run=run).count() == AUDIENCE
+    assert not Message.objects.filter(run=run, status=Message.Status.PLANNED).exists()
+    assert SmsAccount.objects.get(shop=run.campaign.shop).reserved == 0
