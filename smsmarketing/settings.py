@@ -262,7 +262,7 @@ SMS_PIPELINE = {
     "DISPATCH_RATE": int(os.environ.get("SMS_DISPATCH_RATE", "100")),  # messages/second per worker
     "DISPATCH_BATCH": 100,
     "PLAN_BATCH": int(os.environ.get("SMS_PLAN_BATCH", "5000")),  # recipients per planning transaction
-    "PLAN_WORKERS": int(os.environ.get("SMS_PLAN_WORKERS", "2")),  # planners of one run at once (<= Q_WORKERS)
+    "PLAN_WORKERS": int(os.environ.get("SMS_PLAN_WORKERS", "2")),  # planners of one run (<= Q_WORKERS)
     "MAX_ATTEMPTS": 5,
     "RETRY_BACKOFF": 60,
 }
