@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncHour
@@ -169,7 +171,7 @@ def campaign_statistics(*, campaign: Campaign, include_tests: bool = False) -> C
     key = None if include_tests else _progress_key(campaign, "stats")
     if key and (kept := cache.get(key)) is not None:
         # Over and settled: only the opt-outs since the start can still change.
-        return replace(kept, optouts_after=_optouts_after(campaign=campaign, messages=messages))
+        return replace(kept, optouts_after=_optouts_after_kept(campaign=campaign, messages=messages))
     # Runs checked before the messages are counted (the race under PROGRESS_CACHE_KEY).
     keepable = key is not None and not _runs_in_progress([campaign.pk])
     stats = CampaignStats()
@@ -199,6 +201,39 @@ def campaign_statistics(*, campaign: Campaign, include_tests: bool = False) -> C
     if keepable and stats.planned == finals and not stats.parts_reserved:
         cache.set(key, replace(stats, optouts_after=0), timeout=None)
     return stats
+
+
+# The opt-outs since a settled campaign started, kept in a shared cache (settings.CACHE_SHARED)
+# under the shop's opt-out version: ``optouts_changed`` gives the shop a new version when an
+# opt-out is recorded or removed (after its commit), so a kept count is never read after a
+# change. Race: a count taken while an opt-out commits is stored under the version read before
+# it, which the change replaces. A version lost from the cache is replaced by a new one, never
+# by an old one, so old counts are never read again either.
+OPTOUTS_VERSION_KEY = "optouts-version:v1:{shop}"
+OPTOUTS_KEPT_SECONDS = 3600
+
+
+def optouts_changed(*, shop_id: int) -> None:
+    """The shop's opt-outs changed: counts kept for it are no longer read."""
+    if settings.CACHE_SHARED:
+        cache.set(OPTOUTS_VERSION_KEY.format(shop=shop_id), uuid.uuid4().hex, timeout=None)
+
+
+def _optouts_after_kept(*, campaign: Campaign, messages) -> int:
+    if not settings.CACHE_SHARED:
+        return _optouts_after(campaign=campaign, messages=messages)
+    version_key = OPTOUTS_VERSION_KEY.format(shop=campaign.shop_id)
+    version = cache.get(version_key)
+    if version is None:
+        version = uuid.uuid4().hex
+        if not cache.add(version_key, version, timeout=None):
+            version = cache.get(version_key) or version
+    key = f"{_progress_key(campaign, 'optouts')}:{version}"
+    if (kept := cache.get(key)) is not None:
+        return kept
+    count = _optouts_after(campaign=campaign, messages=messages)
+    cache.set(key, count, timeout=OPTOUTS_KEPT_SECONDS)
+    return count
 
 
 def _optouts_after(*, campaign: Campaign, messages) -> int:
@@ -289,10 +324,11 @@ def campaigns_progress(*, campaigns: list[Campaign]) -> dict[int, CampaignStats]
 def campaign_timeline(*, campaign: Campaign) -> dict:
     """Sent and delivered/failed per hour, for the chart (labels in local time); kept in the
     cache once the campaign's statistics are (over and settled: nothing moves any more)."""
-    key = _progress_key(campaign, "timeline")
-    settled = key is not None and cache.get(_progress_key(campaign, "stats")) is not None
-    if settled and (kept := cache.get(key)) is not None:
-        return kept
+    key, stats_key = _progress_key(campaign, "timeline"), _progress_key(campaign, "stats")
+    kept = cache.get_many([key, stats_key]) if key is not None else {}  # one round trip
+    settled = stats_key in kept
+    if settled and key in kept:
+        return kept[key]
     timeline = _campaign_timeline(campaign=campaign)
     if settled:
         cache.set(key, timeline, timeout=None)

@@ -114,7 +114,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # CACHE_URL=redis://host:6379/0 every web process shares one Redis (counted once, not once
 # per gunicorn worker); the key prefix is the database name, so databases sharing a Redis
 # never read each other's counts. Unset: each process keeps its own (LocMemCache).
-if os.environ.get("CACHE_URL", "").startswith(("redis://", "rediss://", "unix://")):
+# CACHE_SHARED: every web process sees the same cache, so a value one process invalidates is
+# invalid for all (the opt-out counts of settled campaigns are cached only then).
+CACHE_SHARED = os.environ.get("CACHE_URL", "").startswith(("redis://", "rediss://", "unix://"))
+if CACHE_SHARED:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

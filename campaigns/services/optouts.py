@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.models.frequency import OptOut, OptOutEvent, OptOutKeyword, OptOutSource, normalise_keyword
 from campaigns.phones import INVALID_PHONE, normalize_phone
+from campaigns.selectors import optouts_changed
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Shop
 from smsmarketing.services import shop_ensure_sms_allowed
@@ -80,6 +81,7 @@ def optout_record(*, shop_id: int, phone: str, keyword: str, source: str) -> boo
         )
         if cursor.fetchone() is None:
             return False
+        transaction.on_commit(lambda: optouts_changed(shop_id=shop_id))
         OptOutEvent.objects.create(
             shop_id=shop_id,
             phone=normalised,
@@ -117,6 +119,7 @@ def optout_resubscribe(
             message = _("手机号 {phone} 未退订本店短信，无需恢复。").format(phone=normalised)
             raise SmsError(message, rule=NOT_OPTED_OUT)
         optout.delete()
+        transaction.on_commit(lambda: optouts_changed(shop_id=shop_id))
         OptOutEvent.objects.create(
             shop_id=shop_id,
             phone=normalised,

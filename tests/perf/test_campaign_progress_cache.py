@@ -19,8 +19,12 @@ from tests.campaigns.campaign_fixtures import MARKETING_TEXT
 @pytest.fixture(autouse=True)
 def empty_cache(settings):
     # A cache of its own, whatever CACHE_URL says (clear() on a Redis would flush the database).
-    own = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                       "LOCATION": "campaign-progress-tests"}}
+    own = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "campaign-progress-tests",
+        }
+    }
     settings.CACHES = own
     cache.clear()
     yield
@@ -90,6 +94,45 @@ def test_it_keeps_the_statistics_and_chart_of_a_settled_campaign_but_counts_new_
     assert len(captured) == 1  # only the opt-outs since the start are counted again
     assert (again.delivered, again.failed, again.parts_charged) == (first.delivered, first.failed, 2)
     assert (first.optouts_after, again.optouts_after) == (0, 1)
+
+
+def test_with_a_shared_cache_it_keeps_the_opt_out_count_until_an_opt_out_changes(
+    alice, alice_shop, settings, django_capture_on_commit_callbacks
+):
+    """CACHE_SHARED (a Redis in production; this process's cache here): a settled campaign's
+    page runs no query at all while the shop's opt-outs are unchanged, and counts again, right
+    away, after one is recorded or removed."""
+    from campaigns.selectors import campaign_statistics
+    from campaigns.services.optouts import optout_record, optout_resubscribe
+
+    settings.CACHE_SHARED = True
+    done = campaign_with(alice_shop, alice, status="completed", statuses=["delivered", "failed"])
+    Campaign.objects.filter(pk=done.pk).update(started_at=timezone.now() - timedelta(hours=1))
+    done = Campaign.objects.get(pk=done.pk)
+    Message.objects.filter(campaign=done).update(settlement="charged", final_at=timezone.now())
+    phone = Message.objects.filter(campaign=done).values_list("phone", flat=True).first()
+    assert campaign_statistics(campaign=done).optouts_after == 0  # counts, keeps
+    assert campaign_statistics(campaign=done).optouts_after == 0
+    with CaptureQueriesContext(connection) as captured:
+        assert campaign_statistics(campaign=done).optouts_after == 0
+    assert len(captured) == 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        optout_record(shop_id=alice_shop.pk, phone=phone, keyword="TD", source="sms_reply")
+    assert campaign_statistics(campaign=done).optouts_after == 1
+    with CaptureQueriesContext(connection) as captured:
+        assert campaign_statistics(campaign=done).optouts_after == 1
+    assert len(captured) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        optout_resubscribe(
+            shop_id=alice_shop.pk, phone=phone, consent_note="客户来电同意重新接收短信", actor=alice
+        )
+    assert campaign_statistics(campaign=done).optouts_after == 0
+
+    cache.delete(f"optouts-version:v1:{alice_shop.pk}")  # evicted: a new version, counted again
+    with CaptureQueriesContext(connection) as captured:
+        assert campaign_statistics(campaign=done).optouts_after == 0
+    assert len(captured) == 1
 
 
 def test_it_never_keeps_the_counts_of_a_stopped_campaign_whose_run_is_still_planning(alice, alice_shop):
