@@ -88,11 +88,7 @@ def run_recipients_after(
 
     if run.kind == CampaignRun.Kind.TEST:
         return [] if cursor else [Recipient(key=1, customer_id=None, phone=run.test_phone, name="")]
-    rows = (
-        campaign_audience(campaign=run.campaign, day=run.run_date, now=now)
-        .filter(pk__gt=cursor)
-        .order_by("pk")
-    )
+    rows = _run_audience_after(run=run, cursor=cursor, now=now)
     if upto is not None:
         rows = rows.filter(pk__lte=upto)
     rows = rows.values_list("pk", "phone", "name")
@@ -110,14 +106,14 @@ def run_recipients_last_key(
     plans them (``run_recipients_after(..., upto=...)``)."""
     if run.kind == CampaignRun.Kind.TEST:
         return None if cursor else 1
-    keys = (
-        campaign_audience(campaign=run.campaign, day=run.run_date, now=now)
-        .filter(pk__gt=cursor)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-    last = list(keys)  # at most ``limit`` integers
-    return last[-1] if last else None
+    keys = list(_run_audience_after(run=run, cursor=cursor, now=now).values_list("pk", flat=True)[:limit])
+    return keys[-1] if keys else None
+
+
+def _run_audience_after(*, run: CampaignRun, cursor: int, now: datetime | None) -> QuerySet[Customer]:
+    """A run's audience after keyset ``cursor``, in key (customer id) order."""
+    audience = campaign_audience(campaign=run.campaign, day=run.run_date, now=now)
+    return audience.filter(pk__gt=cursor).order_by("pk")
 
 
 # --- statistics -----------------------------------------------------------------

@@ -22,8 +22,8 @@ def run_campaign(run_id: int) -> str:
 def plan_run_part(run_id: int) -> str:
     """One more planner of a run: ``run_campaign`` enqueues ``PLAN_WORKERS - 1`` of these, which
     plan batches of the run alongside it (the run task alone goes on to dispatch)."""
+    from campaigns.services.pipeline import pipeline_setting
     from campaigns.services.planning import run_plan
-    from campaigns.services.sending import pipeline_setting
 
     return (
         "planned"

@@ -31,6 +31,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from smsmarketing.db import no_flush_from
+
 logger = logging.getLogger(__name__)
 
 RATE_WINDOW_SECONDS = 60
@@ -82,9 +84,6 @@ def rate_limit_count(
     return row[0] if row else 0
 
 
-# Makes the statement's own transaction commit without waiting for the WAL flush
-# (transaction-local; referenced in FROM so that it is evaluated before the insert).
-_NO_FLUSH = ", (SELECT set_config('synchronous_commit', 'off', true)) AS no_flush"
 _HIT_SQL = """
 WITH other AS (
     SELECT coalesce(max(hits), 0) AS hits FROM smsmarketing_ratelimitcounter
@@ -117,7 +116,6 @@ def rate_limit_hit(
     Inside a caller's transaction it is durable anyway: the setting would cover the caller's
     writes too."""
     window = _window(now or timezone.now(), window_seconds)
-    no_flush = not durable and not connection.in_atomic_block
     # Without ``unless``: no key is empty, and no count reaches the largest integer.
     other, other_limit = unless if unless is not None else ("", 2**31 - 1)
     with connection.cursor() as cursor:
@@ -125,7 +123,7 @@ def rate_limit_hit(
         # makes the second one increment the row the first inserted. The row stays locked
         # by the increment until its transaction commits.
         cursor.execute(
-            _HIT_SQL.format(no_flush=_NO_FLUSH if no_flush else ""),
+            _HIT_SQL.format(no_flush="" if durable else no_flush_from()),
             {
                 "key": key[:200],
                 "window": window,

@@ -28,6 +28,7 @@ from django.utils import timezone
 from campaigns.models.frequency import MessageClass
 from campaigns.models.sending import DeliveryReport, Message, reservation_reference
 from campaigns.services.frequency import ReleaseItem, frequency_release_many
+from smsmarketing.db import no_flush_from
 from smsmarketing.services import account_charge, account_release
 
 QUEUED, ACCEPTED, DELIVERED, FAILED, REJECTED = "queued", "accepted", "delivered", "failed", "rejected"
@@ -82,7 +83,6 @@ def delivery_reports_apply(*, reports: list[tuple[int, str, datetime, dict | Non
 # answered 2xx, Kannel never sends that report again). Concurrent callbacks share WAL flushes
 # (PostgreSQL's group commit). Intermediate and final reports go in separate statements,
 # each simpler to plan than one statement deciding per row (planning was most of its cost).
-_NO_FLUSH = ", (SELECT set_config('synchronous_commit', 'off', true)) AS no_flush"
 _INTERMEDIATE_SQL = """
 WITH r AS (
     SELECT r.* FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::text[])
@@ -125,16 +125,15 @@ def _apply_round(reports: list[tuple[int, str, datetime, dict | None]]) -> int:
     # Race: two reports of one message applied at once (two HTTP callbacks); each UPDATE
     # re-checks the status under the row lock, so the loser matches no row. A final state
     # is never left: intermediate reports only move 'sending', finals only non-finals.
-    for group, sql in ((intermediate, _INTERMEDIATE_SQL), (final, _FINAL_SQL)):
+    # Intermediate reports commit without the flush, finals durably (the comment above).
+    for group, sql, no_flush in ((intermediate, _INTERMEDIATE_SQL, True), (final, _FINAL_SQL, False)):
         if not group:
             continue
         ids, statuses, times, raws = (list(column) for column in zip(*group, strict=True))
         raws = [json.dumps(raw, ensure_ascii=False) if raw is not None else None for raw in raws]
-        # Inside a caller's transaction the setting would cover the caller's writes too.
-        no_flush = sql is _INTERMEDIATE_SQL and not connection.in_atomic_block
         with connection.cursor() as cursor:
             cursor.execute(
-                sql.format(table=table, log=log, no_flush=_NO_FLUSH if no_flush else ""),
+                sql.format(table=table, log=log, no_flush=no_flush_from() if no_flush else ""),
                 [ids, statuses, times, raws],
             )
             changed += sum(1 for (applied,) in cursor.fetchall() if applied)

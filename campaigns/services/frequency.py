@@ -403,6 +403,13 @@ def _counts_and_rules_ctes(column: str) -> str:
         ),"""
 
 
+# A rule's room for a phone: its limit minus what its window already counts (``pl`` and ``sh``:
+# the phone's rows of ``plat`` and ``shp``; platform rows for platform rules, this shop's for
+# shop rules; ``d1`` the decision day, ``d2`` both days).
+_ROOM = """r.lim - COALESCE(CASE WHEN r.platform THEN (CASE WHEN r.win = 1 THEN pl.d1 ELSE pl.d2 END)
+                                ELSE (CASE WHEN r.win = 1 THEN sh.d1 ELSE sh.d2 END) END, 0)"""
+
+
 def _decision_sql(*, column: str, commit: bool) -> str:
     """The decision of a batch as one statement (and, committing, its counting).
 
@@ -426,8 +433,7 @@ def _decision_sql(*, column: str, commit: bool) -> str:
         {_counts_and_rules_ctes(column)}
         room AS (
             SELECT p.phone, r.ord, r.rule_id,
-                   r.lim - COALESCE(CASE WHEN r.platform THEN (CASE WHEN r.win = 1 THEN pl.d1 ELSE pl.d2 END)
-                                         ELSE (CASE WHEN r.win = 1 THEN sh.d1 ELSE sh.d2 END) END, 0) AS room
+                   {_ROOM} AS room
             FROM phones p
             LEFT JOIN plat pl ON pl.phone = p.phone
             LEFT JOIN shp sh ON sh.phone = p.phone
@@ -484,9 +490,7 @@ def _distinct_decision_sql(*, column: str, commit: bool) -> str:
             FROM input i
             LEFT JOIN plat pl ON pl.phone = i.phone
             LEFT JOIN shp sh ON sh.phone = i.phone
-            JOIN rules r ON r.lim - COALESCE(
-                CASE WHEN r.platform THEN (CASE WHEN r.win = 1 THEN pl.d1 ELSE pl.d2 END)
-                     ELSE (CASE WHEN r.win = 1 THEN sh.d1 ELSE sh.d2 END) END, 0) < 1
+            JOIN rules r ON {_ROOM} < 1
             ORDER BY i.phone, r.ord
         )"""
     if commit:

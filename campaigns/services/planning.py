@@ -1,11 +1,12 @@
-"""Planning: turn a run's audience into message rows, in batches of ``plan_batch_size()`` recipients.
+"""Planning: turn a run's audience into message rows, in batches of ``PLAN_BATCH`` recipients
+(``campaigns.services.pipeline``).
 
 Several planners can plan one run at once (the run task and ``PLAN_WORKERS - 1`` helper
 tasks, ``campaigns.tasks.plan_run_part``): planning is CPU work in Python and in PostgreSQL,
 so two planners use both cores of a small server. A batch takes two transactions:
 
 1. **claim** (short, one claimer at a time): under the run row locked ``FOR NO KEY UPDATE``,
-   find the key of the ``plan_batch_size()``-th next recipient after ``run.plan_cursor``, store
+   find the key of the ``PLAN_BATCH``-th next recipient after ``run.plan_cursor``, store
    the range as a ``PlanBatch`` row numbered ``run.batches_planned + 1`` and move the cursor
    and the counter to it. Claimers serialise on the run row; planners do not wait for them.
 2. **plan**, under the run row locked ``FOR KEY SHARE`` (planners do not block each other
@@ -35,7 +36,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -46,20 +46,10 @@ from campaigns.models.sending import Campaign, CampaignRun, Message, PlanBatch, 
 from campaigns.selectors import run_recipients_after, run_recipients_last_key
 from campaigns.services.campaigns import Recipient, message_for, shop_sms_state
 from campaigns.services.frequency import frequency_decide
+from campaigns.services.pipeline import pipeline_setting
 from campaigns.sqlarrays import sql_int_array, sql_text_array
 from smsmarketing.errors import AccountNotActive, InsufficientBalance, SmsError
 from smsmarketing.services import account_reserve
-
-# Recipients per batch (SMS_PIPELINE["PLAN_BATCH"] overrides it). Performance
-# (docs/PERFORMANCE.md): a batch costs about 25 ms of Python and a few ms of PostgreSQL
-# whatever its size (its transaction, the run, the rules, the reservation), so bigger batches
-# cost less per recipient: 5,000 took 72 us of CPU per recipient, 1,000 took 102 us.
-PLAN_BATCH_SIZE = 5000
-
-
-def plan_batch_size() -> int:
-    return int(getattr(settings, "SMS_PIPELINE", {}).get("PLAN_BATCH", PLAN_BATCH_SIZE))
-
 
 INSUFFICIENT_BALANCE = "INSUFFICIENT-BALANCE"
 ACCOUNT_INACTIVE = AccountNotActive.rule
@@ -133,7 +123,8 @@ def _claim(*, run_id: int, now: datetime):
         )
         if run.status != CampaignRun.Status.PLANNING:
             return _STOPPED
-        last = run_recipients_last_key(run=run, cursor=run.plan_cursor, limit=plan_batch_size(), now=now)
+        size = pipeline_setting("PLAN_BATCH")
+        last = run_recipients_last_key(run=run, cursor=run.plan_cursor, limit=size, now=now)
         if last is None:
             return None
         number = run.batches_planned + 1

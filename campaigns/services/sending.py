@@ -24,7 +24,6 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django_q.models import Schedule
@@ -45,10 +44,12 @@ from campaigns.services.campaigns import (
 )
 from campaigns.services.delivery import delivery_settle
 from campaigns.services.frequency import in_quiet_hours, next_send_window
+from campaigns.services.pipeline import pipeline_setting
 from campaigns.services.planning import run_plan
 from campaigns.sqlarrays import sql_int_array
 from reviews.models.signatures import Signature
 from reviews.policy.length import MULTI_PART_SIZE, SINGLE_PART_MAX
+from smsmarketing.db import no_flush_from
 from smsmarketing.models import Category, Shop
 
 logger = logging.getLogger(__name__)
@@ -59,24 +60,6 @@ GATEWAY_REJECTED = "GATEWAY-REJECTED"
 GATEWAY_ERROR = "GATEWAY-ERROR"
 CRASH_ENV = "CAMPAIGNS_CRASH_AFTER_DISPATCH_BATCHES"
 PLAN_TASK = "campaigns.tasks.plan_run_part"
-
-
-def pipeline_setting(name: str):
-    defaults = {
-        "TASK_TIME_BUDGET": 480,  # seconds a run task works before re-enqueueing itself (< Q timeout)
-        "DISPATCH_RATE": 100,  # messages per second handed to the gateway, per worker (0: unbounded)
-        "DISPATCH_BATCH": 100,  # messages per gateway call
-        "MAX_ATTEMPTS": 5,  # gateway tries before a retryable failure becomes final
-        "RETRY_BACKOFF": 60,  # seconds, doubled per attempt
-        # Batches claimed and not yet recorded, with a gateway that overlaps (Kannel): the
-        # next batch is claimed while one is on the wire. 1 = claim, send, record in turn.
-        "DISPATCH_WINDOW": 2,
-        # Planners of one run at once: the run task and PLAN_WORKERS - 1 helper tasks
-        # (campaigns.tasks.plan_run_part). Planning is CPU-bound; 2 uses both cores of a
-        # 2-core server. Keep it at most the django-q2 cluster's workers.
-        "PLAN_WORKERS": 2,
-    }
-    return getattr(settings, "SMS_PIPELINE", {}).get(name, defaults[name])
 
 
 @dataclass
@@ -415,14 +398,12 @@ def dispatch_claim(
 # One statement records a whole batch's answers. Only 'sending' rows change: a delivery
 # report that arrived first (the gateway may answer before we record; race: the report
 # callback and this statement on one row) moved it on already and is never overwritten.
-# {durability}: when the statement is its own transaction, its commit does not wait for the
+# {no_flush}: when the statement is its own transaction, its commit does not wait for the
 # WAL flush (synchronous_commit off, for this transaction only; ~6 ms per batch here). Losing
 # it in a database crash is safe: the rows stay 'sending' — handed over at most once, settled
 # by their delivery reports or refunded by the 72-hour sweep, never sent twice. The claim,
 # which is what makes the hand-over at-most-once, always commits durably.
-_ASYNC_COMMIT = "WITH durability AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true))"
 _RECORD_SQL = """
-{durability}
 UPDATE {message} m SET
     status = CASE WHEN u.outcome = 'accepted' THEN 'accepted'
                   WHEN u.outcome = 'rejected' OR m.attempts >= %(max_attempts)s THEN 'failed'
@@ -438,8 +419,7 @@ UPDATE {message} m SET
     sent_at = CASE WHEN u.outcome = 'retry' AND m.attempts < %(max_attempts)s THEN NULL ELSE m.sent_at END
 FROM (SELECT unnest(%(accepted)s::bigint[]) AS id, 'accepted' AS outcome
       UNION ALL SELECT unnest(%(refused)s::bigint[]), 'rejected'
-      UNION ALL SELECT unnest(%(retry)s::bigint[]), 'retry') AS u
-{durability_from}
+      UNION ALL SELECT unnest(%(retry)s::bigint[]), 'retry') AS u {no_flush}
 WHERE m.id = u.id AND m.status = 'sending'
 """
 
@@ -457,12 +437,7 @@ def dispatch_record(*, results, now: datetime | None = None) -> None:
     rejected = [r.message_id for r in results if not r.accepted and not r.retryable]
     with connection.cursor() as cursor:
         cursor.execute(
-            _RECORD_SQL.format(
-                message=Message._meta.db_table,
-                # Inside a caller's transaction the setting would cover the caller's writes too.
-                durability="" if connection.in_atomic_block else _ASYNC_COMMIT,
-                durability_from="" if connection.in_atomic_block else ", durability",
-            ),
+            _RECORD_SQL.format(message=Message._meta.db_table, no_flush=no_flush_from()),
             {
                 "accepted": sql_int_array(accepted),
                 "refused": sql_int_array(rejected),

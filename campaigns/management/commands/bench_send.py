@@ -42,7 +42,7 @@ from campaigns.management.commands._bench import (
 from campaigns.management.commands._cpu import CpuBreakdown
 from campaigns.models import Message
 from campaigns.services.campaigns import full_text, parts_of
-from campaigns.services.sending import pipeline_setting
+from campaigns.services.pipeline import pipeline_setting
 
 SCRATCH_TABLE = "bench_copy_message"
 COPY_COLUMNS = (
