@@ -1,0 +1,192 @@
+"""The campaign's page (statistics page): what it reads in its one query of hand-written SQL
+(verified phones, test runs, live signature) and in its one cache round trip (a settled
+campaign's counts, chart and opt-out count), and that nothing kept is shown after it changed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignRun, Message, VerifiedPhone
+from campaigns.selectors import OPTOUTS_KEPT, _progress_key, campaign_report
+from reviews.models import Signature
+from tests.campaigns.campaign_fixtures import MARKETING_TEXT, live_signature_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def own_cache(settings):
+    # A cache of its own, whatever CACHE_URL says (clear() on a Redis would flush the database).
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "detail-page"}
+    }
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def draft(shop, owner) -> Campaign:
+    return Campaign.objects.create(
+        shop=shop, kind="marketing", name="营销", status="draft", text=MARKETING_TEXT, created_by=owner
+    )
+
+
+def settled(shop, owner, statuses: list[str]) -> Campaign:
+    """A completed campaign started an hour ago, its messages sent and charged."""
+    now = timezone.now()
+    campaign = Campaign.objects.create(
+        shop=shop, kind="marketing", name="营销", status="completed", text=MARKETING_TEXT, created_by=owner,
+        started_at=now - timedelta(hours=1), finished_at=now,
+    )  # fmt: skip
+    run = CampaignRun.objects.create(campaign=campaign, status="finished")
+    Message.objects.bulk_create(
+        Message(campaign=campaign, run=run, shop=shop, phone=f"1390000{i:04d}", status=status, parts=1,
+                sent_at=now - timedelta(minutes=30), final_at=now - timedelta(minutes=30),
+                settlement="charged" if status == "delivered" else "released")
+        for i, status in enumerate(statuses)
+    )  # fmt: skip
+    return campaign
+
+
+def page(client, campaign) -> str:
+    response = client.get(reverse("campaigns:detail", args=[campaign.shop_id, campaign.pk]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_it_previews_with_the_live_signature_not_a_pending_one(client, alice, alice_shop, reviewer):
+    campaign = draft(alice_shop, alice)
+    client.force_login(alice)
+    assert "【您的签名】" in page(client, campaign)  # none yet: the placeholder
+
+    Signature.objects.create(shop=alice_shop, text="待审签名", normalized="待审签名", due_at=timezone.now())
+    assert "【您的签名】" in page(client, campaign)  # a pending one is not live
+
+    Signature.objects.filter(shop=alice_shop).delete()
+    live_signature_for(alice_shop, alice, reviewer, text="爱丽丝服饰")
+    Signature.objects.create(shop=alice_shop, text="新的签名", normalized="新的签名", due_at=timezone.now())
+    html = page(client, campaign)
+    assert "【爱丽丝服饰】" in html and "新的签名" not in html and "您的签名" not in html
+
+
+def test_it_offers_test_sms_only_to_the_shops_verified_phones(client, alice, alice_shop, bob_shop):
+    campaign = draft(alice_shop, alice)
+    now = timezone.now()
+    VerifiedPhone.objects.create(shop=alice_shop, phone="13900000002", verified_at=now)
+    VerifiedPhone.objects.create(shop=alice_shop, phone="13900000001", verified_at=now)
+    VerifiedPhone.objects.create(shop=alice_shop, phone="13900000003")  # code sent, never confirmed
+    VerifiedPhone.objects.create(shop=bob_shop, phone="13900000004", verified_at=now)
+    client.force_login(alice)
+    html = page(client, campaign)
+    assert (
+        '<select name="phone"><option value="13900000002">13900000002</option>'
+        '<option value="13900000001">13900000001</option></select>'
+    ) in html
+    assert "13900000003" not in html and "13900000004" not in html
+
+
+def test_it_offers_no_test_sms_form_without_a_verified_phone(client, alice, alice_shop):
+    campaign = draft(alice_shop, alice)
+    VerifiedPhone.objects.create(shop=alice_shop, phone="13900000003")
+    client.force_login(alice)
+    assert '<select name="phone">' not in page(client, campaign)
+
+
+def test_it_shows_a_settled_campaign_from_one_cache_read_and_no_query(alice, alice_shop, settings):
+    """CACHE_SHARED (the machine's Redis, as in production): the view of a settled campaign's
+    statistics and chart runs no query and reads the cache once (counts, chart, opt-out count
+    and the shop's opt-out version)."""
+    import os
+
+    from django.core.cache import caches
+
+    settings.CACHE_SHARED = True
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            "KEY_PREFIX": f"test-detail-page-{os.getpid()}",
+        }
+    }
+    redis = caches["default"]
+    campaign = settled(alice_shop, alice, ["delivered", "delivered", "failed"])
+    keys = [_progress_key(campaign, what) for what in ("stats", "timeline", OPTOUTS_KEPT)]
+    keys.append(f"optouts-version:v1:{alice_shop.pk}")
+    reads = []
+    try:
+        first = campaign_report(campaign=campaign)  # counts, keeps the counts and the chart
+        assert campaign_report(campaign=campaign) == first  # keeps the opt-out count
+        for name in ("get", "get_many"):  # this backend's reads, counted
+            read = getattr(redis, name)
+            setattr(redis, name, lambda *a, _r=read, _name=name, **k: reads.append(_name) or _r(*a, **k))
+        with CaptureQueriesContext(connection) as captured:
+            again = campaign_report(campaign=campaign)
+    finally:
+        redis.__dict__.pop("get", None), redis.__dict__.pop("get_many", None)
+        redis.delete_many(keys)
+    assert (len(captured), reads) == (0, ["get_many"])
+    assert again == first
+    assert (again[0].delivered, again[0].failed, again[0].parts_charged, again[1]["sent"]) == (2, 1, 2, [3])
+
+
+def test_it_counts_again_an_opt_out_after_it_is_recorded_or_removed(
+    alice, alice_shop, settings, django_capture_on_commit_callbacks
+):
+    from campaigns.services.optouts import optout_record, optout_resubscribe
+
+    settings.CACHE_SHARED = True
+    campaign = settled(alice_shop, alice, ["delivered", "failed"])
+    assert campaign_report(campaign=campaign)[0].optouts_after == 0
+    assert campaign_report(campaign=campaign)[0].optouts_after == 0  # kept
+    with django_capture_on_commit_callbacks(execute=True):
+        optout_record(shop_id=alice_shop.pk, phone="13900000000", keyword="TD", source="sms_reply")
+    assert campaign_report(campaign=campaign)[0].optouts_after == 1
+    with CaptureQueriesContext(connection) as captured:
+        assert campaign_report(campaign=campaign)[0].optouts_after == 1
+    assert len(captured) == 0  # kept again, under the new version
+    with django_capture_on_commit_callbacks(execute=True):
+        optout_resubscribe(
+            shop_id=alice_shop.pk, phone="13900000000", consent_note="客户来电同意重新接收短信", actor=alice
+        )
+    assert campaign_report(campaign=campaign)[0].optouts_after == 0
+
+
+def test_it_never_reads_an_opt_out_count_kept_under_an_older_version(
+    alice, alice_shop, settings, django_capture_on_commit_callbacks
+):
+    """The race: a count taken just before an opt-out commits is stored after the shop got its
+    new version. It carries the version read before counting, so it is not read again."""
+    from campaigns.services.optouts import optout_record
+
+    settings.CACHE_SHARED = True
+    campaign = settled(alice_shop, alice, ["delivered", "failed"])
+    assert campaign_report(campaign=campaign)[0].optouts_after == 0
+    assert campaign_report(campaign=campaign)[0].optouts_after == 0
+    key = _progress_key(campaign, OPTOUTS_KEPT)
+    stale = cache.get(key)
+    assert stale[1] == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        optout_record(shop_id=alice_shop.pk, phone="13900000001", keyword="TD", source="sms_reply")
+    cache.set(key, stale)  # the slow counter stores its count after the change
+    assert campaign_report(campaign=campaign)[0].optouts_after == 1
+
+
+def test_it_keeps_no_chart_of_a_campaign_still_waiting_for_reports(alice, alice_shop, settings):
+    settings.CACHE_SHARED = True
+    campaign = settled(alice_shop, alice, ["delivered", "accepted"])
+    stats, chart = campaign_report(campaign=campaign)
+    assert (stats.delivered, chart["delivered"]) == (1, [1])
+    Message.objects.filter(campaign=campaign, status="accepted").update(status="delivered")
+    stats, chart = campaign_report(campaign=campaign)
+    assert (stats.delivered, chart["delivered"]) == (2, [2])  # the late report counts, in both
+    assert campaign_report(campaign=campaign) == (stats, chart)  # (keeps the opt-out count)
+    with CaptureQueriesContext(connection) as captured:
+        assert campaign_report(campaign=campaign) == (stats, chart)  # settled now: kept
+    assert len(captured) == 0
