@@ -7,12 +7,15 @@ import io
 import re
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.test import Client
 
 from campaigns.models import Campaign, Customer, Message
 from campaigns.models.frequency import PlatformCounter, ShopCounter
 from reviews.models import MessageTemplate
 from smsmarketing.models import Reservation, Shop
+from smsmarketing.roles import REVIEWER_GROUP
 
 
 @pytest.mark.django_db
@@ -72,3 +75,10 @@ def test_it_seeds_the_web_benchmark_set_based_and_prints_logged_in_cookies():
     assert Message.objects.filter(shop_id=shop_id).count() == 1200
     assert Campaign.objects.filter(shop_id=shop_id).count() == 4
     assert MessageTemplate.objects.filter(state="pending").count() == 30
+    # The queue is measured as a platform reviewer sees it: staff in the reviewers group, no superuser.
+    reviewer = Client()
+    reviewer.cookies[settings.SESSION_COOKIE_NAME] = values["REVIEWER_COOKIE"]
+    queue = reviewer.get(values["PAGE_REVIEW_QUEUE"])
+    assert queue.status_code == 200 and queue.context["cl"].result_count == 30
+    assert not queue.context["user"].is_superuser
+    assert queue.context["user"].groups.filter(name=REVIEWER_GROUP).exists()

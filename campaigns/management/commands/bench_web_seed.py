@@ -4,8 +4,10 @@ Creates a merchant ``bench-merchant`` with one shop (active account, live signat
 ``--campaigns`` completed campaigns holding ``--messages`` message rows between them
 (generate_series: delivered, failed, suppressed, spread over hours), ``--reviews``
 pending custom templates spread over 100 other shops (the reviewers' queue), and a
-reviewer ``bench-reviewer`` (superuser). Prints the page URLs and a logged-in session
-cookie for each user, as shell assignments ``scripts/bench/web.sh`` evaluates.
+reviewer ``bench-queue-reviewer``: staff in the reviewers group, as a platform reviewer is (a
+superuser's pages skip the permission queries and list every model in the sidebar). Prints the
+page URLs and a logged-in session cookie for each user, as shell assignments
+``scripts/bench/web.sh`` evaluates.
 Meant for a dedicated database (``sms_bench``): it is not cleaned up.
 """
 
@@ -15,6 +17,7 @@ import json
 import time
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import connection
 from django.test import Client
@@ -25,8 +28,9 @@ from campaigns.models import Campaign, CampaignRun, Message
 from reviews.models import MessageTemplate
 from reviews.services.templates import template_current_findings, template_findings_key
 from smsmarketing.models import Shop
+from smsmarketing.roles import REVIEWER_GROUP
 
-MERCHANT, REVIEWER = "bench-merchant", "bench-reviewer"
+MERCHANT, REVIEWER = "bench-merchant", "bench-queue-reviewer"
 PENDING_TEXT = "亲，您的${coupon_amount}优惠券已到账，${coupon_threshold}，点击${coupon_link}领取。"
 
 
@@ -42,8 +46,10 @@ class Command(BaseCommand):
         started = time.perf_counter()
         User = get_user_model()
         bench = bench_shop_create(recipients=min(messages, 100_000), balance=10 * messages)
-        owner, reviewer = bench.users
+        owner = bench.users[0]
         User.objects.filter(pk=owner.pk).update(username=f"{MERCHANT}-{owner.pk}")
+        reviewer = User.objects.create_user(username=f"{REVIEWER}-{owner.pk}", is_staff=True)
+        reviewer.groups.add(Group.objects.get(name=REVIEWER_GROUP))
         now = timezone.now()
         rows = Campaign.objects.bulk_create(
             Campaign(
