@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import tempfile
 from pathlib import Path
@@ -300,13 +301,22 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "preview_parts": preview_parts,
             "stats": stats,
             "timeline": timeline,
-            "schedule_form": ScheduleForm(),
-            "phone_form": TestPhoneForm(),
-            "code_form": VerifyCodeForm(),
+            "schedule_form": ScheduleForm() if campaign.status == Campaign.Status.DRAFT else None,
+            "test_phone_inputs": _test_phone_inputs(),
             "verified_phones": facts.verified_phones,
             "test_messages": facts.test_messages,
         },
     )
+
+
+@functools.cache
+def _test_phone_inputs() -> dict[str, SafeString]:
+    """The inputs of the (always unbound) forms verifying a test phone, rendered once per process:
+    they never change, and the form renderer's templates cost ~0.3 ms of CPU per view."""
+    phone, code = TestPhoneForm(), VerifyCodeForm()
+    return {
+        "request_phone": str(phone["phone"]), "confirm_phone": str(code["phone"]), "code": str(code["code"])
+    }
 
 
 @shop_view
