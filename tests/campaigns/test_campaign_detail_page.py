@@ -190,3 +190,15 @@ def test_it_keeps_no_chart_of_a_campaign_still_waiting_for_reports(alice, alice_
     with CaptureQueriesContext(connection) as captured:
         assert campaign_report(campaign=campaign) == (stats, chart)  # settled now: kept
     assert len(captured) == 0
+
+
+def test_it_renders_the_test_phone_inputs_as_their_forms_do(client, alice, alice_shop):
+    from campaigns.forms import TestPhoneForm, VerifyCodeForm
+
+    campaign = draft(alice_shop, alice)
+    client.force_login(alice)
+    html = page(client, campaign)
+    phone, code = TestPhoneForm(), VerifyCodeForm()
+    assert f'{phone["phone"]}<button type="submit">获取验证码</button>' in html
+    assert f'{code["phone"]}{code["code"]}<button type="submit">验证</button>' in html
+    assert 'name="code" maxlength="6" required' in html
