@@ -14,12 +14,21 @@ machine only). With 20 closed-loop clients on C cores, p95 ≈ 20 × (app + db C
 
 Pages: dashboard, campaigns, statistics, review-queue (default: all). Each round prints one line
 per page; compare the lowest of a few rounds (a busy machine only adds).
+
+``--instructions`` counts instead the machine instructions the app executes per request (its
+PostgreSQL backend not included), under ``valgrind --tool=callgrind``: the same count whatever
+else the machine is doing, so a change of a few per cent shows without repeated rounds. Each
+page is requested 2 and 12 times (after 3 warm-up requests) in two processes started the same
+way; the difference divided by 10 is one request's. Needs valgrind (apt-get install valgrind);
+about a minute per page.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -78,23 +87,73 @@ def measure(client: Client, path: str, requests: int) -> tuple[float, float | No
     return app, db, len(response.content)
 
 
+INSTRUCTION_RUNS = (2, 12)  # requests per process; the difference is counted
+
+
+def _client(seed: dict[str, str], name: str) -> Client:
+    host = (settings.ALLOWED_HOSTS or ["127.0.0.1"])[0].replace("*", "127.0.0.1")
+    client = Client(HTTP_HOST=host)
+    client.cookies[settings.SESSION_COOKIE_NAME] = seed[PAGES[name][1]]
+    return client
+
+
+def serve_only(seed: dict[str, str], name: str, requests: int) -> None:
+    """The process valgrind counts: 3 warm-up requests, then ``requests`` more, nothing printed."""
+    client, path = _client(seed, name), seed[PAGES[name][0]]
+    for _ in range(3 + requests):
+        response = client.get(path)
+        if response.status_code != 200:
+            raise SystemExit(f"{path}: HTTP {response.status_code}")
+
+
+def instructions_per_request(seed_path: str, name: str) -> float:
+    """Instructions of one request of page ``name``: two counted processes, their difference."""
+    procs = [
+        subprocess.Popen(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+             sys.executable, __file__, seed_path, name, "--serve-only", str(n)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        for n in INSTRUCTION_RUNS
+    ]
+    counts = []
+    for proc in procs:
+        _, err = proc.communicate()
+        found = re.search(r"Collected : (\d+)", err)
+        if proc.returncode != 0 or found is None:
+            raise SystemExit(f"valgrind run of {name} failed (exit {proc.returncode}):\n{err[-2000:]}")
+        counts.append(int(found.group(1)))
+    low, high = INSTRUCTION_RUNS
+    return (counts[1] - counts[0]) / (high - low)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("seed", help="the output of manage.py bench_web_seed")
     parser.add_argument("pages", nargs="*", choices=[[], *PAGES], default=[])
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions per request under valgrind instead of timing")
+    parser.add_argument("--serve-only", type=int, metavar="N", help=argparse.SUPPRESS)
     args = parser.parse_args()
     seed = seed_values(args.seed)
-    host = (settings.ALLOWED_HOSTS or ["127.0.0.1"])[0].replace("*", "127.0.0.1")
+    if args.serve_only is not None:
+        serve_only(seed, args.pages[0], args.serve_only)
+        return
+    if args.instructions:
+        print(f"instructions per request (app process; valgrind callgrind, {INSTRUCTION_RUNS[1]} - "
+              f"{INSTRUCTION_RUNS[0]} requests after 3 warm-up)")
+        for name in args.pages or PAGES:
+            count = instructions_per_request(args.seed, name)
+            print(f"{name:13s} {seed[PAGES[name][0]]:34s} {count / 1e6:7.1f} M instructions", flush=True)
+        return
     print(f"DEBUG={settings.DEBUG} cache={settings.CACHES['default']['BACKEND'].rsplit('.', 1)[1]} "
           f"sessions={settings.SESSION_ENGINE.rsplit('.', 1)[1]} load={os.getloadavg()[0]:.2f}")
     for _ in range(args.rounds):
         for name in args.pages or PAGES:
-            path_var, cookie_var = PAGES[name]
-            client = Client(HTTP_HOST=host)
-            client.cookies[settings.SESSION_COOKIE_NAME] = seed[cookie_var]
-            app, db, size = measure(client, seed[path_var], args.requests)
+            path_var = PAGES[name][0]
+            app, db, size = measure(_client(seed, name), seed[path_var], args.requests)
             db_text = f"{db:5.1f}ms" if db is not None else "    ?"
             print(f"{name:13s} {seed[path_var]:34s} app_cpu={app:5.1f}ms db_cpu={db_text} bytes={size}")
 
