@@ -6,6 +6,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
@@ -166,7 +167,13 @@ def campaign_statistics(*, campaign: Campaign, include_tests: bool = False) -> C
     return _statistics(campaign=campaign, kept=_kept_reads(campaign, timeline=False))[0]
 
 
-def campaign_report(*, campaign: Campaign) -> tuple[CampaignStats, dict]:
+class CampaignReport(NamedTuple):
+    stats: CampaignStats
+    timeline: dict
+    settled: bool  # over and every message final: neither ever changes again (opt-outs aside)
+
+
+def campaign_report(*, campaign: Campaign) -> CampaignReport:
     """The statistics and the hourly chart of the campaign's page. For a campaign over and
     settled, its kept counts, chart and opt-out count come in ONE cache round trip."""
     kept = _kept_reads(campaign, timeline=True)
@@ -176,7 +183,7 @@ def campaign_report(*, campaign: Campaign) -> tuple[CampaignStats, dict]:
         timeline = _campaign_timeline(campaign=campaign)
         if settled:
             cache.set(_progress_key(campaign, "timeline"), timeline, timeout=None)
-    return stats, timeline
+    return CampaignReport(stats, timeline, settled)
 
 
 def campaign_timeline(*, campaign: Campaign) -> dict:

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignRun, Message, VerifiedPhone
 from campaigns.selectors import OPTOUTS_KEPT, _progress_key, campaign_report
+from campaigns.views import _SETTLED_SECTIONS
 from reviews.models import Signature
 from tests.campaigns.campaign_fixtures import MARKETING_TEXT, live_signature_for
 
@@ -28,8 +29,10 @@ def own_cache(settings):
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "detail-page"}
     }
     cache.clear()
+    _SETTLED_SECTIONS.clear()
     yield
     cache.clear()
+    _SETTLED_SECTIONS.clear()
 
 
 def draft(shop, owner) -> Campaign:
@@ -132,7 +135,7 @@ def test_it_shows_a_settled_campaign_from_one_cache_read_and_no_query(alice, ali
         redis.__dict__.pop("get", None), redis.__dict__.pop("get_many", None)
         redis.delete_many(keys)
     assert (len(captured), reads) == (0, ["get_many"])
-    assert again == first
+    assert again == first and again.settled
     assert (again[0].delivered, again[0].failed, again[0].parts_charged, again[1]["sent"]) == (2, 1, 2, [3])
 
 
@@ -181,14 +184,15 @@ def test_it_never_reads_an_opt_out_count_kept_under_an_older_version(
 def test_it_keeps_no_chart_of_a_campaign_still_waiting_for_reports(alice, alice_shop, settings):
     settings.CACHE_SHARED = True
     campaign = settled(alice_shop, alice, ["delivered", "accepted"])
-    stats, chart = campaign_report(campaign=campaign)
-    assert (stats.delivered, chart["delivered"]) == (1, [1])
+    stats, chart, kept = campaign_report(campaign=campaign)
+    assert (stats.delivered, chart["delivered"], kept) == (1, [1], False)
     Message.objects.filter(campaign=campaign, status="accepted").update(status="delivered")
-    stats, chart = campaign_report(campaign=campaign)
-    assert (stats.delivered, chart["delivered"]) == (2, [2])  # the late report counts, in both
-    assert campaign_report(campaign=campaign) == (stats, chart)  # (keeps the opt-out count)
+    report = campaign_report(campaign=campaign)
+    assert (report.stats.delivered, report.timeline["delivered"]) == (2, [2])  # the late report counts
+    assert report.settled
+    assert campaign_report(campaign=campaign) == report  # (keeps the opt-out count)
     with CaptureQueriesContext(connection) as captured:
-        assert campaign_report(campaign=campaign) == (stats, chart)  # settled now: kept
+        assert campaign_report(campaign=campaign) == report  # settled now: kept
     assert len(captured) == 0
 
 
@@ -202,3 +206,40 @@ def test_it_renders_the_test_phone_inputs_as_their_forms_do(client, alice, alice
     assert f'{phone["phone"]}<button type="submit">获取验证码</button>' in html
     assert f'{code["phone"]}{code["code"]}<button type="submit">验证</button>' in html
     assert 'name="code" maxlength="6" required' in html
+
+
+def optouts_cell(html: str) -> str:
+    return html.split("<th>发送后退订</th>")[1].split("</td>")[0]
+
+
+def test_it_shows_a_settled_campaigns_statistics_rendered_once_with_each_new_opt_out_count(
+    client, alice, alice_shop, settings, django_capture_on_commit_callbacks
+):
+    from campaigns.services.optouts import optout_record
+
+    settings.CACHE_SHARED = True
+    campaign = settled(alice_shop, alice, ["delivered", "delivered", "failed"])
+    client.force_login(alice)
+    page(client, campaign)  # counts, keeps the counts (the opt-out count is kept on the next view)
+    first = page(client, campaign)
+    response = client.get(reverse("campaigns:detail", args=[alice_shop.pk, campaign.pk]))
+    html = response.content.decode()
+    assert len(_SETTLED_SECTIONS) == 1  # rendered once, shown from then on:
+    assert "portal/campaign_statistics.html" not in [t.name for t in response.templates]
+    assert first.split('id="statistics">')[1] == html.split('id="statistics">')[1]
+    section = html[html.index('<section class="card" id="statistics">'):]
+    assert '<strong id="stat-delivered">2</strong>' in section
+    assert '<strong id="stat-failed">1</strong>' in section
+    assert '"sent": [3]' in section and f"/campaigns/{campaign.pk}/export/" in section
+    assert optouts_cell(html) == '<td class="num">0'
+    with django_capture_on_commit_callbacks(execute=True):
+        optout_record(shop_id=alice_shop.pk, phone="13900000000", keyword="TD", source="sms_reply")
+    assert optouts_cell(page(client, campaign)) == '<td class="num">1'
+
+
+def test_it_renders_the_statistics_of_a_campaign_waiting_for_reports_each_time(client, alice, alice_shop):
+    campaign = settled(alice_shop, alice, ["delivered", "accepted"])
+    client.force_login(alice)
+    assert '<strong id="stat-delivered">1</strong>' in page(client, campaign)
+    Message.objects.filter(campaign=campaign, status="accepted").update(status="delivered")
+    assert '<strong id="stat-delivered">2</strong>' in page(client, campaign)
