@@ -243,3 +243,20 @@ def test_it_renders_the_statistics_of_a_campaign_waiting_for_reports_each_time(c
     assert '<strong id="stat-delivered">1</strong>' in page(client, campaign)
     Message.objects.filter(campaign=campaign, status="accepted").update(status="delivered")
     assert '<strong id="stat-delivered">2</strong>' in page(client, campaign)
+
+
+def test_it_shows_a_settled_campaigns_page_with_two_queries_of_its_own(
+    client, alice, alice_shop, reviewer, settings
+):
+    """Besides the session, the user and the shop (every portal page): the campaign, and one
+    query for the verified phones, the test runs and the live signature together."""
+    settings.CACHE_SHARED = True
+    live_signature_for(alice_shop, alice, reviewer)
+    campaign = settled(alice_shop, alice, ["delivered", "failed"])
+    client.force_login(alice)
+    page(client, campaign), page(client, campaign)  # keeps counts, chart, then the opt-out count
+    with CaptureQueriesContext(connection) as captured:
+        assert "【爱丽丝服饰】" in page(client, campaign)
+    tables = [q["sql"].split(" FROM ")[1].split()[0].strip('"') for q in captured]
+    own = [table for table in tables if table.startswith(("campaigns_", "reviews_"))]
+    assert own == ["campaigns_campaign", "campaigns_verifiedphone"], tables
