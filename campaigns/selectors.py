@@ -6,7 +6,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
@@ -17,6 +17,9 @@ from django.utils import timezone
 
 from campaigns.models.audience import Customer, Purchase, Segment
 from campaigns.models.sending import Campaign, CampaignRun, Message, VerifiedPhone
+
+if TYPE_CHECKING:
+    from reviews.models import Signature
 
 # --- audiences ----------------------------------------------------------------
 
@@ -413,7 +416,7 @@ class CampaignPageFacts:
 
     verified_phones: list[str]  # the shop's verified phones (targets of a test SMS)
     test_messages: list[Message]  # the last 5 test messages, newest first
-    live_signature: object | None  # the shop's live Signature (only id, shop_id, state, text loaded)
+    live_signature: Signature | None  # the shop's live signature (only id, shop_id, state, text loaded)
 
 
 def campaign_page_facts(*, campaign: Campaign) -> CampaignPageFacts:
