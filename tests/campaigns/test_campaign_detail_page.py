@@ -1,6 +1,7 @@
 """The campaign's page (statistics page): what it reads in its one query of hand-written SQL
-(verified phones, test runs, live signature) and in its one cache round trip (a settled
-campaign's counts, chart and opt-out count), and that nothing kept is shown after it changed."""
+(verified phones, test runs, live signature), in its one cache round trip (a settled
+campaign's counts, chart and opt-out count) and from its per-process copy of a settled
+campaign's rendered statistics, and that nothing kept is shown after it changed."""
 
 from __future__ import annotations
 
@@ -64,10 +65,13 @@ def page(client, campaign) -> str:
     return response.content.decode()
 
 
-def test_it_previews_with_the_live_signature_not_a_pending_one(client, alice, alice_shop, reviewer):
+def test_it_previews_with_the_live_signature_not_a_pending_one(
+    client, alice, alice_shop, bob, bob_shop, reviewer
+):
     campaign = draft(alice_shop, alice)
+    live_signature_for(bob_shop, bob, reviewer, text="鲍勃商行")
     client.force_login(alice)
-    assert "【您的签名】" in page(client, campaign)  # none yet: the placeholder
+    assert "【您的签名】" in page(client, campaign)  # none yet: the placeholder (not another shop's)
 
     Signature.objects.create(shop=alice_shop, text="待审签名", normalized="待审签名", due_at=timezone.now())
     assert "【您的签名】" in page(client, campaign)  # a pending one is not live
