@@ -264,3 +264,15 @@ def test_it_shows_a_settled_campaigns_page_with_two_queries_of_its_own(
     tables = [q["sql"].split(" FROM ")[1].split()[0].strip('"') for q in captured]
     own = [table for table in tables if table.startswith(("campaigns_", "reviews_"))]
     assert own == ["campaigns_campaign", "campaigns_verifiedphone"], tables
+
+
+def test_it_lists_only_test_messages_when_the_campaign_was_sent_after_its_tests(client, alice, alice_shop):
+    campaign = draft(alice_shop, alice)
+    for i in range(2):
+        run = CampaignRun.objects.create(campaign=campaign, kind="test", test_phone=f"1390000000{i}")
+        Message.objects.create(campaign=campaign, run=run, shop=alice_shop, phone=run.test_phone, parts=1)
+    audience = CampaignRun.objects.create(campaign=campaign, status="finished")
+    Message.objects.create(campaign=campaign, run=audience, shop=alice_shop, phone="13800000000", parts=1)
+    client.force_login(alice)
+    response = client.get(reverse("campaigns:detail", args=[alice_shop.pk, campaign.pk]))
+    assert [m.phone for m in response.context["test_messages"]] == ["13900000001", "13900000000"]
