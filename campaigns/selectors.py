@@ -181,12 +181,7 @@ def campaign_report(*, campaign: Campaign) -> CampaignReport:
     settled, its kept counts, chart and opt-out count come in ONE cache round trip."""
     kept = _kept_reads(campaign, timeline=True)
     stats, settled = _statistics(campaign=campaign, kept=kept)
-    timeline = kept.get(_progress_key(campaign, "timeline")) if settled else None
-    if timeline is None:
-        timeline = _campaign_timeline(campaign=campaign)
-        if settled:
-            cache.set(_progress_key(campaign, "timeline"), timeline, timeout=None)
-    return CampaignReport(stats, timeline, settled)
+    return CampaignReport(stats, _kept_timeline(campaign=campaign, kept=kept, settled=settled), settled)
 
 
 def campaign_timeline(*, campaign: Campaign) -> dict:
@@ -194,7 +189,13 @@ def campaign_timeline(*, campaign: Campaign) -> dict:
     cache once the campaign's statistics are (over and settled: nothing moves any more)."""
     key, stats_key = _progress_key(campaign, "timeline"), _progress_key(campaign, "stats")
     kept = cache.get_many([key, stats_key]) if key is not None else {}  # one round trip
-    settled = stats_key in kept
+    return _kept_timeline(campaign=campaign, kept=kept, settled=stats_key in kept)
+
+
+def _kept_timeline(*, campaign: Campaign, kept: dict, settled: bool) -> dict:
+    """The chart from ``kept`` (the cache's answer) when the campaign is settled and it was
+    kept; else counted now, and kept if settled."""
+    key = _progress_key(campaign, "timeline")
     if settled and key in kept:
         return kept[key]
     timeline = _campaign_timeline(campaign=campaign)
@@ -386,7 +387,7 @@ def campaigns_progress(*, campaigns: list[Campaign]) -> dict[int, CampaignStats]
 
 
 def _campaign_timeline(*, campaign: Campaign) -> dict:
-    messages = Message.objects.filter(campaign=campaign, run__kind=CampaignRun.Kind.AUDIENCE)
+    messages = _audience_messages(campaign)
     series: dict[str, Counter] = {"sent": Counter(), "delivered": Counter(), "failed": Counter()}
     for row in (
         messages.exclude(sent_at=None).annotate(h=TruncHour("sent_at")).values("h").annotate(n=Count("id"))
