@@ -171,12 +171,14 @@ class CallbackRecorder:
     def __init__(self) -> None:
         self.paths: list[str] = []
         self._lock = threading.Lock()
+        self._last_at = time.monotonic()
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 with recorder._lock:
                     recorder.paths.append(self.path)
+                    recorder._last_at = time.monotonic()
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -194,13 +196,31 @@ class CallbackRecorder:
         with self._lock:
             return list(self.paths)
 
+    def settle(self, kannel: Kannel, *, quiet: float = 1.0, seconds: float = 15.0) -> None:
+        """Wait (at most ``seconds``, never failing) until Kannel has nothing queued and no
+        callback came for ``quiet`` seconds. A test may end as soon as its messages reach the
+        SMSC, while their delivery reports are still on their way here: closing the server
+        under them resets smsbox's connections, and Kannel 1.4.5's smsbox then aborts
+        (``conn_unregister: Assertion `conn != NULL' failed``), failing every later test."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with self._lock:
+                still = time.monotonic() - self._last_at >= quiet
+            try:
+                if still and kannel.idle():
+                    return
+            except httpx.HTTPError:
+                return  # Kannel is not answering: nothing left to wait for
+            time.sleep(0.1)
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
 
 
 @pytest.fixture
-def callbacks() -> Iterator[CallbackRecorder]:
+def callbacks(kannel: Kannel) -> Iterator[CallbackRecorder]:
     recorder = CallbackRecorder()
     yield recorder
+    recorder.settle(kannel)
     recorder.close()
