@@ -79,6 +79,12 @@ class ReviewQueueFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _page_timezone():
+    """The current time zone, looked up once per queue page (``timezone.localtime`` looks it up
+    in the request's asgiref Local for each of two dates a row)."""
+    return memoised(("timezone",), timezone.get_current_timezone)
+
+
 _PK_MARK = "__pk__"
 _STATE_LABELS = dict(ReviewState.choices)
 
@@ -89,29 +95,85 @@ def _page_text(key: str, make):
     return memoised(("queue_text", key), make)
 
 
+class QueueRow:
+    """A queue row read as a tuple (``values_list`` of the admin's ``list_only``), not as model
+    instances of the item, its shop and the shop's category: building three instances a row was
+    a fifth of the page (docs/PERFORMANCE.md). The row has the loaded columns as attributes, its
+    shop and category as nested rows, and the model's ``__str__``, ``review_summary`` and
+    ``is_overdue`` (``row_class``): a method reading a column the queue does not load fails
+    loudly (AttributeError), it does not query."""
+
+    def __init__(self, **values) -> None:
+        self.__dict__.update(values)
+
+    @property
+    def pk(self):
+        return self.id
+
+
+class _RelatedRow(QueueRow):
+    pass
+
+
+_ROW_CLASSES: dict[type, type] = {}
+
+
+def row_class(model) -> type:
+    """The light row class of ``model``: ``QueueRow`` with the model's display methods."""
+    if model not in _ROW_CLASSES:
+        methods = {name: getattr(model, name) for name in ("__str__", "review_summary")}
+        methods["is_overdue"] = model.is_overdue  # the property
+        methods["model"] = model
+        _ROW_CLASSES[model] = type(f"{model.__name__}Row", (QueueRow,), methods)
+    return _ROW_CLASSES[model]
+
+
+def queue_rows_of(queryset, columns: tuple[str, ...]) -> list[QueueRow]:
+    """The rows of ``queryset`` as ``row_class`` rows of ``columns`` (``shop__name`` becomes
+    ``row.shop.name``, ``shop__category__name`` ``row.shop.category.name``)."""
+    make = row_class(queryset.model)
+    rows = []
+    for values in queryset.values_list(*columns):
+        fields: dict = {}
+        for name, value in zip(columns, values, strict=True):
+            *path, leaf = name.split("__")
+            target = fields
+            for part in path:
+                target = target.setdefault(part, {})
+            target[leaf] = value
+        rows.append(make(**_attributes(fields)))
+    return rows
+
+
+def _attributes(fields: dict) -> dict:
+    """Nested dicts become related rows, each with its ``<name>_id`` as a model has it."""
+    values = {}
+    for name, value in fields.items():
+        if isinstance(value, dict):
+            values[f"{name}_id"] = value.get("id")
+            value = _RelatedRow(**_attributes(value)) if value.get("id") is not None else None
+        values[name] = value
+    return values
+
+
 class QueueChangeList(ChangeList):
     """The queue's changelist: the rows' change links from one reverse() per page (Django
-    reverses once per linked cell: two per row here)."""
+    reverses once per linked cell: two per row here), the rows as light tuples."""
 
     def url_for_result(self, result):
         if not hasattr(self, "_change_url"):
-            self._change_url = super().url_for_result(type(result)(pk=_PK_MARK))
+            self._change_url = super().url_for_result(self.model(pk=_PK_MARK))
         # Django's url_for_result quotes the pk (admin quote(): "_" becomes "_5F"): replace
         # the marker as it appears in the URL.
         return self._change_url.replace(quote(_PK_MARK), quote(str(result.pk)))
 
     def get_results(self, request):
-        # The page's rows load only the columns the queue shows and checks (``list_only``);
-        # the queryset given to actions (bulk approve) is a new, complete one.
+        # The page's rows load only the columns the queue shows and checks (``list_only``), as
+        # light rows; the queryset given to actions (bulk approve) is a new, complete one.
+        super().get_results(request)
         columns = self.model_admin.list_only
-        if not columns:
-            return super().get_results(request)
-        complete = self.queryset
-        self.queryset = complete.only(*columns)
-        try:
-            return super().get_results(request)
-        finally:
-            self.queryset = complete
+        if columns:
+            self.result_list = queue_rows_of(self.result_list, columns)
 
 
 class ReviewWorkbenchAdmin(admin.ModelAdmin):
@@ -162,6 +224,14 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
             memoised(("refreshed_findings",), list).append(obj)
         return findings
 
+    def list_finding_rules(self, obj) -> set[str]:
+        """The rules of ``list_findings(obj)``, read from the stored findings while they are
+        today's (without building a ``Finding`` per stored finding)."""
+        key = self.findings_key(obj)
+        if key is not None and obj.checked_key == key:
+            return {f["rule"] for f in obj.checked_findings}
+        return {f.rule for f in self.list_findings(obj)}
+
     def review_context(self, obj) -> list[tuple[str, object]]:
         shop = getattr(obj, "shop", None)
         if shop is None:
@@ -206,7 +276,10 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
                 response.render()
             refreshed = memoised(("refreshed_findings",), list)
             if refreshed:
-                review_findings_store(items=refreshed)
+                review_findings_store(items=[
+                    self.model(pk=row.pk, checked_findings=row.checked_findings, checked_key=row.checked_key)
+                    for row in refreshed
+                ])
         return response
 
     def get_changelist_instance(self, request):
@@ -237,11 +310,11 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("提交时间"), ordering="submitted_at")
     def submitted_display(self, obj) -> str:
-        return timezone.localtime(obj.submitted_at).strftime("%Y-%m-%d %H:%M")
+        return obj.submitted_at.astimezone(_page_timezone()).strftime("%Y-%m-%d %H:%M")
 
     @admin.display(description=_("截止时间"), ordering="due_at")
     def due_display(self, obj):
-        due = timezone.localtime(obj.due_at).strftime("%Y-%m-%d %H:%M")
+        due = obj.due_at.astimezone(_page_timezone()).strftime("%Y-%m-%d %H:%M")
         if obj.is_overdue:
             overdue = _page_text("overdue", lambda: escape(gettext("已超时")))
             return SafeString(f'<strong class="review-alert">{due} ⚠ {overdue}</strong>')
@@ -249,11 +322,11 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("自动检查"))
     def findings_display(self, obj):
-        findings = self.list_findings(obj)
-        if not findings:
+        rules = self.list_finding_rules(obj)
+        if not rules:
             none = _page_text("no_findings", lambda: escape(gettext("无发现")))
             return SafeString(f'<span class="review-ok">{none}</span>')
-        rules = escape(", ".join(sorted({f.rule for f in findings})))
+        rules = escape(", ".join(sorted(rules)))
         return SafeString(f'<strong class="review-alert">{rules}</strong>')
 
     def action_checkbox(self, obj):

@@ -54,13 +54,22 @@ def variable_specs(*, use: str | None = None) -> dict[str, VariableSpec]:
 
 
 def _variable_specs(*, use: str | None) -> dict[str, VariableSpec]:
+    from django.db import connection
+
     from reviews.models.policy import TemplateVariable
 
+    # Written by hand (the model's ordering, active rows only): the ORM's compile and instances
+    # cost 0.3 ms of every page that checks a text; the columns are plain (varchar[] is a list).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, label, type, example, max_length, uses "
+            f"FROM {TemplateVariable._meta.db_table} WHERE active ORDER BY position, name"
+        )
+        rows = cursor.fetchall()
     specs = {}
-    for row in TemplateVariable.objects.filter(active=True).order_by("position", "name"):
+    for name, label, type_, example, max_length, uses in rows:
         spec = VariableSpec(
-            name=row.name, label=row.label, type=row.type, example=row.example,
-            max_length=row.max_length, uses=frozenset(row.uses),
+            name=name, label=label, type=type_, example=example, max_length=max_length, uses=frozenset(uses),
         )
         if use is None or use in spec.uses:
             specs[spec.name] = spec

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from reviews.findings import Finding
 from reviews.models.review import ReviewedItem, ReviewState
@@ -102,13 +102,20 @@ def _prime_signatures(rows) -> None:
 
 
 def prime_live_signatures(shop_ids: set[int]) -> None:
-    """Load the live signatures of ``shop_ids`` in one query into the current policy memo."""
+    """Load the live signatures of ``shop_ids`` in one query into the current policy memo.
+
+    Complete instances, written by hand as ``= ANY(%s)``: the ORM compiled the review queue's
+    ``shop_id IN (50 ids)`` in about 0.5 ms of the page (docs/PERFORMANCE.md)."""
     from reviews.models.signatures import Signature
 
     shop_ids = shop_ids - {None}
     if not shop_ids:
         return
-    approved = Signature.objects.filter(shop_id__in=shop_ids, state=ReviewState.APPROVED)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in Signature._meta.concrete_fields)
+    approved = Signature.objects.raw(
+        f"SELECT {columns} FROM {Signature._meta.db_table} WHERE shop_id = ANY(%s) AND state = %s",
+        [sorted(shop_ids), ReviewState.APPROVED],
+    )
     live = {signature.shop_id: signature for signature in approved}
     for shop_id in shop_ids:
         prime(("live_signature", shop_id), live.get(shop_id))

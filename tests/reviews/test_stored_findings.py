@@ -165,3 +165,53 @@ def test_decisions_never_trust_stored_findings(client, reviewer, alice, alice_sh
     client.post(reverse(QUEUE), {"action": "bulk_approve", "_selected_action": [template.pk]})
     template.refresh_from_db()
     assert template.state == "pending"  # bulk approve ran the rules: it has a finding
+
+
+def test_the_content_policy_key_reads_the_same_rows_as_the_orm(reviewer):
+    """``_content_policy_key`` and ``_variable_specs`` read their rows with hand-written SQL: the
+    same rows, types and order as the ORM (an inactive variable left out, ``position`` first)."""
+    from reviews.policy.fingerprint import _content_policy_key, findings_key
+    from reviews.policy.memo import policy_memo
+    from reviews.policy.variables import _variable_specs
+
+    TemplateVariable.objects.create(name="a_last", label="最后", type="text", example="x", max_length=5,
+                                    uses=["coupon"], position=999)
+    TemplateVariable.objects.create(name="a_off", label="停用", type="text", example="x", max_length=5,
+                                    uses=["coupon"], active=False)
+    publish_term("爆款", by=reviewer)
+    rows = TemplateVariable.objects.filter(active=True).order_by("position", "name")
+    specs = _variable_specs(use=None)
+    assert [(s.name, s.label, s.type, s.example, s.max_length, s.uses) for s in specs.values()] == [
+        (v.name, v.label, v.type, v.example, v.max_length, frozenset(v.uses)) for v in rows
+    ]
+    assert list(specs)[-1] == "a_last" and "a_off" not in specs
+    assert list(_variable_specs(use="coupon")) == [v.name for v in rows if "coupon" in v.uses]
+    lists = list(
+        WordList.objects.order_by("id").values_list("id", "rule", "version", "message", "hint", "updated_at")
+    )
+    orm_specs = [[v.name, v.label, v.type, v.example, v.max_length, sorted(v.uses)] for v in rows]
+    with policy_memo():
+        assert _content_policy_key() == findings_key("content", lists, orm_specs)
+
+
+def test_the_queue_primes_complete_live_signatures_in_one_query(
+    alice, alice_shop, bob, bob_shop, reviewer, django_assert_num_queries
+):
+    from reviews.models.signatures import Signature
+    from reviews.policy.memo import policy_memo
+    from reviews.selectors import live_signature
+    from reviews.services.findings import prime_live_signatures
+
+    live = live_signature_for(alice_shop, alice, reviewer)
+    signature_submit(shop=bob_shop, text="鲍勃小店", by=bob)  # pending: not live
+    with policy_memo():
+        with django_assert_num_queries(1):
+            prime_live_signatures({alice_shop.pk, bob_shop.pk, None})
+        with django_assert_num_queries(0):
+            primed = live_signature(shop=alice_shop)
+            assert live_signature(shop=bob_shop) is None
+            assert primed.get_deferred_fields() == set()  # complete: reading a field never queries
+    loaded = Signature.objects.get(pk=live.pk)
+    assert [getattr(primed, f.attname) for f in Signature._meta.concrete_fields] == [
+        getattr(loaded, f.attname) for f in Signature._meta.concrete_fields
+    ]
