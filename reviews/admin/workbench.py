@@ -133,29 +133,39 @@ def row_class(model) -> type:
 def queue_rows_of(queryset, columns: tuple[str, ...]) -> list[QueueRow]:
     """The rows of ``queryset`` as ``row_class`` rows of ``columns`` (``shop__name`` becomes
     ``row.shop.name``, ``shop__category__name`` ``row.shop.category.name``)."""
-    make = row_class(queryset.model)
-    rows = []
-    for values in queryset.values_list(*columns):
-        fields: dict = {}
-        for name, value in zip(columns, values, strict=True):
-            *path, leaf = name.split("__")
-            target = fields
-            for part in path:
-                target = target.setdefault(part, {})
-            target[leaf] = value
-        rows.append(make(**_attributes(fields)))
-    return rows
+    build = _row_builder(row_class(queryset.model), columns)
+    return [build(values) for values in queryset.values_list(*columns)]
 
 
-def _attributes(fields: dict) -> dict:
-    """Nested dicts become related rows, each with its ``<name>_id`` as a model has it."""
-    values = {}
-    for name, value in fields.items():
-        if isinstance(value, dict):
-            values[f"{name}_id"] = value.get("id")
-            value = _RelatedRow(**_attributes(value)) if value.get("id") is not None else None
-        values[name] = value
-    return values
+def _row_builder(make: type, columns: tuple[str, ...]):
+    """A function of one ``values_list`` tuple to its row: the columns' paths are split once per
+    page, not once per value. Each related row also sets ``<name>_id`` as a model has it; a
+    related row whose ``id`` is NULL (no shop) is None."""
+    own: list[tuple[str, int]] = []
+    related: dict[str, list[str]] = {}
+    for index, name in enumerate(columns):
+        head, sep, rest = name.partition("__")
+        if sep:
+            related.setdefault(head, []).append(rest)
+        else:
+            own.append((head, index))
+    nested = []
+    for head, names in related.items():
+        indexes = [columns.index(f"{head}__{name}") for name in names]
+        if "id" not in names:
+            raise ValueError(f"list_only must load {head}__id to read {head}")
+        id_index = indexes[names.index("id")]
+        nested.append((head, id_index, indexes, _row_builder(_RelatedRow, tuple(names))))
+
+    def build(values):
+        row = make(**{name: values[index] for name, index in own})
+        for head, id_index, indexes, build_related in nested:
+            related_id = values[id_index]
+            setattr(row, f"{head}_id", related_id)
+            setattr(row, head, None if related_id is None else build_related([values[i] for i in indexes]))
+        return row
+
+    return build
 
 
 class QueueChangeList(ChangeList):
