@@ -133,6 +133,11 @@ if CACHE_SHARED:
 # django-axes first: it refuses a locked-out username+IP before the password is checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # Django's ModelBackend, reading a user's and their groups' permissions in one query.
+    "smsmarketing.auth_backends.PermissionBackend",
+    # Kept only because sessions name the backend that logged them in (Django logs out a session
+    # whose backend is not listed): it answers nothing PermissionBackend has not already loaded
+    # into the user's caches, so it runs no query. Removable when such sessions have expired.
     "django.contrib.auth.backends.ModelBackend",
 ]
 
