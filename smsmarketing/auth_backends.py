@@ -67,9 +67,10 @@ class PermissionBackend(ModelBackend):
     def _load_permissions(self, user_obj) -> None:
         """Fill the missing ones of ``_user_perm_cache`` and ``_group_perm_cache`` from one query."""
         connection = connections[router.db_for_read(Permission)]
-        key = (type(user_obj), connection.alias)
+        # __class__, not type(): request.user is a SimpleLazyObject, which proxies __class__.
+        key = (user_obj.__class__, connection.alias)
         if key not in self._sql:
-            self._sql[key] = _permissions_sql(type(user_obj), connection.ops.quote_name)
+            self._sql[key] = _permissions_sql(user_obj.__class__, connection.ops.quote_name)
         found: dict[str, set[str]] = {"user": set(), "group": set()}
         with connection.cursor() as cursor:
             cursor.execute(self._sql[key], [user_obj.pk, user_obj.pk])

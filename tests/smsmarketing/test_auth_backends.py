@@ -9,6 +9,7 @@ from django.contrib.auth.models import AnonymousUser, Group, Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 
 from smsmarketing.auth_backends import PermissionBackend
 from smsmarketing.models import Shop
@@ -125,3 +126,11 @@ def test_it_refuses_a_permission_revoked_between_two_requests(client):
 
     assert client.get(shops).status_code == 403
     assert client.get(categories).status_code == 403
+
+
+def test_it_reads_the_permissions_of_request_user():
+    """request.user is a SimpleLazyObject around the user (AuthenticationMiddleware)."""
+    user = _fresh(_user("both"))
+    lazy = SimpleLazyObject(lambda: user)
+    assert PermissionBackend().get_all_permissions(lazy) == ModelBackend().get_all_permissions(_fresh(user))
+    assert user._perm_cache == user._user_perm_cache | user._group_perm_cache
