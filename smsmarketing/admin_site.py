@@ -105,11 +105,13 @@ class SmsAdminSite(admin.AdminSite):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._urls_reversed: dict[tuple, str | None] = {}
+        self._names: dict[tuple, str] = {}
 
-    def _url(self, name: str, **kwargs) -> str | None:
+    def _url(self, where: tuple, name: str, **kwargs) -> str | None:
         """``reverse()`` of one of the admin's fixed URLs, remembered: URL patterns do not change
-        while the process runs; the key holds everything else the result depends on."""
-        key = (name, tuple(sorted(kwargs.items())), get_urlconf(), get_script_prefix(), get_language())
+        while the process runs; the key holds everything else the result depends on (``where``:
+        URLconf, script prefix and language, read once per app list)."""
+        key = (name, tuple(sorted(kwargs.items())), *where)
         if key not in self._urls_reversed:
             try:
                 url = reverse(name, kwargs=kwargs or None, current_app=self.name)
@@ -118,10 +120,22 @@ class SmsAdminSite(admin.AdminSite):
             self._urls_reversed[key] = url
         return self._urls_reversed[key]
 
+    def _name(self, where: tuple, model=None, app_label: str = "") -> str:
+        """A model's ``capfirst(verbose_name_plural)`` or an app's ``verbose_name``, translated
+        once per language (``where[-1]``): the catalogs do not change while the process runs."""
+        key = (model, app_label, where[-1])
+        if key not in self._names:
+            if model is not None:
+                self._names[key] = str(capfirst(model._meta.verbose_name_plural))
+            else:
+                self._names[key] = str(apps.get_app_config(app_label).verbose_name)
+        return self._names[key]
+
     def _build_app_dict(self, request, label=None):
         # Django's AdminSite._build_app_dict (5.2), with the URLs from self._url
         # and the permissions from one set (_SidebarPermissions) when they can be.
         app_dict = {}
+        where = (get_urlconf(), get_script_prefix(), get_language())
         known = _SidebarPermissions.of(request.user)
         models = {m: a for m, a in self._registry.items() if not label or m._meta.app_label == label}
         for model, model_admin in models.items():
@@ -138,24 +152,25 @@ class SmsAdminSite(admin.AdminSite):
                 continue
             model_dict = {
                 "model": model,
-                "name": str(capfirst(model._meta.verbose_name_plural)),
+                "name": self._name(where, model=model),
                 "object_name": model._meta.object_name,
                 "perms": perms,
                 "admin_url": None,
                 "add_url": None,
             }
+            info = f"{app_label}_{model._meta.model_name}"
             if perms.get("change") or perms.get("view"):
                 model_dict["view_only"] = not perms.get("change")
-                model_dict["admin_url"] = self._url(f"admin:{app_label}_{model._meta.model_name}_changelist")
+                model_dict["admin_url"] = self._url(where, f"admin:{info}_changelist")
             if perms.get("add"):
-                model_dict["add_url"] = self._url(f"admin:{app_label}_{model._meta.model_name}_add")
+                model_dict["add_url"] = self._url(where, f"admin:{info}_add")
             if app_label in app_dict:
                 app_dict[app_label]["models"].append(model_dict)
             else:
                 app_dict[app_label] = {
-                    "name": str(apps.get_app_config(app_label).verbose_name),
+                    "name": self._name(where, app_label=app_label),
                     "app_label": app_label,
-                    "app_url": self._url("admin:app_list", app_label=app_label),
+                    "app_url": self._url(where, "admin:app_list", app_label=app_label),
                     "has_module_perms": has_module_perms,
                     "models": [model_dict],
                 }

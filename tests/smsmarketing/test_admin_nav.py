@@ -73,16 +73,20 @@ def test_it_lists_the_apps_and_models_as_django_does(admin_user, reviewer):
         return [{**app, "name": str(app["name"]),
                  "models": [{**m, "name": str(m["name"])} for m in app["models"]]} for app in app_list]
 
-    for user in (admin_user, reviewer, admin_user):
+    names = set()
+    for user, language in ((admin_user, "zh-hans"), (reviewer, "zh-hans"), (admin_user, "en"),
+                           (admin_user, "zh-hans")):
         request = RequestFactory().get("/admin/")
         request.user = user
-        with translation.override("zh-hans"):
+        with translation.override(language):
             ours = admin.site.get_app_list(request)
             assert plain(ours) == plain(djangos.get_app_list(request))
             assert ours == plain(ours)  # plain strings: sorted once, no lazy comparisons
             assert admin.site.get_app_list(request, "reviews") == plain(
                 djangos.get_app_list(request, "reviews"))
+            names |= {app["name"] for app in ours if app["app_label"] == "auth"}
     assert len(ours) > 1
+    assert names == {"认证和授权", "Authentication and Authorization"}  # names follow the language
 
 
 def _user_with(username: str, *labels: str, group: str = "", active: bool = True, superuser: bool = False):
