@@ -164,7 +164,8 @@ STATICFILES_DIRS = [
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # WhiteNoise's CompressedManifestStaticFilesStorage, each file's URL built once per process.
+    "staticfiles": {"BACKEND": "smsmarketing.staticfiles.StaticFilesStorage"},
 }
 
 LOGIN_URL = "login"
