@@ -120,7 +120,8 @@ CACHE_SHARED = os.environ.get("CACHE_URL", "").startswith(("redis://", "rediss:/
 if CACHE_SHARED:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, one redis-py client per pool instead of one per operation.
+            "BACKEND": "smsmarketing.cache.RedisCache",
             "LOCATION": os.environ["CACHE_URL"],
             "KEY_PREFIX": DATABASES["default"]["NAME"],
         }
