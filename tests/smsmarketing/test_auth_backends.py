@@ -134,3 +134,12 @@ def test_it_reads_the_permissions_of_request_user():
     lazy = SimpleLazyObject(lambda: user)
     assert PermissionBackend().get_all_permissions(lazy) == ModelBackend().get_all_permissions(_fresh(user))
     assert user._perm_cache == user._user_perm_cache | user._group_perm_cache
+
+
+def test_it_reads_a_reviewers_permissions_once_per_admin_page(client, reviewer):
+    client.force_login(reviewer)
+    for url in (reverse("admin:password_change_done"), reverse("admin:reviews_messagetemplate_changelist")):
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        permission_queries = [q["sql"] for q in captured if "auth_permission" in q["sql"]]
+        assert len(permission_queries) == 1, permission_queries
