@@ -66,7 +66,8 @@ class PermissionBackend(ModelBackend):
 
     def _load_permissions(self, user_obj) -> None:
         """Fill the missing ones of ``_user_perm_cache`` and ``_group_perm_cache`` from one query."""
-        connection = connections[router.db_for_read(Permission)]
+        # The user's database, where its permission and group rows are (as user.user_permissions).
+        connection = connections[router.db_for_read(Permission, instance=user_obj)]
         # __class__, not type(): request.user is a SimpleLazyObject, which proxies __class__.
         key = (user_obj.__class__, connection.alias)
         if key not in self._sql:
