@@ -120,7 +120,8 @@ CACHE_SHARED = os.environ.get("CACHE_URL", "").startswith(("redis://", "rediss:/
 if CACHE_SHARED:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, one redis-py client per pool instead of one per operation.
+            "BACKEND": "smsmarketing.cache.RedisCache",
             "LOCATION": os.environ["CACHE_URL"],
             "KEY_PREFIX": DATABASES["default"]["NAME"],
         }
@@ -133,6 +134,11 @@ if CACHE_SHARED:
 # django-axes first: it refuses a locked-out username+IP before the password is checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # Django's ModelBackend, reading a user's and their groups' permissions in one query.
+    "smsmarketing.auth_backends.PermissionBackend",
+    # Kept only because sessions name the backend that logged them in (Django logs out a session
+    # whose backend is not listed): it answers nothing PermissionBackend has not already loaded
+    # into the user's caches, so it runs no query. Removable when such sessions have expired.
     "django.contrib.auth.backends.ModelBackend",
 ]
 
@@ -159,7 +165,8 @@ STATICFILES_DIRS = [
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # WhiteNoise's CompressedManifestStaticFilesStorage, each file's URL built once per process.
+    "staticfiles": {"BACKEND": "smsmarketing.staticfiles.StaticFilesStorage"},
 }
 
 LOGIN_URL = "login"
