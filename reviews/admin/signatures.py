@@ -20,6 +20,10 @@ from reviews.services.signatures import (
 @admin.register(Signature)
 class SignatureAdmin(ReviewWorkbenchAdmin):
     search_fields = ["text", "normalized", "shop__name", "=shop__id"]
+    list_only = (
+        "id", "state", "submitted_at", "due_at", "checked_findings", "checked_key", "text",
+        "shop__id", "shop__name", "shop__category__id", "shop__category__name",
+    )
 
     def get_changelist_instance(self, request):
         # The rows' SIG-DUPLICATE checks: one query for the page, not one per row.

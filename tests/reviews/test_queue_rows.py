@@ -110,3 +110,30 @@ def test_it_shows_submission_and_due_times_in_the_platforms_time_zone(client, re
     assert timezone.localtime(template.submitted_at).utcoffset().total_seconds() == 8 * 3600  # Asia/Shanghai
     assert f'<td class="field-submitted_display">{local}</td>' in body
     assert f'<td class="field-due_display">{due}</td>' in body
+
+
+@pytest.mark.parametrize("query", ["", "?queue=all"])
+def test_the_signature_queue_renders_the_same_page_from_light_rows(
+    client, reviewer, alice, alice_shop, bob, bob_shop, monkeypatch, query
+):
+    from reviews.admin.signatures import SignatureAdmin
+    from reviews.models import NeutralName
+    from reviews.models.signatures import Signature
+    from reviews.services.signatures import signature_submit
+
+    alice_shop.name = "爱丽丝<小店>"  # markup in a cell
+    alice_shop.save(update_fields=["name"])
+    signature_submit(shop=alice_shop, text="爱丽丝服饰", by=alice)
+    late = signature_submit(shop=bob_shop, text="鲍勃好物", by=bob)
+    NeutralName.objects.create(term="好物", match="contains")  # a finding found in the queue
+    Signature.objects.filter(pk=late.pk).update(due_at=late.submitted_at)  # overdue
+    client.force_login(reviewer)
+    url = reverse("admin:reviews_signature_changelist") + query
+    client.get(url)  # findings stored back on the first view
+    light = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", client.get(url).content.decode())
+    monkeypatch.setattr(SignatureAdmin, "list_only", ())
+    instances = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", client.get(url).content.decode())
+    assert light.count('<tr><td class="action-checkbox">') == 2
+    assert "爱丽丝&lt;小店&gt;" in light and "已超时" in light
+    assert '<td class="field-findings_display"><strong class="review-alert">' in light  # the new finding
+    assert light == instances
