@@ -82,3 +82,26 @@ def test_it_seeds_the_web_benchmark_set_based_and_prints_logged_in_cookies():
     assert queue.status_code == 200 and queue.context["cl"].result_count == 30
     assert not queue.context["user"].is_superuser
     assert queue.context["user"].groups.filter(name=REVIEWER_GROUP).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_leaves_the_seeded_tables_vacuumed_as_autovacuum_would():
+    """Outside a transaction (as web.sh runs it) the seed vacuums what it filled: the queue's count
+    is then an index-only scan, as on a live table, not a scan of the whole table."""
+    from django.db import connection
+
+    call_command("bench_web_seed", messages=1200, campaigns=4, reviews=5000, stdout=io.StringIO(),
+                 stderr=io.StringIO())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, relallvisible FROM pg_class WHERE relname IN (%s, %s)",
+            [Message._meta.db_table, MessageTemplate._meta.db_table],
+        )
+        visible = dict(cursor.fetchall())
+        cursor.execute(
+            f"EXPLAIN SELECT COUNT(*) FROM {MessageTemplate._meta.db_table} "
+            "WHERE origin = 'custom' AND state = 'pending'"
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert visible[Message._meta.db_table] > 0 and visible[MessageTemplate._meta.db_table] > 0
+    assert "Index Only Scan" in plan, plan
