@@ -42,7 +42,7 @@ from reviews.findings import Finding
 from reviews.models.review import ReviewDecision, ReviewState, may_review
 from reviews.policy.memo import memoised, policy_memo
 from reviews.selectors import review_decisions_for
-from reviews.services.findings import prime_live_signatures, review_findings_store, stored_findings
+from reviews.services.findings import prime_live_signatures, review_findings_store
 from reviews.services.review import review_approve, review_bulk_approve, review_reject
 from smsmarketing.errors import SmsError
 
@@ -113,10 +113,6 @@ class QueueRow:
         return self.id
 
 
-class _RelatedRow(QueueRow):
-    pass
-
-
 _ROW_CLASSES: dict[type, type] = {}
 
 
@@ -125,7 +121,6 @@ def row_class(model) -> type:
     if model not in _ROW_CLASSES:
         methods = {name: getattr(model, name) for name in ("__str__", "review_summary")}
         methods["is_overdue"] = model.is_overdue  # the property
-        methods["model"] = model
         _ROW_CLASSES[model] = type(f"{model.__name__}Row", (QueueRow,), methods)
     return _ROW_CLASSES[model]
 
@@ -155,7 +150,7 @@ def _row_builder(make: type, columns: tuple[str, ...]):
         if "id" not in names:
             raise ValueError(f"list_only must load {head}__id to read {head}")
         id_index = indexes[names.index("id")]
-        nested.append((head, id_index, indexes, _row_builder(_RelatedRow, tuple(names))))
+        nested.append((head, id_index, indexes, _row_builder(QueueRow, tuple(names))))
 
     def build(values):
         row = make(**{name: values[index] for name, index in own})
@@ -205,7 +200,7 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
     # the whole table per view that nobody needs (docs/PERFORMANCE.md).
     show_full_result_count = False
     # The columns the queue's rows load (empty: all): what the display methods, the
-    # findings (``list_findings``) and their fingerprint read. A column left out is loaded
+    # findings (``list_finding_rules``) and their fingerprint read. A column left out is loaded
     # once per row when read (tests/perf/test_query_counts.py would see it).
     list_only: tuple[str, ...] = ()
 
@@ -224,25 +219,18 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
         (``reviews.policy.fingerprint``), or None to recompute them on every view."""
         return None
 
-    def list_findings(self, obj) -> list[Finding]:
-        """The queue's column: the findings stored on the row while their fingerprint is
-        today's; else recomputed now and stored after the page is rendered."""
+    def list_finding_rules(self, obj) -> set[str]:
+        """The queue's column: the rules of the findings stored on the row while their
+        fingerprint is today's; else of the findings recomputed now, stored after the page is
+        rendered."""
         key = self.findings_key(obj)  # before computing (the race in template_submit)
         if key is not None and obj.checked_key == key:
-            return stored_findings(obj)
+            return {f["rule"] for f in obj.checked_findings}
         findings = self.item_findings(obj)
         if key is not None and obj.state == ReviewState.PENDING:
             obj.checked_findings, obj.checked_key = [f.as_dict() for f in findings], key
             memoised(("refreshed_findings",), list).append(obj)
-        return findings
-
-    def list_finding_rules(self, obj) -> set[str]:
-        """The rules of ``list_findings(obj)``, read from the stored findings while they are
-        today's (without building a ``Finding`` per stored finding)."""
-        key = self.findings_key(obj)
-        if key is not None and obj.checked_key == key:
-            return {f["rule"] for f in obj.checked_findings}
-        return {f.rule for f in self.list_findings(obj)}
+        return {f.rule for f in findings}
 
     def review_context(self, obj) -> list[tuple[str, object]]:
         shop = getattr(obj, "shop", None)

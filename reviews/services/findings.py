@@ -14,15 +14,8 @@ from collections.abc import Callable, Iterable
 
 from django.db import connection, transaction
 
-from reviews.findings import Finding
 from reviews.models.review import ReviewedItem, ReviewState
 from reviews.policy.memo import policy_memo, prime
-
-
-def stored_findings(item: ReviewedItem) -> list[Finding]:
-    """The findings stored on the row (``checked_findings``)."""
-    known = Finding.__dataclass_fields__
-    return [Finding(**{k: v for k, v in f.items() if k in known}) for f in item.checked_findings]
 
 
 def review_findings_store(*, items: Iterable[ReviewedItem]) -> int:
