@@ -38,6 +38,7 @@ chromium:
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m smsmarketing.embedded_db
 	$(PY) manage.py makemigrations --check --dry-run
 
