@@ -1,8 +1,8 @@
-"""Demo data for local use: a superuser, a reviewer, two merchants.
+"""Demo data of the merchant core: a superuser, a reviewer, two merchants, alice's SMS account.
 
 Idempotent: objects are looked up by natural keys and created only if missing,
 and existing objects are not modified (a changed demo password stays changed).
-Extend ``seed_demo`` with the demo data of each area.
+``campaigns.demo.seed_demo`` runs this first, then the demo data of the apps above.
 """
 
 from __future__ import annotations
@@ -13,8 +13,17 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from smsmarketing.models import Category, Membership, Shop
+from smsmarketing.models import (
+    Category,
+    LedgerEntry,
+    Membership,
+    RechargeOrder,
+    RechargePackage,
+    Shop,
+    SmsAccount,
+)
 from smsmarketing.roles import REVIEWER_GROUP
+from smsmarketing.services import account_activate, account_grant, recharge
 
 
 @dataclass(frozen=True)
@@ -34,9 +43,18 @@ DEMO_LOGINS = [
 DEMO_SHOPS = [("alice", "爱丽丝服饰旗舰店", "服饰内衣"), ("bob", "博康大药房", "医药")]
 
 
+@dataclass(frozen=True)
+class DemoCast:
+    """Who the demo data of the other apps is made for."""
+
+    shop: Shop
+    merchant: object
+    reviewer: object
+
+
 @transaction.atomic
-def seed_demo() -> int:
-    """Create the demo objects that are missing; return how many were created."""
+def seed_demo_core() -> tuple[int, DemoCast]:
+    """Create the core demo objects that are missing; return how many were created and the cast."""
     User = get_user_model()
     created = 0
     for login in DEMO_LOGINS:
@@ -56,22 +74,14 @@ def seed_demo() -> int:
             user=User.objects.get(username=username), shop=shop
         )
         created += int(new)
-    created += _seed_demo_account(User.objects.get(username="alice"))
-    from reviews.demo import seed_demo_signatures
-
-    created += seed_demo_signatures(
+    alice = User.objects.get(username="alice")
+    created += _seed_demo_account(alice)
+    cast = DemoCast(
         shop=Shop.objects.get(name=DEMO_SHOPS[0][1]),
-        merchant=User.objects.get(username="alice"),
+        merchant=alice,
         reviewer=User.objects.get(username="reviewer"),
     )
-    from reviews.demo_templates import seed_demo_templates
-
-    created += seed_demo_templates(
-        shop=Shop.objects.get(name=DEMO_SHOPS[0][1]),
-        merchant=User.objects.get(username="alice"),
-        reviewer=User.objects.get(username="reviewer"),
-    )
-    return created
+    return created, cast
 
 
 DEMO_GRANT_REASON = "演示数据：平台赠送"
@@ -81,9 +91,6 @@ DEMO_GRANT_UNITS = 2_000
 
 def _seed_demo_account(alice) -> int:
     """Alice's shop: SMS activated, a platform gift and one paid recharge (each once)."""
-    from smsmarketing.models import LedgerEntry, RechargeOrder, RechargePackage, SmsAccount
-    from smsmarketing.services import account_activate, account_grant, recharge
-
     shop = Shop.objects.get(name=DEMO_SHOPS[0][1])
     created = 0
     if not SmsAccount.objects.filter(shop=shop, status=SmsAccount.Status.ACTIVE).exists():

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from smsmarketing.demo import DEMO_LOGINS, seed_demo
+from campaigns.demo import seed_demo
+from smsmarketing.demo import DEMO_LOGINS
 
 
 class Command(BaseCommand):
