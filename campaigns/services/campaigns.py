@@ -24,7 +24,7 @@ from campaigns.models.audience import Coupon, Segment
 from campaigns.models.frequency import MessageClass
 from campaigns.models.sending import Campaign, CampaignRun
 from campaigns.services.frequency import frequency_decide
-from reviews.policy import check_content
+from reviews.policy.checker import check_content
 from reviews.policy.length import count_parts, full_message
 from reviews.policy.variables import render
 from smsmarketing.errors import SmsError
