@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class SmsmarketingConfig(AppConfig):
@@ -7,8 +8,7 @@ class SmsmarketingConfig(AppConfig):
     verbose_name = "商家与短信账户"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_migrate
-
+        # Here, not at the top: roles imports auth's models, which exist only once apps are loaded.
         from smsmarketing.roles import sync_reviewer_group
 
         post_migrate.connect(sync_reviewer_group, dispatch_uid="sync_reviewer_group")

@@ -9,17 +9,20 @@ share it; ``make stop`` ends it. CI and production set ``DATABASE_URL``.
 
 from __future__ import annotations
 
+import logging
+import os
+import warnings
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
 
 EMBEDDED_DB_NAME = "smsmarketing"
 
 
 def database_url(data_dir: Path) -> str:
     """Start the embedded server if needed and return a URL for our database."""
-    import logging
-    import os
-    import warnings
-
     # pgserver logs every process exit at INFO and platformdirs warns without
     # XDG_RUNTIME_DIR; neither is news to an operator.
     logging.getLogger("pgserver").setLevel(logging.WARNING)
@@ -27,7 +30,8 @@ def database_url(data_dir: Path) -> str:
     (data_dir.parent / ".run").mkdir(exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pgserver  # imported lazily: only machines without DATABASE_URL need it
+        # Imported here: an optional dependency, only machines without DATABASE_URL need it.
+        import pgserver
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(str(data_dir), cleanup_mode=None)
@@ -41,11 +45,6 @@ def database_url(data_dir: Path) -> str:
 
 def ensure_database(url: str) -> None:
     """Create the database of a ``postgres://`` URL if it does not exist yet."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    import psycopg
-    from psycopg import sql
-
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
     admin_url = urlunsplit(parts._replace(path="/postgres"))
@@ -56,7 +55,5 @@ def ensure_database(url: str) -> None:
 
 
 if __name__ == "__main__":
-    import os
-
     if os.environ.get("DATABASE_URL"):
         ensure_database(os.environ["DATABASE_URL"])

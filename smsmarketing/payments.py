@@ -13,14 +13,13 @@ class with no constructor arguments); the default is ``SimulatedPayment``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-if TYPE_CHECKING:
-    from smsmarketing.models import RechargeOrder
+from smsmarketing.models import RechargeOrder
 
 DEFAULT_PAYMENT_PROVIDER = "smsmarketing.payments.SimulatedPayment"
 

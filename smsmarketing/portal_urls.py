@@ -1,13 +1,14 @@
 from django.urls import path
 
-from smsmarketing import account_views, views
+from smsmarketing.views import account as account_views
+from smsmarketing.views import portal as portal_views
 
 app_name = "portal"
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("shop/<int:shop_id>/", views.dashboard, name="dashboard"),
-    path("shop/<int:shop_id>/account/", views.account, name="account"),
+    path("", portal_views.home, name="home"),
+    path("shop/<int:shop_id>/", portal_views.dashboard, name="dashboard"),
+    path("shop/<int:shop_id>/account/", account_views.overview, name="account"),
     path("shop/<int:shop_id>/account/activate/", account_views.activate, name="account_activate"),
     path("shop/<int:shop_id>/account/threshold/", account_views.threshold, name="account_threshold"),
     path("shop/<int:shop_id>/account/recharge/", account_views.recharge_page, name="account_recharge"),

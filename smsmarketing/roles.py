@@ -10,19 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
+
 REVIEWER_GROUP = "reviewers"
 
 # (app_label, codename). Kept in one list so a reviewer's powers can be read in one place.
 REVIEWER_PERMISSIONS: list[tuple[str, str]] = [
     ("smsmarketing", "view_shop"),
     ("smsmarketing", "view_category"),
-    # SMS account (issue 3): read-only, to answer merchants; grants need smsmarketing.grant_units.
+    # SMS account: read-only, to answer merchants; grants need smsmarketing.grant_units.
     ("smsmarketing", "view_smsaccount"),
     ("smsmarketing", "view_rechargeorder"),
     ("smsmarketing", "view_rechargepackage"),
     ("smsmarketing", "view_ledgerentry"),
     ("smsmarketing", "view_reservation"),
-    # reviews: signatures (issue 4) — decide, see the queue and the audit trail, edit word lists.
+    # reviews: signatures — decide, see the queue and the audit trail, edit word lists.
     ("reviews", "review_signature"),
     ("reviews", "view_signature"),
     ("reviews", "view_reviewdecision"),
@@ -32,7 +35,7 @@ REVIEWER_PERMISSIONS: list[tuple[str, str]] = [
     ("reviews", "view_platformbrandterm"),
     ("reviews", "add_platformbrandterm"),
     ("reviews", "change_platformbrandterm"),
-    # reviews: templates and content policy (issue 5) — decide templates, edit word lists and variables.
+    # reviews: templates and content policy — decide templates, edit word lists and variables.
     ("reviews", "review_template"),
     ("reviews", "view_messagetemplate"),
     ("reviews", "view_officialtemplate"),
@@ -49,7 +52,7 @@ REVIEWER_PERMISSIONS: list[tuple[str, str]] = [
     ("reviews", "delete_wordlistexception"),
     ("reviews", "view_wordlistrevision"),
     ("reviews", "view_templatevariable"),
-    # campaigns: frequency rules, promotion periods, opt-out keywords (issue 6); opt-outs read-only.
+    # campaigns: frequency rules, promotion periods, opt-out keywords; opt-outs read-only.
     ("campaigns", "view_ruleset"),
     ("campaigns", "add_ruleset"),
     ("campaigns", "change_ruleset"),
@@ -71,9 +74,6 @@ REVIEWER_PERMISSIONS: list[tuple[str, str]] = [
 
 def sync_reviewer_group(**kwargs: Any) -> None:
     """Give the reviewers group exactly the permissions that exist of our list."""
-    from django.contrib.auth.models import Group, Permission
-    from django.db.models import Q
-
     group, _ = Group.objects.get_or_create(name=REVIEWER_GROUP)
     query = Q(pk__in=[])
     for app_label, codename in REVIEWER_PERMISSIONS:

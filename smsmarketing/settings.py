@@ -39,7 +39,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
-    "smsmarketing.admin_site.SmsAdminConfig",  # django.contrib.admin, cheaper app list
+    "smsmarketing.admin_site.SmsAdminConfig",  # django.contrib.admin with the platform's titles
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -95,6 +95,7 @@ WSGI_APPLICATION = "smsmarketing.wsgi.application"
 if os.environ.get("DATABASE_URL"):
     _database_url = os.environ["DATABASE_URL"]
 else:
+    # Imported only here: it starts a server, which a machine with DATABASE_URL never needs.
     from smsmarketing.embedded_db import database_url
 
     _database_url = database_url(BASE_DIR / ".pgdata")
@@ -120,8 +121,7 @@ CACHE_SHARED = os.environ.get("CACHE_URL", "").startswith(("redis://", "rediss:/
 if CACHE_SHARED:
     CACHES = {
         "default": {
-            # Django's RedisCache, one redis-py client per pool instead of one per operation.
-            "BACKEND": "smsmarketing.cache.RedisCache",
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["CACHE_URL"],
             "KEY_PREFIX": DATABASES["default"]["NAME"],
         }
@@ -134,11 +134,6 @@ if CACHE_SHARED:
 # django-axes first: it refuses a locked-out username+IP before the password is checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    # Django's ModelBackend, reading a user's and their groups' permissions in one query.
-    "smsmarketing.auth_backends.PermissionBackend",
-    # Kept only because sessions name the backend that logged them in (Django logs out a session
-    # whose backend is not listed): it answers nothing PermissionBackend has not already loaded
-    # into the user's caches, so it runs no query. Removable when such sessions have expired.
     "django.contrib.auth.backends.ModelBackend",
 ]
 
@@ -165,8 +160,7 @@ STATICFILES_DIRS = [
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # WhiteNoise's CompressedManifestStaticFilesStorage, each file's URL built once per process.
-    "staticfiles": {"BACKEND": "smsmarketing.staticfiles.StaticFilesStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
 LOGIN_URL = "login"
@@ -179,7 +173,7 @@ HTTPS = env_bool("HTTPS", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = HTTPS
 # Kannel's callbacks come over plain http from the gateway host (127.0.0.1); they
-# carry their own tokens (campaigns.views_gateway).
+# carry their own tokens (campaigns.views.gateway).
 SECURE_REDIRECT_EXEMPT = [r"^hooks/kannel/"]
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS

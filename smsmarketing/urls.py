@@ -2,11 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from smsmarketing import views as portal_views
-
-admin.site.site_header = "短信营销管理平台 · 审核工作台"
-admin.site.site_title = "短信营销管理平台"
-admin.site.index_title = "平台运营"
+from smsmarketing.views import portal as portal_views
 
 urlpatterns = [
     path("favicon.ico", portal_views.favicon),

@@ -8,7 +8,6 @@ from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.cache import cache_control
 
-from smsmarketing import account_views
 from smsmarketing.portal import render_portal, shop_view
 from smsmarketing.selectors import account_for_shop, shops_for_user
 
@@ -27,10 +26,6 @@ def home(request: HttpRequest) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     context = {"nav": "dashboard", "account": account_for_shop(shop=request.shop)}
     return render_portal(request, "portal/dashboard.html", context)
-
-
-# The SMS account pages (短信账户) live in smsmarketing/account_views.py.
-account = account_views.overview
 
 
 @cache_control(max_age=86400, public=True)

@@ -91,8 +91,19 @@ def test_the_portal_shows_the_limit_in_chinese(client, alice, ready_shop):
 
 
 def test_other_users_are_not_affected_by_a_shops_limit(ready_shop, alice):
-    other = make_shop("别家", owner=make_user("dora"))
+    dora = make_user("dora")
+    other = make_shop("别家", owner=dora)
     make_active_account(other, balance=10)
     for i in range(VERIFY_PER_SHOP_DAY):
         request_at(ready_shop, alice, f"1391234{i:04d}", MORNING + timedelta(seconds=i))
-    request_at(other, None, "13800000000", MORNING + timedelta(minutes=5))
+    later = MORNING + timedelta(minutes=5)
+    with pytest.raises(CampaignInvalid):  # the first shop is at its limit...
+        request_at(ready_shop, alice, "13912349999", later)
+
+    code = request_at(other, dora, "13800000000", later)  # ...the other shop is not
+
+    assert len(code) == 6 and code.isdigit()
+    with time_machine.travel(later + timedelta(minutes=1), tick=False):
+        verified_phone_confirm(shop=other, user=dora, phone="13800000000", code=code)
+    assert VerifiedPhone.objects.get(shop=other, phone="13800000000").verified_at is not None
+    assert not VerifiedPhone.objects.filter(shop=ready_shop, phone="13912349999").exists()
