@@ -1,4 +1,4 @@
-"""Forms of the merchant's customer and campaign pages: parse input, no business rules."""
+"""Forms of the merchant's customer, campaign and opt-out pages: parse input, no business rules."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, Coupon, Segment
+from campaigns.services.optouts import CONSENT_NOTE_MIN_LENGTH
 
 _LIST_SPLIT = re.compile(r"[,，、;；|\s]+")
 # Bounds of numbers a merchant types: beyond them a value is a typo, and the columns
@@ -132,3 +133,20 @@ class TestPhoneForm(forms.Form):
 class VerifyCodeForm(forms.Form):
     phone = forms.CharField(label=_("手机号"), max_length=20)
     code = forms.CharField(label=_("验证码"), max_length=6)
+
+
+class ResubscribeForm(forms.Form):
+    phone = forms.CharField(label=_("手机号"), max_length=32)
+    consent_note = forms.CharField(
+        label=_("客户同意记录"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "写明客户何时、以何种方式同意再次接收短信，例如“2026-03-01 客服电话录音，客户同意”。"
+        ),
+        min_length=CONSENT_NOTE_MIN_LENGTH,
+        max_length=500,
+    )
+    confirm = forms.BooleanField(
+        label=_("我确认已取得该客户的明确同意"),
+        error_messages={"required": _("请确认已取得客户同意。")},
+    )

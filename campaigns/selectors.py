@@ -6,20 +6,20 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from campaigns.models.audience import Customer, Purchase, Segment
+from campaigns.models.frequency import OptOut, OptOutEvent
 from campaigns.models.sending import Campaign, CampaignRun, Message, VerifiedPhone
-
-if TYPE_CHECKING:
-    from reviews.models import Signature
+from reviews.selectors import live_signature, pending_signature
+from smsmarketing.models import Shop, SmsAccount
+from smsmarketing.selectors import account_for_shop
 
 # --- audiences ----------------------------------------------------------------
 
@@ -84,13 +84,21 @@ def campaign_audience(*, campaign: Campaign, day=None, now: datetime | None = No
     return audience
 
 
+class Recipient(NamedTuple):
+    """One recipient of a run. A named tuple (immutable), not a frozen dataclass: the planner
+    makes one per recipient, and a tuple is built several times faster."""
+
+    key: int  # keyset position: the customer id (0 for a test SMS)
+    customer_id: int | None
+    phone: str
+    name: str
+
+
 def run_recipients_after(
     *, run: CampaignRun, cursor: int, limit: int | None, now: datetime | None = None, upto: int | None = None
-) -> list:
+) -> list[Recipient]:
     """The next ``limit`` recipients of a run after keyset ``cursor`` (customer id order),
     up to key ``upto`` included when given (a claimed planning batch: ``limit`` None)."""
-    from campaigns.services.campaigns import Recipient
-
     if run.kind == CampaignRun.Kind.TEST:
         return [] if cursor else [Recipient(key=1, customer_id=None, phone=run.test_phone, name="")]
     rows = _run_audience_after(run=run, cursor=cursor, now=now)
@@ -302,8 +310,6 @@ def _optouts_after_kept(*, campaign: Campaign, kept: dict) -> int:
 
 
 def _optouts_after(*, campaign: Campaign, messages) -> int:
-    from campaigns.models.frequency import OptOut
-
     if not campaign.started_at:
         return 0
     sent_to = messages.exclude(sent_at=None).values("phone")
@@ -411,53 +417,24 @@ def _campaign_timeline(*, campaign: Campaign) -> dict:
 # --- the campaign's page ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CampaignPageFacts:
-    """What the campaign's page shows besides the campaign and its statistics."""
-
-    verified_phones: list[str]  # the shop's verified phones (targets of a test SMS)
-    test_messages: list[Message]  # the last 5 test messages, newest first
-    live_signature: Signature | None  # the shop's live signature (only id, shop_id, state, text loaded)
+def shop_verified_phones(*, shop: Shop) -> list[str]:
+    """The shop's verified phones (where a test SMS may go), in the order they were added."""
+    phones = VerifiedPhone.objects.filter(shop=shop, verified_at__isnull=False).order_by("id")
+    return list(phones.values_list("phone", flat=True))
 
 
-def campaign_page_facts(*, campaign: Campaign) -> CampaignPageFacts:
-    """The shop's verified phones, the campaign's last test runs and the shop's live signature
-    in ONE query of hand-written SQL: the page is the most requested one with the dashboard, and
-    the three ORM queries it replaces cost ~1 ms of CPU per view, nearly all of it compiling
-    them. The test messages are read only when there are test runs.
+TEST_MESSAGES_SHOWN = 5
 
-    No ORDER BY id ... LIMIT over the messages: with it PostgreSQL may walk the whole message
-    table backwards by id (1.1 s at 1M messages for an old campaign; docs/PERFORMANCE.md).
-    """
-    from reviews.models import Signature
-    from reviews.models.review import ReviewState
 
-    sql = f"""
-        SELECT ARRAY(SELECT phone FROM {VerifiedPhone._meta.db_table}
-                     WHERE shop_id = %(shop)s AND verified_at IS NOT NULL ORDER BY id),
-               ARRAY(SELECT id FROM {CampaignRun._meta.db_table}
-                     WHERE campaign_id = %(campaign)s AND kind = %(test)s ORDER BY id DESC LIMIT 5),
-               live.id, live.text
-        FROM (SELECT 1) AS one
-        LEFT JOIN {Signature._meta.db_table} AS live ON live.shop_id = %(shop)s AND live.state = %(live)s
-    """  # one live signature per shop at most: signature_one_live_per_shop
-    params = {
-        "shop": campaign.shop_id, "campaign": campaign.pk, "test": CampaignRun.Kind.TEST,
-        "live": ReviewState.APPROVED,
-    }  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        phones, test_runs, signature_id, signature_text = cursor.fetchone()
-    live = None
-    if signature_id is not None:
-        live = Signature.from_db(
-            connection.alias, ["id", "shop_id", "state", "text"],
-            [signature_id, campaign.shop_id, ReviewState.APPROVED, signature_text],
-        )  # fmt: skip
-    tests = []
-    if test_runs:  # one message per test run
-        tests = sorted(Message.objects.filter(run_id__in=test_runs), key=lambda m: m.pk, reverse=True)[:5]
-    return CampaignPageFacts(verified_phones=phones, test_messages=tests, live_signature=live)
+def campaign_test_messages(*, campaign: Campaign) -> list[Message]:
+    """The messages of the campaign's last test runs (one each), newest first.
+
+    The runs are picked first and the messages sorted here: ``ORDER BY id DESC LIMIT`` over the
+    messages lets PostgreSQL walk the whole message table backwards by id (over a second at
+    1M messages for an old campaign)."""
+    runs = CampaignRun.objects.filter(campaign=campaign, kind=CampaignRun.Kind.TEST).order_by("-id")
+    messages = Message.objects.filter(run__in=runs.values("id")[:TEST_MESSAGES_SHOWN])
+    return sorted(messages, key=lambda m: m.pk, reverse=True)
 
 
 def campaign_messages_for_export(*, campaign: Campaign) -> QuerySet[Message]:
@@ -479,13 +456,11 @@ def shop_campaigns(*, shop) -> QuerySet[Campaign]:
     )
 
 
-# --- opt-outs [frequency issue] -----------------------------------------------------------
+# --- opt-outs -----------------------------------------------------------------------------
 
 
 def shop_optouts(*, shop_id: int, phone_query: str = "") -> QuerySet:
     """The shop's opted-out phones, newest first; ``phone_query`` filters by digits contained."""
-    from campaigns.models.frequency import OptOut
-
     optouts = OptOut.objects.filter(shop_id=shop_id).order_by("-created_at", "-id")
     digits = "".join(ch for ch in phone_query if ch.isdigit())
     if digits:
@@ -495,8 +470,6 @@ def shop_optouts(*, shop_id: int, phone_query: str = "") -> QuerySet:
 
 def shop_optout_events(*, shop_id: int, phone: str | None = None, limit: int = 20) -> list:
     """The latest opt-out and re-subscription events of the shop (of one phone if given)."""
-    from campaigns.models.frequency import OptOutEvent
-
     events = OptOutEvent.objects.filter(shop_id=shop_id).select_related("actor")
     events = events.order_by("-created_at", "-id")
     if phone:
@@ -518,33 +491,17 @@ class SetupStep:
     action: str
 
 
-def shop_setup_steps(*, shop, account=None) -> list[SetupStep]:
+def shop_setup_steps(*, shop: Shop, account: SmsAccount | None = None) -> list[SetupStep]:
     """Activate → recharge → signature → customers → first campaign, each done or not.
 
-    One query for the shop's facts (plus one for the account unless given): the
-    dashboard shows it on every visit, so customers and campaigns are tested for
-    existence, not counted.
-    """
-    from reviews.models import Signature
-    from reviews.models.review import ReviewState
-    from smsmarketing.models import Shop
-    from smsmarketing.selectors import account_for_shop
-
+    The dashboard shows it on every visit, so customers and campaigns are tested for
+    existence, not counted."""
     if account is None:
         account = account_for_shop(shop=shop)
-    signatures = Signature.objects.filter(shop=OuterRef("pk"))
-    facts = (
-        Shop.objects.filter(pk=shop.pk)
-        .annotate(
-            live_text=Subquery(signatures.filter(state=ReviewState.APPROVED).order_by("-id").values("text")[:1]),
-            has_pending=Exists(signatures.filter(state=ReviewState.PENDING)),
-            has_customers=Exists(Customer.objects.filter(shop=OuterRef("pk"))),
-            has_campaigns=Exists(Campaign.objects.filter(shop=OuterRef("pk"))),
-        )
-        .values("live_text", "has_pending", "has_customers", "has_campaigns")
-        .get()
-    )
-    live, customers, campaigns = facts["live_text"], facts["has_customers"], facts["has_campaigns"]
+    live = live_signature(shop=shop)
+    pending = live is None and pending_signature(shop=shop) is not None
+    customers = Customer.objects.filter(shop=shop).exists()
+    campaigns = Campaign.objects.filter(shop=shop).exists()
     funded = account.pk is not None and (account.balance > 0 or account.reserved > 0)
     return [
         SetupStep("开通短信服务", account.is_active, "已开通" if account.is_active else "未开通",
@@ -552,7 +509,7 @@ def shop_setup_steps(*, shop, account=None) -> list[SetupStep]:
         SetupStep("购买短信套餐", funded, f"余量 {account.balance:,} 条" if funded else "余量为 0",
                   "portal:account_recharge", "去充值"),
         SetupStep("设置短信签名", live is not None,
-                  f"【{live}】已生效" if live else ("审核中" if facts["has_pending"] else "未设置"),
+                  f"【{live.text}】已生效" if live else ("审核中" if pending else "未设置"),
                   "reviews:signature", "去设置"),
         SetupStep("导入客户", customers, "已导入" if customers else "还没有客户",
                   "campaigns:customers", "去导入"),

@@ -2,11 +2,11 @@
 
 from django.urls import path
 
-from campaigns import views_gateway
+from campaigns.views import gateway as gateway_views
 
 app_name = "gateway"
 
 urlpatterns = [
-    path("dlr/", views_gateway.kannel_dlr, name="kannel_dlr"),
-    path("mo/", views_gateway.kannel_mo, name="kannel_mo"),
+    path("dlr/", gateway_views.kannel_dlr, name="kannel_dlr"),
+    path("mo/", gateway_views.kannel_mo, name="kannel_mo"),
 ]

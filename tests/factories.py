@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from decimal import Decimal
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
+from campaigns.models import Coupon
+from campaigns.services.audience import coupon_create
+from reviews.models import MessageTemplate
 from smsmarketing.models import Category, Membership, Shop
 from smsmarketing.roles import REVIEWER_GROUP
 
@@ -52,3 +59,39 @@ def make_active_account(shop: Shop, *, balance: int = 0, user=None):
         account_grant(shop_id=shop.pk, units=balance, reason="测试发放", actor=None)
         account.refresh_from_db()
     return account
+
+
+# A coupon template's text: every coupon variable, nothing a coupon campaign cannot fill.
+COUPON_TEMPLATE_TEXT = "${shop_name}送您${coupon_amount}优惠券，${coupon_threshold}，点击${coupon_link}领取。"
+
+
+def make_approved_template(
+    shop: Shop, *, text: str = COUPON_TEMPLATE_TEXT, use: str = "coupon", name: str = "店铺券",
+    at: datetime | None = None,
+) -> MessageTemplate:  # fmt: skip
+    """A custom template of the shop, stored approved at ``at`` (now by default).
+
+    Written straight as approved, without the review: a test may need a text the checker
+    would refuse (a variable this kind of campaign cannot fill)."""
+    at = at or timezone.now()
+    return MessageTemplate.objects.create(
+        origin="custom", shop=shop, name=name, use=use, message_class="marketing", text=text,
+        state="approved", submitted_at=at, due_at=at, decided_at=at,
+    )  # fmt: skip
+
+
+def official_template(*, use: str = "coupon") -> MessageTemplate:
+    """The first of the platform's official templates of ``use`` (seeded by a migration)."""
+    return MessageTemplate.objects.filter(origin="official", use=use).order_by("pk").first()
+
+
+def make_coupon(
+    shop: Shop, *, user, name: str = "会员券", amount: str = "20", threshold: str = "199",
+    valid_from: datetime | None = None, days: int = 30, total_count: int = 100,
+) -> Coupon:  # fmt: skip
+    """A coupon of the shop, created through the service, valid ``days`` from ``valid_from`` (now)."""
+    start = valid_from or timezone.now()
+    return coupon_create(
+        shop=shop, user=user, name=name, amount=Decimal(amount), threshold=Decimal(threshold),
+        valid_from=start, valid_until=start + timedelta(days=days), total_count=total_count,
+    )  # fmt: skip

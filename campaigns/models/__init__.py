@@ -1,13 +1,13 @@
 """Models of the campaigns app, one module per sub-domain.
 
-- ``frequency``: frequency rules, promotion periods, counters, opt-outs     [frequency issue]
-- ``audience``: customers, purchases, segments, coupons                    [campaigns issue]
-- ``sending``: campaigns, messages, delivery reports                       [campaigns issue]
-- ``gateway``: inbound messages (MO) received through Kannel               [gateway issue]
+- ``audience``: customers, purchases, segments, coupons
+- ``sending``: campaigns, runs, messages, delivery reports, verified test phones
+- ``frequency``: frequency rules, promotion periods, counters, opt-outs
+- ``gateway``: inbound messages (MO) received through Kannel
 Each module's models are imported here so Django finds them.
 """
 
-from campaigns.models.audience import Coupon, Customer, Purchase, Segment  # noqa: F401, E402
+from campaigns.models.audience import Coupon, Customer, Purchase, Segment  # noqa: F401
 from campaigns.models.frequency import (  # noqa: F401
     FrequencyRule,
     MessageClass,
@@ -20,7 +20,7 @@ from campaigns.models.frequency import (  # noqa: F401
     ShopCounter,
 )
 from campaigns.models.gateway import InboundMessage  # noqa: F401
-from campaigns.models.sending import (  # noqa: F401, E402
+from campaigns.models.sending import (  # noqa: F401
     Campaign,
     CampaignRun,
     DeliveryReport,

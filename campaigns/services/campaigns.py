@@ -8,10 +8,12 @@ when the transaction commits.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -20,15 +22,21 @@ from django.utils.translation import gettext as _
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
+from campaigns.gateways import get_gateway
+from campaigns.gateways.base import OutboundSms
 from campaigns.models.audience import Coupon, Segment
 from campaigns.models.frequency import MessageClass
-from campaigns.models.sending import Campaign, CampaignRun
-from campaigns.services.frequency import frequency_decide
+from campaigns.models.sending import Campaign, CampaignRun, VerifiedPhone
+from campaigns.phones import normalize_phone
+from campaigns.selectors import Recipient, run_recipients_after
+from campaigns.services.frequency import frequency_decide, in_quiet_hours, next_send_window
 from reviews.policy.checker import check_content
 from reviews.policy.length import count_parts, full_message
-from reviews.policy.variables import render
+from reviews.policy.variables import VariableMissing, render
+from reviews.selectors import live_signature, usable_templates
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Shop, SmsAccount
+from smsmarketing.security import rate_limit_hit
 from smsmarketing.services import shop_ensure_sms_allowed
 
 NO_SIGNATURE = "NO-SIGNATURE"
@@ -60,16 +68,6 @@ class CampaignStateError(SmsError):
     rule = "CAMPAIGN-STATE"
 
 
-class Recipient(NamedTuple):
-    """One recipient of a run. A named tuple (immutable), not a frozen dataclass: the planner
-    makes one per recipient, and a tuple is built several times faster (performance)."""
-
-    key: int  # keyset position: the customer id (0 for a test SMS)
-    customer_id: int | None
-    phone: str
-    name: str
-
-
 @dataclass(frozen=True)
 class SmsState:
     signature: str | None
@@ -92,8 +90,6 @@ def campaign_source_text(*, campaign: Campaign) -> str:
 
 def _money(value) -> str:
     """20 → "20", 19.90 → "19.9" (values may be ints or Decimals before a save)."""
-    from decimal import Decimal
-
     return f"{Decimal(str(value)).normalize():f}"
 
 
@@ -143,8 +139,6 @@ def parts_of(*, signature: str | None, body: str) -> int:
 
 def shop_sms_state(*, shop: Shop, campaign: Campaign | None = None) -> SmsState:
     """Whether the shop may send now, and the signature live right now."""
-    from reviews.selectors import live_signature
-
     if shop.sms_restricted:
         return SmsState(None, CATEGORY_RESTRICTED)
     if not shop.active:
@@ -158,8 +152,6 @@ def shop_sms_state(*, shop: Shop, campaign: Campaign | None = None) -> SmsState:
 
 
 def template_usable(*, campaign: Campaign) -> bool:
-    from reviews.selectors import usable_templates
-
     return usable_templates(shop=campaign.shop, use=campaign.kind).filter(pk=campaign.template_id).exists()
 
 
@@ -179,27 +171,19 @@ def campaign_preview(*, campaign: Campaign) -> tuple[str, int]:
 
 
 def _check_text(*, shop: Shop, kind: str, text: str) -> None:
-    from reviews.selectors import live_signature
-
     signature = live_signature(shop=shop)
     result = check_content(
         kind="text",
         text=text,
         signature=signature.text if signature else None,
         message_class="marketing",
-        **({"use": kind} if _check_takes_use() else {}),
+        use=kind,
     )
     if not result.ok:
         raise CampaignContentRejected(
             _("短信内容未通过检查：") + "；".join(f"[{f.rule}] {f.message}" for f in result.findings),
             findings=result.findings,
         )
-
-
-def _check_takes_use() -> bool:
-    import inspect
-
-    return "use" in inspect.signature(check_content).parameters
 
 
 def campaign_create(
@@ -258,8 +242,6 @@ def campaign_create(
 
 def _check_renders(*, campaign: Campaign) -> None:
     """Every variable of the content can be filled for this kind (no coupon variable without a coupon)."""
-    from reviews.policy.variables import VariableMissing
-
     sample = Recipient(key=0, customer_id=None, phone="", name="")
     try:
         message_for(campaign=campaign, recipient=sample, signature=None, link_code=PREVIEW_LINK_CODE)
@@ -392,9 +374,6 @@ def campaign_dry_run(*, campaign: Campaign, at: datetime | None = None) -> DryRu
     Nothing is counted or reserved (``frequency_decide(commit=False)``). Quiet hours
     are ignored (the send would be deferred to 08:00, not dropped).
     """
-    from campaigns.selectors import run_recipients_after
-    from campaigns.services.frequency import next_send_window
-
     shop_ensure_sms_allowed(shop=campaign.shop)
     at = next_send_window(at or timezone.now())
     account = SmsAccount.objects.filter(shop=campaign.shop).first()
@@ -459,10 +438,6 @@ def campaign_send_test(*, campaign: Campaign, user, phone: str) -> CampaignRun:
     It goes through the whole pipeline as a one-recipient run: it counts toward
     the frequency caps and is charged like any other message.
     """
-    from campaigns.models.sending import VerifiedPhone
-    from campaigns.phones import normalize_phone
-    from campaigns.services.frequency import in_quiet_hours
-
     shop_ensure_sms_allowed(shop=campaign.shop)
     if in_quiet_hours(timezone.now()):
         raise CampaignInvalid(_("营销短信（含测试短信）只能在 08:00–21:00 发送，请在此时间内再试。"))
@@ -492,8 +467,6 @@ DAY_SECONDS = 24 * 3600
 
 def _verification_throttle(*, shop_id: int, phone: str) -> None:
     """Count this request against the limits (atomic PostgreSQL counters); refuse beyond them."""
-    from smsmarketing.security import rate_limit_hit
-
     limits = [
         (f"verify:{shop_id}:{phone}", VERIFY_RESEND_SECONDS, 1, _("验证码已发送，请 1 分钟后再获取。")),
         (
@@ -511,20 +484,11 @@ def _verification_throttle(*, shop_id: int, phone: str) -> None:
 
 
 def _code_hash(*, phone: str, code: str) -> str:
-    import hashlib
-
     return hashlib.sha256(f"{settings.SECRET_KEY}:{phone}:{code}".encode()).hexdigest()
 
 
 def verified_phone_request(*, shop: Shop, user, phone: str):
     """Send a 6-digit code to ``phone`` (a platform message: not charged, not counted)."""
-    import secrets
-
-    from campaigns.gateways import get_gateway
-    from campaigns.gateways.base import OutboundSms
-    from campaigns.models.sending import VerifiedPhone
-    from campaigns.phones import normalize_phone
-
     shop_ensure_sms_allowed(shop=shop)
     normalized = normalize_phone(phone or "")
     if normalized is None:
@@ -549,9 +513,6 @@ def verified_phone_request(*, shop: Shop, user, phone: str):
 
 
 def verified_phone_confirm(*, shop: Shop, user, phone: str, code: str):
-    from campaigns.models.sending import VerifiedPhone
-    from campaigns.phones import normalize_phone
-
     shop_ensure_sms_allowed(shop=shop)
     normalized = normalize_phone(phone or "") or ""
     with transaction.atomic():

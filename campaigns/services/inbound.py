@@ -17,6 +17,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from campaigns.gateways.kannel import default_options
 from campaigns.models.gateway import InboundMessage
 from campaigns.models.sending import Message
 from campaigns.phones import normalize_phone
@@ -25,10 +26,9 @@ from smsmarketing.models import Shop
 
 logger = logging.getLogger(__name__)
 
+
 def service_number() -> str:
     """The number our messages are sent from (shops' sender codes are extensions of it)."""
-    from campaigns.gateways.kannel import default_options
-
     options = getattr(settings, "SMS_GATEWAY", {}).get("OPTIONS", {})
     return str(options.get("service_number") or default_options()["service_number"])
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import unicodedata
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from campaigns.models.frequency import OptOut, OptOutEvent, OptOutKeyword, OptOutSource, normalise_keyword
@@ -67,19 +67,13 @@ def optout_record(*, shop_id: int, phone: str, keyword: str, source: str) -> boo
     """
     normalised = _valid_phone(phone)
     source = OptOutSource(source).value
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic():
         # Race: the same reply handled twice at once. The unique (shop, phone) constraint
-        # makes the second insert a no-op (no row returned) instead of a duplicate.
-        cursor.execute(
-            f"""
-            INSERT INTO {OptOut._meta.db_table} (shop_id, phone, keyword, source, created_at)
-            VALUES (%s, %s, %s, %s, now())
-            ON CONFLICT (shop_id, phone) DO NOTHING
-            RETURNING id
-            """,
-            [shop_id, normalised, keyword[:64], source],
+        # refuses the second insert, and get_or_create then reads the first one's row.
+        _optout, created = OptOut.objects.get_or_create(
+            shop_id=shop_id, phone=normalised, defaults={"keyword": keyword[:64], "source": source}
         )
-        if cursor.fetchone() is None:
+        if not created:
             return False
         transaction.on_commit(lambda: optouts_changed(shop_id=shop_id))
         OptOutEvent.objects.create(

@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpRequest
 from django.urls import reverse
 
-from campaigns.models import Campaign, Customer, Message, Segment
+from campaigns.models import Campaign, CampaignRun, Customer, Message, Segment
 from tests.campaigns.campaign_fixtures import MARKETING_TEXT, MORNING, assert_ledger_clean
 from tests.factories import PASSWORD
 
@@ -88,3 +88,32 @@ def test_it_lists_campaigns_and_opens_the_new_coupon_form(client, alice, ready_s
     page = client.get(reverse("campaigns:new", args=[ready_shop.pk]) + "?kind=coupon")
     assert page.status_code == 200 and "优惠券到账提醒" in page.content.decode()
     assert client.get(reverse("campaigns:coupons", args=[ready_shop.pk])).status_code == 200
+
+
+def test_it_lists_each_campaign_with_its_kind_status_time_counts_and_progress(client, alice, alice_shop):
+    sent = Campaign.objects.create(
+        shop=alice_shop, kind="marketing", name="夏季<上新>", status="completed", text=MARKETING_TEXT,
+        created_by=alice, scheduled_at=MORNING,
+    )  # fmt: skip
+    run = CampaignRun.objects.create(campaign=sent, status="finished")
+    statuses = ["delivered"] * 1200 + ["failed"] * 300 + ["accepted"] * 500 + ["suppressed"] * 7
+    Message.objects.bulk_create(
+        Message(campaign=sent, run=run, shop=alice_shop, phone=f"139{i:08d}", status=status, parts=1)
+        for i, status in enumerate(statuses)
+    )
+    draft = Campaign.objects.create(
+        shop=alice_shop, kind="repurchase", name="复购", status="draft", text=MARKETING_TEXT, created_by=alice
+    )
+    login(client, alice)
+    html = client.get(reverse("campaigns:list", args=[alice_shop.pk])).content.decode()
+    rows = html.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+    assert len(rows) == 2  # newest first
+    assert f'<a href="/shop/{alice_shop.pk}/campaigns/{draft.pk}/">复购</a>' in rows[0]
+    assert '<td>复购提醒</td><td><span class="badge status-draft">草稿</span></td>' in rows[0]
+    assert "<td>—</td>" in rows[0] and "<progress" not in rows[0]
+    assert f'<a href="/shop/{alice_shop.pk}/campaigns/{sent.pk}/">夏季&lt;上新&gt;</a>' in rows[1]
+    assert '<td>短信营销</td><td><span class="badge status-completed">已完成</span></td>' in rows[1]
+    assert "<td>2026-06-01 10:00</td>" in rows[1]  # local time
+    cells = '<td class="num">2,000</td><td class="num">1,200</td><td class="num">300</td>'
+    assert cells in rows[1]
+    assert '<progress class="progress" max="100" value="75">75%</progress> 75%' in rows[1]

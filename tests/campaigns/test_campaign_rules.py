@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 import pytest
 import time_machine
-from django.utils import timezone
 from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
@@ -29,6 +27,7 @@ from campaigns.services.delivery import delivery_settle
 from campaigns.services.optouts import optout_record
 from campaigns.services.planning import run_plan
 from campaigns.services.sending import run_execute
+from reviews.models import MessageTemplate, Signature
 from reviews.services.signatures import signature_approve, signature_submit
 from smsmarketing.errors import CategoryRestricted
 from smsmarketing.models import SmsAccount
@@ -40,6 +39,7 @@ from tests.campaigns.campaign_fixtures import (
     assert_ledger_clean,
     phones,
 )
+from tests.factories import make_approved_template, make_coupon
 
 
 def draft(shop, user, **kwargs):
@@ -190,32 +190,9 @@ def test_it_previews_the_message_as_received(ready_shop, alice):
 
 
 def test_it_refuses_a_template_whose_variables_this_campaign_cannot_fill(ready_shop, alice):
-    from campaigns.services.audience import coupon_create
-    from reviews.models.templates import MessageTemplate
-
-    now = timezone.now()
-    template = MessageTemplate.objects.create(
-        origin="custom",
-        shop=ready_shop,
-        name="新品券",
-        use="coupon",
-        message_class="marketing",
-        text="${shop_name}的${product_name}上新了，送您${coupon_amount}优惠券，点击${coupon_link}领取。",
-        state="approved",
-        submitted_at=now,
-        due_at=now,
-        decided_at=now,
-    )
-    coupon = coupon_create(
-        shop=ready_shop,
-        user=alice,
-        name="券",
-        amount=Decimal("5"),
-        threshold=Decimal("50"),
-        valid_from=now,
-        valid_until=now + timedelta(days=7),
-        total_count=10,
-    )
+    text = "${shop_name}的${product_name}上新了，送您${coupon_amount}优惠券，点击${coupon_link}领取。"
+    template = make_approved_template(ready_shop, text=text)
+    coupon = make_coupon(ready_shop, user=alice)
     with pytest.raises(CampaignInvalid) as refused:
         campaign_create(
             shop=ready_shop, user=alice, kind="coupon", name="x", template=template, coupon=coupon
@@ -234,33 +211,9 @@ def test_it_refuses_a_test_sms_in_quiet_hours(ready_shop, alice):
 def test_it_drops_planned_messages_when_the_template_or_signature_is_gone_at_dispatch(
     ready_shop, alice, django_capture_on_commit_callbacks
 ):
-    from campaigns.services.audience import coupon_create
-    from reviews.models.templates import MessageTemplate
-    from reviews.selectors import live_signature
-
     with time_machine.travel(MORNING, tick=False):
-        template = MessageTemplate.objects.create(
-            origin="custom",
-            shop=ready_shop,
-            name="店铺券",
-            use="coupon",
-            message_class="marketing",
-            text="${shop_name}送您${coupon_amount}优惠券，${coupon_threshold}，点击${coupon_link}领取。",
-            state="approved",
-            submitted_at=MORNING,
-            due_at=MORNING,
-            decided_at=MORNING,
-        )
-        coupon = coupon_create(
-            shop=ready_shop,
-            user=alice,
-            name="券",
-            amount=Decimal("5"),
-            threshold=Decimal("50"),
-            valid_from=MORNING,
-            valid_until=MORNING + timedelta(days=7),
-            total_count=100,
-        )
+        template = make_approved_template(ready_shop, at=MORNING)
+        coupon = make_coupon(ready_shop, user=alice, valid_from=MORNING, days=7)
         campaigns = []
         for name in ("模板失效", "签名失效"):
             campaign = campaign_create(
@@ -280,7 +233,7 @@ def test_it_drops_planned_messages_when_the_template_or_signature_is_gone_at_dis
     with time_machine.travel(MORNING + timedelta(days=3), tick=False):  # past FREQ-SHOP-2DAY of the first
         second_run = CampaignRun.objects.get(campaign=campaigns[1])
         run_execute_plan_only(second_run)
-        live_signature(shop=ready_shop).__class__.objects.filter(shop=ready_shop).update(state="withdrawn")
+        Signature.objects.filter(shop=ready_shop).update(state="withdrawn")
         with django_capture_on_commit_callbacks(execute=True):
             run_execute(run_id=second_run.pk)
     planned = Message.objects.filter(run=second_run).exclude(status="suppressed")

@@ -9,7 +9,8 @@ from django.db import IntegrityError, transaction
 
 from campaigns.models import CampaignRun, Message
 from campaigns.models.audience import Customer
-from campaigns.services.campaigns import Recipient, campaign_create
+from campaigns.selectors import Recipient
+from campaigns.services.campaigns import campaign_create
 from campaigns.services.planning import Row, _insert
 from tests.campaigns.campaign_fixtures import MORNING
 

@@ -106,7 +106,7 @@ def test_it_refuses_a_forged_or_unauthenticated_report_changes_nothing_and_logs_
 ):
     message = _message(alice_shop)
     other = _message(alice_shop, "13800138001")
-    caplog.set_level(logging.WARNING, logger="campaigns.views_gateway")
+    caplog.set_level(logging.WARNING, logger="campaigns.views.gateway")
     assert _dlr(client, message.pk, 1, token="0" * 32).status_code == 403
     assert _dlr(client, message.pk, 1, token="").status_code == 403
     assert (
@@ -196,7 +196,7 @@ def test_it_decodes_a_ucs2_reply_that_was_not_recoded(client, alice_shop):
 
 def test_it_refuses_an_inbound_call_without_the_token_and_records_nothing(client, alice_shop, caplog):
     _message(alice_shop)
-    caplog.set_level(logging.WARNING, logger="campaigns.views_gateway")
+    caplog.set_level(logging.WARNING, logger="campaigns.views.gateway")
     assert _mo(client, sender="13800138000", text="R", token="forged").status_code == 403
     assert not InboundMessage.objects.exists() and not OptOut.objects.exists()
     assert any("refused a call without a valid token" in r.getMessage() for r in caplog.records)

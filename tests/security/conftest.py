@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 import time_machine
@@ -12,7 +11,7 @@ from django.apps import apps
 from django_q.scheduler import scheduler
 
 from campaigns.models import Campaign, Coupon, Segment
-from campaigns.services.audience import coupon_create, segment_save
+from campaigns.services.audience import segment_save
 from campaigns.services.campaigns import campaign_create, campaign_schedule
 from campaigns.services.optouts import optout_record
 from reviews.models import MessageTemplate, Signature
@@ -21,6 +20,7 @@ from reviews.services.templates import template_submit
 from smsmarketing.models import RechargeOrder, RechargePackage
 from smsmarketing.services.recharge import recharge
 from tests.campaigns.campaign_fixtures import MARKETING_TEXT, MORNING, pipeline_settings, ready_shop  # noqa: F401
+from tests.factories import make_coupon
 
 TEMPLATE_TEXT = (
     "${shop_name}会员日：送您${coupon_amount}优惠券，${coupon_threshold}，"
@@ -98,16 +98,7 @@ def world(ready_shop, alice, bob, bob_shop, reviewer, django_capture_on_commit_c
     shop = ready_shop
     with time_machine.travel(MORNING, tick=False):
         segment = segment_save(shop=shop, user=alice, name="爱丽丝VIP人群", tags_any=["VIP"])
-        coupon = coupon_create(
-            shop=shop,
-            user=alice,
-            name="爱丽丝会员券",
-            amount=Decimal("20"),
-            threshold=Decimal("199"),
-            valid_from=MORNING,
-            valid_until=MORNING + timedelta(days=30),
-            total_count=100,
-        )
+        coupon = make_coupon(shop, user=alice, name="爱丽丝会员券", valid_from=MORNING)
         template = template_submit(
             shop=shop,
             by=alice,

@@ -14,7 +14,7 @@ from django.urls import reverse
 from campaigns.models import Customer, Purchase
 from campaigns.services.importing import ImportFileError, customers_import
 from campaigns.services.optouts import optout_record
-from campaigns.views import IMPORT_DIR
+from campaigns.views.customers import IMPORT_DIR
 from smsmarketing.models import RechargeOrder
 from smsmarketing.services import account_grant
 from tests.security.test_permission_matrix import ROUTES, url_for

@@ -67,7 +67,7 @@ def test_it_refuses_a_forged_delivery_report_logs_it_and_changes_nothing(
     if token is None:
         token = dlr_token(other.pk)
     before = state()
-    with caplog.at_level(logging.WARNING, logger="campaigns.views_gateway"):
+    with caplog.at_level(logging.WARNING, logger="campaigns.views.gateway"):
         response = dlr(client, message.pk, 1, token=token)
     assert response.status_code == 403
     assert state() == before
@@ -78,7 +78,7 @@ def test_it_refuses_a_forged_delivery_report_logs_it_and_changes_nothing(
 def test_it_refuses_a_malformed_message_id(client, alice_shop, caplog, message_id):
     _message(alice_shop)
     before = state()
-    with caplog.at_level(logging.WARNING, logger="campaigns.views_gateway"):
+    with caplog.at_level(logging.WARNING, logger="campaigns.views.gateway"):
         response = client.get(f"{DLR}?id={quote(message_id)}&token=x&type=1")
     assert response.status_code == 403
     assert state() == before
@@ -89,7 +89,7 @@ def test_it_refuses_a_malformed_message_id(client, alice_shop, caplog, message_i
 def test_it_answers_400_to_an_authentic_report_of_no_known_type(client, alice_shop, caplog, kannel_type):
     message = _message(alice_shop)
     before = state()
-    with caplog.at_level(logging.WARNING, logger="campaigns.views_gateway"):
+    with caplog.at_level(logging.WARNING, logger="campaigns.views.gateway"):
         response = dlr(client, message.pk, quote(kannel_type))
     assert response.status_code == 400
     assert state() == before
@@ -128,7 +128,7 @@ def test_a_replayed_report_charges_once_and_cannot_flip_a_final_state(client, wo
 
 def test_it_refuses_an_inbound_call_with_a_forged_token_and_logs_it(client, alice_shop, caplog):
     before = state()
-    with caplog.at_level(logging.WARNING, logger="campaigns.views_gateway"):
+    with caplog.at_level(logging.WARNING, logger="campaigns.views.gateway"):
         for token in ("", "0" * 16, "令牌", dlr_token(1)):
             assert mo(client, token=token).status_code == 403
     assert state() == before

@@ -5,40 +5,22 @@ Thin adapters: parse the form, call one service, show the result or its Chinese 
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from campaigns.forms import ResubscribeForm
 from campaigns.selectors import shop_optout_events, shop_optouts
-from campaigns.services.optouts import CONSENT_NOTE_MIN_LENGTH, optout_resubscribe
+from campaigns.services.optouts import optout_resubscribe
 from smsmarketing.csvexport import csv_response
 from smsmarketing.errors import SmsError
 from smsmarketing.portal import render_portal, shop_view
 
 PAGE_SIZE = 50
-
-
-class ResubscribeForm(forms.Form):
-    phone = forms.CharField(label=gettext_lazy("手机号"), max_length=32)
-    consent_note = forms.CharField(
-        label=gettext_lazy("客户同意记录"),
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=gettext_lazy(
-            "写明客户何时、以何种方式同意再次接收短信，例如“2026-03-01 客服电话录音，客户同意”。"
-        ),
-        min_length=CONSENT_NOTE_MIN_LENGTH,
-        max_length=500,
-    )
-    confirm = forms.BooleanField(
-        label=gettext_lazy("我确认已取得该客户的明确同意"),
-        error_messages={"required": gettext_lazy("请确认已取得客户同意。")},
-    )
 
 
 def _page(request: HttpRequest, *, form: ResubscribeForm, status: int = 200) -> HttpResponse:
