@@ -9,22 +9,22 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from campaigns.services.campaigns import repurchase_run_today
 from campaigns.services.delivery import delivery_expire_stale, delivery_reports_apply, delivery_settle
+from campaigns.services.frequency import frequency_counters_purge_old
+from campaigns.services.pipeline import pipeline_setting
+from campaigns.services.planning import run_plan
+from campaigns.services.sending import run_execute, runs_resume_unfinished
 
 
 def run_campaign(run_id: int) -> str:
     """Advance one campaign run (start, plan, dispatch, finish)."""
-    from campaigns.services.sending import run_execute
-
     return run_execute(run_id=run_id)
 
 
 def plan_run_part(run_id: int) -> str:
     """One more planner of a run: ``run_campaign`` enqueues ``PLAN_WORKERS - 1`` of these, which
     plan batches of the run alongside it (the run task alone goes on to dispatch)."""
-    from campaigns.services.pipeline import pipeline_setting
-    from campaigns.services.planning import run_plan
-
     return (
         "planned"
         if run_plan(run_id=run_id, time_budget=pipeline_setting("TASK_TIME_BUDGET"))
@@ -34,8 +34,6 @@ def plan_run_part(run_id: int) -> str:
 
 def repurchase_daily(campaign_id: int) -> str:
     """The daily run of a repurchase reminder (one run per local day)."""
-    from campaigns.services.campaigns import repurchase_run_today
-
     return repurchase_run_today(campaign_id=campaign_id)
 
 
@@ -54,8 +52,6 @@ def settle_deliveries() -> int:
 
 def resume_unfinished_runs() -> int:
     """Every 10 minutes: re-enqueue runs left planning or dispatching by a killed worker."""
-    from campaigns.services.sending import runs_resume_unfinished
-
     return runs_resume_unfinished()
 
 
@@ -68,6 +64,4 @@ def expire_stale_messages() -> int:
 
 def purge_frequency_counters() -> int:
     """Daily (03:30 Asia/Shanghai): delete frequency counters of days no window or report reaches."""
-    from campaigns.services.frequency import frequency_counters_purge_old
-
     return frequency_counters_purge_old()

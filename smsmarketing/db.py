@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from django.db import connection
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connection, transaction
 
 
-def no_flush_from() -> str:
-    """A FROM item (with its leading comma) that makes the statement's own transaction commit
-    without waiting for the WAL flush: ``synchronous_commit`` off for that transaction only,
-    set while the statement runs. Empty inside a caller's transaction, where the setting would
-    cover the caller's writes too. For writes whose loss in a database crash is harmless
-    (each caller says why); a later durable commit flushes them anyway (the WAL is in order)."""
-    if connection.in_atomic_block:
-        return ""
-    return ", (SELECT set_config('synchronous_commit', 'off', true)) AS no_flush"
+@contextmanager
+def commit_without_flush() -> Iterator[None]:
+    """A transaction whose commit does not wait for the WAL flush (``SET LOCAL
+    synchronous_commit = off``: this transaction only, the connection is durable again after).
+
+    Cost it answers: a durable commit waits for the WAL to reach the disk (several ms here),
+    and a row lock taken in the transaction is held until that wait ends, so writers of one
+    hot row (a rate-limit counter, a batch of messages) queue one flush each. For writes whose
+    loss in a database crash is harmless; each caller says why. A later durable commit flushes
+    them anyway (the WAL is written in order), so a lost write is always one of the last.
+
+    Inside a caller's transaction this is a plain savepoint and stays durable: the setting
+    would cover the caller's writes too, which never agreed to be lost.
+    """
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        yield

@@ -10,10 +10,11 @@ N processes take N times the limit). One ``INSERT … ON CONFLICT DO UPDATE … 
 per call: atomic under concurrency, no read-modify-write.
 
 The gateway callbacks count with ``durable=False``: the increment commits without waiting
-for the WAL flush. Every callback of one client address updates the same counter row, and
-the row lock is held until the commit returns: with a durable commit the callbacks queued
-on that lock one WAL flush each (~150 reports/s here). A lost increment (the last fraction
-of a second before a database crash) only lets a client make a few more calls.
+for the WAL flush (``smsmarketing.db.commit_without_flush``). Every callback of one client
+address updates the same counter row, and the row lock is held until the commit: with a
+durable commit the callbacks queued on that lock one WAL flush each (~150 reports/s here).
+A lost increment (the last fraction of a second before a database crash) only lets a client
+make a few more calls.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime
 from functools import wraps
 
@@ -31,7 +33,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from smsmarketing.db import no_flush_from
+from smsmarketing.db import commit_without_flush
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +92,7 @@ WITH other AS (
     WHERE key = %(other)s AND window_start = %(window)s),
 hit AS (
     INSERT INTO smsmarketing_ratelimitcounter (key, window_start, hits)
-    SELECT %(key)s, %(window)s, 1 FROM other {no_flush}
+    SELECT %(key)s, %(window)s, 1 FROM other
     WHERE other.hits < %(other_limit)s
     ON CONFLICT (key, window_start) DO UPDATE SET hits = smsmarketing_ratelimitcounter.hits + 1
     RETURNING hits)
@@ -118,12 +120,12 @@ def rate_limit_hit(
     window = _window(now or timezone.now(), window_seconds)
     # Without ``unless``: no key is empty, and no count reaches the largest integer.
     other, other_limit = unless if unless is not None else ("", 2**31 - 1)
-    with connection.cursor() as cursor:
-        # Race: two processes counting the first call of a window at once; ON CONFLICT
-        # makes the second one increment the row the first inserted. The row stays locked
-        # by the increment until its transaction commits.
+    # Race: two processes counting the first call of a window at once; ON CONFLICT makes the
+    # second one increment the row the first inserted. The row stays locked by the increment
+    # until its transaction commits.
+    with nullcontext() if durable else commit_without_flush(), connection.cursor() as cursor:
         cursor.execute(
-            _HIT_SQL.format(no_flush="" if durable else no_flush_from()),
+            _HIT_SQL,
             {
                 "key": key[:200],
                 "window": window,
@@ -132,8 +134,9 @@ def rate_limit_hit(
             },
         )
         hits = cursor.fetchone()[0]
-        if hits == 1:
-            # First call of a new window: drop this key's old windows (rows stay bounded).
+    if hits == 1:
+        # First call of a new window: drop this key's old windows (rows stay bounded).
+        with connection.cursor() as cursor:
             cursor.execute(
                 "DELETE FROM smsmarketing_ratelimitcounter WHERE key = %s AND window_start < %s",
                 [key[:200], window],

@@ -1,8 +1,10 @@
 """Test settings: tasks run synchronously, fast password hashing, plain http."""
 
 from smsmarketing.settings import *  # noqa: F403
-from smsmarketing.settings import Q_CLUSTER
+from smsmarketing.settings import INSTALLED_APPS, Q_CLUSTER
 
+# The development-only benchmarks and SMPP simulator: their commands are smoke-tested.
+INSTALLED_APPS = [*INSTALLED_APPS, "bench"]
 DEBUG = False
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
@@ -28,7 +29,7 @@ from django.utils import timezone
 from campaigns.models.frequency import MessageClass
 from campaigns.models.sending import DeliveryReport, Message, reservation_reference
 from campaigns.services.frequency import ReleaseItem, frequency_release_many
-from smsmarketing.db import no_flush_from
+from smsmarketing.db import commit_without_flush
 from smsmarketing.services import account_charge, account_release
 
 QUEUED, ACCEPTED, DELIVERED, FAILED, REJECTED = "queued", "accepted", "delivered", "failed", "rejected"
@@ -74,19 +75,19 @@ def delivery_reports_apply(*, reports: list[tuple[int, str, datetime, dict | Non
     return changed
 
 
-# Durability of a report's commit. Each statement is its own transaction (no BEGIN/COMMIT
-# round trips) unless the caller holds one. Intermediate reports (queued/accepted) commit
-# without waiting for the WAL flush: if a database crash loses one, the message stays
-# 'sending', which a final report moves on just as well and the 72-hour sweep expires the
-# same way — nothing is charged or released by it. Final reports commit durably before
-# Kannel is answered, so a final status Kannel was told we have is never lost (once
+# Durability of a report's commit. Intermediate reports (queued/accepted) commit without
+# waiting for the WAL flush (``commit_without_flush``): if a database crash loses one, the
+# message stays 'sending', which a final report moves on just as well and the 72-hour sweep
+# expires the same way — nothing is charged or released by it. Each final report's statement
+# is its own transaction (no BEGIN/COMMIT round trips) and commits durably before Kannel is
+# answered, so a final status Kannel was told we have is never lost (once
 # answered 2xx, Kannel never sends that report again). Concurrent callbacks share WAL flushes
 # (PostgreSQL's group commit). Intermediate and final reports go in separate statements,
 # each simpler to plan than one statement deciding per row (planning was most of its cost).
 _INTERMEDIATE_SQL = """
 WITH r AS (
-    SELECT r.* FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::text[])
-    AS r(id, status, at, raw) {no_flush}),
+    SELECT * FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::text[])
+    AS r(id, status, at, raw)),
 changed AS (
     UPDATE {table} m SET status = 'accepted' FROM r
     WHERE m.id = r.id AND m.status = 'sending'
@@ -126,16 +127,13 @@ def _apply_round(reports: list[tuple[int, str, datetime, dict | None]]) -> int:
     # re-checks the status under the row lock, so the loser matches no row. A final state
     # is never left: intermediate reports only move 'sending', finals only non-finals.
     # Intermediate reports commit without the flush, finals durably (the comment above).
-    for group, sql, no_flush in ((intermediate, _INTERMEDIATE_SQL, True), (final, _FINAL_SQL, False)):
+    for group, sql, durable in ((intermediate, _INTERMEDIATE_SQL, False), (final, _FINAL_SQL, True)):
         if not group:
             continue
         ids, statuses, times, raws = (list(column) for column in zip(*group, strict=True))
         raws = [json.dumps(raw, ensure_ascii=False) if raw is not None else None for raw in raws]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                sql.format(table=table, log=log, no_flush=no_flush_from() if no_flush else ""),
-                [ids, statuses, times, raws],
-            )
+        with nullcontext() if durable else commit_without_flush(), connection.cursor() as cursor:
+            cursor.execute(sql.format(table=table, log=log), [ids, statuses, times, raws])
             changed += sum(1 for (applied,) in cursor.fetchall() if applied)
     return changed
 

@@ -43,12 +43,14 @@ from django.utils import timezone
 from campaigns.models.audience import Coupon
 from campaigns.models.frequency import MessageClass
 from campaigns.models.sending import Campaign, CampaignRun, Message, PlanBatch, reservation_reference
-from campaigns.selectors import run_recipients_after, run_recipients_last_key
-from campaigns.services.campaigns import Recipient, message_for, shop_sms_state
+from campaigns.selectors import Recipient, run_recipients_after, run_recipients_last_key
+from campaigns.services.campaigns import message_for, shop_sms_state
 from campaigns.services.frequency import frequency_decide
 from campaigns.services.pipeline import pipeline_setting
 from campaigns.sqlarrays import sql_int_array, sql_text_array
+from smsmarketing.db import commit_without_flush
 from smsmarketing.errors import AccountNotActive, InsufficientBalance, SmsError
+from smsmarketing.models import SmsAccount
 from smsmarketing.services import account_reserve
 
 INSUFFICIENT_BALANCE = "INSUFFICIENT-BALANCE"
@@ -137,15 +139,14 @@ def _claim(*, run_id: int, now: datetime):
 def _plan_claimed(*, run_id: int, now: datetime, number: int | None = None):
     """Plan a claimed, unplanned batch of the run (``number``, else the first one no other
     planner holds): _PLANNED, _STOPPED, or None when there is none to take."""
-    with transaction.atomic():
-        # Performance: the batch's commit does not wait for its WAL flush (this transaction
-        # only). A database crash can then lose the last batches committed, always whole
-        # (counts, reservation, rows and planned_at together), and a planner plans them
-        # again: the claim row is there, unplanned. Nothing outside depends on a lost batch:
-        # a message dispatched from it is recorded by a later, durable commit, and flushing
-        # that one flushes every earlier commit with it (the WAL is written in order).
+    # Performance: the batch's commit does not wait for its WAL flush. A database crash can
+    # then lose the last batches committed, always whole (counts, reservation, rows and
+    # planned_at together), and a planner plans them again: the claim row is there,
+    # unplanned. Nothing outside depends on a lost batch: a message dispatched from it is
+    # recorded by a later, durable commit, and flushing that one flushes every earlier commit
+    # with it (the WAL is written in order).
+    with commit_without_flush():
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off")
             # Performance: the frequency statements look a batch's phones up in the counter
             # tables by primary key (= ANY of the batch's phones). With the default
             # random_page_cost (4, for spinning disks) PostgreSQL switches to a sequential scan
@@ -343,8 +344,6 @@ def _commit(
 
 def _fit(*, campaign: Campaign, candidates: list[Row]) -> tuple[list[Row], str]:
     """The longest prefix the balance (and coupon stock) covers, and the reason for the rest."""
-    from smsmarketing.models import SmsAccount
-
     account = SmsAccount.objects.filter(shop_id=campaign.shop_id).values("status", "balance").first()
     if account is None or account["status"] != SmsAccount.Status.ACTIVE:
         return [], ACCOUNT_INACTIVE

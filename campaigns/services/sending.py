@@ -49,7 +49,7 @@ from campaigns.services.planning import run_plan
 from campaigns.sqlarrays import sql_int_array
 from reviews.models.signatures import Signature
 from reviews.policy.length import MULTI_PART_SIZE, SINGLE_PART_MAX
-from smsmarketing.db import no_flush_from
+from smsmarketing.db import commit_without_flush
 from smsmarketing.models import Category, Shop
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def run_execute(*, run_id: int, now: datetime | None = None) -> str:
         _defer(run_id, next_send_window(now))
         return "deferred"
     remaining = max(1.0, budget - (time.monotonic() - started))
-    result = run_dispatch(run_id=run_id, time_budget=remaining, quiet_hours=True)
+    result = run_dispatch(run_id=run_id, time_budget=remaining)
     # Messages dropped at dispatch or refused by the gateway are final now: release them
     # without waiting for the periodic settlement.
     delivery_settle()
@@ -195,13 +195,14 @@ def _defer(run_id: int, at: datetime) -> None:
 
 
 def run_dispatch(
-    *, run_id: int, time_budget: float | None = None, quiet_hours: bool = False
+    *, run_id: int, time_budget: float | None = None, quiet_hours: bool = True
 ) -> DispatchResult:
     """Hand a run's planned messages to the gateway at the configured rate.
 
-    ``quiet_hours``: check the marketing window before each batch (the run task does; a
-    benchmark at night does not) and stop, with ``retry_at`` at the next window, once it
-    closed: a run that started at 20:59 does not send its remaining batches after 21:00.
+    The marketing window is checked before each batch; once it closed, dispatch stops with
+    ``retry_at`` at the next window: a run that started at 20:59 does not send its remaining
+    batches after 21:00. ``quiet_hours=False`` sends at any hour; only a caller that is not
+    sending to customers may say so (the dispatch benchmark, which runs at night too).
 
     With a gateway that sends on its own threads (``overlaps_dispatch``, the Kannel
     backend) the next batch is claimed, and the previous one recorded, while a batch is
@@ -398,11 +399,10 @@ def dispatch_claim(
 # One statement records a whole batch's answers. Only 'sending' rows change: a delivery
 # report that arrived first (the gateway may answer before we record; race: the report
 # callback and this statement on one row) moved it on already and is never overwritten.
-# {no_flush}: when the statement is its own transaction, its commit does not wait for the
-# WAL flush (synchronous_commit off, for this transaction only; ~6 ms per batch here). Losing
-# it in a database crash is safe: the rows stay 'sending' — handed over at most once, settled
-# by their delivery reports or refunded by the 72-hour sweep, never sent twice. The claim,
-# which is what makes the hand-over at-most-once, always commits durably.
+# Its commit does not wait for the WAL flush (``commit_without_flush``; ~6 ms per batch here).
+# Losing it in a database crash is safe: the rows stay 'sending' — handed over at most once,
+# settled by their delivery reports or refunded by the 72-hour sweep, never sent twice. The
+# claim, which is what makes the hand-over at-most-once, always commits durably.
 _RECORD_SQL = """
 UPDATE {message} m SET
     status = CASE WHEN u.outcome = 'accepted' THEN 'accepted'
@@ -419,7 +419,7 @@ UPDATE {message} m SET
     sent_at = CASE WHEN u.outcome = 'retry' AND m.attempts < %(max_attempts)s THEN NULL ELSE m.sent_at END
 FROM (SELECT unnest(%(accepted)s::bigint[]) AS id, 'accepted' AS outcome
       UNION ALL SELECT unnest(%(refused)s::bigint[]), 'rejected'
-      UNION ALL SELECT unnest(%(retry)s::bigint[]), 'retry') AS u {no_flush}
+      UNION ALL SELECT unnest(%(retry)s::bigint[]), 'retry') AS u
 WHERE m.id = u.id AND m.status = 'sending'
 """
 
@@ -435,9 +435,9 @@ def dispatch_record(*, results, now: datetime | None = None) -> None:
     accepted = [r.message_id for r in results if r.accepted]
     retryable = [r.message_id for r in results if not r.accepted and r.retryable]
     rejected = [r.message_id for r in results if not r.accepted and not r.retryable]
-    with connection.cursor() as cursor:
+    with commit_without_flush(), connection.cursor() as cursor:
         cursor.execute(
-            _RECORD_SQL.format(message=Message._meta.db_table, no_flush=no_flush_from()),
+            _RECORD_SQL.format(message=Message._meta.db_table),
             {
                 "accepted": sql_int_array(accepted),
                 "refused": sql_int_array(rejected),

@@ -16,6 +16,7 @@ from campaigns.models import DeliveryReport, Message, ShopCounter
 from campaigns.services.delivery import delivery_report_apply, delivery_reports_apply, delivery_settle
 from smsmarketing.models import SmsAccount
 from tests.campaigns.campaign_fixtures import MORNING, assert_ledger_clean
+from tests.campaigns.durability import commit_settings
 from tests.campaigns.test_delivery_reports import send_campaign
 
 THREADS = 8
@@ -122,16 +123,13 @@ def test_concurrent_duplicate_reports_change_each_message_once_and_settle_exactl
     assert_ledger_clean()
 
 
-def _statements(apply) -> list[str]:
-    seen: list[str] = []
+def _commits(apply) -> list[str]:
+    """``synchronous_commit`` in the transaction of each report statement ``apply`` ran."""
+    return commit_settings(apply, marker="INSERT INTO")
 
-    def record(execute, sql, params, many, context):
-        seen.append(sql)
-        return execute(sql, params, many, context)
 
-    with connection.execute_wrapper(record):
-        apply()
-    return [sql for sql in seen if "INSERT INTO" in sql]
+def _report(message: Message, status: str):
+    return lambda: delivery_report_apply(message_id=message.pk, status=status, at=MORNING)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -141,30 +139,23 @@ def test_an_intermediate_report_commits_without_the_flush_and_a_final_one_durabl
     campaign = send_campaign(ready_shop, alice, django_capture_on_commit_callbacks)
     first, second = Message.objects.filter(campaign=campaign).order_by("id")[:2]
     Message.objects.filter(pk__in=[first.pk, second.pk]).update(status="sending")
-    no_flush = "set_config('synchronous_commit', 'off', true)"
-    [intermediate] = _statements(
-        lambda: delivery_report_apply(message_id=first.pk, status="accepted", at=MORNING)
-    )
-    assert no_flush in intermediate
-    [final] = _statements(lambda: delivery_report_apply(message_id=first.pk, status="delivered", at=MORNING))
-    assert no_flush not in final
-    # A mixed batch: the intermediate reports in one statement without the flush, the finals
+    assert _commits(_report(first, "accepted")) == ["off"]
+    assert _commits(_report(first, "delivered")) == ["on"]
+    # A mixed batch: the intermediate reports in one transaction without the flush, the finals
     # in another, durable.
-    mixed = _statements(
+    mixed = _commits(
         lambda: delivery_reports_apply(
             reports=[(second.pk, "accepted", MORNING, None), (first.pk, "failed", MORNING, None)]
         )
     )
-    assert [no_flush in sql for sql in mixed] == [True, False]
+    assert mixed == ["off", "on"]
     # Inside a caller's transaction nothing turns the flush off: it would cover the caller's writes.
     with transaction.atomic():
-        [inside] = _statements(
-            lambda: delivery_report_apply(message_id=second.pk, status="queued", at=MORNING)
-        )
-        assert no_flush not in inside
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW synchronous_commit")
-            assert cursor.fetchone()[0] == "on"
+        assert _commits(_report(second, "queued")) == ["on"]
+    # The setting never outlives the report's own transaction.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.status, second.status) == ("delivered", "accepted")

@@ -28,9 +28,11 @@ from campaigns.services.sending import (
 from reviews.models.signatures import Signature
 from reviews.policy.length import count_parts
 from tests.campaigns.campaign_fixtures import MARKETING_TEXT, SH, live_signature_for
+from tests.campaigns.durability import commit_settings
 from tests.factories import make_active_account
 
 SIGNATURE = "爱丽丝服饰"
+NOON = datetime(2026, 6, 1, 12, 0, tzinfo=SH)
 
 
 @pytest.fixture
@@ -257,7 +259,8 @@ def test_it_claims_the_next_batch_while_one_is_on_the_wire_within_the_window(sho
     settings.SMS_GATEWAY = {"BACKEND": f"{__name__}.WindowGateway", "OPTIONS": {}}
     WindowGateway.seen = []
     run = make_run(shop, [MARKETING_TEXT] * 23)
-    result = run_dispatch(run_id=run.pk)
+    with time_machine.travel(NOON):
+        result = run_dispatch(run_id=run.pk)
     assert result.done
     assert statuses(run) == {"accepted": 23}
     # 5 batches; from the second on, the previous batch is still unrecorded at hand-over,
@@ -271,9 +274,15 @@ def test_it_records_on_its_own_commit_without_leaving_the_setting_on_the_connect
     # setting is local to its own transaction and must not reach the next statements (the
     # claim's commit, which makes the hand-over at-most-once, stays durable).
     run = make_run(shop, [MARKETING_TEXT] * 4)
-    sent = dispatch_claim(run_id=run.pk, limit=10)
+    sent: list = []
+    claims = commit_settings(lambda: sent.extend(dispatch_claim(run_id=run.pk, limit=10)), marker="UPDATE")
+    assert claims == ["on"]
     assert not connection.in_atomic_block
-    dispatch_record(results=[SendResult(sms.message_id, accepted=True) for sms in sent])
+    records = commit_settings(
+        lambda: dispatch_record(results=[SendResult(sms.message_id, accepted=True) for sms in sent]),
+        marker="UPDATE",
+    )
+    assert records == ["off"]
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"
@@ -296,7 +305,21 @@ def test_it_stops_claiming_when_the_marketing_window_closes_mid_run(shop, settin
     run = make_run(shop, [MARKETING_TEXT] * 23)
     with time_machine.travel(datetime(2026, 6, 1, 20, 59, 0, tzinfo=SH), tick=False) as traveller:
         ClockGateway.traveller = traveller
-        result = run_dispatch(run_id=run.pk, quiet_hours=True)
+        result = run_dispatch(run_id=run.pk)  # quiet hours respected unless the caller says not
     # Batches claimed at 20:59:00 and 20:59:30 go out and are recorded; at 21:00 it stops.
     assert (result.done, result.retry_at) == (False, datetime(2026, 6, 2, 8, 0, tzinfo=SH))
     assert statuses(run) == {"accepted": 10, "planned": 13}
+
+
+def test_it_sends_nothing_in_quiet_hours_unless_the_caller_says_so(shop, settings):
+    settings.SMS_PIPELINE = {**settings.SMS_PIPELINE, "DISPATCH_RATE": 0, "DISPATCH_BATCH": 5}
+    settings.SMS_GATEWAY = {"BACKEND": f"{__name__}.WindowGateway", "OPTIONS": {}}
+    run = make_run(shop, [MARKETING_TEXT] * 7)
+    with time_machine.travel(datetime(2026, 6, 1, 23, 30, tzinfo=SH), tick=False):
+        waiting = run_dispatch(run_id=run.pk)
+        assert (waiting.done, waiting.retry_at) == (False, datetime(2026, 6, 2, 8, 0, tzinfo=SH))
+        assert statuses(run) == {"planned": 7}
+        # The dispatch benchmark, which sends to no customer, runs at night too.
+        anyway = run_dispatch(run_id=run.pk, quiet_hours=False)
+    assert anyway.done
+    assert statuses(run) == {"accepted": 7}

@@ -26,8 +26,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.smsc_sim import Outcomes, SimulatorThread
 from campaigns.gateways.kannel import KannelBackend, mo_url
-from campaigns.smsc_sim import Outcomes, SimulatorThread
 from tests.dburl import test_database_url as _database_url
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,14 +6,15 @@ endpoint is tested in test_callbacks.py and test_kannel_campaign.py).
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from bench.smsc_sim import Outcomes
 from campaigns.gateways.base import OutboundSms
 from campaigns.gateways.kannel import KannelBackend, dlr_token_valid
-from campaigns.smsc_sim import Outcomes
 from tests.gateway.conftest import wait_until
 
 # Transactional (the live server must see committed rows); serialized_rollback so the
@@ -34,6 +35,11 @@ def _idle_connections(backend: KannelBackend) -> set[int]:
     )
     with backend._lock:
         return {id(conn) for conn in backend._idle}
+
+
+def _stored(kannel) -> int:
+    """Messages Kannel holds in its store (accepted, not yet acknowledged by the SMSC)."""
+    return int(re.search(r"store size (-?\d+)", kannel.status())[1])
 
 
 def _reports(paths: list[str]) -> list[dict[str, str]]:
@@ -111,9 +117,13 @@ def test_it_maps_kannel_refusals_and_outages_to_results(kannel, fresh_smsc, call
         [OutboundSms(5, "13800138000", "【测试】你好")]
     )[0]
     assert (unreachable.accepted, unreachable.retryable) == (False, True)
-    time.sleep(0.5)
-    assert fresh_smsc.received() == []  # nothing refused reached the SMSC
+    # Sentinel: one valid message after the refused ones. Kannel hands its queue to the SMSC
+    # in order, so once the sentinel is there, anything refused but queued would be too.
+    [sentinel] = backend.send_batch([OutboundSms(6, "13800138999", "【测试】哨兵")])
     backend.close()
+    assert sentinel.accepted
+    wait_until(lambda: fresh_smsc.received(), seconds=10, what="the sentinel at the SMSC")
+    assert [m.destination for m in fresh_smsc.received()] == ["13800138999"]  # nothing refused got there
 
 
 def test_it_queues_in_kannel_while_the_smsc_is_down_and_delivers_once_it_is_back(
@@ -125,7 +135,8 @@ def test_it_queues_in_kannel_while_the_smsc_is_down_and_delivers_once_it_is_back
     results = backend.send_batch([OutboundSms(i, f"1370000{i:04d}", "【测试】断线重发") for i in range(10)])
     backend.close()
     assert all(r.accepted for r in results)
-    time.sleep(0.5)
+    # Kannel holds all ten in its store while the SMSC is down (none was sent).
+    wait_until(lambda: _stored(kannel) == 10, seconds=10, what="the ten messages in Kannel's store")
     assert fresh_smsc.received() == []
     fresh_smsc.start()
     wait_until(lambda: len(fresh_smsc.received()) == 10, seconds=20, what="the queued messages at the SMSC")

@@ -20,11 +20,11 @@ import time_machine
 from django.db.models import Sum
 from django.utils import timezone
 
+from bench.smsc_sim import Outcomes
 from campaigns.models import Campaign, InboundMessage, Message, OptOut
 from campaigns.services.audience import coupon_create
 from campaigns.services.campaigns import campaign_create, campaign_schedule
 from campaigns.services.delivery import delivery_settle
-from campaigns.smsc_sim import Outcomes
 from reviews.models import MessageTemplate
 from smsmarketing.models import SmsAccount
 from tests.campaigns.campaign_fixtures import (

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import threading
 import time
 
+import httpx
 import pytest
 import smpplib.client
 import smpplib.consts
 import smpplib.exceptions
 import smpplib.gsm
+import smpplib.smpp
 
-from campaigns.smsc_sim import Outcomes, SimulatorThread
+from bench.smsc_sim import Outcomes, SimulatorThread
+from tests.gateway.conftest import _free_port, wait_until
 
 CHINESE = (
     "【爱丽丝服饰】亲爱的会员，您的专属满199减30元优惠券已到账，限时三天有效，"
@@ -137,10 +144,7 @@ def test_it_sends_an_mo_in_ucs2_to_a_bound_receiver(sim):
     assert mo.data_coding == 8
     assert mo.short_message.decode("utf-16-be") == "退订"
     assert mo.source_addr.decode() == "8613800138000"
-    deadline = time.monotonic() + 2
-    while not record.acknowledged and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert record.acknowledged
+    wait_until(lambda: record.acknowledged, seconds=2, what="the MO acknowledged")
 
 
 def test_it_keeps_receipts_through_an_outage_and_sends_them_after_the_restart(sim):
@@ -151,8 +155,8 @@ def test_it_keeps_receipts_through_an_outage_and_sends_them_after_the_restart(si
     sim.stop(graceful=False)  # a crash: the client is not reading, so no unbind handshake
     with pytest.raises(smpplib.exceptions.ConnectionError):
         _connect(sim, timeout=1)
-    time.sleep(0.4)
-    assert sim.outbox_size() == 1
+    # The receipt comes due while no receiver is bound: it waits in the outbox.
+    wait_until(lambda: sim.outbox_size() == 1, seconds=5, what="the receipt waiting in the outbox")
     sim.start()
     again = _client(sim)
     (receipt,) = _collect(again, want=1)
@@ -161,10 +165,6 @@ def test_it_keeps_receipts_through_an_outage_and_sends_them_after_the_restart(si
 
 
 def test_it_unbinds_gracefully_and_refuses_for_now_what_arrives_after_its_unbind(sim):
-    import threading
-
-    import smpplib.smpp
-
     client = _client(sim)
     statuses: list[int] = []
     client.set_message_sent_handler(lambda pdu: statuses.append(pdu.status))
@@ -187,20 +187,12 @@ def test_it_unbinds_gracefully_and_refuses_for_now_what_arrives_after_its_unbind
 
 
 def test_it_runs_as_a_process_driven_by_its_control_interface():
-    import signal
-    import subprocess
-    import sys
-
-    import httpx
-
-    from tests.gateway.conftest import _free_port, wait_until
-
     port, control = _free_port(), _free_port()
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "campaigns.smsc_sim",
+            "bench.smsc_sim",
             "--port",
             str(port),
             "--control-port",

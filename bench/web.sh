@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Web benchmark: p50/p95 latency of the merchant dashboard, campaign list, campaign statistics
 # and the admin review queue under CONNECTIONS concurrent clients (wrk), served by gunicorn on
-# a random 127.0.0.1 port, against a database seeded by `manage.py bench_web_seed`.
+# a random 127.0.0.1 port, against a database seeded by `manage.py bench_web_seed`. Everything
+# runs with the bench settings (smsmarketing.settings_bench: the production settings plus the
+# development-only bench app, whose commands seed the database).
 #
-#   DATABASE_URL=postgres://postgres@127.0.0.1:5432/sms_bench scripts/bench/web.sh
+#   DATABASE_URL=postgres://postgres@127.0.0.1:5432/sms_bench bench/web.sh
 #
 # Environment: MESSAGES (1000000), REVIEWS (10000), CONNECTIONS (20), DURATION (20s),
 # WORKERS (gunicorn workers, 4), THREADS (wrk threads, 2), CACHE_URL (the production setting:
 # the workers share one Redis; default redis://127.0.0.1:6379/0 when a Redis answers there,
 # CACHE_URL= (empty) for per-process memory). Needs `wrk` (apt-get install wrk).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
+export DJANGO_SETTINGS_MODULE=smsmarketing.settings_bench
 : "${DATABASE_URL:?set DATABASE_URL to a dedicated benchmark database (e.g. sms_bench)}"
 MESSAGES=${MESSAGES:-1000000} REVIEWS=${REVIEWS:-10000} CONNECTIONS=${CONNECTIONS:-20}
 DURATION=${DURATION:-20s} WORKERS=${WORKERS:-4} THREADS=${THREADS:-2}
@@ -49,7 +52,7 @@ bench() {  # name, path, cookie
   # slower than that are left out of the latency figures (p50=0.0ms when all of them were).
   wrk -t1 -c2 -d2s -H "Cookie: sessionid=$3" "http://127.0.0.1:$PORT$2" >/dev/null
   t0=$(ticks)
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 10s -s scripts/bench/latency.lua \
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 10s -s bench/latency.lua \
         -H "Cookie: sessionid=$3" "http://127.0.0.1:$PORT$2" | grep '^RESULT')
   n=$(sed 's/.*requests=\([0-9]*\).*/\1/' <<<"$out")
   printf '%-18s %-34s %s load=%s app_cpu_per_request=%sms\n' "$1" "$2" "${out#RESULT }" \

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections
 
-from campaigns.management.commands._bench import (
+from bench.cpu import CpuBreakdown
+from bench.harness import (
     bench_campaign_start,
     bench_shop_create,
     bench_shop_delete,
@@ -39,7 +40,6 @@ from campaigns.management.commands._bench import (
     plan_with_planners,
     send_moment,
 )
-from campaigns.management.commands._cpu import CpuBreakdown
 from campaigns.models import Message
 from campaigns.services.campaigns import full_text, parts_of
 from campaigns.services.pipeline import pipeline_setting

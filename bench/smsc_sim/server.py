@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from campaigns.smsc_sim import pdu
+from bench.smsc_sim import pdu
 
 logger = logging.getLogger(__name__)
 

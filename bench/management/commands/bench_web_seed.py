@@ -1,4 +1,4 @@
-"""Seed data for the web benchmark (scripts/bench/web.sh), set-based, fast.
+"""Seed data for the web benchmark (bench/web.sh), set-based, fast.
 
 Creates a merchant ``bench-merchant`` with one shop (active account, live signature),
 ``--campaigns`` completed campaigns holding ``--messages`` message rows between them
@@ -7,7 +7,7 @@ pending custom templates spread over 100 other shops (the reviewers' queue), and
 reviewer ``bench-queue-reviewer``: staff in the reviewers group, as a platform reviewer is (a
 superuser's pages skip the permission queries and list every model in the sidebar). Prints the
 page URLs and a logged-in session cookie for each user, as shell assignments
-``scripts/bench/web.sh`` evaluates.
+``bench/web.sh`` evaluates.
 Meant for a dedicated database (``sms_bench``): it is not cleaned up.
 """
 
@@ -23,7 +23,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from campaigns.management.commands._bench import MARKETING_TEXT, bench_shop_create
+from bench.harness import MARKETING_TEXT, bench_shop_create
 from campaigns.models import Campaign, CampaignRun, Message
 from reviews.models import MessageTemplate
 from reviews.services.templates import template_current_findings, template_findings_key

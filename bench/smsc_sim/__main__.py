@@ -1,4 +1,4 @@
-"""Run the SMPP simulator as a process: ``python -m campaigns.smsc_sim --port 2775 --control-port 2776``."""
+"""Run the SMPP simulator as a process: ``python -m bench.smsc_sim --port 2775 --control-port 2776``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import asyncio
 import logging
 import signal
 
-from campaigns.smsc_sim.control import serve_control
-from campaigns.smsc_sim.server import Outcomes, SmscSimulator
+from bench.smsc_sim.control import serve_control
+from bench.smsc_sim.server import Outcomes, SmscSimulator
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Shared set-up and clean-up of the pipeline benchmarks (``bench_send``, ``bench_dispatch``).
+"""Shared set-up and clean-up of the benchmarks (``bench_send``, ``bench_dispatch``, ``bench_web_seed``).
 
 A benchmark works on a dedicated shop (its own category, owner, reviewer, account,
 signature, customers in a phone range of its own) and deletes all of it afterwards
@@ -21,6 +21,7 @@ from django.db import connection, connections, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from bench.cpu import CpuBreakdown
 from campaigns.models import Campaign, CampaignRun, Customer, Message
 from campaigns.models.frequency import PlatformCounter, ShopCounter
 from campaigns.services.campaigns import campaign_create
@@ -156,8 +157,6 @@ def plan_with_planners(*, run: CampaignRun, at: datetime, planners: int, breakdo
 
     Forked after closing this process's connections (a child must not share the parent's
     socket); each child opens its own, loops ``plan_batch`` and sends back its CPU figures."""
-    from campaigns.management.commands._cpu import CpuBreakdown
-
     connections.close_all()
     context = multiprocessing.get_context("fork")
     results = context.Queue()
@@ -183,8 +182,6 @@ def plan_with_planners(*, run: CampaignRun, at: datetime, planners: int, breakdo
 
 
 def _planner_process(run_id: int, at: datetime, breakdown: bool, results) -> None:
-    from campaigns.management.commands._cpu import CpuBreakdown
-
     try:
         cpu = CpuBreakdown() if breakdown else None
         with cpu.measure() if cpu else contextlib.nullcontext():

@@ -3,7 +3,7 @@
 - ``SimulatorThread``: runs a simulator on a loop in a background thread; its
   methods are safe to call from any thread (tests use it).
 - ``serve_control``: a tiny HTTP interface for a simulator running as its own
-  process (``python -m campaigns.smsc_sim``)::
+  process (``python -m bench.smsc_sim``)::
 
       GET  /status                      bound sessions, counts
       GET  /messages                    every message received, as JSON
@@ -21,7 +21,7 @@ import threading
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from campaigns.smsc_sim.server import Outcomes, ReceivedMessage, SentMo, SmscSimulator
+from bench.smsc_sim.server import Outcomes, ReceivedMessage, SentMo, SmscSimulator
 
 
 class SimulatorThread:
