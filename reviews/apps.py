@@ -7,6 +7,7 @@ class ReviewsConfig(AppConfig):
     verbose_name = "平台审核（签名与模板）"
 
     def ready(self) -> None:
-        from reviews.policy.refresh import connect
+        # Imported here: the receivers' module imports the models, which exist only once apps load.
+        from reviews.signals import connect
 
         connect()

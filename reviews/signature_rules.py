@@ -126,6 +126,14 @@ def check_platform(norm: NormalizedText, brand_terms: Iterable[PlatformBrandTerm
     return findings
 
 
+def active_neutral_names() -> list[NeutralName]:
+    return list(NeutralName.objects.filter(active=True))
+
+
+def active_brand_terms() -> list[PlatformBrandTerm]:
+    return list(PlatformBrandTerm.objects.filter(active=True))
+
+
 def signatures_in_use(normalized: Iterable[str]) -> dict[str, set[int]]:
     """For each normalised text, the shops whose pending or approved signature it is (one query)."""
     result: dict[str, set[int]] = {text: set() for text in normalized}
@@ -142,10 +150,7 @@ def check_duplicate(norm: NormalizedText, *, shop_id: int | None) -> list[Findin
     if not norm.text or "\x00" in norm.text:
         # Empty, or unstorable in PostgreSQL (NUL): SIG-LENGTH / SIG-CHARSET already block it.
         return []
-    from reviews.policy.memo import memoised
-
-    in_use = memoised(("signature_in_use", norm.text), lambda: signatures_in_use([norm.text])[norm.text])
-    if not in_use - {shop_id}:
+    if not signatures_in_use([norm.text])[norm.text] - {shop_id}:
         return []
     return [_finding(
         norm, "SIG-DUPLICATE", 0, len(norm.text),
@@ -168,12 +173,10 @@ def signature_findings(
     are read from the database unless given.
     """
     norm = normalize(text)
-    from reviews.policy.memo import memoised
-
     if neutral_names is None:
-        neutral_names = memoised(("neutral_names",), lambda: list(NeutralName.objects.filter(active=True)))
+        neutral_names = active_neutral_names()
     if brand_terms is None:
-        brand_terms = memoised(("brand_terms",), lambda: list(PlatformBrandTerm.objects.filter(active=True)))
+        brand_terms = active_brand_terms()
     findings = [
         *check_length(norm),
         *check_charset(norm),

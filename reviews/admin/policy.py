@@ -12,7 +12,7 @@ from reviews.models.policy import (
     WordListRevision,
     WordListTerm,
 )
-from reviews.policy.services import wordlist_publish
+from reviews.services.wordlists import wordlist_publish
 
 
 class WordListTermInline(admin.TabularInline):

@@ -8,11 +8,10 @@ from django.utils.translation import gettext_lazy as _
 from reviews.admin.workbench import ReviewWorkbenchAdmin
 from reviews.models.signatures import NeutralName, PlatformBrandTerm, Signature
 from reviews.selectors import live_signature
-from reviews.services.findings import prime_signatures_in_use
 from reviews.services.signatures import (
     signature_approve,
+    signature_bulk_approve,
     signature_current_findings,
-    signature_findings_key,
     signature_reject,
 )
 
@@ -20,23 +19,10 @@ from reviews.services.signatures import (
 @admin.register(Signature)
 class SignatureAdmin(ReviewWorkbenchAdmin):
     search_fields = ["text", "normalized", "shop__name", "=shop__id"]
-    list_only = (
-        "id", "state", "submitted_at", "due_at", "checked_findings", "checked_key", "text",
-        "shop__id", "shop__name", "shop__category__id", "shop__category__name",
-    )
-
-    def get_changelist_instance(self, request):
-        # The rows' SIG-DUPLICATE checks: one query for the page, not one per row.
-        changelist = super().get_changelist_instance(request)
-        prime_signatures_in_use([obj.text for obj in changelist.result_list])
-        return changelist
 
     def item_findings(self, obj):
         # Recomputed with today's word lists and other shops' signatures.
         return signature_current_findings(obj)
-
-    def findings_key(self, obj):
-        return signature_findings_key(obj)
 
     def review_context(self, obj):
         rows = super().review_context(obj)
@@ -52,6 +38,9 @@ class SignatureAdmin(ReviewWorkbenchAdmin):
         return signature_reject(
             signature=item, reviewer=reviewer, reason_code=reason_code, reason_text=reason_text
         )
+
+    def bulk_approve_items(self, *, items, reviewer):
+        return signature_bulk_approve(signatures=items, reviewer=reviewer)
 
 
 @admin.register(NeutralName)

@@ -8,9 +8,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from reviews.admin.workbench import ReviewWorkbenchAdmin
+from reviews.choices import MessageClass
 from reviews.errors import ReviewError
 from reviews.models.templates import TEMPLATE_USE_CHOICES, MessageTemplate, OfficialTemplate, TemplateOrigin
-from reviews.policy import MessageClass
 from reviews.policy.highlight import highlight
 from reviews.policy.length import full_message, signature_prefix
 from reviews.policy.variables import render_examples, variable_specs
@@ -22,7 +22,6 @@ from reviews.services.templates import (
     template_bulk_approve,
     template_check,
     template_current_findings,
-    template_findings_key,
     template_reject,
 )
 from smsmarketing.errors import SmsError
@@ -41,11 +40,6 @@ class MessageTemplateAdmin(ReviewWorkbenchAdmin):
     """The queue of custom templates: same workbench as signatures, text shown with findings marked."""
 
     search_fields = ["name", "text", "shop__name", "=shop__id"]
-    list_only = (
-        "id", "state", "submitted_at", "due_at", "checked_findings", "checked_key", "origin",
-        "name", "version", "use", "message_class", "text",
-        "shop__id", "shop__name", "shop__category__id", "shop__category__name",
-    )
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(origin=TemplateOrigin.CUSTOM)
@@ -53,9 +47,6 @@ class MessageTemplateAdmin(ReviewWorkbenchAdmin):
     def item_findings(self, obj):
         # Recomputed with today's word lists and the shop's live signature.
         return template_current_findings(obj)
-
-    def findings_key(self, obj):
-        return template_findings_key(obj)
 
     def review_context(self, obj):
         rows = super().review_context(obj)
@@ -89,21 +80,8 @@ class MessageTemplateAdmin(ReviewWorkbenchAdmin):
             template=item, reviewer=reviewer, reason_code=reason_code, reason_text=reason_text
         )
 
-    @admin.action(permissions=["review"], description=_("批量通过所选（仅限无自动检查发现的）"))
-    def bulk_approve(self, request, queryset) -> None:
-        try:
-            result = template_bulk_approve(
-                templates=queryset.select_related("shop__category").order_by("due_at", "id"),
-                reviewer=request.user,
-            )
-        except ReviewError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            return
-        if result.approved:
-            self.message_user(request, _("已通过 %d 条。") % len(result.approved), messages.SUCCESS)
-        for item, why in result.skipped:
-            text = _("未处理 %(item)s：%(why)s") % {"item": item.review_summary(), "why": why}
-            self.message_user(request, text, messages.WARNING)
+    def bulk_approve_items(self, *, items, reviewer):
+        return template_bulk_approve(templates=items, reviewer=reviewer)
 
 
 class OfficialTemplateForm(forms.ModelForm):

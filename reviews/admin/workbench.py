@@ -1,50 +1,47 @@
 """The reviewers' workbench: a ModelAdmin base for every reviewed kind.
 
-Subclass ``ReviewWorkbenchAdmin`` for a ``ReviewedItem`` model and override
-the hooks you need:
+Subclass ``ReviewWorkbenchAdmin`` for a ``ReviewedItem`` model and implement the hooks:
 
-- ``item_findings(obj) -> list[Finding]``: automatic findings shown to the
-  reviewer and used by bulk approve (default: those stored at submission);
-- ``review_context(obj) -> list[(label, value)]``: extra rows on the decision
-  page (default: shop and its category);
-- ``approve_item(*, item, reviewer)`` / ``reject_item(*, item, reviewer,
-  reason_code, reason_text)``: the services to call (default: the generic
-  ``review_approve`` / ``review_reject``).
+- ``item_findings(obj) -> list[Finding]``: the automatic findings run now, with today's policy
+  (the decision page; bulk approve runs them through its service);
+- ``approve_item(*, item, reviewer)`` / ``reject_item(*, item, reviewer, reason_code,
+  reason_text)`` / ``bulk_approve_items(*, items, reviewer) -> BulkApproveResult``: the services;
+- ``review_context(obj) -> list[(label, value)]``: extra rows on the decision page (default:
+  shop and its category).
 
-Every decision goes through those services, which check the review
-permission themselves: the workbench never uses django-fsm's admin buttons
-(they do not check transition permissions on buttons without a form), items
-are read-only in the change view, and the bulk action is declared with
-``permissions=["review"]``.
+The queue is Django's changelist: each row's findings are the ones stored on it
+(``checked_findings``, kept current by ``reviews.tasks.refresh_findings``), so a page is a
+fixed number of queries and a GET never writes. Every decision goes through the services,
+which check the review permission themselves: the workbench never uses django-fsm's admin
+buttons (they do not check transition permissions on buttons without a form), items are
+read-only in the change view, and the bulk action is declared with ``permissions=["review"]``.
 """
 
 from __future__ import annotations
 
-import html
-
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.contrib.admin.utils import quote
-from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import escape
-from django.utils.safestring import SafeString
-from django.utils.translation import gettext
+from django.utils.dateformat import format as date_format
+from django.utils.html import format_html
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 from reviews.admin.forms import ReviewDecisionForm
 from reviews.findings import Finding
 from reviews.models.review import ReviewDecision, ReviewState, may_review
-from reviews.policy.memo import memoised, policy_memo
 from reviews.selectors import review_decisions_for
-from reviews.services.findings import prime_live_signatures, review_findings_store
-from reviews.services.review import review_approve, review_bulk_approve, review_reject
+from reviews.services.review import BulkApproveResult
 from smsmarketing.errors import SmsError
+
+# The queue's content column shows this many characters; the decision page shows the whole text.
+ITEM_CHARS = 60
+SHOP_CHARS = 24
+QUEUE_TIME_FORMAT = "Y-m-d H:i"
 
 
 class ReviewQueueFilter(admin.SimpleListFilter):
@@ -62,6 +59,7 @@ class ReviewQueueFilter(admin.SimpleListFilter):
         ]
 
     def choices(self, changelist):
+        # Without a parameter the queue shows "pending", so that choice is the selected one.
         current = self.value() or "pending"
         for lookup, title in self.lookup_choices:
             yield {
@@ -81,170 +79,53 @@ class ReviewQueueFilter(admin.SimpleListFilter):
         return queryset
 
 
-def _page_timezone():
-    """The current time zone, looked up once per queue page (``timezone.localtime`` looks it up
-    in the request's asgiref Local for each of two dates a row)."""
-    return memoised(("timezone",), timezone.get_current_timezone)
-
-
-_PK_MARK = "__pk__"
-_STATE_LABELS = dict(ReviewState.choices)
-
-
-def _page_text(key: str, make):
-    """A cell's fixed text (translated, escaped), made once per queue page (``policy_memo``):
-    the rows' display methods otherwise translate the same lazy strings 50 times a page."""
-    return memoised(("queue_text", key), make)
-
-
-class QueueRow:
-    """A queue row read as a tuple (``values_list`` of the admin's ``list_only``), not as model
-    instances of the item, its shop and the shop's category: building three instances a row was
-    a fifth of the page (docs/PERFORMANCE.md). The row has the loaded columns as attributes, its
-    shop and category as nested rows, and the model's ``__str__``, ``review_summary`` and
-    ``is_overdue`` (``row_class``): a method reading a column the queue does not load fails
-    loudly (AttributeError), it does not query."""
-
-    def __init__(self, **values) -> None:
-        self.__dict__.update(values)
-
-    @property
-    def pk(self):
-        return self.id
-
-
-_ROW_CLASSES: dict[type, type] = {}
-
-
-def row_class(model) -> type:
-    """The light row class of ``model``: ``QueueRow`` with the model's display methods."""
-    if model not in _ROW_CLASSES:
-        methods = {name: getattr(model, name) for name in ("__str__", "review_summary")}
-        methods["is_overdue"] = model.is_overdue  # the property
-        _ROW_CLASSES[model] = type(f"{model.__name__}Row", (QueueRow,), methods)
-    return _ROW_CLASSES[model]
-
-
-def queue_rows_of(queryset, columns: tuple[str, ...]) -> list[QueueRow]:
-    """The rows of ``queryset`` as ``row_class`` rows of ``columns`` (``shop__name`` becomes
-    ``row.shop.name``, ``shop__category__name`` ``row.shop.category.name``)."""
-    build = _row_builder(row_class(queryset.model), columns)
-    return [build(values) for values in queryset.values_list(*columns)]
-
-
-def _row_builder(make: type, columns: tuple[str, ...]):
-    """A function of one ``values_list`` tuple to its row: the columns' paths are split once per
-    page, not once per value. Each related row also sets ``<name>_id`` as a model has it; a
-    related row whose ``id`` is NULL (no shop) is None."""
-    own: list[tuple[str, int]] = []
-    related: dict[str, list[str]] = {}
-    for index, name in enumerate(columns):
-        head, sep, rest = name.partition("__")
-        if sep:
-            related.setdefault(head, []).append(rest)
-        else:
-            own.append((head, index))
-    nested = []
-    for head, names in related.items():
-        indexes = [columns.index(f"{head}__{name}") for name in names]
-        if "id" not in names:
-            raise ValueError(f"list_only must load {head}__id to read {head}")
-        id_index = indexes[names.index("id")]
-        nested.append((head, id_index, indexes, _row_builder(QueueRow, tuple(names))))
-
-    def build(values):
-        row = make(**{name: values[index] for name, index in own})
-        for head, id_index, indexes, build_related in nested:
-            related_id = values[id_index]
-            setattr(row, f"{head}_id", related_id)
-            setattr(row, head, None if related_id is None else build_related([values[i] for i in indexes]))
-        return row
-
-    return build
-
-
-class QueueChangeList(ChangeList):
-    """The queue's changelist: the rows' change links from one reverse() per page (Django
-    reverses once per linked cell: two per row here), the rows as light tuples."""
-
-    def url_for_result(self, result):
-        if not hasattr(self, "_change_url"):
-            self._change_url = super().url_for_result(self.model(pk=_PK_MARK))
-        # Django's url_for_result quotes the pk (admin quote(): "_" becomes "_5F"): replace
-        # the marker as it appears in the URL.
-        return self._change_url.replace(quote(_PK_MARK), quote(str(result.pk)))
-
-    def get_results(self, request):
-        # The page's rows load only the columns the queue shows and checks (``list_only``), as
-        # light rows; the queryset given to actions (bulk approve) is a new, complete one.
-        super().get_results(request)
-        columns = self.model_admin.list_only
-        if columns:
-            self.result_list = queue_rows_of(self.result_list, columns)
+def _local(value) -> str:
+    return date_format(timezone.localtime(value), QUEUE_TIME_FORMAT)
 
 
 class ReviewWorkbenchAdmin(admin.ModelAdmin):
     change_form_template = "admin/reviews/workbench_change_form.html"
-    change_list_template = "admin/reviews/workbench_change_list.html"
     decide_template = "admin/reviews/workbench_decide.html"
     list_display = [
-        "id", "item_display", "shop_display", "category_display", "state_badge",
+        "id", "item_display", "shop_display", "category_display", "state",
         "submitted_display", "due_display", "findings_display", "decide_link",
     ]
     list_display_links = ["id", "item_display"]
     list_filter = [ReviewQueueFilter]
+    list_select_related = ["shop__category"]
     ordering = ["due_at", "id"]
     actions = ["bulk_approve"]
     list_per_page = 50
-    # The filtered count pages the queue; the unfiltered total ("共 N 条") is one more count of
-    # the whole table per view that nobody needs (docs/PERFORMANCE.md).
+    # The unfiltered total ("共 N 条") is one more count of the whole table per page that the
+    # queue does not need: the filtered count pages it.
     show_full_result_count = False
-    # The columns the queue's rows load (empty: all): what the display methods, the
-    # findings (``list_finding_rules``) and their fingerprint read. A column left out is loaded
-    # once per row when read (tests/perf/test_query_counts.py would see it).
-    list_only: tuple[str, ...] = ()
 
     class Media:
-        # Classes of the queue's cells (the CSP forbids inline style attributes).
         css = {"all": ["portal/admin-review.css"]}
 
     # ---- hooks -------------------------------------------------------------
 
     def item_findings(self, obj) -> list[Finding]:
-        known = Finding.__dataclass_fields__
-        return [Finding(**{k: v for k, v in f.items() if k in known}) for f in obj.findings]
-
-    def findings_key(self, obj) -> str | None:
-        """The fingerprint of the inputs of ``item_findings(obj)`` today
-        (``reviews.policy.fingerprint``), or None to recompute them on every view."""
-        return None
-
-    def list_finding_rules(self, obj) -> set[str]:
-        """The queue's column: the rules of the findings stored on the row while their
-        fingerprint is today's; else of the findings recomputed now, stored after the page is
-        rendered."""
-        key = self.findings_key(obj)  # before computing (the race in template_submit)
-        if key is not None and obj.checked_key == key:
-            return {f["rule"] for f in obj.checked_findings}
-        findings = self.item_findings(obj)
-        if key is not None and obj.state == ReviewState.PENDING:
-            obj.checked_findings, obj.checked_key = [f.as_dict() for f in findings], key
-            memoised(("refreshed_findings",), list).append(obj)
-        return {f.rule for f in findings}
-
-    def review_context(self, obj) -> list[tuple[str, object]]:
-        shop = getattr(obj, "shop", None)
-        if shop is None:
-            return []
-        category = shop.category
-        restricted = _("（敏感类目）") if category.restricted else ""
-        return [(_("店铺"), f"{shop.name}（#{shop.pk}）"), (_("主营类目"), f"{category.name}{restricted}")]
+        raise NotImplementedError
 
     def approve_item(self, *, item, reviewer):
-        return review_approve(item=item, reviewer=reviewer)
+        raise NotImplementedError
 
     def reject_item(self, *, item, reviewer, reason_code: str, reason_text: str):
-        return review_reject(item=item, reviewer=reviewer, reason_code=reason_code, reason_text=reason_text)
+        raise NotImplementedError
+
+    def bulk_approve_items(self, *, items, reviewer) -> BulkApproveResult:
+        raise NotImplementedError
+
+    def review_context(self, obj) -> list[tuple[str, object]]:
+        shop = obj.shop
+        if shop is None:
+            return []
+        restricted = _("（敏感类目）") if shop.category.restricted else ""
+        return [
+            (_("店铺"), f"{shop.name}（#{shop.pk}）"),
+            (_("主营类目"), f"{shop.category.name}{restricted}"),
+        ]
 
     # ---- permissions: items are decided, never edited --------------------
 
@@ -260,93 +141,47 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if any(f.name == "shop" for f in self.model._meta.fields):
-            qs = qs.select_related("shop__category")
-        return qs
-
-    def changelist_view(self, request, extra_context=None):
-        # Each row's findings are checked against today's policy: load the policy (and the live
-        # signatures of the page's shops) once per page, not once per row (N+1); rows whose
-        # stored findings were stale are stored back in one UPDATE.
-        with policy_memo():
-            response = super().changelist_view(request, extra_context)
-            if hasattr(response, "render"):
-                response.render()
-            refreshed = memoised(("refreshed_findings",), list)
-            if refreshed:
-                review_findings_store(items=[
-                    self.model(pk=row.pk, checked_findings=row.checked_findings, checked_key=row.checked_key)
-                    for row in refreshed
-                ])
-        return response
-
-    def get_changelist_instance(self, request):
-        changelist = super().get_changelist_instance(request)
-        prime_live_signatures({getattr(obj, "shop_id", None) for obj in changelist.result_list})
-        return changelist
-
-    # ---- list columns -----------------------------------------------------
+    # ---- the queue's columns ---------------------------------------------
 
     @admin.display(description=_("内容"))
     def item_display(self, obj) -> str:
-        return obj.review_summary()
+        return Truncator(obj.review_summary()).chars(ITEM_CHARS)
 
-    @admin.display(description=_("店铺"))
+    @admin.display(description=_("店铺"), ordering="shop__name")
     def shop_display(self, obj) -> str:
-        shop = getattr(obj, "shop", None)
-        return f"{shop.name}（#{shop.pk}）" if shop else "—"
+        return f"{Truncator(obj.shop.name).chars(SHOP_CHARS)}（#{obj.shop_id}）" if obj.shop_id else "—"
 
     @admin.display(description=_("主营类目"))
     def category_display(self, obj) -> str:
-        shop = getattr(obj, "shop", None)
-        return shop.category.name if shop else "—"
-
-    @admin.display(description=_("状态"), ordering="state")
-    def state_badge(self, obj) -> str:
-        labels = _page_text("states", lambda: {k: str(v) for k, v in _STATE_LABELS.items()})
-        return labels.get(obj.state, obj.state)
+        return obj.shop.category.name if obj.shop_id else "—"
 
     @admin.display(description=_("提交时间"), ordering="submitted_at")
     def submitted_display(self, obj) -> str:
-        return obj.submitted_at.astimezone(_page_timezone()).strftime("%Y-%m-%d %H:%M")
+        return _local(obj.submitted_at)
 
     @admin.display(description=_("截止时间"), ordering="due_at")
     def due_display(self, obj):
-        due = obj.due_at.astimezone(_page_timezone()).strftime("%Y-%m-%d %H:%M")
+        due = _local(obj.due_at)
         if obj.is_overdue:
-            overdue = _page_text("overdue", lambda: escape(gettext("已超时")))
-            return SafeString(f'<strong class="review-alert">{due} ⚠ {overdue}</strong>')
+            return format_html('{} <strong class="review-overdue">⚠ {}</strong>', due, _("已超时"))
         return due
 
     @admin.display(description=_("自动检查"))
     def findings_display(self, obj):
-        rules = self.list_finding_rules(obj)
+        """The rules of the findings stored on the row (``checked_findings``)."""
+        if not obj.checked_key:
+            return format_html('<span class="review-muted">{}</span>', _("待检查"))
+        rules = sorted({f["rule"] for f in obj.checked_findings})
         if not rules:
-            none = _page_text("no_findings", lambda: escape(gettext("无发现")))
-            return SafeString(f'<span class="review-ok">{none}</span>')
-        rules = html.escape(", ".join(sorted(rules)))
-        return SafeString(f'<strong class="review-alert">{rules}</strong>')
-
-    def action_checkbox(self, obj):
-        # Django's renders a CheckboxInput through the form renderer's template for each row
-        # (a tenth of the page's time); the same markup, formatted directly (Django's label:
-        # format_html(gettext("Select this object for an action - {}"), str(obj))). The row's
-        # values are escaped with html.escape, which Django's escape() wraps.
-        label = _page_text("select", lambda: gettext("Select this object for an action - {}"))
-        return SafeString(
-            f'<input type="checkbox" name="{helpers.ACTION_CHECKBOX_NAME}" '
-            f'value="{html.escape(str(obj.pk))}" '
-            f'class="action-select" aria-label="{label.format(html.escape(str(obj)))}">'
-        )
+            return format_html('<span class="review-ok">{}</span>', _("无发现"))
+        return format_html('<strong class="review-alert">{}</strong>', ", ".join(rules))
 
     @admin.display(description=_("操作"))
     def decide_link(self, obj):
         if obj.state != ReviewState.PENDING:
             return "—"
-        label = _page_text("decide", lambda: escape(gettext("审核")))
-        return SafeString(f'<a class="button" href="{html.escape(self._decide_url(obj))}">{label}</a>')
+        url = self._decide_url(obj)
+        return format_html('<a class="button review-decide" href="{}">{}</a>', url, _("审核"))
 
     # ---- the decision page ---------------------------------------------
 
@@ -354,15 +189,7 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
         return f"{self.model._meta.app_label}_{self.model._meta.model_name}_{suffix}"
 
     def _decide_url(self, obj) -> str:
-        # One reverse() per page (memo), not one per row.
-        name = f"admin:{self._url_name('decide')}"
-        pattern = memoised(
-            ("url", name), lambda: reverse(name, args=[_PK_MARK], current_app=self.admin_site.name)
-        )
-        return pattern.replace(_PK_MARK, quote(str(obj.pk)))
-
-    def get_changelist(self, request, **kwargs):
-        return QueueChangeList
+        return reverse(f"admin:{self._url_name('decide')}", args=[obj.pk], current_app=self.admin_site.name)
 
     def get_urls(self):
         decide = path(
@@ -418,6 +245,7 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             **self._review_extra_context(request, obj),
             "opts": self.model._meta,
+            "media": self.media,
             "title": _("审核 %s") % obj.review_summary(),
             "form": form,
             "changelist_url": changelist,
@@ -429,13 +257,10 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
 
     @admin.action(permissions=["review"], description=_("批量通过所选（仅限无自动检查发现的）"))
     def bulk_approve(self, request: HttpRequest, queryset) -> None:
+        """Approve the selected items that have no finding when the rules run again now."""
+        items = queryset.select_related("shop__category").order_by("due_at", "id")
         try:
-            result = review_bulk_approve(
-                items=queryset.order_by("due_at", "id"),
-                reviewer=request.user,
-                findings_of=self.item_findings,
-                approve=self.approve_item,
-            )
+            result = self.bulk_approve_items(items=items, reviewer=request.user)
         except PermissionDenied:
             raise
         except SmsError as exc:

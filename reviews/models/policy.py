@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from reviews.policy.classes import ContentUse
+from reviews.choices import ContentUse
 
 
 class Severity(models.TextChoices):

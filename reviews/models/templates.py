@@ -21,8 +21,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from reviews.choices import ContentUse, MessageClass
 from reviews.models.review import ReviewedItem, ReviewState
-from reviews.policy.classes import ContentUse, MessageClass
 
 
 class TemplateOrigin(models.TextChoices):

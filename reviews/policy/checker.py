@@ -6,19 +6,35 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
+from reviews.choices import ContentKind, ContentUse, MessageClass
 from reviews.findings import Finding, blocks
 from reviews.policy import rules
-from reviews.policy.classes import ContentKind, ContentUse, MessageClass
 from reviews.policy.length import count_parts
-from reviews.policy.variables import variable_specs
-from reviews.policy.wordlists import published_lists
+from reviews.policy.variables import VariableSpec, variable_specs
+from reviews.policy.wordlists import CompiledList, published_lists
 
 # Template uses a template may have; with no explicit use, a template may hold any of their variables.
 TEMPLATE_USES = (ContentUse.COUPON, ContentUse.REPURCHASE)
 
 
+@dataclass(frozen=True)
+class ContentPolicy:
+    """The data ``check_content`` reads besides the text: active variables, published word lists.
+    Load it once (``content_policy()``) to check many texts against the same policy."""
+
+    specs: dict[str, VariableSpec]
+    wordlists: list[CompiledList]
+
+
+def content_policy() -> ContentPolicy:
+    """Today's content policy (two queries; compiled word lists are cached per version)."""
+    return ContentPolicy(specs=variable_specs(), wordlists=published_lists())
+
+
 @dataclass
 class CheckResult:
+    """What a check found, with the message's length and parts (None for a signature)."""
+
     findings: list[Finding] = field(default_factory=list)
     length: int | None = None  # full message as received, variables at their longest
     parts: int | None = None
@@ -46,6 +62,7 @@ def check_content(
     message_class: str = MessageClass.MARKETING,
     allowed_variables: set[str] | None = None,
     use: str | None = None,
+    policy: ContentPolicy | None = None,
 ) -> CheckResult:
     """Run every TPL-* rule over ``text`` (kind ``template`` or ``text``).
 
@@ -53,13 +70,15 @@ def check_content(
     spot it typed into the body); with none, the maximum of 9 characters is
     assumed. ``allowed_variables`` defaults to the variables of ``use``, or,
     without a use, of any template use (kind template) or of SMS marketing
-    (kind text). Findings are ordered by position.
+    (kind text). ``policy`` defaults to today's (``content_policy()``). Findings are ordered
+    by position.
     """
     if kind not in (ContentKind.TEMPLATE, ContentKind.TEXT):
         raise ValueError(f"check_content handles kinds 'template' and 'text', not {kind!r}")
     if message_class not in MessageClass.values:
         raise ValueError(f"unknown message class {message_class!r}")
-    specs = variable_specs()
+    policy = policy or content_policy()
+    specs = policy.specs
     if allowed_variables is None:
         if use:
             uses = {use}
@@ -68,7 +87,7 @@ def check_content(
         allowed_variables = {name for name, spec in specs.items() if spec.uses & uses}
     subject = rules.Subject(
         text=text, signature=signature or None, message_class=message_class, specs=specs,
-        allowed=set(allowed_variables), use_label=_use_label(kind, use), wordlists=published_lists(),
+        allowed=set(allowed_variables), use_label=_use_label(kind, use), wordlists=policy.wordlists,
     )
     findings = check_subject(subject)
     total, _prefix, _suffix = rules.message_length(subject)

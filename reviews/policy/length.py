@@ -11,7 +11,7 @@ import math
 
 from django.conf import settings
 
-from reviews.policy.classes import UNSUBSCRIBABLE_CLASSES
+from reviews.choices import UNSUBSCRIBABLE_CLASSES
 
 SINGLE_PART_MAX = 70  # characters that still fit one SMS
 MULTI_PART_SIZE = 67  # characters per part of a concatenated SMS

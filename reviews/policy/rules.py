@@ -18,7 +18,14 @@ from django.utils.translation import gettext as _
 from reviews.findings import Finding
 from reviews.policy import length as length_mod
 from reviews.policy.text import compact, is_cjk, normalized
-from reviews.policy.variables import PLACEHOLDER_LIKE_RE, Token, VariableSpec, longest_length, tokens
+from reviews.policy.variables import (
+    PLACEHOLDER_LIKE_RE,
+    TOKEN_RE,
+    Token,
+    VariableSpec,
+    longest_length,
+    tokens,
+)
 from reviews.policy.wordlists import CompiledList
 
 Span = tuple[int, int]
@@ -184,8 +191,6 @@ def rule_incomplete(subject: Subject) -> list[Finding]:
 
 
 def _strip_tokens(text: str) -> str:
-    from reviews.policy.variables import TOKEN_RE
-
     return TOKEN_RE.sub("", text)
 
 

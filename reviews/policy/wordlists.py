@@ -22,6 +22,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from reviews.models.policy import WordList, WordListRevision
 from reviews.policy.text import MatchText, compact_term, is_ascii_alnum
 
 BLOCK, WARN = "block", "warn"
@@ -125,14 +126,6 @@ _cache_lock = threading.Lock()
 
 def published_lists() -> list[CompiledList]:
     """The compiled latest revision of every word list (cached per version)."""
-    from reviews.policy.memo import memoised
-
-    return list(memoised(("published_lists",), _published_lists))
-
-
-def _published_lists() -> list[CompiledList]:
-    from reviews.models.policy import WordList, WordListRevision
-
     lists = list(WordList.objects.values("id", "rule", "version", "message", "hint", "updated_at"))
     result = []
     for row in lists:

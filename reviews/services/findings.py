@@ -1,125 +1,110 @@
 """Stored findings of pending items: keep ``checked_findings`` / ``checked_key`` up to date.
 
-The review queue reads a pending item's findings from the row while its ``checked_key`` equals
-the fingerprint of today's policy (``reviews.policy.fingerprint``); otherwise it recomputes them
-and stores them back (``review_findings_store``). Publishing a word list enqueues
-``review_findings_refresh`` so the queue's first view after a publish does not recompute a
-whole page. Decisions never rely on stored findings: the decision page and bulk approve run the
-rules again.
+An item stores its findings and their fingerprint (``reviews.policy.fingerprint``) when it is
+submitted; the review queue shows them as stored and never writes. When an input changes (a word
+list published, a variable, neutral name or brand term edited, a shop's live signature changed,
+``RULES_VERSION`` bumped by a deploy) ``review_findings_refresh`` recomputes the rows whose
+fingerprint is no longer today's. It runs as a django-q2 task (``reviews.tasks``), enqueued on
+those changes and on a schedule. Decisions never rely on stored findings: the decision page and
+bulk approve run the rules again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterator
 
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import QuerySet
+from django_q.tasks import async_task
 
 from reviews.models.review import ReviewedItem, ReviewState
-from reviews.policy.memo import policy_memo, prime
+from reviews.models.signatures import Signature
+from reviews.models.templates import MessageTemplate, TemplateOrigin
+from reviews.policy import fingerprint
+from reviews.policy.checker import content_policy
+from reviews.selectors import live_signature_texts
+from reviews.services.templates import template_checked
+from reviews.signature_rules import active_brand_terms, active_neutral_names, signature_findings
+
+REFRESH_TASK = "reviews.tasks.refresh_findings"
+BATCH = 500
 
 
-def review_findings_store(*, items: Iterable[ReviewedItem]) -> int:
-    """Write the ``checked_findings`` and ``checked_key`` set on ``items`` (one UPDATE per model).
-
-    Race: two workers (or a worker and the refresh task) store the same row at once. Each write
-    is a findings/fingerprint pair computed together, so whichever lands last the row stays
-    consistent: findings are used only while their own fingerprint is today's.
-    """
-    by_model: dict[type, list[ReviewedItem]] = {}
-    for item in items:
-        by_model.setdefault(type(item), []).append(item)
-    written = 0
-    for model, rows in by_model.items():
-        written += model.objects.bulk_update(rows, ["checked_findings", "checked_key"])
-    return written
+def findings_refresh_enqueue(*, kind: str | None = None) -> None:
+    """Queue ``review_findings_refresh`` once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: async_task(REFRESH_TASK, kind=kind))
 
 
-def review_findings_refresh(*, model_label: str | None = None, batch: int = 500) -> int:
+def review_findings_refresh(*, kind: str | None = None, batch: int = BATCH) -> int:
     """Recompute and store the findings of every pending item whose fingerprint changed.
 
-    ``model_label`` limits it to ``"reviews.MessageTemplate"`` or ``"reviews.Signature"``.
-    Returns the number of rows written. Run by django-q2 after a word list is published.
-    """
-    from reviews.models.signatures import Signature
-    from reviews.models.templates import MessageTemplate, TemplateOrigin
+    ``kind`` limits it to ``"template"`` or ``"signature"``. Returns the number of rows written.
 
-    kinds: list[tuple[str, object, Callable, Callable]] = [
-        ("reviews.MessageTemplate",
-         MessageTemplate.objects.filter(origin=TemplateOrigin.CUSTOM).select_related("shop"),
-         _template_key_and_findings, _prime_templates),
-        ("reviews.Signature", Signature.objects.all(), _signature_key_and_findings, _prime_signatures),
-    ]  # fmt: skip
+    Race: a refresh and a submission, or two refreshes, storing the same row. Each write is a
+    findings/fingerprint pair computed from the same inputs, so whichever lands last the row is
+    consistent; a pair computed from inputs that changed meanwhile is found stale by the refresh
+    the change enqueued.
+    """
     written = 0
-    for label, queryset, key_and_findings, prime_page in kinds:
-        if model_label and model_label != label:
-            continue
-        pending = queryset.filter(state=ReviewState.PENDING).order_by("pk")
-        last = 0
-        while True:
-            rows = list(pending.filter(pk__gt=last)[:batch])
-            if not rows:
-                break
-            last = rows[-1].pk
-            with policy_memo():
-                prime_page(rows)
-                stale = []
-                for row in rows:
-                    key, compute = key_and_findings(row)
-                    if row.checked_key != key:
-                        row.checked_findings = [f.as_dict() for f in compute()]
-                        row.checked_key = key
-                        stale.append(row)
-            with transaction.atomic():
-                written += review_findings_store(items=stale)
+    if kind in (None, MessageTemplate.review_kind):
+        written += _refresh_templates(batch)
+    if kind in (None, Signature.review_kind):
+        written += _refresh_signatures(batch)
     return written
 
 
-def _template_key_and_findings(template):
-    from reviews.services.templates import template_current_findings, template_findings_key
-
-    return template_findings_key(template), lambda: template_current_findings(template)
-
-
-def _signature_key_and_findings(signature):
-    from reviews.services.signatures import signature_current_findings, signature_findings_key
-
-    return signature_findings_key(signature), lambda: signature_current_findings(signature)
-
-
-def _prime_templates(rows) -> None:
-    prime_live_signatures({row.shop_id for row in rows})
-
-
-def _prime_signatures(rows) -> None:
-    prime_signatures_in_use([row.text for row in rows])
+def _refresh_templates(batch: int) -> int:
+    policy = content_policy()
+    pending = MessageTemplate.objects.filter(state=ReviewState.PENDING, origin=TemplateOrigin.CUSTOM)
+    written = 0
+    for rows in _batches(pending, batch):
+        signatures = live_signature_texts(shop_ids={row.shop_id for row in rows})
+        stale = []
+        for row in rows:
+            inputs = {"policy": policy, "signature": signatures.get(row.shop_id), "text": row.text,
+                      "use": row.use, "message_class": row.message_class}
+            if fingerprint.template_findings_key(**inputs) == row.checked_key:
+                continue
+            findings, key = template_checked(**inputs)
+            stale.append(_stored(row, findings, key))
+        written += _store(MessageTemplate, stale)
+    return written
 
 
-def prime_live_signatures(shop_ids: set[int]) -> None:
-    """Load the live signatures of ``shop_ids`` in one query into the current policy memo.
+def _refresh_signatures(batch: int) -> int:
+    neutral_names, brand_terms = active_neutral_names(), active_brand_terms()
+    written = 0
+    for rows in _batches(Signature.objects.filter(state=ReviewState.PENDING), batch):
+        stale = []
+        for row in rows:
+            key = fingerprint.signature_findings_key(
+                neutral_names=neutral_names, brand_terms=brand_terms, text=row.text
+            )
+            if key == row.checked_key:
+                continue
+            findings = signature_findings(
+                row.text, shop_id=row.shop_id, neutral_names=neutral_names, brand_terms=brand_terms
+            )
+            stale.append(_stored(row, findings, key))
+        written += _store(Signature, stale)
+    return written
 
-    Complete instances, written by hand as ``= ANY(%s)``: the ORM compiled the review queue's
-    ``shop_id IN (50 ids)`` in about 0.5 ms of the page (docs/PERFORMANCE.md)."""
-    from reviews.models.signatures import Signature
 
-    shop_ids = shop_ids - {None}
-    if not shop_ids:
-        return
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in Signature._meta.concrete_fields)
-    approved = Signature.objects.raw(
-        f"SELECT {columns} FROM {Signature._meta.db_table} WHERE shop_id = ANY(%s) AND state = %s",
-        [sorted(shop_ids), ReviewState.APPROVED],
-    )
-    live = {signature.shop_id: signature for signature in approved}
-    for shop_id in shop_ids:
-        prime(("live_signature", shop_id), live.get(shop_id))
+def _batches(queryset: QuerySet, size: int) -> Iterator[list]:
+    """The rows of ``queryset`` in pages of ``size`` by primary key (keyset pagination)."""
+    last = 0
+    while rows := list(queryset.filter(pk__gt=last).order_by("pk")[:size]):
+        yield rows
+        last = rows[-1].pk
 
 
-def prime_signatures_in_use(texts: Iterable[str]) -> None:
-    """SIG-DUPLICATE's lookups of many signatures in one query into the current policy memo."""
-    from reviews.normalization import normalize
-    from reviews.signature_rules import signatures_in_use
+def _stored(row: ReviewedItem, findings, key: str) -> ReviewedItem:
+    row.checked_findings = [f.as_dict() for f in findings]
+    row.checked_key = key
+    return row
 
-    normalized = {normalize(text).text for text in texts}
-    normalized = {text for text in normalized if text and "\x00" not in text}
-    for text, shops in signatures_in_use(normalized).items():
-        prime(("signature_in_use", text), shops)
+
+def _store(model: type[ReviewedItem], rows: list[ReviewedItem]) -> int:
+    # Only the two stored-findings columns: a decision committed meanwhile (state, decided_by)
+    # is never overwritten.
+    return model.objects.bulk_update(rows, ["checked_findings", "checked_key"]) if rows else 0

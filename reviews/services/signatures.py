@@ -18,9 +18,11 @@ from reviews.errors import AlreadyDecided
 from reviews.findings import Finding
 from reviews.models.review import ReviewAction, ReviewState
 from reviews.models.signatures import Signature
-from reviews.normalization import normalize, normalize_key
-from reviews.policy.fingerprint import findings_key, signature_policy_key
+from reviews.models.templates import MessageTemplate
+from reviews.normalization import normalize_key
+from reviews.policy import fingerprint
 from reviews.selectors import live_signature, pending_signature
+from reviews.services.findings import findings_refresh_enqueue
 from reviews.services.review import (
     BulkApproveResult,
     review_approve,
@@ -31,7 +33,7 @@ from reviews.services.review import (
     review_submission_fields,
     review_withdraw,
 )
-from reviews.signature_rules import signature_findings, signatures_in_use
+from reviews.signature_rules import active_brand_terms, active_neutral_names, signature_findings
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Shop
 from smsmarketing.services import shop_ensure_sms_allowed
@@ -60,8 +62,8 @@ def signature_submit(*, shop: Shop, text: str, by) -> Signature:
     """Submit a new or changed signature for review; the live one stays in use meanwhile."""
     shop_ensure_sms_allowed(shop=shop)
     text = text.strip()
-    key = _findings_key(text=text, shop_id=shop.pk)  # before the check (see template_submit)
-    findings = signature_findings(text, shop_id=shop.pk)
+    neutral_names, brand_terms = active_neutral_names(), active_brand_terms()
+    findings = signature_findings(text, shop_id=shop.pk, neutral_names=neutral_names, brand_terms=brand_terms)
     if findings:
         raise SignatureRefused(
             _("签名不符合规则，请按提示修改后再提交：") + "；".join(f.message for f in findings),
@@ -75,6 +77,9 @@ def signature_submit(*, shop: Shop, text: str, by) -> Signature:
         raise SignatureRefused(str(PENDING_EXISTS_MESSAGE), rule="SIG-PENDING-EXISTS")
     try:
         with transaction.atomic():
+            key = fingerprint.signature_findings_key(
+                neutral_names=neutral_names, brand_terms=brand_terms, text=text
+            )
             signature = Signature.objects.create(
                 shop=shop, text=text, normalized=normalized, checked_findings=[], checked_key=key,
                 **review_submission_fields(by=by),
@@ -109,10 +114,14 @@ def signature_withdraw(*, shop: Shop, by) -> Signature:
 
 
 def signature_approve(*, signature: Signature, reviewer) -> Signature:
-    """Approve a pending signature; the shop's previous live one is superseded in the same transaction."""
-    shop_ensure_sms_allowed(shop=signature.shop)
+    """Approve a pending signature; the shop's previous live one is superseded in the same transaction.
 
-    return review_approve(item=signature, reviewer=reviewer, supersede_within="shop_id")
+    The shop's pending templates are checked with its live signature (length, parts): their
+    stored findings are refreshed in the background once the approval is committed."""
+    shop_ensure_sms_allowed(shop=signature.shop)
+    approved = review_approve(item=signature, reviewer=reviewer, supersede_within="shop_id")
+    findings_refresh_enqueue(kind=MessageTemplate.review_kind)
+    return approved
 
 
 def signature_reject(*, signature: Signature, reviewer, reason_code: str, reason_text: str = "") -> Signature:
@@ -126,20 +135,11 @@ def signature_current_findings(signature: Signature) -> list[Finding]:
 
 
 def signature_findings_key(signature: Signature) -> str:
-    """The fingerprint of every input of ``signature_current_findings`` (neutral names, brand
-    terms, the other shops using the same signature): see ``reviews.policy.fingerprint``."""
-    return _findings_key(text=signature.text, shop_id=signature.shop_id)
-
-
-def _findings_key(*, text: str, shop_id: int) -> str:
-    from reviews.policy.memo import memoised
-
-    norm = normalize(text).text
-    others: list[int] = []
-    if norm and "\x00" not in norm:
-        in_use = memoised(("signature_in_use", norm), lambda: signatures_in_use([norm])[norm])
-        others = sorted(in_use - {shop_id})
-    return findings_key(signature_policy_key(), text, others)
+    """The fingerprint of every input of ``signature_current_findings`` today (neutral names,
+    brand terms, the text): see ``reviews.policy.fingerprint``."""
+    return fingerprint.signature_findings_key(
+        neutral_names=active_neutral_names(), brand_terms=active_brand_terms(), text=signature.text
+    )
 
 
 def signature_bulk_approve(*, signatures: Iterable[Signature], reviewer) -> BulkApproveResult:

@@ -14,12 +14,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from reviews.choices import MessageClass
 from reviews.errors import AlreadyDecided
 from reviews.findings import Finding, blocks
 from reviews.models.review import ReviewAction, ReviewState
 from reviews.models.templates import TEMPLATE_USE_CHOICES, MessageTemplate, TemplateOrigin
-from reviews.policy import CheckResult, MessageClass, check_content
-from reviews.policy.fingerprint import content_policy_key, findings_key
+from reviews.policy import fingerprint
+from reviews.policy.checker import CheckResult, ContentPolicy, check_content, content_policy
 from reviews.selectors import live_signature
 from reviews.services.review import (
     BulkApproveResult,
@@ -64,16 +65,27 @@ def template_check(*, shop: Shop | None, text: str, use: str, message_class: str
     )
 
 
-def template_findings_key(template: MessageTemplate) -> str:
-    """The fingerprint of every input of ``template_current_findings`` (today's policy, the
-    shop's live signature, the template's own fields): see ``reviews.policy.fingerprint``."""
-    return _findings_key(
-        shop=template.shop, text=template.text, use=template.use, message_class=template.message_class
+def template_checked(
+    *, policy: ContentPolicy, signature: str | None, text: str, use: str, message_class: str
+) -> tuple[list[Finding], str]:
+    """The findings of a template under ``policy`` and the shop's live ``signature``, with their
+    fingerprint: both from the same inputs, so a stored pair is always consistent."""
+    key = fingerprint.template_findings_key(
+        policy=policy, signature=signature, text=text, use=use, message_class=message_class
     )
+    result = check_content(
+        kind="template", text=text, signature=signature, message_class=message_class, use=use, policy=policy
+    )
+    return result.findings, key
 
 
-def _findings_key(*, shop: Shop | None, text: str, use: str, message_class: str) -> str:
-    return findings_key(content_policy_key(), _signature_text(shop), text, use, message_class)
+def template_findings_key(template: MessageTemplate) -> str:
+    """The fingerprint of every input of ``template_current_findings`` today (the policy, the
+    shop's live signature, the template's own fields): see ``reviews.policy.fingerprint``."""
+    return fingerprint.template_findings_key(
+        policy=content_policy(), signature=_signature_text(template.shop), text=template.text,
+        use=template.use, message_class=template.message_class,
+    )
 
 
 def _validate(*, name: str, use: str, message_class: str, text: str) -> tuple[str, str]:
@@ -89,12 +101,12 @@ def _validate(*, name: str, use: str, message_class: str, text: str) -> tuple[st
     return name, text
 
 
-def _refuse_blocking(result: CheckResult) -> None:
-    if blocks(result.findings):
-        blocking = [f for f in result.findings if f.severity == "block"]
+def _refuse_blocking(findings: list[Finding]) -> None:
+    if blocks(findings):
+        blocking = [f for f in findings if f.severity == "block"]
         raise TemplateRefused(
             _("模板内容不符合规则，请按提示修改后再提交：") + "；".join(f.message for f in blocking),
-            findings=result.findings,
+            findings=findings,
         )
 
 
@@ -110,22 +122,21 @@ def template_submit(
     """
     shop_ensure_sms_allowed(shop=shop)
     name, text = _validate(name=name, use=use, message_class=message_class, text=text)
-    # The fingerprint is taken BEFORE the check: a policy published in between leaves a key
-    # older than the findings, which the queue recomputes, never the reverse (stale findings
-    # under today's key).
-    key = _findings_key(shop=shop, text=text, use=use, message_class=message_class)
-    result = template_check(shop=shop, text=text, use=use, message_class=message_class)
-    _refuse_blocking(result)
+    findings, key = template_checked(
+        policy=content_policy(), signature=_signature_text(shop), text=text, use=use,
+        message_class=message_class,
+    )
+    _refuse_blocking(findings)
     fields = {"shop": shop, "origin": TemplateOrigin.CUSTOM, "name": name, "use": use,
               "message_class": message_class, "text": text,
-              "checked_findings": [f.as_dict() for f in result.findings], "checked_key": key}
+              "checked_findings": [f.as_dict() for f in findings], "checked_key": key}
     try:
         with transaction.atomic():
             if previous is not None:
                 fields |= _next_version(shop=shop, previous=previous, text=text, use=use,
                                         message_class=message_class, name=name)
             template = MessageTemplate.objects.create(
-                **fields, **review_submission_fields(by=by, findings=result.findings)
+                **fields, **review_submission_fields(by=by, findings=findings)
             )
             review_record(
                 item=template, action=ReviewAction.SUBMIT, actor=by,
@@ -175,7 +186,6 @@ def template_approve(*, template: MessageTemplate, reviewer) -> MessageTemplate:
     """Approve a pending version; the lineage's previous approved version is superseded atomically."""
     review_ensure_reviewer(model=MessageTemplate, reviewer=reviewer)
     shop_ensure_sms_allowed(shop=template.shop)
-
     return review_approve(item=template, reviewer=reviewer, supersede_within="lineage")
 
 
@@ -220,7 +230,7 @@ def official_template_create(
 ) -> MessageTemplate:
     """The platform publishes an official template: checked like any template, approved at once."""
     name, text = _validate(name=name, use=use, message_class=message_class, text=text)
-    _refuse_blocking(template_check(shop=None, text=text, use=use, message_class=message_class))
+    _refuse_blocking(template_check(shop=None, text=text, use=use, message_class=message_class).findings)
     now = timezone.now()
     return MessageTemplate.objects.create(
         origin=TemplateOrigin.OFFICIAL, shop=None, name=name, use=use, message_class=message_class,

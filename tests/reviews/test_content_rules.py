@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reviews.policy import check_content
+from reviews.policy.checker import check_content
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reviews.models import TemplateVariable
-from reviews.policy import check_content
+from reviews.policy.checker import check_content
 from reviews.policy.variables import VariableMissing, render, render_examples, tokens, variable_specs
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from reviews.models import WordList, WordListException, WordListRevision, WordListTerm
-from reviews.policy import check_content
-from reviews.policy.services import wordlist_publish
+from reviews.policy.checker import check_content
+from reviews.services.wordlists import wordlist_publish
 
 pytestmark = pytest.mark.django_db
 

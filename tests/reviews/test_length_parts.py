@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from reviews.policy import check_content
+from reviews.policy.checker import check_content
 from reviews.policy.length import chars_left_in_part, count_parts, full_message
 
 pytestmark = pytest.mark.django_db

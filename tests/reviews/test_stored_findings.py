@@ -1,7 +1,7 @@
-"""The queue shows findings stored on the row while today's policy is the one they were computed
-with, and recomputes (and stores) them as soon as any input changed: a word list published, a
-variable edited, the shop's live signature changed, a neutral name added, another shop taking
-the same signature. Decisions always run the rules again."""
+"""Stored findings: each pending item keeps its findings and their fingerprint; the queue shows
+them as stored and never writes; the refresh task recomputes the rows whose inputs changed (a
+word list published, a variable edited, the shop's live signature changed, a neutral name or brand
+term added, ``RULES_VERSION`` bumped). Decisions always run the rules again."""
 
 from __future__ import annotations
 
@@ -9,17 +9,15 @@ import pytest
 from django.urls import reverse
 
 from reviews.findings import Finding
-from reviews.models import MessageTemplate, NeutralName, WordList, WordListTerm
+from reviews.models import MessageTemplate, NeutralName, Signature, WordList, WordListTerm
 from reviews.models.policy import TemplateVariable
 from reviews.models.signatures import PlatformBrandTerm
-from reviews.policy.services import REFRESH_FINDINGS_TASK, wordlist_publish
-from reviews.services.findings import review_findings_refresh
+from reviews.policy import fingerprint
+from reviews.services.findings import REFRESH_TASK, review_findings_refresh
 from reviews.services.signatures import signature_findings_key, signature_submit
-from reviews.services.templates import (
-    template_current_findings,
-    template_findings_key,
-    template_submit,
-)
+from reviews.services.templates import template_current_findings, template_findings_key, template_submit
+from reviews.services.wordlists import wordlist_publish
+from reviews.tasks import refresh_findings
 from tests.campaigns.campaign_fixtures import live_signature_for
 
 pytestmark = pytest.mark.django_db
@@ -39,14 +37,14 @@ def publish_term(term: str, *, rule: str = "TPL-ADLAW", by=None) -> None:
     assert wordlist_publish(wordlist=wordlist, by=by) is not None
 
 
-def rules(template: MessageTemplate) -> set[str]:
-    template.refresh_from_db()
-    return {f["rule"] for f in template.checked_findings}
+def rules(item) -> set[str]:
+    item.refresh_from_db()
+    return {f["rule"] for f in item.checked_findings}
 
 
-def queue_column(client) -> str:
-    """The findings cells of the queue page, in row order."""
-    body = client.get(reverse(QUEUE)).content.decode()
+def queue_column(client, name: str = QUEUE) -> str:
+    """The findings cells of a queue page, in row order."""
+    body = client.get(reverse(name)).content.decode()
     return "".join(part.split("</td>")[0] for part in body.split('class="field-findings_display">')[1:])
 
 
@@ -59,7 +57,7 @@ def test_it_stores_the_findings_and_their_fingerprint_at_submission(alice, alice
     assert (signature.checked_findings, signature.checked_key) == ([], signature_findings_key(signature))
 
 
-def test_it_shows_the_stored_findings_while_the_policy_is_unchanged(client, reviewer, alice, alice_shop):
+def test_the_queue_shows_the_stored_findings(client, reviewer, alice, alice_shop):
     template = submit(alice_shop, alice)
     # A finding only the stored row holds proves the page read the row, not the rules.
     stored = Finding("TPL-STORED", 0, 1, "warn", "存储的发现", "")
@@ -68,65 +66,70 @@ def test_it_shows_the_stored_findings_while_the_policy_is_unchanged(client, revi
     assert "TPL-STORED" in queue_column(client)
 
 
-def test_it_recomputes_and_stores_findings_after_a_word_list_is_published(
-    client, reviewer, alice, alice_shop
-):
-    template = submit(alice_shop, alice, text="${shop_name}爆款好物，领券：${coupon_link}")
-    before = template.checked_key
-    assert rules(template) == set()
-    publish_term("爆款", by=reviewer)
+def test_a_row_never_checked_shows_that_it_waits_for_the_check(client, reviewer, alice, alice_shop):
+    template = submit(alice_shop, alice)
+    MessageTemplate.objects.filter(pk=template.pk).update(checked_key="", checked_findings=[])
     client.force_login(reviewer)
-    assert "TPL-ADLAW" in queue_column(client)  # never the stale "无发现"
-    template.refresh_from_db()
-    assert rules(template) == {"TPL-ADLAW"} and template.checked_key not in ("", before)
-    assert template.checked_key == template_findings_key(template)
-    assert "TPL-ADLAW" in queue_column(client)  # and read back from the row on the next view
+    assert "待检查" in queue_column(client) and "无发现" not in queue_column(client)
 
 
-def test_publishing_a_word_list_refreshes_every_pending_item_in_the_background(
-    alice, alice_shop, bob, bob_shop, reviewer, django_capture_on_commit_callbacks
-):
+def test_the_refresh_task_recomputes_only_stale_findings(alice, alice_shop, bob, bob_shop, reviewer):
     flagged = [submit(alice_shop, alice, text="${shop_name}爆款好物，领券：${coupon_link}"),
                submit(bob_shop, bob, text="${shop_name}爆款新品，领券：${coupon_link}", name="新品")]
     clean = submit(bob_shop, bob, name="另一个")
-    with django_capture_on_commit_callbacks() as callbacks:
-        publish_term("爆款", by=reviewer)
+    before = {t.pk: t.checked_key for t in [*flagged, clean]}
+    publish_term("爆款", by=reviewer)  # the test settings' django-q2 runs tasks inline: not on commit here
     assert [rules(t) for t in flagged] == [set(), set()]  # stale until the task runs
-    (enqueue,) = callbacks
-    enqueue()  # async_task(REFRESH_FINDINGS_TASK); the test settings run django-q2 tasks inline
+    assert refresh_findings() == 3  # every template's fingerprint named the old list version
     assert [rules(t) for t in flagged] == [{"TPL-ADLAW"}, {"TPL-ADLAW"}] and rules(clean) == set()
-    assert all(t.checked_key == template_findings_key(t) for t in [*flagged, clean])
-    assert review_findings_refresh() == 0  # every fingerprint is today's now
-    assert REFRESH_FINDINGS_TASK == f"{review_findings_refresh.__module__}.{review_findings_refresh.__name__}"
+    for template in [*flagged, clean]:
+        assert template.checked_key == template_findings_key(template) != before[template.pk]
+    assert refresh_findings() == 0  # every fingerprint is today's now
 
 
-def test_the_fingerprint_follows_variables_and_the_shops_live_signature(alice, alice_shop, reviewer):
+def test_publishing_a_word_list_enqueues_the_refresh(
+    alice, alice_shop, reviewer, django_capture_on_commit_callbacks
+):
+    template = submit(alice_shop, alice, text="${shop_name}爆款好物，领券：${coupon_link}")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        publish_term("爆款", by=reviewer)
+    assert len(callbacks) == 1  # async_task(REFRESH_TASK); the test settings run it inline
+    assert rules(template) == {"TPL-ADLAW"}
+    assert REFRESH_TASK == f"{refresh_findings.__module__}.{refresh_findings.__name__}"
+
+
+def test_a_new_live_signature_refreshes_the_shops_pending_templates(
+    alice, alice_shop, reviewer, django_capture_on_commit_callbacks
+):
+    template = submit(alice_shop, alice)
+    key = template.checked_key
+    with django_capture_on_commit_callbacks(execute=True):
+        live_signature_for(alice_shop, alice, reviewer)  # length and parts count the live signature
+    template.refresh_from_db()
+    assert template.checked_key == template_findings_key(template) != key
+
+
+def test_the_fingerprint_follows_variables_the_live_signature_and_the_rules_version(
+    alice, alice_shop, reviewer, monkeypatch
+):
     template = submit(alice_shop, alice)
     key = template_findings_key(template)
-    live_signature_for(alice_shop, alice, reviewer)  # length and parts count the live signature
+    live_signature_for(alice_shop, alice, reviewer)
     assert template_findings_key(template) != key
     key = template_findings_key(template)
-    TemplateVariable.objects.filter(name="coupon_amount").update(max_length=30)
+    TemplateVariable.objects.filter(name="coupon_amount").update(max_length=30)  # no signal
     assert template_findings_key(template) != key
-
-
-def test_the_signature_queue_recomputes_after_a_neutral_name_is_added(client, reviewer, alice, alice_shop):
-    signature = signature_submit(shop=alice_shop, text="好店铺", by=alice)
-    client.force_login(reviewer)
-    url = reverse("admin:reviews_signature_changelist")
-    assert "SIG-NEUTRAL" not in client.get(url).content.decode()
-    NeutralName.objects.create(term="好店铺", match="exact")
-    assert "SIG-NEUTRAL" in client.get(url).content.decode()
-    signature.refresh_from_db()
-    assert [f["rule"] for f in signature.checked_findings] == ["SIG-NEUTRAL"]
-    assert signature.checked_key == signature_findings_key(signature)
+    key = template_findings_key(template)
+    monkeypatch.setattr(fingerprint, "RULES_VERSION", fingerprint.RULES_VERSION + 1)
+    assert template_findings_key(template) != key
+    assert review_findings_refresh(kind="template") == 1  # the deploy's scheduled refresh
 
 
 def test_editing_a_variable_or_a_signature_word_refreshes_pending_items_in_the_background(
     alice, alice_shop, bob, bob_shop, django_capture_on_commit_callbacks
 ):
     """Like a word-list publish: an admin edit of a variable, a neutral name or a brand term
-    queues the refresh, so the queue's next view finds today's findings stored."""
+    queues the refresh, so the queue shows today's findings."""
     template = submit(alice_shop, alice)
     signature = signature_submit(shop=bob_shop, text="好店铺", by=bob)
     assert rules(template) == set() and signature.checked_findings == []
@@ -141,17 +144,26 @@ def test_editing_a_variable_or_a_signature_word_refreshes_pending_items_in_the_b
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         neutral = NeutralName.objects.create(term="好店铺", match="exact")
     assert len(callbacks) == 1
-    signature.refresh_from_db()
-    assert [f["rule"] for f in signature.checked_findings] == ["SIG-NEUTRAL"]
+    assert rules(signature) == {"SIG-NEUTRAL"}
     assert signature.checked_key == signature_findings_key(signature)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         neutral.delete()
         PlatformBrandTerm.objects.create(term="好店")
     assert len(callbacks) == 2
-    signature.refresh_from_db()
-    assert [f["rule"] for f in signature.checked_findings] == ["SIG-PLATFORM"]
+    assert rules(signature) == {"SIG-PLATFORM"}
     assert review_findings_refresh() == 0
+
+
+def test_the_signature_queue_shows_a_new_finding_once_refreshed(client, reviewer, alice, alice_shop):
+    signature = signature_submit(shop=alice_shop, text="好店铺", by=alice)
+    NeutralName.objects.bulk_create([NeutralName(term="好店铺", match="exact")])  # no signal
+    client.force_login(reviewer)
+    url = "admin:reviews_signature_changelist"
+    assert "SIG-NEUTRAL" not in queue_column(client, url)  # stored, and the page never writes
+    assert Signature.objects.get(pk=signature.pk).checked_findings == []
+    assert review_findings_refresh(kind="signature") == 1
+    assert "SIG-NEUTRAL" in queue_column(client, url)
 
 
 def test_decisions_never_trust_stored_findings(client, reviewer, alice, alice_shop):
@@ -165,53 +177,3 @@ def test_decisions_never_trust_stored_findings(client, reviewer, alice, alice_sh
     client.post(reverse(QUEUE), {"action": "bulk_approve", "_selected_action": [template.pk]})
     template.refresh_from_db()
     assert template.state == "pending"  # bulk approve ran the rules: it has a finding
-
-
-def test_the_content_policy_key_reads_the_same_rows_as_the_orm(reviewer):
-    """``_content_policy_key`` and ``_variable_specs`` read their rows with hand-written SQL: the
-    same rows, types and order as the ORM (an inactive variable left out, ``position`` first)."""
-    from reviews.policy.fingerprint import _content_policy_key, findings_key
-    from reviews.policy.memo import policy_memo
-    from reviews.policy.variables import _variable_specs
-
-    TemplateVariable.objects.create(name="a_last", label="最后", type="text", example="x", max_length=5,
-                                    uses=["coupon"], position=999)
-    TemplateVariable.objects.create(name="a_off", label="停用", type="text", example="x", max_length=5,
-                                    uses=["coupon"], active=False)
-    publish_term("爆款", by=reviewer)
-    rows = TemplateVariable.objects.filter(active=True).order_by("position", "name")
-    specs = _variable_specs(use=None)
-    assert [(s.name, s.label, s.type, s.example, s.max_length, s.uses) for s in specs.values()] == [
-        (v.name, v.label, v.type, v.example, v.max_length, frozenset(v.uses)) for v in rows
-    ]
-    assert list(specs)[-1] == "a_last" and "a_off" not in specs
-    assert list(_variable_specs(use="coupon")) == [v.name for v in rows if "coupon" in v.uses]
-    lists = list(
-        WordList.objects.order_by("id").values_list("id", "rule", "version", "message", "hint", "updated_at")
-    )
-    orm_specs = [[v.name, v.label, v.type, v.example, v.max_length, sorted(v.uses)] for v in rows]
-    with policy_memo():
-        assert _content_policy_key() == findings_key("content", lists, orm_specs)
-
-
-def test_the_queue_primes_complete_live_signatures_in_one_query(
-    alice, alice_shop, bob, bob_shop, reviewer, django_assert_num_queries
-):
-    from reviews.models.signatures import Signature
-    from reviews.policy.memo import policy_memo
-    from reviews.selectors import live_signature
-    from reviews.services.findings import prime_live_signatures
-
-    live = live_signature_for(alice_shop, alice, reviewer)
-    signature_submit(shop=bob_shop, text="鲍勃小店", by=bob)  # pending: not live
-    with policy_memo():
-        with django_assert_num_queries(1):
-            prime_live_signatures({alice_shop.pk, bob_shop.pk, None})
-        with django_assert_num_queries(0):
-            primed = live_signature(shop=alice_shop)
-            assert live_signature(shop=bob_shop) is None
-            assert primed.get_deferred_fields() == set()  # complete: reading a field never queries
-    loaded = Signature.objects.get(pk=live.pk)
-    assert [getattr(primed, f.attname) for f in Signature._meta.concrete_fields] == [
-        getattr(loaded, f.attname) for f in Signature._meta.concrete_fields
-    ]

@@ -12,7 +12,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from reviews.models import MessageTemplate, ReviewDecision, ReviewState, WordList, WordListRevision
-from reviews.policy import check_content
+from reviews.policy.checker import check_content
 from reviews.services.templates import template_submit
 from tests.factories import make_user
 

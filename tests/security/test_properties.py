@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from campaigns.phones import normalize_phone
 from reviews.models import PlatformBrandTerm
-from reviews.policy import check_content
+from reviews.policy.checker import check_content
 from reviews.policy.length import (
     MULTI_PART_SIZE,
     SINGLE_PART_MAX,

@@ -16,7 +16,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from reviews.checking import KINDS, CheckResult, UnknownKind, check_text
+from reviews.checking import KINDS, UnknownKind, check_text
+from reviews.policy.checker import CheckResult
 
 EXIT_BLOCKED = 1
 EXIT_USAGE = 2
@@ -47,18 +48,18 @@ class Command(BaseCommand):
                 message = f"暂不支持的检查类型 {options['kind']}：{exc}"
                 raise CommandError(message, returncode=EXIT_USAGE) from exc
             blocked += not result.ok
-            self._write(result, as_json=options["json"])
+            self._write(text, result, as_json=options["json"])
         if blocked:
             raise CommandError(f"{blocked} 个文本未通过检查。", returncode=EXIT_BLOCKED)
 
-    def _write(self, result: CheckResult, *, as_json: bool) -> None:
+    def _write(self, text: str, result: CheckResult, *, as_json: bool) -> None:
         if as_json:
-            self.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False))
+            self.stdout.write(json.dumps(result.as_dict(text=text), ensure_ascii=False))
             return
         mark = "通过" if result.ok else "阻断"
         extra = ""
         if result.length is not None:
             extra = f"（{result.length} 字，{result.parts} 条计费）"
-        self.stdout.write(f"[{mark}] {result.text}{extra}")
+        self.stdout.write(f"[{mark}] {text}{extra}")
         for f in result.findings:
             self.stdout.write(f"  {f.rule} [{f.start},{f.end}) {f.severity}: {f.message} 建议：{f.hint}")

@@ -1,4 +1,6 @@
-"""Message classes and content uses: the string values shared with the campaigns app.
+"""Message classes, content uses and checked kinds: choices shared by the models and the content
+policy (a leaf module, so ``reviews.models`` and ``reviews.policy`` both import it without
+importing each other).
 
 ``campaigns`` may define its own TextChoices with the same values (dependencies
 point campaigns → reviews, so reviews never imports campaigns).

@@ -8,14 +8,14 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from reviews.choices import ContentUse, MessageClass
+from reviews.forms import TemplateForm
 from reviews.models.templates import MessageTemplate, TemplateOrigin
-from reviews.policy import ContentUse, MessageClass
 from reviews.policy.highlight import highlight
 from reviews.policy.length import MAX_MESSAGE_LENGTH, MAX_SIGNATURE_CHARS, chars_left_in_part, full_message
 from reviews.policy.variables import render_examples, variable_specs
 from reviews.selectors import live_signature, official_templates, shop_templates
 from reviews.services.templates import TemplateRefused, template_check, template_submit, template_withdraw
-from reviews.template_forms import TemplateForm
 from smsmarketing.errors import SmsError
 from smsmarketing.portal import render_portal, shop_view
 

@@ -1,4 +1,4 @@
-"""Merchant pages of signatures and templates (filled in by their issues)."""
+"""Merchant pages of the shop's signature: the live and pending one, the history, the change form."""
 
 from __future__ import annotations
 
@@ -96,7 +96,3 @@ def signature_withdraw_view(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, _("已撤回待审核的签名。"))
     return redirect("reviews:signature", shop_id=request.shop.pk)
-
-
-# The template pages live in reviews.views_templates (templates issue).
-from reviews.views_templates import template_list  # noqa: E402,F401

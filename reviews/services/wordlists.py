@@ -5,11 +5,9 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from reviews.models.policy import WordList, WordListRevision
-
-REFRESH_FINDINGS_TASK = "reviews.services.findings.review_findings_refresh"
+from reviews.services.findings import findings_refresh_enqueue
 
 
 def wordlist_snapshot(*, wordlist: WordList) -> tuple[list[list[str]], list[str]]:
@@ -39,8 +37,8 @@ def wordlist_publish(*, wordlist: WordList, by=None) -> WordListRevision | None:
             published_at=timezone.now(), published_by=by if getattr(by, "pk", None) else None,
         )
         WordList.objects.filter(pk=locked.pk).update(version=F("version") + 1, updated_at=timezone.now())
-        # The pending items' stored findings are now stale (their fingerprint names the old
-        # version): recompute them in the background so the queue's next views need not.
-        transaction.on_commit(lambda: async_task(REFRESH_FINDINGS_TASK))
+        # The pending templates' stored findings are now stale (their fingerprint names the old
+        # version): the queue shows stored findings, so recompute them in the background.
+        findings_refresh_enqueue(kind="template")
     wordlist.refresh_from_db(fields=["version", "updated_at"])
     return revision
