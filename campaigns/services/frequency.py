@@ -44,9 +44,11 @@ from campaigns.models.frequency import (
     FrequencyRule,
     MessageClass,
     OptOut,
+    PlatformCounter,
     PromotionPeriod,
     RuleScope,
     RuleSet,
+    ShopCounter,
 )
 from campaigns.phones import INVALID_PHONE, normalize_phone
 from campaigns.sqlarrays import sql_int_array, sql_text_array
@@ -62,8 +64,8 @@ MARKETING_WINDOW_CLOSES = time(21, 0)
 OPTED_OUT = "OPTED-OUT"
 QUIET_HOURS = "QUIET-HOURS"
 
-PLATFORM_TABLE = "campaigns_freq_platform"
-SHOP_TABLE = "campaigns_freq_shop"
+PLATFORM_TABLE = PlatformCounter._meta.db_table
+SHOP_TABLE = ShopCounter._meta.db_table
 
 # Counter column of each class. Column names are interpolated into SQL, so they
 # come only from this fixed map, never from input.
@@ -653,12 +655,13 @@ def frequency_counters_purge_old(*, keep_days: int = PURGE_KEEP_DAYS, now: datet
 
 
 def frequency_counters_purge(*, before: date) -> int:
-    """Delete counters of days before ``before`` (no window reaches them); returns rows deleted."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {SHOP_TABLE} WHERE day < %s", [before])
-        deleted = cursor.rowcount
-        cursor.execute(f"DELETE FROM {PLATFORM_TABLE} WHERE day < %s", [before])
-        return deleted + cursor.rowcount
+    """Delete counters of days before ``before`` (no window reaches them); returns rows deleted.
+
+    One ``DELETE`` per table: the counters have no delete signals or relations, so the ORM
+    deletes them without loading a row (a night removes a day of every phone messaged)."""
+    shop, _ = ShopCounter.objects.filter(day__lt=before).delete()
+    platform, _ = PlatformCounter.objects.filter(day__lt=before).delete()
+    return shop + platform
 
 
 # --- replay -----------------------------------------------------------------------------
@@ -728,9 +731,8 @@ def frequency_replay(*, events: Sequence[ReplayEvent]) -> list[Decision]:
         ruleset_reset_to_defaults()
         PromotionPeriod.objects.all().delete()
         phones = sorted({int(p) for p in (normalize_phone(e.phone) for e in events) if p})
-        with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {SHOP_TABLE} WHERE phone = ANY(%s::bigint[])", [phones])
-            cursor.execute(f"DELETE FROM {PLATFORM_TABLE} WHERE phone = ANY(%s::bigint[])", [phones])
+        ShopCounter.objects.filter(phone__in=phones).delete()
+        PlatformCounter.objects.filter(phone__in=phones).delete()
         category = Category.objects.create(name=f"频控回放-{uuid.uuid4().hex[:12]}")
         shops: dict[str, int] = {}
         for event in events:
