@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from campaigns.admin.readonly import ReadOnlyAdmin
 from campaigns.models.frequency import (
     FrequencyRule,
     OptOut,
@@ -67,20 +68,6 @@ class OptOutKeywordAdmin(admin.ModelAdmin):
     list_display = ["keyword", "active"]
     list_editable = ["active"]
     search_fields = ["keyword"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records written only by services: viewable, never edited here."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        # Deleting an opt-out would re-subscribe a customer without recorded consent.
-        return False
 
 
 @admin.register(OptOut)

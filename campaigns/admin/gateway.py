@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from campaigns.admin.readonly import ReadOnlyAdmin
 from campaigns.models.gateway import InboundMessage
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(admin.ModelAdmin):
+class InboundMessageAdmin(ReadOnlyAdmin):
     """Every MO the inbound endpoint received and what was done with it; nothing is edited here."""
 
     list_display = ["received_at", "sender", "receiver", "text", "outcome", "shop"]
@@ -16,12 +17,3 @@ class InboundMessageAdmin(admin.ModelAdmin):
     list_select_related = ["shop"]
     search_fields = ["phone", "sender", "text"]
     date_hierarchy = "received_at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

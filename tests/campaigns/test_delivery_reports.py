@@ -12,7 +12,7 @@ from django_q.scheduler import scheduler
 
 from campaigns.models import DeliveryReport, Message, ShopCounter
 from campaigns.services.campaigns import campaign_create, campaign_schedule
-from campaigns.services.delivery import delivery_report_apply, delivery_settle
+from campaigns.services.delivery import delivery_report_apply, delivery_reports_apply, delivery_settle
 from campaigns.tasks import expire_stale_messages
 from smsmarketing.models import LedgerEntry, SmsAccount
 from tests.campaigns.campaign_fixtures import (
@@ -170,8 +170,6 @@ def test_it_gives_up_after_the_last_attempt_and_refunds(
 def test_it_applies_a_batch_with_repeated_and_late_reports_in_order(
     ready_shop, alice, silent_gateway, django_capture_on_commit_callbacks
 ):
-    from campaigns.services.delivery import delivery_reports_apply
-
     campaign = send_campaign(ready_shop, alice, django_capture_on_commit_callbacks)
     first, second = Message.objects.filter(campaign=campaign).order_by("id")[:2]
     at = MORNING + timedelta(minutes=2)

@@ -7,17 +7,24 @@ from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.db import transaction
+from django_q.models import Schedule
 
 from campaigns.models import FrequencyRule, PlatformCounter, PromotionPeriod, RuleSet, ShopCounter
 from campaigns.services.frequency import (
     ReleaseItem,
+    frequency_counters_purge_old,
     frequency_decide,
     frequency_release,
     frequency_release_many,
+    next_send_window,
     ruleset_touch,
 )
 from campaigns.services.optouts import optout_record
+from campaigns.tasks import purge_frequency_counters
 from tests.factories import make_shop
 
 pytestmark = pytest.mark.django_db
@@ -254,8 +261,6 @@ def test_it_goes_back_to_the_default_rules_the_day_after_the_promotion(shops, do
 
 
 def test_it_refuses_overlapping_promotion_periods(double_eleven):
-    from django.core.exceptions import ValidationError
-
     overlapping = PromotionPeriod(
         name="重叠",
         start_date=local(11, 0).date(),
@@ -402,8 +407,6 @@ def test_it_returns_nothing_for_an_empty_batch(shops):
 
 
 def test_next_send_window_defers_to_8_oclock(shops):
-    from campaigns.services.frequency import next_send_window
-
     assert next_send_window(local(2, 7, 59)) == local(2, 8)
     assert next_send_window(local(2, 8)) == local(2, 8)
     assert next_send_window(local(2, 20, 59)) == local(2, 20, 59)
@@ -413,9 +416,6 @@ def test_next_send_window_defers_to_8_oclock(shops):
 
 
 def test_it_purges_counters_no_window_can_reach(shops):
-    import time_machine
-    from django.core.management import call_command
-
     for day in (1, 8, 9):
         assert send(shops[0], "notify", local(day, 10)).allowed
     with time_machine.travel(local(10, 3), tick=False):
@@ -425,11 +425,6 @@ def test_it_purges_counters_no_window_can_reach(shops):
 
 
 def test_it_purges_old_counters_every_night_through_django_q(shops):
-    import time_machine
-    from django_q.models import Schedule
-
-    from campaigns.tasks import purge_frequency_counters
-
     schedule = Schedule.objects.get(name="campaigns-purge-frequency-counters")
     assert schedule.func == "campaigns.tasks.purge_frequency_counters"
     assert schedule.schedule_type == Schedule.DAILY and schedule.repeats == -1
@@ -442,6 +437,4 @@ def test_it_purges_old_counters_every_night_through_django_q(shops):
     assert deleted == 4  # platform and shop rows of 1 and 3 March
     assert sorted({d.day for d in PlatformCounter.objects.values_list("day", flat=True)}) == [4, 9]
     with pytest.raises(ValueError):
-        from campaigns.services.frequency import frequency_counters_purge_old
-
         frequency_counters_purge_old(keep_days=2)

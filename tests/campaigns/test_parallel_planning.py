@@ -11,10 +11,14 @@ import pytest
 import time_machine
 from django.db import connection, connections, transaction
 from django.db.models import Count, Sum
+from django_q.models import Task
 
 from campaigns.models import CampaignRun, Message, PlanBatch
-from campaigns.services.campaigns import campaign_create, campaign_schedule
+from campaigns.services.campaigns import campaign_create, campaign_schedule, campaign_stop
+from campaigns.services.delivery import delivery_settle
 from campaigns.services.planning import _claim, plan_batch
+from campaigns.services.sending import PLAN_TASK
+from campaigns.tasks import run_campaign
 from smsmarketing.models import Reservation, SmsAccount
 from tests.campaigns.campaign_fixtures import (
     MARKETING_TEXT,
@@ -183,11 +187,6 @@ def test_it_does_not_plan_once_the_run_stopped_planning(run):
 def test_the_run_task_starts_helper_planners_that_plan_beside_it(run, settings):
     """``run_campaign`` enqueues PLAN_WORKERS - 1 ``plan_run_part`` tasks (run inline by the
     test settings' synchronous django-q2), then plans and dispatches the run itself."""
-    from django_q.models import Task
-
-    from campaigns.services.sending import PLAN_TASK
-    from campaigns.tasks import run_campaign
-
     settings.SMS_PIPELINE = {**settings.SMS_PIPELINE, "PLAN_WORKERS": 3, "DISPATCH_RATE": 0}
     settings.SMS_GATEWAY = {"BACKEND": "campaigns.gateways.simulated.SimulatedGateway", "OPTIONS": {}}
     with time_machine.travel(MORNING + timedelta(hours=1), tick=True):
@@ -202,9 +201,6 @@ def test_the_run_task_starts_helper_planners_that_plan_beside_it(run, settings):
 def test_a_run_in_progress_finishes_after_its_campaign_is_stopped(run, alice, settings):
     """campaign_stop: "a run in progress finishes". The run task resumed after the stop plans
     and sends the rest; nothing stays planned with its parts reserved."""
-    from campaigns.services.campaigns import campaign_stop
-    from campaigns.services.delivery import delivery_settle
-    from campaigns.tasks import run_campaign
 
     settings.SMS_PIPELINE = {**settings.SMS_PIPELINE, "PLAN_WORKERS": 1, "DISPATCH_RATE": 0}
     settings.SMS_GATEWAY = {"BACKEND": "campaigns.gateways.simulated.SimulatedGateway", "OPTIONS": {}}

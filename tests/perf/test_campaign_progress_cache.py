@@ -3,16 +3,18 @@ again) and always recounts live ones."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignRun, Message
-from campaigns.selectors import campaigns_progress
+from campaigns.selectors import _progress_key, campaign_statistics, campaign_timeline, campaigns_progress
+from campaigns.services.optouts import optout_record, optout_resubscribe
 from tests.campaigns.campaign_fixtures import MARKETING_TEXT
 
 
@@ -78,9 +80,6 @@ def test_it_recounts_a_running_campaign(alice, alice_shop):
 
 
 def test_it_keeps_the_statistics_and_chart_of_a_settled_campaign_but_counts_new_opt_outs(alice, alice_shop):
-    from campaigns.selectors import campaign_statistics, campaign_timeline
-    from campaigns.services.optouts import optout_record
-
     done = campaign_with(alice_shop, alice, status="completed", statuses=["delivered", "failed"])
     Campaign.objects.filter(pk=done.pk).update(started_at=timezone.now() - timedelta(hours=1))
     done = Campaign.objects.get(pk=done.pk)
@@ -102,8 +101,6 @@ def test_with_a_shared_cache_it_keeps_the_opt_out_count_until_an_opt_out_changes
     """CACHE_SHARED (a Redis in production; this process's cache here): a settled campaign's
     page runs no query at all while the shop's opt-outs are unchanged, and counts again, right
     away, after one is recorded or removed."""
-    from campaigns.selectors import campaign_statistics
-    from campaigns.services.optouts import optout_record, optout_resubscribe
 
     settings.CACHE_SHARED = True
     done = campaign_with(alice_shop, alice, status="completed", statuses=["delivered", "failed"])
@@ -138,8 +135,6 @@ def test_with_a_shared_cache_it_keeps_the_opt_out_count_until_an_opt_out_changes
 def test_it_never_keeps_the_counts_of_a_stopped_campaign_whose_run_is_still_planning(alice, alice_shop):
     # campaign_stop lets a run in progress finish: its messages are all final at the moment of
     # the count, yet the run goes on writing new ones.
-    from campaigns.selectors import campaign_statistics
-
     stopped = campaign_with(alice_shop, alice, status="stopped", statuses=["delivered"])
     run = stopped.runs.get()
     CampaignRun.objects.filter(pk=run.pk).update(status="planning")
@@ -158,11 +153,6 @@ def test_it_never_keeps_the_counts_of_a_stopped_campaign_whose_run_is_still_plan
 def test_it_shares_kept_counts_between_processes_through_the_configured_cache(alice, alice_shop, settings):
     """What CACHE_URL buys: a count kept by one web process is read by another (here two
     separate backends on the machine's Redis, as two workers have), so workers count once."""
-    import os
-
-    from django.core.cache import caches
-
-    from campaigns.selectors import _progress_key
 
     redis = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
