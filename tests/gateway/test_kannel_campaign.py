@@ -13,19 +13,15 @@ import threading
 import time
 from collections import Counter
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 import time_machine
 from django.db.models import Sum
-from django.utils import timezone
 
 from bench.smsc_sim import Outcomes
 from campaigns.models import Campaign, InboundMessage, Message, OptOut
-from campaigns.services.audience import coupon_create
 from campaigns.services.campaigns import campaign_create, campaign_schedule
 from campaigns.services.delivery import delivery_settle
-from reviews.models import MessageTemplate
 from smsmarketing.models import SmsAccount
 from tests.campaigns.campaign_fixtures import (
     MORNING,
@@ -33,7 +29,7 @@ from tests.campaigns.campaign_fixtures import (
     import_customers,
     live_signature_for,
 )
-from tests.factories import make_active_account
+from tests.factories import make_active_account, make_coupon, official_template
 from tests.gateway.conftest import wait_until
 
 pytestmark = [pytest.mark.kannel, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -68,19 +64,10 @@ def _customers(shop, numbers: list[str]) -> None:
 
 
 def _coupon_campaign(shop, user, name: str) -> Campaign:
-    now = timezone.now()
-    coupon = coupon_create(
-        shop=shop,
-        user=user,
-        name="满199减20",
-        amount=Decimal("20"),
-        threshold=Decimal("199"),
-        valid_from=now,
-        valid_until=now + timedelta(days=7),
-        total_count=5000,
+    coupon = make_coupon(shop, user=user, name="满199减20", days=7, total_count=5000)
+    return campaign_create(
+        shop=shop, user=user, kind="coupon", name=name, coupon=coupon, template=official_template()
     )
-    template = MessageTemplate.objects.filter(origin="official", use="coupon").order_by("pk").first()
-    return campaign_create(shop=shop, user=user, kind="coupon", name=name, coupon=coupon, template=template)
 
 
 def _wait_final(campaign: Campaign, *, seconds: float) -> None:
