@@ -5,7 +5,9 @@ Excel writes it; the dialect is sniffed), each row is validated in Python and
 streamed with ``COPY`` into a temporary table; duplicates, the customer upsert,
 the purchase insert and the customers' purchase summaries are then a handful of
 set-based statements. All of it is one transaction: an import either lands
-whole (valid rows) or not at all.
+whole (valid rows) or not at all. SQL rather than the ORM, on purpose: a file of a
+million rows streams through COPY in bounded memory and is merged in a few statements,
+where the ORM would hold the rows in memory and upsert customers one query at a time.
 
 Row format: one row per customer or per purchase. Columns (Chinese or English
 headers): 手机号/phone (required), 姓名/name, 标签/tags (separated by | ; 、 or
