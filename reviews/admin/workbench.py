@@ -27,7 +27,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
@@ -87,10 +87,10 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
     change_form_template = "admin/reviews/workbench_change_form.html"
     decide_template = "admin/reviews/workbench_decide.html"
     list_display = [
-        "id", "item_display", "shop_display", "category_display", "state",
+        "item_display", "shop_display", "category_display", "state",
         "submitted_display", "due_display", "findings_display", "decide_link",
     ]
-    list_display_links = ["id", "item_display"]
+    list_display_links = ["item_display"]
     list_filter = [ReviewQueueFilter]
     list_select_related = ["shop__category"]
     ordering = ["due_at", "id"]
@@ -174,7 +174,9 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
         rules = sorted({f["rule"] for f in obj.checked_findings})
         if not rules:
             return format_html('<span class="review-ok">{}</span>', _("无发现"))
-        return format_html('<strong class="review-alert">{}</strong>', ", ".join(rules))
+        # One unbreakable span per rule id (a narrow column must not split TPL-ADLAW).
+        spans = format_html_join(" ", '<span class="review-rule">{}</span>', ((rule,) for rule in rules))
+        return format_html('<strong class="review-alert">{}</strong>', spans)
 
     @admin.display(description=_("操作"))
     def decide_link(self, obj):
@@ -246,7 +248,7 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
             **self._review_extra_context(request, obj),
             "opts": self.model._meta,
             "media": self.media,
-            "title": _("审核 %s") % obj.review_summary(),
+            "title": _("审核 %s") % obj,
             "form": form,
             "changelist_url": changelist,
             "original": obj,
@@ -269,7 +271,7 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
         if result.approved:
             self.message_user(request, _("已通过 %d 条。") % len(result.approved), messages.SUCCESS)
         for item, why in result.skipped:
-            text = _("未处理 %(item)s：%(why)s") % {"item": item.review_summary(), "why": why}
+            text = _("未处理 %(item)s：%(why)s") % {"item": item, "why": why}
             self.message_user(request, text, messages.WARNING)
 
 
