@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from reviews.admin.workbench import ReviewWorkbenchAdmin
 from reviews.choices import MessageClass
 from reviews.errors import ReviewError
 from reviews.models.templates import TEMPLATE_USE_CHOICES, MessageTemplate, OfficialTemplate, TemplateOrigin
-from reviews.policy.highlight import highlight
 from reviews.policy.length import full_message, signature_prefix
 from reviews.policy.variables import render_examples, variable_specs
 from reviews.selectors import live_signature, template_live_version
@@ -50,16 +48,11 @@ class MessageTemplateAdmin(ReviewWorkbenchAdmin):
 
     def review_context(self, obj):
         rows = super().review_context(obj)
-        findings = self.item_findings(obj)
         result = template_check(shop=obj.shop, text=obj.text, use=obj.use, message_class=obj.message_class)
         live = template_live_version(template=obj)
         rows += [
             (_("模板"), f"{obj.name}（v{obj.version}）"),
             (_("用途 / 短信类型"), f"{obj.get_use_display()} / {obj.get_message_class_display()}"),
-            (_("内容（问题处已标出）"), format_html(
-                '<div class="template-text">{}</div>',
-                highlight(obj.text, findings),
-            )),
             (_("用户收到的短信（示例）"), message_preview(obj)),
             (_("字数 / 计费条数"), _("%(n)d 字 / %(p)d 条（变量按最大长度计）") % {
                 "n": result.length, "p": result.parts}),

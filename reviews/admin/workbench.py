@@ -34,6 +34,7 @@ from django.utils.translation import gettext_lazy as _
 from reviews.admin.forms import ReviewDecisionForm
 from reviews.findings import Finding
 from reviews.models.review import ReviewDecision, ReviewState, may_review
+from reviews.policy.highlight import Segment, marked_segments
 from reviews.selectors import review_decisions_for
 from reviews.services.review import BulkApproveResult
 from smsmarketing.errors import SmsError
@@ -116,6 +117,10 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
 
     def bulk_approve_items(self, *, items, reviewer) -> BulkApproveResult:
         raise NotImplementedError
+
+    def review_marked_text(self, obj, findings: list[Finding]) -> list[Segment]:
+        """The item's text cut at its findings' spans (``templates/reviews/marked_text.html``)."""
+        return marked_segments(obj.text, findings)
 
     def review_context(self, obj) -> list[tuple[str, object]]:
         shop = obj.shop
@@ -202,8 +207,10 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
         return [decide, *super().get_urls()]
 
     def _review_extra_context(self, request, obj) -> dict:
+        findings = self.item_findings(obj)
         return {
-            "review_findings": self.item_findings(obj),
+            "review_findings": findings,
+            "review_marked_text": self.review_marked_text(obj, findings),
             "review_rows": self.review_context(obj),
             "review_history": review_decisions_for(kind=obj.review_kind, item_id=obj.pk),
             "review_can_decide": obj.state == ReviewState.PENDING and self.has_review_permission(request),

@@ -1,9 +1,9 @@
 """Models of the reviews app, one module per sub-domain.
 
-- ``review``: the shared review machinery (FSM states, SLA, decisions audit)  [signatures issue]
-- ``signatures``: Signature and its word lists                              [signatures issue]
-- ``policy``: content-policy word lists and variables                      [templates issue]
-- ``templates``: MessageTemplate                                           [templates issue]
+- ``review``: the shared review machinery (FSM states, decisions audit);
+- ``signatures``: Signature and its word lists;
+- ``policy``: content-policy word lists and variables;
+- ``templates``: MessageTemplate.
 Each module's models are imported here so Django finds them.
 """
 

@@ -85,8 +85,7 @@ class MessageTemplate(ReviewedItem):
                 fields=["due_at"], condition=Q(state=ReviewState.PENDING), name="template_queue_idx"
             ),
             # The queue page (the admin changelist, origin=custom): its rows in index order and
-            # its paginator's count as an index-only scan, not a scan of every template's row
-            # (docs/PERFORMANCE.md).
+            # its paginator's count as an index-only scan, not a scan of every template's row.
             models.Index(
                 fields=["due_at", "id"],
                 condition=Q(state=ReviewState.PENDING, origin="custom"),

@@ -1,43 +1,42 @@
-"""Render a text with its findings' spans highlighted (merchant editor and reviewer workbench)."""
+"""A text cut into segments at its findings' spans, for templates to mark (merchant editor and
+reviewer workbench render them with ``templates/reviews/marked_text.html``)."""
 
 from __future__ import annotations
 
-from django.utils.html import escape, format_html_join
-from django.utils.safestring import SafeString, mark_safe
+from dataclasses import dataclass
 
 from reviews.findings import Finding
 
 
-def highlight(text: str, findings: list[Finding]) -> SafeString:
-    """HTML of ``text`` with every finding span in ``<mark class="finding …">`` (escaped, safe).
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    severity: str = ""  # "" (no finding), "block" or "warn"
+    rules: str = ""  # the rule ids of the findings covering it, space-separated
+    title: str = ""  # their messages
 
-    Overlapping spans are cut into segments; a segment's title lists the
-    messages of every finding covering it. Empty spans are shown as a marker.
-    """
+    @property
+    def marked(self) -> bool:
+        return bool(self.severity)
+
+
+def marked_segments(text: str, findings: list[Finding]) -> list[Segment]:
+    """``text`` cut at every finding's start and end; a segment covered by findings carries the
+    strictest severity, their rule ids and messages. Empty spans mark nothing."""
     cuts = {0, len(text)}
     for f in findings:
         cuts.update({max(0, min(f.start, len(text))), max(0, min(f.end, len(text)))})
     points = sorted(cuts)
-    parts: list[str] = []
+    segments = []
     for start, end in zip(points, points[1:], strict=False):
-        segment = text[start:end]
         covering = [f for f in findings if f.start <= start and end <= f.end and f.start < f.end]
         if not covering:
-            parts.append(escape(segment))
+            segments.append(Segment(text[start:end]))
             continue
-        severity = "block" if any(f.severity == "block" for f in covering) else "warn"
-        rules = " ".join(sorted({f.rule for f in covering}))
-        title = "；".join(dict.fromkeys(f.message for f in covering))
-        parts.append(
-            f'<mark class="finding finding-{severity}" data-rules="{escape(rules)}" '
-            f'title="{escape(title)}">{escape(segment)}</mark>'
-        )
-    return mark_safe("".join(parts))  # noqa: S308 - every piece above is escaped
-
-
-def findings_list(findings: list[Finding]) -> SafeString:
-    """A compact HTML list of findings (rule, message, hint)."""
-    return format_html_join(
-        "", '<li class="finding-{}"><code>{}</code> {} <span class="muted">{}</span></li>',
-        ((f.severity, f.rule, f.message, f.hint) for f in findings),
-    )
+        segments.append(Segment(
+            text[start:end],
+            severity="block" if any(f.severity == "block" for f in covering) else "warn",
+            rules=" ".join(sorted({f.rule for f in covering})),
+            title="；".join(dict.fromkeys(f.message for f in covering)),
+        ))
+    return segments

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from reviews.choices import ContentUse, MessageClass
 from reviews.forms import TemplateForm
 from reviews.models.templates import MessageTemplate, TemplateOrigin
-from reviews.policy.highlight import highlight
+from reviews.policy.highlight import marked_segments
 from reviews.policy.length import MAX_MESSAGE_LENGTH, MAX_SIGNATURE_CHARS, chars_left_in_part, full_message
 from reviews.policy.variables import render_examples, variable_specs
 from reviews.selectors import live_signature, official_templates, shop_templates
@@ -40,7 +40,7 @@ def template_list(request: HttpRequest) -> HttpResponse:
         {"template": t, "preview": render_examples(text=t.text, specs=specs)} for t in official_templates()
     ]
     return render_portal(request, "portal/templates.html", {"nav": "templates", "mine": mine,
-                                                            "officials": officials})
+                                                            "officials": officials, "specs": specs})
 
 
 def _own_template(shop, template_id: int) -> MessageTemplate:
@@ -115,7 +115,7 @@ def editor_state(*, shop, text: str, use: str, message_class: str) -> dict:
     return {
         "check": result,
         "blocking": not result.ok,
-        "marked_text": highlight(text, result.findings),
+        "marked_text": marked_segments(text, result.findings),
         "preview": preview,
         "live_signature": live,
         "max_signature_chars": MAX_SIGNATURE_CHARS,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from reviews.models import MessageTemplate, ReviewState
@@ -177,3 +179,24 @@ def test_a_restricted_shop_sees_the_notice_and_cannot_submit(client, charlie, ch
     response = client.post(reverse("reviews:template_new", args=[charlie_shop.pk]), form_data())
     assert response.status_code == 400
     assert not MessageTemplate.objects.filter(shop=charlie_shop).exists()
+
+
+def test_the_template_list_runs_the_same_queries_with_1_or_20_templates(client, alice, alice_shop):
+    """The variable chips read the variables once per page, not once per text."""
+    url = reverse("reviews:templates", args=[alice_shop.pk])
+    client.force_login(alice)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    def submit(i: int) -> None:
+        template_submit(shop=alice_shop, by=alice, name=f"模板{i}", use="coupon", message_class="marketing",
+                        text=GOOD)  # fmt: skip
+
+    submit(0)
+    one = queries()
+    for i in range(1, 20):
+        submit(i)
+    assert queries() == one
