@@ -4,7 +4,7 @@
 
 With no TEXT, texts are read from standard input, one per line (empty lines
 are skipped). ``--json`` prints one JSON object per text, in order:
-``{"text", "ok", "findings": [{"rule","start","end","severity","message","hint"}],
+``{"text", "ok", "findings": [{"rule","start","end","severity","message","hint"[,"list_version"]}],
 "length", "parts"}``. Exit status: 0 when no text is blocked, 1 when one is,
 2 on a usage error.
 """
