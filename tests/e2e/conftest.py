@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
+from tests.e2e.page_checks import SIZES, check_page, settle
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "e2e"
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
@@ -139,6 +141,32 @@ class Journey:
         page.screenshot(path=str(path), full_page=True)
         self.shots.append(path)
         return path
+
+    def check_both(self, page, name: str, *, merchant: bool = True) -> tuple[Path, Path]:
+        """Check the current page at 1440x900 and at 390x844 (``page_checks.check_page``) and
+        save both as NN-name-1440.png and NN-name-390.png; the page keeps its own size after."""
+        before = page.viewport_size
+        number = len(self.shots) + 1
+        paths = []
+        try:
+            for size, label in SIZES:
+                page.set_viewport_size(size)
+                settle(page)
+                check_page(page, merchant=merchant)
+                path = self.folder / f"{number:02d}-{name}-{label}.png"
+                page.screenshot(path=str(path), full_page=True)
+                paths.append(path)
+        finally:
+            if before:
+                page.set_viewport_size(before)
+        self.shots.extend(paths)
+        return paths[0], paths[1]
+
+    def visit_both(self, page, url: str, name: str, *, merchant: bool = True) -> tuple[Path, Path]:
+        """Open ``url``, wait for its scripts, then ``check_both``."""
+        page.goto(url)
+        self.ready(page)
+        return self.check_both(page, name, merchant=merchant)
 
     def login(self, page, username: str, password: str, *, admin: bool = False, shot: str = "") -> None:
         page.goto("/admin/login/" if admin else "/accounts/login/")
