@@ -1,7 +1,7 @@
 """Number formats of the portal, independent of the locale: 12,345 and ¥4,000.00.
 
 ``{% load sms_format %}`` then ``{{ n|thousands }}``, ``{{ n|signed }}``, ``{{ price|yuan }}``,
-``{{ reason_id|reason_label }}``.
+``{{ reason_id|reason_label }}``, ``{{ phone|mask_phone }}``.
 """
 
 from __future__ import annotations
@@ -39,6 +39,19 @@ def yuan(value: object) -> object:
         return f"¥{Decimal(str(value)):,.2f}"
     except (InvalidOperation, ValueError):
         return value
+
+
+MASKED_PHONE_LENGTH = 11
+
+
+@register.filter
+def mask_phone(value: object) -> object:
+    """138****8000: how merchant lists show a customer's phone (as platforms do). Exports keep
+    the whole number; anything that is not an 11-digit number is shown as it is."""
+    phone = str(value or "")
+    if len(phone) != MASKED_PHONE_LENGTH or not phone.isdigit():
+        return value
+    return f"{phone[:3]}****{phone[-4:]}"
 
 
 # Why a recipient was not sent to (reason ids are part of the interface, see DOMAIN.md):
