@@ -44,7 +44,7 @@ ENGLISH_ALLOWLIST = frozenset(
         # brands and products
         "JD", "Kannel", "Excel", "WPS", "QQ", "Chrome", "iPhone", "Android", "Alibaba", "Klaviyo",
         # formats and technical acronyms a merchant meets in Chinese consoles
-        "SMS", "CSV", "UTF", "URL", "ID", "VIP", "API", "PDF", "PNG",
+        "SMS", "CSV", "UTF", "GBK", "URL", "ID", "VIP", "API", "PDF", "PNG",
         # opt-out reply words (拒收请回复R; 回复 T、TD 退订)
         "TD",
         # units
