@@ -7,6 +7,15 @@
   var BRAND = "#e1251b", OK = "#1a7f37", ERR = "#b42318", BLUE = "#0b5cad", GREY = "#98a2b3";
   var number = new Intl.NumberFormat("zh-CN");
 
+  // A phone-sized chart (under 480 px wide): fewer, unrotated ticks, small legend, no
+  // axis titles, so every label stays readable instead of being cut off.
+  var NARROW = 480;
+  var narrow = false;
+
+  function xTicks() {
+    return narrow ? {maxRotation: 0, autoSkip: true, maxTicksLimit: 5, font: {size: 11}} : {maxRotation: 0, autoSkip: true};
+  }
+
   function commonOptions(extra) {
     var options = {
       responsive: true,
@@ -14,7 +23,7 @@
       animation: false,
       interaction: {mode: "index", intersect: false},
       plugins: {
-        legend: {position: "bottom"},
+        legend: {position: "bottom", labels: narrow ? {boxWidth: 12, font: {size: 11}} : {}},
         tooltip: {callbacks: {label: function (ctx) {
           return ctx.dataset.label + "：" + number.format(ctx.parsed.y !== undefined ? ctx.parsed.y : ctx.parsed) + " 条";
         }}}
@@ -35,8 +44,9 @@
            pointRadius: 2, tension: 0, yAxisID: "y1"}
         ]},
         options: commonOptions({scales: {
-          y: {beginAtZero: true, position: "left", title: {display: true, text: "条/天"}},
-          y1: {beginAtZero: true, position: "right", grid: {drawOnChartArea: false}, title: {display: true, text: "余量（条）"}}
+          x: {ticks: xTicks()},
+          y: {beginAtZero: true, position: "left", title: {display: !narrow, text: "条/天"}, ticks: {precision: 0}},
+          y1: {beginAtZero: true, position: "right", grid: {drawOnChartArea: false}, title: {display: !narrow, text: "余量（条）"}}
         }})
       };
     },
@@ -49,7 +59,7 @@
           {label: "发送成功", data: data.delivered, backgroundColor: OK, maxBarThickness: 40},
           {label: "发送失败", data: data.failed, backgroundColor: ERR, maxBarThickness: 40}
         ]},
-        options: commonOptions({scales: {y: {beginAtZero: true, ticks: {precision: 0}}}})
+        options: commonOptions({scales: {x: {ticks: xTicks()}, y: {beginAtZero: true, ticks: {precision: 0}}}})
       };
     },
     // 营销任务: where every recipient ended up.
@@ -61,7 +71,8 @@
                datasets: [{data: [d.delivered, d.failed, awaiting, d.suppressed, d.expired],
                            backgroundColor: [OK, ERR, "#f79009", GREY, "#7a5af8"]}]},
         options: {responsive: true, maintainAspectRatio: false, animation: false,
-                  plugins: {legend: {position: "right"}, tooltip: {callbacks: {label: function (ctx) {
+                  plugins: {legend: {position: narrow ? "bottom" : "right",
+                                     labels: narrow ? {boxWidth: 12, font: {size: 11}} : {}}, tooltip: {callbacks: {label: function (ctx) {
                     return ctx.label + "：" + number.format(ctx.parsed) + " 人";
                   }}}}}
       };
@@ -75,6 +86,8 @@
     var build = builders[canvas.getAttribute("data-chart")];
     if (!text || !build || !window.Chart) return;
     var data = JSON.parse(text);
+    narrow = canvas.parentElement.clientWidth < NARROW;
+    canvas.setAttribute("data-narrow", narrow ? "true" : "false");
     var existing = window.Chart.getChart(canvas);
     if (existing) existing.destroy();
     var config = build(data);
@@ -88,6 +101,18 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
+  // A chart that crosses the phone width (a rotated phone, a resized window) is built again
+  // with the options of its new width; Chart.js itself only rescales it.
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizeTimer);
+    resizeTimer = window.setTimeout(function () {
+      document.querySelectorAll("canvas[data-drawn]").forEach(function (canvas) {
+        var now = canvas.parentElement.clientWidth < NARROW;
+        if ((canvas.getAttribute("data-narrow") === "true") !== now) draw(canvas);
+      });
+    }, 50);
+  });
   // Redraw charts inside content that htmx swapped in (progress and statistics).
   document.addEventListener("htmx:afterSettle", function (event) { drawAll(event.target); });
 })();

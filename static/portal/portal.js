@@ -3,6 +3,15 @@
   "use strict";
   // Long work (an import, a purchase): a form marked data-busy shows its hidden
   // progress bar and disables its buttons once submitted, so it is sent once.
+  // The menu button of the phone layout opens and closes the navigation.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest(".nav-toggle");
+    if (!button) return;
+    var nav = document.getElementById(button.getAttribute("aria-controls"));
+    if (!nav) return;
+    var open = nav.classList.toggle("open");
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  });
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.matches || !form.matches("form[data-busy]")) return;
