@@ -544,6 +544,53 @@ def _lock_platform_rows(cursor, *, phones: str, days: list[date]) -> None:
     )
 
 
+def frequency_sendable_again(
+    *, shop_id: int, message_class: str, phones: Sequence[str], at: datetime
+) -> dict[str, date]:
+    """For phones a cap refuses at ``at``: the first local day on which every rule of the class
+    has room for one more message again, counting only what is counted now (nothing planned
+    later). A rule with a window of W days counts the day and the W-1 before it, so a message
+    counted today stops counting on day W (FREQ-SHOP-2DAY: the day after tomorrow, 00:00).
+
+    Read-only: two queries (both counter tables, the phones' rows of the window days), then
+    a few days per phone in Python; the dry run calls it for the phones a cap refused."""
+    message_class = MessageClass(message_class).value
+    day = local_day(at)
+    rules = rules_for_day(day).for_class(message_class)
+    numbers = sorted({int(p) for raw in phones if (p := normalize_phone(raw))})
+    if not numbers or not rules:
+        return {}
+    column = CLASS_COLUMN[message_class]
+    window = max(rule.window_days for rule in rules)
+    first = day - timedelta(days=window - 1)
+    platform: dict[int, dict[date, int]] = defaultdict(dict)
+    shop: dict[int, dict[date, int]] = defaultdict(dict)
+    for phone, when, n in PlatformCounter.objects.filter(
+        phone__in=numbers, day__gte=first, day__lte=day
+    ).values_list("phone", "day", column):
+        platform[phone][when] = n
+    for phone, when, n in ShopCounter.objects.filter(
+        phone__in=numbers, shop_id=shop_id, day__gte=first, day__lte=day
+    ).values_list("phone", "day", column):
+        shop[phone][when] = n
+    again: dict[str, date] = {}
+    for phone in numbers:
+        for ahead in range(1, window + 1):
+            candidate = day + timedelta(days=ahead)
+            if all(
+                sum(
+                    (platform if rule.scope == RuleScope.PLATFORM else shop)[phone].get(
+                        candidate - timedelta(days=back), 0
+                    )
+                    for back in range(rule.window_days)
+                )
+                < rule.limit
+                for rule in rules
+            ):
+                again[f"{phone:011d}"] = candidate
+                break
+    return again
+
 
 # --- releases ---------------------------------------------------------------------------
 
