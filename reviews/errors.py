@@ -34,3 +34,9 @@ class ReviewPermissionDenied(ReviewError, PermissionDenied):
 
 class ReasonRequired(ReviewError):
     rule = "REVIEW-REASON-REQUIRED"
+
+
+class StaleConfirmation(ReviewError):
+    """The item a merchant confirmed an action on is no longer the one the action would touch."""
+
+    rule = "REVIEW-STALE"

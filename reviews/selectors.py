@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, Min, OuterRef, Q, QuerySet, Value, When
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from reviews.models.review import ReviewDecision, ReviewState
 from reviews.models.signatures import Signature
@@ -98,3 +103,83 @@ def template_queue() -> QuerySet[MessageTemplate]:
         .select_related("shop__category")
         .order_by("due_at", "id")
     )
+
+
+@dataclass(frozen=True)
+class QueueCount:
+    """One review queue on the admin home: its pending and overdue items, with links."""
+
+    name: str
+    pending: int
+    overdue: int
+    oldest_due: datetime | None
+    url: str
+
+    @property
+    def overdue_url(self) -> str:
+        return f"{self.url}?queue=overdue"
+
+
+def review_queue_counts(*, user) -> list[QueueCount]:
+    """Each queue ``user`` may view (signatures, custom templates): pending and overdue counts
+    and the earliest due time, one query per queue."""
+    queues = [
+        (Signature, _("签名审核"), Signature.objects.all()),
+        (MessageTemplate, _("模板审核"), MessageTemplate.objects.filter(origin=TemplateOrigin.CUSTOM)),
+    ]
+    now = timezone.now()
+    counts = []
+    for model, name, items in queues:
+        opts = model._meta
+        if not user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):
+            continue
+        figures = items.filter(state=ReviewState.PENDING).aggregate(
+            pending=Count("id"), overdue=Count("id", filter=Q(due_at__lt=now)), oldest_due=Min("due_at"),
+        )
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        counts.append(QueueCount(name=str(name), url=url, **figures))
+    return counts
+
+
+@dataclass(frozen=True)
+class OpenReview:
+    """A signature or template of a shop awaiting review or last rejected (the dashboard)."""
+
+    kind: str  # "signature" | "template"
+    item: Signature | MessageTemplate
+
+
+def shop_open_reviews(*, shop: Shop, limit: int = 5) -> list[OpenReview]:
+    """The shop's reviews a merchant should see on the dashboard, two queries in all.
+
+    Pending signatures and template versions, and rejected ones not followed by a newer
+    submission (a rejected signature replaced by a later one, or a template version
+    with a newer version, is history, not something to act on). Pending first (earliest
+    due first), then rejected (latest decision first); at most ``limit`` of each kind.
+    """
+    open_states = [ReviewState.PENDING, ReviewState.REJECTED]
+    newer_signature = Signature.objects.filter(
+        shop_id=OuterRef("shop_id"), submitted_at__gt=OuterRef("submitted_at")
+    )
+    signatures = (
+        Signature.objects.filter(shop_id=shop.pk, state__in=open_states)
+        .exclude(Q(state=ReviewState.REJECTED) & Exists(newer_signature))
+        .order_by("-submitted_at", "-id")[:limit]
+    )
+    newer_version = MessageTemplate.objects.filter(
+        lineage=OuterRef("lineage"), version__gt=OuterRef("version")
+    )
+    templates = (
+        MessageTemplate.objects.filter(origin=TemplateOrigin.CUSTOM, shop_id=shop.pk, state__in=open_states)
+        .exclude(Q(state=ReviewState.REJECTED) & Exists(newer_version))
+        .order_by("-submitted_at", "-id")[:limit]
+    )
+    items = [OpenReview("signature", s) for s in signatures] + [OpenReview("template", t) for t in templates]
+    pending = sorted((r for r in items if r.item.state == ReviewState.PENDING), key=lambda r: r.item.due_at)
+    rejected = sorted(
+        (r for r in items if r.item.state == ReviewState.REJECTED),
+        key=lambda r: r.item.decided_at or r.item.submitted_at,
+        reverse=True,
+    )
+    return pending + rejected
+

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from reviews.views import content as content_views
 from reviews.views import signatures as signature_views
 from reviews.views import templates as template_views
 
@@ -13,6 +14,7 @@ urlpatterns = [
         signature_views.signature_withdraw_view,
         name="signature_withdraw",
     ),
+    path("shop/<int:shop_id>/content/punctuation/", content_views.punctuation_view, name="punctuation"),
     path("shop/<int:shop_id>/templates/", template_views.template_list, name="templates"),
     path("shop/<int:shop_id>/templates/new/", template_views.template_new, name="template_new"),
     path("shop/<int:shop_id>/templates/check/", template_views.template_check_view, name="template_check"),

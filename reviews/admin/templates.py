@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
@@ -10,8 +12,9 @@ from reviews.admin.workbench import ReviewWorkbenchAdmin
 from reviews.choices import MessageClass
 from reviews.errors import ReviewError
 from reviews.models.templates import TEMPLATE_USE_CHOICES, MessageTemplate, OfficialTemplate, TemplateOrigin
+from reviews.policy.highlight import marked_segments
 from reviews.policy.length import full_message, signature_prefix
-from reviews.policy.variables import render_examples, variable_specs
+from reviews.policy.variables import readable, render_examples, variable_specs
 from reviews.selectors import live_signature, template_live_version
 from reviews.services.templates import (
     TemplateRefused,
@@ -24,11 +27,17 @@ from reviews.services.templates import (
 )
 from smsmarketing.errors import SmsError
 
+# The variables of the changelist page being rendered (MessageTemplateAdmin.changelist_view).
+_page_specs: ContextVar[dict | None] = ContextVar("review_queue_specs", default=None)
+
 
 def message_preview(template: MessageTemplate) -> str:
     """The message as received, variables filled with their examples."""
     live = live_signature(shop=template.shop) if template.shop_id else None
-    body = render_examples(text=template.text, specs=variable_specs())
+    specs = variable_specs()
+    own = {"shop_name": template.shop.name[: specs["shop_name"].max_length]} if (
+        template.shop_id and "shop_name" in specs) else {}
+    body = render_examples(text=template.text, specs=specs, values=own)
     signature = live.text if live is not None else signature_prefix(None)[1:-1]
     return full_message(signature=signature, body=body, message_class=template.message_class)
 
@@ -38,6 +47,26 @@ class MessageTemplateAdmin(ReviewWorkbenchAdmin):
     """The queue of custom templates: same workbench as signatures, text shown with findings marked."""
 
     search_fields = ["name", "text", "shop__name", "=shop__id"]
+
+    def changelist_view(self, request, extra_context=None):
+        # The variables are read once per page for the rows' summaries (not once per row).
+        token = _page_specs.set(variable_specs())
+        try:
+            response = super().changelist_view(request, extra_context)
+            if hasattr(response, "render"):
+                response.render()
+            return response
+        finally:
+            _page_specs.reset(token)
+
+    def review_summary_text(self, obj) -> str:
+        specs = _page_specs.get()
+        if specs is None:
+            specs = variable_specs()
+        return f"{obj.name} v{obj.version}：{readable(text=obj.text, specs=specs)}"
+
+    def review_marked_text(self, obj, findings):
+        return marked_segments(obj.text, findings, variable_specs())
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(origin=TemplateOrigin.CUSTOM)
@@ -56,7 +85,8 @@ class MessageTemplateAdmin(ReviewWorkbenchAdmin):
             (_("用户收到的短信（示例）"), message_preview(obj)),
             (_("字数 / 计费条数"), _("%(n)d 字 / %(p)d 条（变量按最大长度计）") % {
                 "n": result.length, "p": result.parts}),
-            (_("当前生效版本"), live.text if live is not None and live.pk != obj.pk else _("（无）")),
+            (_("当前生效版本"), readable(text=live.text, specs=variable_specs())
+             if live is not None and live.pk != obj.pk else _("（无）")),
         ]
         return rows
 

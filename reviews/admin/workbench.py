@@ -34,6 +34,8 @@ from django.utils.translation import gettext_lazy as _
 from reviews.admin.forms import ReviewDecisionForm
 from reviews.findings import Finding
 from reviews.models.review import ReviewDecision, ReviewState, may_review
+from reviews.models.signatures import Signature
+from reviews.models.templates import MessageTemplate
 from reviews.policy.highlight import Segment, marked_segments
 from reviews.selectors import review_decisions_for
 from reviews.services.review import BulkApproveResult
@@ -148,9 +150,13 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
 
     # ---- the queue's columns ---------------------------------------------
 
+    def review_summary_text(self, obj) -> str:
+        """The row's one-line summary (templates: variables as 「label」)."""
+        return obj.review_summary()
+
     @admin.display(description=_("内容"))
     def item_display(self, obj) -> str:
-        return Truncator(obj.review_summary()).chars(ITEM_CHARS)
+        return Truncator(self.review_summary_text(obj)).chars(ITEM_CHARS)
 
     @admin.display(description=_("店铺"), ordering="shop__name")
     def shop_display(self, obj) -> str:
@@ -216,6 +222,7 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
             "review_can_decide": obj.state == ReviewState.PENDING and self.has_review_permission(request),
             "review_decide_url": self._decide_url(obj),
             "review_item": obj,
+            "review_summary": self.review_summary_text(obj),
         }
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -236,7 +243,8 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
             try:
                 if form.cleaned_data["decision"] == ReviewDecisionForm.APPROVE:
                     self.approve_item(item=obj, reviewer=request.user)
-                    self.message_user(request, _("已通过：%s") % obj.review_summary(), messages.SUCCESS)
+                    done = _("已通过：%s") % self.review_summary_text(obj)
+                    self.message_user(request, done, messages.SUCCESS)
                 else:
                     self.reject_item(
                         item=obj,
@@ -244,7 +252,8 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
                         reason_code=form.cleaned_data["reason_code"],
                         reason_text=form.cleaned_data["reason_text"],
                     )
-                    self.message_user(request, _("已驳回：%s") % obj.review_summary(), messages.SUCCESS)
+                    done = _("已驳回：%s") % self.review_summary_text(obj)
+                    self.message_user(request, done, messages.SUCCESS)
             except PermissionDenied:
                 raise
             except SmsError as exc:  # already decided, reason missing, shop restricted ...
@@ -282,18 +291,67 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
             self.message_user(request, text, messages.WARNING)
 
 
+# The audit trail's kinds as reviewers say them (the stored codes are ``review_kind``).
+KIND_LABELS = {Signature.review_kind: _("签名"), MessageTemplate.review_kind: _("模板")}
+TRAIL_TEXT_CHARS = 40
+TRAIL_REASON_CHARS = 40
+
+
+class ReviewKindFilter(admin.SimpleListFilter):
+    title = _("类型")
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return list(KIND_LABELS.items())
+
+    def queryset(self, request, queryset):
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
 @admin.register(ReviewDecision)
 class ReviewDecisionAdmin(admin.ModelAdmin):
-    """The audit trail, read-only for everyone (the database refuses changes too)."""
+    """The audit trail, read-only for everyone (the database refuses changes too). Its columns fit
+    1440 px beside the filters: long texts are cut (the whole row is on its page), the state
+    change is one column."""
 
     list_display = [
-        "created_at", "kind", "item_id", "item_text", "shop", "action",
-        "from_state", "to_state", "actor", "reason_code", "reason_text",
+        "time_display", "kind_display", "item_display", "shop_display", "action",
+        "change_display", "actor", "reason_display",
     ]
-    list_filter = ["kind", "action", "to_state", "reason_code"]
+    list_display_links = ["time_display"]
+    list_filter = [ReviewKindFilter, "action", "to_state", "reason_code"]
     search_fields = ["item_text", "reason_text", "=item_id", "actor__username", "shop__name"]
     date_hierarchy = "created_at"
     list_select_related = ["actor", "shop"]
+    show_full_result_count = False
+
+    class Media:
+        css = {"all": ["portal/admin-review.css"]}
+
+    @admin.display(description=_("时间"), ordering="created_at")
+    def time_display(self, obj) -> str:
+        return _local(obj.created_at)
+
+    @admin.display(description=_("类型"), ordering="kind")
+    def kind_display(self, obj) -> str:
+        return str(KIND_LABELS.get(obj.kind, obj.kind))
+
+    @admin.display(description=_("内容快照"))
+    def item_display(self, obj) -> str:
+        return f"#{obj.item_id} {Truncator(obj.item_text).chars(TRAIL_TEXT_CHARS)}"
+
+    @admin.display(description=_("店铺"), ordering="shop__name")
+    def shop_display(self, obj) -> str:
+        return Truncator(obj.shop.name).chars(SHOP_CHARS) if obj.shop_id else "—"
+
+    @admin.display(description=_("状态变化"))
+    def change_display(self, obj) -> str:
+        return f"{obj.get_from_state_display() or '—'} → {obj.get_to_state_display()}"
+
+    @admin.display(description=_("原因"))
+    def reason_display(self, obj) -> str:
+        reason = " ".join(part for part in (obj.get_reason_code_display(), obj.reason_text) if part)
+        return Truncator(reason).chars(TRAIL_REASON_CHARS) if reason else "—"
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]

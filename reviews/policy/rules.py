@@ -371,15 +371,21 @@ def _wrong_punct(text: str, index: int, tokens_: list[Span]) -> bool:
     return _cjk_context(left) or _cjk_context(right)
 
 
-def rule_punct(subject: Subject, *, masked: list[Span]) -> list[Finding]:
-    """TPL-PUNCT: Chinese punctuation next to Chinese text (a decimal point in 9.9 is fine)."""
-    text, found = subject.text, []
+def punct_masked(subject: Subject) -> list[Span]:
+    """What TPL-PUNCT never looks at: variables, hand-typed placeholders, links, phone numbers."""
+    return subject.token_spans + placeholder_spans(subject) + link_spans(subject) + phone_spans(subject)
+
+
+def _wrong_runs(subject: Subject, *, masked: list[Span]) -> list[Span]:
+    """The runs of half-width marks written next to Chinese text (a decimal point in 9.9 is fine)."""
+    text = subject.text
     wrong = [
         char in HALF_WIDTH_PUNCTUATION
         and not _inside(i, masked)
         and _wrong_punct(text, i, subject.token_spans)
         for i, char in enumerate(text)
     ]
+    runs: list[Span] = []
     index = 0
     while index < len(text):
         if not wrong[index]:
@@ -388,20 +394,53 @@ def rule_punct(subject: Subject, *, masked: list[Span]) -> list[Finding]:
         start = index
         while index < len(text) and wrong[index]:
             index += 1
-        run = text[start:index]
-        fixes = "、".join(dict.fromkeys(f"{c} → {FULL_WIDTH[c]}" for c in run))
-        found.append(_finding(
-            "TPL-PUNCT", (start, index),
-            _("中文内容请使用中文标点，“%(run)s”是英文（半角）标点。") % {"run": run},
-            _("请在中文输入法下输入标点：%(fixes)s。") % {"fixes": fixes},
-        ))
-    return found
+        runs.append((start, index))
+    return runs
+
+
+def rule_punct(subject: Subject, *, masked: list[Span]) -> list[Finding]:
+    """TPL-PUNCT: Chinese punctuation next to Chinese text, one finding for the whole text
+    listing the marks (every place in ``Finding.spans``)."""
+    runs = _wrong_runs(subject, masked=masked)
+    if not runs:
+        return []
+    text = subject.text
+    marks = list(dict.fromkeys(char for a, b in runs for char in text[a:b]))
+    listed = "、".join(f"“{char}”" for char in marks)
+    fixes = "，".join(
+        _("“%(half)s”改为“%(full)s”") % {"half": char, "full": FULL_WIDTH[char]} for char in marks
+    )
+    count = sum(b - a for a, b in runs)
+    return [Finding(
+        rule="TPL-PUNCT", start=runs[0][0], end=runs[-1][1], severity="block",
+        message=_("中文内容请使用中文标点：有%(count)d处英文（半角）标点 %(marks)s。")
+        % {"count": count, "marks": listed},
+        hint=_("请改为中文标点（%(fixes)s），或点击“转换为中文标点”一次改好。") % {"fixes": fixes},
+        spans=tuple(runs),
+    )]
+
+
+def to_chinese_punctuation(text: str) -> tuple[str, int]:
+    """``text`` with every half-width mark TPL-PUNCT would flag replaced by its Chinese mark, and
+    how many were replaced. Variables, links, phone numbers and 9.9 / 10:00 stay as they are."""
+    subject = Subject(text=text, signature=None, message_class="", specs={}, allowed=set(),
+                      use_label="", wordlists=[])
+    runs = _wrong_runs(subject, masked=punct_masked(subject))
+    chars = list(text)
+    for a, b in runs:
+        for index in range(a, b):
+            chars[index] = FULL_WIDTH[chars[index]]
+    return "".join(chars), sum(b - a for a, b in runs)
 
 
 def message_length(subject: Subject) -> tuple[int, int, int]:
     """(full length with variables at their longest, prefix length, suffix length)."""
     prefix = len(length_mod.signature_prefix(subject.signature))
-    suffix = len(length_mod.suffix_for(subject.message_class))
+    suffix_text = length_mod.suffix_for(subject.message_class)
+    # The separator before the suffix, at its worst: a variable at the end may render ASCII.
+    ends_with_token = bool(subject.tokens) and subject.tokens[-1].end == len(subject.text)
+    last = "x" if ends_with_token else subject.text[-1:]
+    suffix = len(length_mod.suffix_separator(last, suffix_text) + suffix_text)
     return prefix + longest_length(text=subject.text, specs=subject.specs) + suffix, prefix, suffix
 
 

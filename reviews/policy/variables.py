@@ -64,31 +64,74 @@ class VariableMissing(SmsError):
     rule = "TPL-VARIABLE"
 
 
+# A rendered value that is a link: a phone's link detection would run it into the text after it.
+LINK_VALUE_RE = re.compile(r"(?:https?://|www\.)", re.IGNORECASE)
+
+
+def _fill(text: str, value_of) -> str:
+    """``text`` with each token replaced by ``value_of(match)``; a link value followed directly by
+    more text gets one space after it (``点击https://3.cn/s1 领取``), so the link ends where it
+    should on the phone."""
+    pieces: list[str] = []
+    last = 0
+    for match in TOKEN_RE.finditer(text):
+        value = str(value_of(match))
+        pieces += [text[last:match.start()], value]
+        following = text[match.end():match.end() + 1]
+        if following and not following.isspace() and LINK_VALUE_RE.match(value):
+            pieces.append(" ")
+        last = match.end()
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
 def render(*, text: str, values: dict[str, str]) -> str:
-    """Replace every ``${name}`` token with ``values[name]``.
+    """Replace every ``${name}`` token with ``values[name]`` (a link followed by text gets a space).
 
     Raises ``VariableMissing`` (rule TPL-VARIABLE) if a token has no value, so a
     message is never sent with a raw token in it. Values are inserted as given:
     the caller keeps them within the variable's ``max_length``.
     """
 
-    def replace(match: re.Match) -> str:
+    def value_of(match: re.Match) -> str:
         name = match.group(1)
         if name not in values:
             raise VariableMissing(_("变量“%(token)s”没有可用的值。") % {"token": match.group(0)})
         return str(values[name])
 
-    return TOKEN_RE.sub(replace, text)
+    return _fill(text, value_of)
 
 
-def render_examples(*, text: str, specs: dict[str, VariableSpec]) -> str:
-    """The text with every known variable filled with its example value (for previews)."""
-    values = {name: spec.example for name, spec in specs.items()}
-    return TOKEN_RE.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+def render_examples(
+    *, text: str, specs: dict[str, VariableSpec], values: dict[str, str] | None = None
+) -> str:
+    """The text with every known variable filled with its example value (for previews);
+    ``values`` overrides examples (the viewing shop's own name instead of the example shop's)."""
+    examples = {name: spec.example for name, spec in specs.items()} | (values or {})
+    return _fill(text, lambda m: examples.get(m.group(1), m.group(0)))
+
+
+def readable(*, text: str, specs: dict[str, VariableSpec]) -> str:
+    """The text as a person reads it: each known token as 「label」 (plain text, for one-line
+    summaries where chips cannot be drawn)."""
+
+    def label(match: re.Match) -> str:
+        spec = specs.get(match.group(1))
+        return f"「{spec.label}」" if spec is not None else match.group(0)
+
+    return TOKEN_RE.sub(label, text)
+
+
+def link_followed_by_text(*, text: str, token: Token, specs: dict[str, VariableSpec]) -> bool:
+    """True when ``token`` renders a link and text follows it directly (``render`` adds a space)."""
+    spec = specs.get(token.name)
+    following = text[token.end:token.end + 1]
+    return spec is not None and spec.type == "link" and bool(following) and not following.isspace()
 
 
 def longest_length(*, text: str, specs: dict[str, VariableSpec]) -> int:
-    """Length of the text with every known variable at its maximum rendered length.
+    """Length of the text with every known variable at its maximum rendered length (and the
+    space ``render`` puts after a link followed by text).
 
     An unknown token counts with its own characters (it is a TPL-VARIABLE finding anyway).
     """
@@ -97,4 +140,5 @@ def longest_length(*, text: str, specs: dict[str, VariableSpec]) -> int:
         spec = specs.get(token.name)
         if spec is not None:
             length += spec.max_length - (token.end - token.start)
+            length += link_followed_by_text(text=text, token=token, specs=specs)
     return length

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, has_transition_perm
 
-from reviews.errors import AlreadyDecided, ReasonRequired, ReviewPermissionDenied
+from reviews.errors import AlreadyDecided, ReasonRequired, ReviewPermissionDenied, StaleConfirmation
 from reviews.findings import Finding
 from reviews.models.review import (
     RejectReason,
@@ -166,8 +166,17 @@ def review_reject(*, item: Item, reviewer, reason_code: str, reason_text: str = 
     return locked
 
 
-def review_withdraw(*, item: Item, by) -> Item:
-    """The submitter withdraws a pending item (the caller checks it is theirs)."""
+def review_withdraw_token(item: ReviewedItem) -> str:
+    """The token a withdrawal's confirmation carries: which item, submitted when. The POST is
+    refused when the pending item is no longer the one the merchant confirmed."""
+    return f"{item.pk}-{int(item.submitted_at.timestamp())}"
+
+
+def review_withdraw(*, item: Item, by, token: str | None = None) -> Item:
+    """The submitter withdraws a pending item (the caller checks it is theirs). With ``token``
+    (the portal's confirmation), the item must be the one confirmed."""
+    if token is not None and token != review_withdraw_token(item):
+        raise StaleConfirmation(_("待审核的申请已变化，请重新确认后再撤回。"))
     with transaction.atomic():
         locked = review_lock_pending(item=item)
         now = timezone.now()

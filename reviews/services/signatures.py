@@ -101,14 +101,16 @@ def signature_submit(*, shop: Shop, text: str, by) -> Signature:
     return signature
 
 
-def signature_withdraw(*, shop: Shop, by) -> Signature:
-    """The merchant withdraws the shop's pending signature."""
+def signature_withdraw(*, shop: Shop, by, token: str | None = None) -> Signature:
+    """The merchant withdraws the shop's pending signature; the live one stays in use. With
+    ``token`` (``review_withdraw_token`` of the signature the merchant confirmed), a different
+    pending signature (the confirmed one decided, a new one submitted) is refused."""
     shop_ensure_sms_allowed(shop=shop)
     pending = pending_signature(shop=shop)
     if pending is None:
         raise SmsError(_("没有待审核的签名可以撤回。"), rule="SIG-NOTHING-PENDING")
     try:
-        return review_withdraw(item=pending, by=by)
+        return review_withdraw(item=pending, by=by, token=token)
     except AlreadyDecided as exc:
         raise SmsError(_("该签名刚刚已审核完毕，无法撤回，请刷新查看结果。"), rule=exc.rule) from exc
 

@@ -171,13 +171,16 @@ def _next_version(*, shop: Shop, previous: MessageTemplate, text: str, use: str,
     return {"lineage": previous.lineage, "version": versions[0].version + 1}
 
 
-def template_withdraw(*, shop: Shop, template: MessageTemplate, by) -> MessageTemplate:
-    """The merchant withdraws a pending version of one of the shop's templates."""
+def template_withdraw(
+    *, shop: Shop, template: MessageTemplate, by, token: str | None = None
+) -> MessageTemplate:
+    """The merchant withdraws a pending version of one of the shop's templates; its approved
+    version, if any, stays usable. ``token``: as ``signature_withdraw``."""
     shop_ensure_sms_allowed(shop=shop)
     if template.shop_id != shop.pk:
         raise TemplateRefused(_("只能撤回本店铺的模板。"), rule="TPL-NOT-OWNER")
     try:
-        return review_withdraw(item=template, by=by)
+        return review_withdraw(item=template, by=by, token=token)
     except AlreadyDecided as exc:
         raise SmsError(_("该模板刚刚已审核完毕或已撤回，无法撤回，请刷新查看结果。"), rule=exc.rule) from exc
 

@@ -6,11 +6,11 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from reviews.findings import Finding
 from reviews.forms import SignatureForm
 from reviews.selectors import live_signature, pending_signature, signature_history
+from reviews.services.review import review_withdraw_token
 from reviews.services.signatures import (
     SignatureRefused,
     signature_check,
@@ -85,14 +85,23 @@ def signature_check_view(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/signature_findings.html", context)
 
 
-@require_POST
 @shop_view
 def signature_withdraw_view(request: HttpRequest) -> HttpResponse:
-    """The merchant withdraws the pending signature."""
-    try:
-        signature_withdraw(shop=request.shop, by=request.user)
-    except SmsError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("已撤回待审核的签名。"))
-    return redirect("reviews:signature", shop_id=request.shop.pk)
+    """撤回申请: a GET shows what a withdrawal does (the pending signature is withdrawn, the
+    live one stays in use); the POST carries the token of the signature shown."""
+    shop = request.shop
+    if request.method == "POST":
+        try:
+            signature_withdraw(shop=shop, by=request.user, token=request.POST.get("token", ""))
+        except SmsError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("已撤回待审核的签名。"))
+        return redirect("reviews:signature", shop_id=shop.pk)
+    pending = pending_signature(shop=shop)
+    if pending is None:
+        messages.info(request, _("没有审核中的签名，无需撤回。"))
+        return redirect("reviews:signature", shop_id=shop.pk)
+    context = {"nav": "signature", "pending": pending, "live": live_signature(shop=shop),
+               "token": review_withdraw_token(pending)}
+    return render_portal(request, "portal/signature_withdraw.html", context)

@@ -10,16 +10,25 @@ from django.views.decorators.http import require_POST
 
 from reviews.choices import ContentUse, MessageClass
 from reviews.forms import TemplateForm
+from reviews.models.review import ReviewState
 from reviews.models.templates import MessageTemplate, TemplateOrigin
 from reviews.policy.highlight import marked_segments
 from reviews.policy.length import MAX_MESSAGE_LENGTH, MAX_SIGNATURE_CHARS, chars_left_in_part, full_message
-from reviews.policy.variables import render_examples, variable_specs
-from reviews.selectors import live_signature, official_templates, shop_templates
+from reviews.policy.variables import render_examples, tokens, variable_specs
+from reviews.selectors import live_signature, official_templates, shop_templates, template_live_version
+from reviews.services.review import review_withdraw_token
 from reviews.services.templates import TemplateRefused, template_check, template_submit, template_withdraw
 from smsmarketing.errors import SmsError
 from smsmarketing.portal import render_portal, shop_view
 
 PLACEHOLDER_SIGNATURE = "店铺签名"
+
+
+def shop_example_values(*, shop, specs: dict) -> dict[str, str]:
+    """Example values a shop's previews use instead of the platform's examples: its own name
+    (a merchant never sees another shop's name in an example)."""
+    spec = specs.get("shop_name")
+    return {"shop_name": shop.name[: spec.max_length]} if spec is not None else {}
 
 
 @shop_view
@@ -36,8 +45,10 @@ def template_list(request: HttpRequest) -> HttpResponse:
         for versions in families.values()
     ]
     mine.sort(key=lambda family: family["latest"].submitted_at, reverse=True)
+    own = shop_example_values(shop=shop, specs=specs)
     officials = [
-        {"template": t, "preview": render_examples(text=t.text, specs=specs)} for t in official_templates()
+        {"template": t, "preview": render_examples(text=t.text, specs=specs, values=own)}
+        for t in official_templates()
     ]
     return render_portal(request, "portal/templates.html", {"nav": "templates", "mine": mine,
                                                             "officials": officials, "specs": specs})
@@ -108,14 +119,20 @@ def editor_state(*, shop, text: str, use: str, message_class: str) -> dict:
     result = template_check(shop=shop, text=text, use=use, message_class=message_class)
     live = live_signature(shop=shop)
     specs = variable_specs()
+    own = shop_example_values(shop=shop, specs=specs)
     preview = full_message(
         signature=live.text if live is not None else PLACEHOLDER_SIGNATURE,
-        body=render_examples(text=text, specs=specs), message_class=message_class,
+        body=render_examples(text=text, specs=specs, values=own), message_class=message_class,
     )
+    used = dict.fromkeys(token.name for token in tokens(text) if token.name in specs)
     return {
         "check": result,
         "blocking": not result.ok,
-        "marked_text": marked_segments(text, result.findings),
+        "marked_text": marked_segments(text, result.findings, specs),
+        "used_variables": [
+            {"label": spec.label, "token": spec.token, "example": own.get(spec.name, spec.example)}
+            for spec in (specs[name] for name in used)
+        ],
         "preview": preview,
         "live_signature": live,
         "max_signature_chars": MAX_SIGNATURE_CHARS,
@@ -135,19 +152,31 @@ def template_check_view(request: HttpRequest) -> HttpResponse:
         shop=request.shop, text=request.POST.get("text", ""), use=request.POST.get("use", ""),
         message_class=request.POST.get("message_class", ""),
     )
-    return render(request, "portal/template_check.html", {"shop": request.shop, **state})
+    # purpose=campaign: the 短信营销 editor (campaigns) reuses this check without 提交审核.
+    purpose = request.POST.get("purpose", "")
+    return render(request, "portal/template_check.html", {"shop": request.shop, "purpose": purpose, **state})
 
 
 @shop_view
-@require_POST
 def template_withdraw_view(request: HttpRequest, template_id: int) -> HttpResponse:
-    template = _own_template(request.shop, template_id)
+    """撤回: a GET shows what a withdrawal does (this pending version is withdrawn, the approved
+    version stays usable); the POST carries the token of the version shown."""
+    shop = request.shop
+    template = _own_template(shop, template_id)
     if template.origin != TemplateOrigin.CUSTOM:
         raise Http404(_("模板不存在"))
-    try:
-        template_withdraw(shop=request.shop, template=template, by=request.user)
-    except SmsError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("已撤回模板“%(name)s”的待审核版本。") % {"name": template.name})
-    return redirect("reviews:templates", shop_id=request.shop.pk)
+    if request.method == "POST":
+        try:
+            template_withdraw(shop=shop, template=template, by=request.user,
+                              token=request.POST.get("token", ""))
+        except SmsError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("已撤回模板“%(name)s”的待审核版本。") % {"name": template.name})
+        return redirect("reviews:templates", shop_id=shop.pk)
+    if template.state != ReviewState.PENDING:
+        messages.info(request, _("模板“%(name)s”没有审核中的版本，无需撤回。") % {"name": template.name})
+        return redirect("reviews:templates", shop_id=shop.pk)
+    context = {"nav": "templates", "template": template, "live": template_live_version(template=template),
+               "token": review_withdraw_token(template), "specs": variable_specs()}
+    return render_portal(request, "portal/template_withdraw.html", context)

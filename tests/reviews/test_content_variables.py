@@ -45,8 +45,11 @@ def test_it_refuses_to_render_a_token_without_a_value():
     assert "${coupon_amount}" in caught.value.message
 
 
-def test_examples_fill_the_preview():
-    assert render_examples(text="${shop_name}上新", specs=variable_specs()) == "爱丽丝服饰旗舰店上新"
+def test_examples_fill_the_preview_with_a_neutral_shop_name_or_the_viewing_shops():
+    specs = variable_specs()
+    assert render_examples(text="${shop_name}上新", specs=specs) == "您的店铺上新"
+    own = render_examples(text="${shop_name}上新", specs=specs, values={"shop_name": "朵拉家居"})
+    assert own == "朵拉家居上新"
 
 
 def test_a_longer_maximum_in_the_admin_changes_length_and_parts():
@@ -79,5 +82,6 @@ def test_the_checker_never_fails_and_spans_stay_inside_the_text(text):
     assert result.parts >= 1 and result.length >= len(text) - sum(len(t.name) + 3 for t in tokens(text))
     for finding in result.findings:
         assert 0 <= finding.start <= finding.end <= len(text)
+        assert all(finding.start <= a < b <= finding.end for a, b in finding.spans)
         assert finding.rule.startswith("TPL-")
         assert finding.message and finding.hint

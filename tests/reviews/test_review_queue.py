@@ -83,7 +83,8 @@ def test_the_template_queue_row_shows_its_columns(client, reviewer, alice, alice
     client.force_login(reviewer)
     body = client.get(reverse(QUEUES[0])).content.decode()
     assert "{#" not in body and "{%" not in body
-    shown = Truncator(template.review_summary()).chars(ITEM_CHARS)
+    # Variables read as their labels (「店铺名称」), never as raw tokens.
+    shown = Truncator(f"长模板 v1：「店铺名称」送您「优惠券面额」优惠券，{offer}").chars(ITEM_CHARS)
     assert len(shown) <= ITEM_CHARS and f">{shown}</a>" in body and long_text not in body  # truncated
     assert "爱丽丝&lt;小店&gt;" in body and f"（#{alice_shop.pk}）" in body  # escaped, with the id
     assert '<strong class="review-overdue">⚠ 已超时</strong>' in body

@@ -61,15 +61,45 @@ def test_the_check_endpoint_reports_findings_as_you_type(client, alice, alice_sh
     assert not Signature.objects.exists()
 
 
-def test_the_merchant_withdraws_the_pending_signature(client, alice, alice_shop):
-    signature = signature_submit(shop=alice_shop, text="爱丽丝", by=alice)
+def test_the_merchant_withdraws_the_pending_signature_after_confirming(client, alice, alice_shop, reviewer):
+    signature_approve(signature=signature_submit(shop=alice_shop, text="爱丽丝", by=alice), reviewer=reviewer)
+    signature = signature_submit(shop=alice_shop, text="爱丽丝服饰", by=alice)
     client.force_login(alice)
     url = reverse("reviews:signature_withdraw", args=[alice_shop.pk])
-    assert client.get(url).status_code == 405
-    response = client.post(url, follow=True)
+    assert f'href="{url}"' in client.get(page(alice_shop)).content.decode()
+    confirm = client.get(url)
+    body = confirm.content.decode()
+    assert "【爱丽丝服饰】" in body and "【爱丽丝】" in body and "继续使用" in body and "确认撤回" in body
+    signature.refresh_from_db()
+    assert signature.state == ReviewState.PENDING  # the GET only explains
+    response = client.post(url, {"token": confirm.context["token"]}, follow=True)
     assert "已撤回" in response.content.decode()
     signature.refresh_from_db()
     assert signature.state == ReviewState.WITHDRAWN
+    assert Signature.objects.get(shop=alice_shop, state=ReviewState.APPROVED).text == "爱丽丝"
+
+
+def test_a_withdrawal_confirmed_for_another_pending_signature_is_refused(client, alice, alice_shop, reviewer):
+    first = signature_submit(shop=alice_shop, text="爱丽丝", by=alice)
+    client.force_login(alice)
+    url = reverse("reviews:signature_withdraw", args=[alice_shop.pk])
+    token = client.get(url).context["token"]
+    # Meanwhile the confirmed one is approved and a new one submitted (another tab).
+    signature_approve(signature=first, reviewer=reviewer)
+    second = signature_submit(shop=alice_shop, text="爱丽丝服饰", by=alice)
+    response = client.post(url, {"token": token}, follow=True)
+    assert "请重新确认" in response.content.decode()
+    second.refresh_from_db()
+    assert second.state == ReviewState.PENDING
+
+
+def test_an_overdue_signature_review_says_it_is_delayed(client, alice, alice_shop):
+    with time_machine.travel(dt.datetime(2025, 9, 30, 10, 0, tzinfo=SH), tick=False):
+        signature_submit(shop=alice_shop, text="爱丽丝", by=alice)
+    client.force_login(alice)
+    with time_machine.travel(dt.datetime(2025, 10, 13, 10, 0, tzinfo=SH), tick=False):
+        body = client.get(page(alice_shop)).content.decode()
+    assert "审核已延迟" in body and "预计审核完成" not in body
 
 
 def test_it_shows_the_live_signature_and_the_history_with_reject_reasons(client, alice, alice_shop, reviewer):
@@ -89,6 +119,7 @@ def test_another_merchant_cannot_see_or_change_the_shop_signature(client, bob, a
     client.force_login(bob)
     assert client.get(page(alice_shop)).status_code == 404
     assert client.post(reverse("reviews:signature_withdraw", args=[alice_shop.pk])).status_code == 404
+    assert client.get(reverse("reviews:signature_withdraw", args=[alice_shop.pk])).status_code == 404
     assert Signature.objects.get(shop=alice_shop).state == ReviewState.PENDING
 
 

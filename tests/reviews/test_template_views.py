@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from reviews.models import MessageTemplate, ReviewState
 from reviews.selectors import official_templates
@@ -96,7 +99,8 @@ def test_the_preview_uses_the_live_signature(client, alice, alice_shop, reviewer
         form_data(text="${shop_name}新品上市，欢迎选购。", message_class="notify"),
     )
     body = response.content.decode()
-    assert "【爱丽丝】爱丽丝服饰旗舰店新品上市，欢迎选购。<" in body
+    # The merchant's own shop name fills the shop-name variable, never another shop's.
+    assert f"【爱丽丝】{alice_shop.name}新品上市，欢迎选购。<" in body
     assert 'id="msg-length">35<' in body  # 5 + 20 (shop_name at its longest) + 10, no suffix
 
 
@@ -142,13 +146,44 @@ def test_editing_an_approved_template_submits_a_new_version(client, alice, alice
     assert "v1 已通过，仍可使用" in page
 
 
-def test_the_merchant_withdraws_a_pending_template(client, alice, alice_shop):
+def test_the_merchant_withdraws_a_pending_template_after_confirming(client, alice, alice_shop, reviewer):
+    v1 = template_submit(shop=alice_shop, by=alice, **form_data())
+    template_approve(template=v1, reviewer=reviewer)
+    v2 = template_submit(shop=alice_shop, by=alice, previous=v1, **form_data(text=GOOD + "欢迎选购。"))
+    client.force_login(alice)
+    url = reverse("reviews:template_withdraw", args=[alice_shop.pk, v2.pk])
+    # The list links to the confirmation, which says what happens; the GET changes nothing.
+    listing = client.get(reverse("reviews:templates", args=[alice_shop.pk])).content.decode()
+    assert f'href="{url}"' in listing
+    confirm = client.get(url)
+    body = confirm.content.decode()
+    assert confirm.status_code == 200
+    assert "v2" in body and "v1（已通过）" in body and "继续可用" in body and "确认撤回" in body
+    v2.refresh_from_db()
+    assert v2.state == ReviewState.PENDING
+    # Without the token of the version shown, nothing is withdrawn.
+    response = client.post(url, {"token": "stale"}, follow=True)
+    assert "请重新确认" in response.content.decode()
+    v2.refresh_from_db()
+    assert v2.state == ReviewState.PENDING
+    token = confirm.context["token"]
+    response = client.post(url, {"token": token})
+    assert response.status_code == 302
+    v1.refresh_from_db()
+    v2.refresh_from_db()
+    assert (v1.state, v2.state) == (ReviewState.APPROVED, ReviewState.WITHDRAWN)
+    # Nothing pending any more: the confirmation sends the merchant back.
+    assert client.get(url).status_code == 302
+
+
+def test_a_template_without_an_approved_version_says_it_cannot_be_used_after_withdrawal(
+    client, alice, alice_shop
+):
     template = template_submit(shop=alice_shop, by=alice, **form_data())
     client.force_login(alice)
-    response = client.post(reverse("reviews:template_withdraw", args=[alice_shop.pk, template.pk]))
-    assert response.status_code == 302
-    template.refresh_from_db()
-    assert template.state == ReviewState.WITHDRAWN
+    url = reverse("reviews:template_withdraw", args=[alice_shop.pk, template.pk])
+    body = client.get(url).content.decode()
+    assert "没有已通过的版本" in body
 
 
 def test_another_shops_template_is_not_found(client, alice, alice_shop, bob, bob_shop):
@@ -200,3 +235,50 @@ def test_the_template_list_runs_the_same_queries_with_1_or_20_templates(client, 
     for i in range(1, 20):
         submit(i)
     assert queries() == one
+
+
+def test_official_examples_show_the_viewing_shops_name(client, bob, bob_shop, alice, alice_shop):
+    client.force_login(bob)
+    body = client.get(reverse("reviews:templates", args=[bob_shop.pk])).content.decode()
+    assert bob_shop.name in body
+    assert alice_shop.name not in body and "爱丽丝" not in body
+    editor = client.get(reverse("reviews:template_new", args=[bob_shop.pk])).content.decode()
+    assert "爱丽丝" not in editor
+
+
+def test_an_overdue_template_review_says_it_is_delayed(client, alice, alice_shop):
+    template = template_submit(shop=alice_shop, by=alice, **form_data())
+    MessageTemplate.objects.filter(pk=template.pk).update(due_at=timezone.now() - dt.timedelta(hours=1))
+    client.force_login(alice)
+    body = client.get(reverse("reviews:templates", args=[alice_shop.pk])).content.decode()
+    assert "审核已延迟" in body and "前完成审核" not in body
+
+
+def test_the_editor_shows_variables_as_labels_and_names_them_under_the_box(client, alice, alice_shop):
+    client.force_login(alice)
+    body = client.post(reverse("reviews:template_check", args=[alice_shop.pk]), form_data()).content.decode()
+    marked = body[body.index('id="marked-text"'):body.index("</div>", body.index('id="marked-text"'))]
+    assert '<span class="var-chip" title="${coupon_amount}">优惠券面额</span>' in marked
+    assert "${" not in marked.replace('title="${', "")
+    legend = body[body.index('id="variable-legend"'):]
+    assert "使用门槛" in legend and "领券链接" in legend
+
+
+def test_the_withdraw_confirmation_reads_a_fixed_number_of_queries(client, alice, alice_shop, reviewer):
+    first = template_submit(shop=alice_shop, by=alice, **form_data())
+    client.force_login(alice)
+    url = reverse("reviews:template_withdraw", args=[alice_shop.pk, first.pk])
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    template_approve(template=first, reviewer=reviewer)
+    previous = first
+    for i in range(6):
+        text = GOOD + "欢迎选购" + "。" * (i + 1)
+        version = template_submit(shop=alice_shop, by=alice, previous=previous, **form_data(text=text))
+        template_approve(template=version, reviewer=reviewer)
+        previous = version
+    last = template_submit(shop=alice_shop, by=alice, previous=previous, **form_data(text=GOOD + "再见。"))
+    url = reverse("reviews:template_withdraw", args=[alice_shop.pk, last.pk])
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url).status_code == 200
+    assert len(many) == len(few)
