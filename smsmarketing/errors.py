@@ -79,3 +79,9 @@ class NotShopMember(SmsError):
 
 class PaymentFailed(SmsError):
     rule = "PAYMENT-FAILED"
+
+
+class QuoteStale(SmsError):
+    """The package or price changed between the confirmation page and the purchase."""
+
+    rule = "QUOTE-STALE"

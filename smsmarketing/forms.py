@@ -31,7 +31,9 @@ class ThresholdForm(forms.Form):
 
 class RechargeForm(forms.Form):
     package = forms.CharField(label=_("套餐"), max_length=20)
+    # The purchase's idempotency token and the fingerprint of the figures confirmed.
     token = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+    quote = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
 
 class DateRangeForm(forms.Form):

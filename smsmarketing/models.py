@@ -8,6 +8,8 @@ The SMS account (短信账户) keeps its balance in billed parts (条). Every ch
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -170,6 +172,11 @@ class RechargePackage(models.Model):
     def __str__(self) -> str:
         return f"{self.name}（{self.units} 条 ¥{self.price}）"
 
+    @property
+    def unit_price_fen(self) -> Decimal:
+        """The price of one part in fen (分/条), to one decimal: what merchants compare."""
+        return (self.price / self.units * 100).quantize(Decimal("0.1"))
+
 
 class RechargeOrder(models.Model):
     """A purchase of a package (充值记录). Units and price are copied from the package."""
@@ -250,6 +257,9 @@ class Reservation(models.Model):
         SmsAccount, on_delete=models.PROTECT, related_name="reservations", verbose_name=_("短信账户")
     )
     reference = models.CharField(_("冻结单号"), max_length=128, unique=True)
+    # What the parts are held for, as the merchant reads it (营销任务「双11会员券」), written
+    # by the caller when it reserves; its charges and releases carry it into the ledger.
+    label = models.CharField(_("用途"), max_length=200, blank=True, default="")
     parts = models.PositiveIntegerField(_("冻结条数"))
     charged = models.PositiveIntegerField(_("已扣费条数"), default=0)
     released = models.PositiveIntegerField(_("已退回条数"), default=0)
@@ -350,6 +360,9 @@ class LedgerEntry(models.Model):
     balance_after = models.BigIntegerField(_("变化后余量"))
     reserved_after = models.BigIntegerField(_("变化后冻结"))
     reference = models.CharField(_("关联单号"), max_length=160, blank=True)
+    # The human name of what the entry is for (营销任务「双11会员券」), as it was when written:
+    # 消费记录 shows it instead of the internal reference, and never rewrites it later.
+    label = models.CharField(_("用途"), max_length=200, blank=True, default="")
     note = models.CharField(_("说明"), max_length=200, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

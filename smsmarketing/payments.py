@@ -44,7 +44,7 @@ class SimulatedPayment:
     """Completes every payment immediately (local runs, demos and tests)."""
 
     code = "simulated"
-    label = _("模拟支付")
+    label = _("模拟支付（演示）")
 
     def start(self, *, order: RechargeOrder) -> PaymentOutcome:
         return PaymentOutcome(completed=True, reference=f"SIM-{order.order_no}")
@@ -54,3 +54,15 @@ def payment_provider() -> PaymentProvider:
     """The configured provider instance."""
     path = getattr(settings, "SMS_PAYMENT_PROVIDER", DEFAULT_PAYMENT_PROVIDER)
     return import_string(path)()
+
+
+def payment_label(code: str) -> str:
+    """The Chinese name of the provider an order was paid with (充值记录's 支付方式).
+
+    Orders keep the provider's code; the configured provider and the simulated one are
+    named; a code of a provider no longer configured reads as 其他支付方式.
+    """
+    for provider in (payment_provider(), SimulatedPayment()):
+        if provider.code == code:
+            return str(provider.label)
+    return str(_("其他支付方式"))

@@ -12,6 +12,11 @@ urlpatterns = [
     path("shop/<int:shop_id>/account/activate/", account_views.activate, name="account_activate"),
     path("shop/<int:shop_id>/account/threshold/", account_views.threshold, name="account_threshold"),
     path("shop/<int:shop_id>/account/recharge/", account_views.recharge_page, name="account_recharge"),
+    path(
+        "shop/<int:shop_id>/account/recharge/confirm/",
+        account_views.recharge_confirm,
+        name="account_recharge_confirm",
+    ),
     path("shop/<int:shop_id>/account/recharges/", account_views.recharge_records, name="account_recharges"),
     path("shop/<int:shop_id>/account/issuances/", account_views.issuance_records, name="account_issuances"),
     path(

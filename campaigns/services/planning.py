@@ -39,6 +39,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from campaigns.models.audience import Coupon
 from campaigns.models.frequency import MessageClass
@@ -332,7 +333,9 @@ def _commit(
             row.status, row.reason = Message.Status.SUPPRESSED, decision.reason or ""
     _insert(run=run, rows=everyone, batch=batch, now=now)
     if parts:
-        account_reserve(shop_id=campaign.shop_id, parts=parts, reference=reference)
+        # The label is what 消费记录 shows for this batch's reserve, charges and refunds.
+        account_reserve(shop_id=campaign.shop_id, parts=parts, reference=reference,
+                        label=_("营销任务「{name}」").format(name=campaign.name))
     if campaign.coupon_id and allowed:
         # Race: two campaigns issuing the same coupon; the conditional UPDATE caps the total.
         issued = Coupon.objects.filter(

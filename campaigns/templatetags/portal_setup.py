@@ -1,14 +1,20 @@
-"""The dashboard's getting-started card: ``{% load portal_setup %}{% setup_steps shop account %}``.
+"""The dashboard's parts that come from the apps above the portal shell.
 
-A template tag, so the portal shell's dashboard (smsmarketing) shows campaign-side facts
-without importing the campaigns app (dependencies point campaigns → reviews → smsmarketing).
+``{% load portal_setup %}{% setup_steps shop account %}``: the getting-started card;
+``{% dashboard_activity shop %}``: the shop's open reviews (pending, with their due time or
+their delay; rejected, with the reason) and its recent campaigns with their results.
+
+Template tags, so the portal shell's dashboard (smsmarketing) shows review- and campaign-side
+facts without importing these apps (dependencies point campaigns → reviews → smsmarketing),
+and the dashboard keeps its URL and view. Each tag runs a fixed number of queries.
 """
 
 from __future__ import annotations
 
 from django import template
 
-from campaigns.selectors import shop_setup_steps
+from campaigns.selectors import campaigns_progress, shop_campaigns, shop_setup_steps
+from reviews.selectors import shop_open_reviews
 
 register = template.Library()
 
@@ -17,3 +23,18 @@ register = template.Library()
 def setup_steps(shop, account=None) -> dict:
     steps = shop_setup_steps(shop=shop, account=account)
     return {"shop": shop, "steps": steps, "left": sum(not s.done for s in steps)}
+
+
+RECENT_CAMPAIGNS = 5
+OPEN_REVIEWS = 5
+
+
+@register.inclusion_tag("portal/dashboard_activity.html")
+def dashboard_activity(shop) -> dict:
+    campaigns = list(shop_campaigns(shop=shop)[:RECENT_CAMPAIGNS])
+    progress = campaigns_progress(campaigns=campaigns) if campaigns else {}
+    return {
+        "shop": shop,
+        "reviews": shop_open_reviews(shop=shop, limit=OPEN_REVIEWS),
+        "recent": [(campaign, progress.get(campaign.pk)) for campaign in campaigns],
+    }

@@ -20,17 +20,21 @@ from smsmarketing.services.accounts import (
     account_settle_many,
 )
 from smsmarketing.services.recharge import (
+    RechargeQuote,
+    package_fingerprint,
     recharge,
     recharge_order_complete,
     recharge_order_create,
     recharge_order_fail,
     recharge_order_pay,
+    recharge_quote,
 )
 from smsmarketing.services.shops import RESTRICTED_MESSAGE, restricted_message, shop_ensure_sms_allowed
 
 __all__ = [
     "MAX_GRANT_UNITS",
     "RESTRICTED_MESSAGE",
+    "RechargeQuote",
     "TERMS_VERSION",
     "SettleItem",
     "account_activate",
@@ -41,12 +45,14 @@ __all__ = [
     "account_release",
     "account_reserve",
     "account_set_low_balance_threshold",
+    "package_fingerprint",
     "account_settle_many",
     "recharge",
     "recharge_order_complete",
     "recharge_order_create",
     "recharge_order_fail",
     "recharge_order_pay",
+    "recharge_quote",
     "restricted_message",
     "shop_ensure_sms_allowed",
 ]

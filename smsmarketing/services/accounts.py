@@ -46,6 +46,7 @@ MAX_LOW_BALANCE_THRESHOLD = 100_000_000
 MAX_REFERENCE_LENGTH = 128
 MAX_KEY_LENGTH = 160
 MAX_REASON_LENGTH = 200
+MAX_LABEL_LENGTH = 200
 SYSTEM_ACTOR = "系统"
 
 
@@ -127,6 +128,7 @@ def _write_ledger(
     reserved_delta: int,
     after: tuple[int, int],
     reference: str = "",
+    label: str = "",
     note: str = "",
     actor: AbstractBaseUser | None = None,
     actor_label: str = SYSTEM_ACTOR,
@@ -140,6 +142,7 @@ def _write_ledger(
         balance_after=after[0],
         reserved_after=after[1],
         reference=reference[:160],
+        label=label[:MAX_LABEL_LENGTH],
         note=note[:MAX_REASON_LENGTH],
         actor=actor if actor is not None and actor.pk else None,
         actor_label=actor_label,
@@ -225,8 +228,11 @@ def account_set_low_balance_threshold(*, shop: Shop, user: AbstractBaseUser, thr
 # --- the send pipeline's interface ------------------------------------------
 
 
-def account_reserve(*, shop_id: int, parts: int, reference: str) -> Reservation:
+def account_reserve(*, shop_id: int, parts: int, reference: str, label: str = "") -> Reservation:
     """Hold ``parts`` of the shop's available balance for a send, under ``reference``.
+
+    ``label`` names what the parts are for as the merchant reads it (营销任务「双11会员券」);
+    the reservation's ledger entries (冻结, 扣费, 退回) carry it to 消费记录.
 
     Idempotent: a second call with the same reference returns the first reservation and
     changes nothing (whatever ``parts`` it asks). Raises ``AccountNotActive`` when the
@@ -248,10 +254,10 @@ def account_reserve(*, shop_id: int, parts: int, reference: str) -> Reservation:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table}"
-                " (account_id, reference, parts, charged, released, created_at, updated_at)"
-                " VALUES (%s, %s, %s, 0, 0, now(), now())"
+                " (account_id, reference, label, parts, charged, released, created_at, updated_at)"
+                " VALUES (%s, %s, %s, %s, 0, 0, now(), now())"
                 " ON CONFLICT (reference) DO NOTHING RETURNING id",
-                [account.pk, reference, parts],
+                [account.pk, reference, label[:MAX_LABEL_LENGTH], parts],
             )
             row = cursor.fetchone()
         if row is None:
@@ -271,6 +277,7 @@ def account_reserve(*, shop_id: int, parts: int, reference: str) -> Reservation:
             reserved_delta=parts,
             after=after,
             reference=reference,
+            label=label,
         )
     return Reservation.objects.get(pk=row[0])
 
@@ -329,6 +336,7 @@ def _settle(*, kind: str, reference: str, parts: int, key: str) -> Settlement:
             reserved_delta=-applied,
             after=after,
             reference=reference,
+            label=reservation.label,
             note=key,
         )
     return settlement

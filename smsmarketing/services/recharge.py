@@ -1,6 +1,9 @@
 """Recharge (充值) in the benefits centre: order a package, pay, credit the account once.
 
-The flow is ``recharge_order_create`` → ``recharge_order_pay`` (the configured payment
+Nothing is bought on one click: the portal first shows ``recharge_quote`` (the package, its
+price and parts, the balance after, the payment method) with a fingerprint of those
+figures, and ``recharge(..., quote=...)`` refuses (``QUOTE-STALE``) if the package changed
+since. The flow is ``recharge_order_create`` → ``recharge_order_pay`` (the configured payment
 provider, see ``smsmarketing.payments``) → ``recharge_order_complete``. Only
 ``recharge_order_complete`` credits the ledger, and only when it moves the order
 to "paid", so a payment reported twice credits once.
@@ -8,16 +11,19 @@ to "paid", so a payment reported twice credits once.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from smsmarketing.errors import AccountNotActive, PaymentFailed, UnknownOrder, UnknownPackage
+from smsmarketing.errors import AccountNotActive, PaymentFailed, QuoteStale, UnknownOrder, UnknownPackage
 from smsmarketing.models import RechargeOrder, RechargePackage, Shop, SmsAccount
 from smsmarketing.payments import payment_provider
+from smsmarketing.selectors import account_for_shop
 from smsmarketing.services.accounts import _ensure_member, account_credit_recharge
 from smsmarketing.services.shops import shop_ensure_sms_allowed
 
@@ -40,8 +46,49 @@ def _package_or_error(package_id: object) -> RechargePackage:
     return package
 
 
+def package_fingerprint(package: RechargePackage) -> str:
+    """A short digest of what a merchant confirms: the package, its name, parts and price.
+
+    Not a secret (it authorises nothing): it only tells the purchase that the figures on
+    the confirmation page are still the package's figures.
+    """
+    shown = f"{package.pk}|{package.name}|{package.units}|{package.price}|{package.active}"
+    return hashlib.sha256(shown.encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class RechargeQuote:
+    """The confirmation of a purchase: what is bought, what it costs, the balance after."""
+
+    package: RechargePackage
+    balance: int
+    balance_after: int
+    payment_label: str
+    fingerprint: str
+
+
+def recharge_quote(*, shop: Shop, package_id: object) -> RechargeQuote:
+    """What buying ``package_id`` would do, for the confirmation page. Writes nothing.
+
+    Raises ``UnknownPackage`` for a package not on sale and ``AccountNotActive`` before
+    activation (the same refusals as the purchase itself).
+    """
+    shop_ensure_sms_allowed(shop=shop)
+    package = _package_or_error(package_id)
+    account = account_for_shop(shop=shop)
+    if not account.is_active:
+        raise AccountNotActive(_("请先开通短信服务，再购买套餐。"))
+    return RechargeQuote(
+        package=package,
+        balance=account.balance,
+        balance_after=account.balance + package.units,
+        payment_label=str(payment_provider().label),
+        fingerprint=package_fingerprint(package),
+    )
+
+
 def _order_place(
-    *, shop: Shop, user: AbstractBaseUser, package_id: int, request_token: str = ""
+    *, shop: Shop, user: AbstractBaseUser, package_id: int, request_token: str = "", quote: str | None = None
 ) -> tuple[RechargeOrder, bool]:
     shop_ensure_sms_allowed(shop=shop)
     _ensure_member(shop=shop, user=user)
@@ -54,6 +101,11 @@ def _order_place(
         existing = RechargeOrder.objects.filter(account=account, request_token=token).first()
         if existing is not None:
             return existing, False
+    if quote is not None and quote != package_fingerprint(package):
+        # The merchant confirmed other figures (the package was edited in the admin since).
+        raise QuoteStale(_("套餐“{name}”的内容或价格已变化，请核对最新价格后重新确认，本次未扣款。").format(
+            name=package.name
+        ))
     try:
         # Race: the same form submitted twice at once (double click); the partial unique
         # constraint on (account, request_token) lets one insert win, the other reads it.
@@ -143,13 +195,17 @@ def recharge_order_pay(*, order: RechargeOrder) -> RechargeOrder:
 
 
 def recharge(
-    *, shop: Shop, user: AbstractBaseUser, package_id: int, request_token: str = ""
+    *, shop: Shop, user: AbstractBaseUser, package_id: int, request_token: str = "", quote: str | None = None
 ) -> RechargeOrder:
     """Buy a package: place the order, then pay. Returns the order (paid if payment completed).
 
     A repeated request (same ``request_token``) returns the first order without paying again.
+    With ``quote`` (the ``RechargeQuote.fingerprint`` the merchant confirmed), a package
+    changed since is refused with ``QuoteStale`` and nothing is ordered.
     """
-    order, created = _order_place(shop=shop, user=user, package_id=package_id, request_token=request_token)
+    order, created = _order_place(
+        shop=shop, user=user, package_id=package_id, request_token=request_token, quote=quote
+    )
     if not created:
         return order
     return recharge_order_pay(order=order)

@@ -94,13 +94,17 @@ _SETTLEMENT_KEY = re.compile(r"^settle:")
 def ledger_reference(entry: object) -> str:
     """What a merchant reads for a ledger entry's reference and note.
 
-    A send's internal references (``campaign:23:run:23:batch:1``, settlement keys
-    ``settle:charge:…``) become 营销任务 #23; order numbers and reasons stay as they are.
+    The entry's label when its writer gave one (营销任务「双11会员券」); otherwise a send's
+    internal references (``campaign:23:run:23:batch:1``, settlement keys ``settle:charge:…``)
+    become 营销任务 #23; order numbers and reasons stay as they are.
     """
     reference = str(getattr(entry, "reference", "") or "")
     note = str(getattr(entry, "note", "") or "")
+    label = str(getattr(entry, "label", "") or "")
     match = _CAMPAIGN_REFERENCE.match(reference)
-    if match:
+    if label:  # what the writer named it (营销任务「双11会员券」)
+        reference = label
+    elif match:
         reference = str(_("营销任务 #{id}")).format(id=match.group(1))
     if _SETTLEMENT_KEY.match(note):
         note = ""

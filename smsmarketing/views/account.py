@@ -27,6 +27,7 @@ from smsmarketing.csvexport import csv_response
 from smsmarketing.errors import SmsError
 from smsmarketing.forms import ActivationForm, DateRangeForm, RechargeForm, ThresholdForm
 from smsmarketing.models import RechargeOrder, RechargePackage
+from smsmarketing.payments import payment_label
 from smsmarketing.portal import render_portal, shop_view
 from smsmarketing.selectors import (
     account_daily_usage,
@@ -41,7 +42,9 @@ from smsmarketing.services import (
     account_activate,
     account_set_low_balance_threshold,
     recharge,
+    recharge_quote,
 )
+from smsmarketing.templatetags.sms_format import ledger_reference
 
 PAGE_SIZE = 20
 RECENT_ENTRIES = 10
@@ -110,20 +113,42 @@ def threshold(request: HttpRequest) -> HttpResponse:
     return redirect("portal:account", shop_id=request.shop.pk)
 
 
+def _packages_page(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
+    context = {
+        "title": _("权益中心 · 充值"),
+        "tab": "recharge",
+        "account": account_for_shop(shop=request.shop),
+        "packages": list(RechargePackage.objects.filter(active=True)),
+        "error": error,
+    }
+    return _render(request, "portal/account_recharge.html", context, status=status)
+
+
+@shop_view
+@require_GET
+def recharge_page(request: HttpRequest) -> HttpResponse:
+    """权益中心: the packages on sale; 购买 opens the confirmation (nothing is charged here)."""
+    return _packages_page(request)
+
+
 @shop_view
 @require_http_methods(["GET", "POST"])
-def recharge_page(request: HttpRequest) -> HttpResponse:
-    """权益中心: the packages on sale; POST buys one."""
-    account = account_for_shop(shop=request.shop)
-    error = ""
-    status = 200
+def recharge_confirm(request: HttpRequest) -> HttpResponse:
+    """The confirmation of a purchase: GET shows what it does, POST (with the figures' token) buys."""
+    data = request.POST if request.method == "POST" else request.GET
+    form = RechargeForm(data)
+    valid = form.is_valid()
+    package_id = form.cleaned_data["package"] if valid else ""
+    error, status = "", 200
     if request.method == "POST":
-        form = RechargeForm(request.POST)
-        valid = form.is_valid()
-        package_id = form.cleaned_data["package"] if valid else ""
-        token = form.cleaned_data.get("token", "") if valid else ""
         try:
-            order = recharge(shop=request.shop, user=request.user, package_id=package_id, request_token=token)
+            order = recharge(
+                shop=request.shop,
+                user=request.user,
+                package_id=package_id,
+                request_token=form.cleaned_data.get("token", "") if valid else "",
+                quote=form.cleaned_data.get("quote", "") if valid else "",
+            )
         except SmsError as exc:
             error, status = exc.message, 400
         else:
@@ -137,20 +162,21 @@ def recharge_page(request: HttpRequest) -> HttpResponse:
             else:
                 messages.info(request, _("订单 {no} 已提交，支付完成后自动到账。").format(no=order.order_no))
             return redirect("portal:account_recharges", shop_id=request.shop.pk)
-    packages = list(RechargePackage.objects.filter(active=True))
-    for package in packages:
-        package.unit_price = (package.price / package.units * 100).quantize(Decimal("0.1"))  # 分/条
+    try:
+        quote = recharge_quote(shop=request.shop, package_id=package_id)
+    except SmsError as exc:
+        # The package is gone (or the account cannot buy): back to the packages, saying why.
+        return _packages_page(request, error=exc.message, status=400)
     context = {
-        "title": _("权益中心 · 充值"),
+        "title": _("确认购买"),
         "tab": "recharge",
-        "account": account,
-        "packages": packages,
+        "quote": quote,
         "error": error,
-        # One token per page view: every buy button of this page carries it, so a double
-        # click or a resubmitted page places one order (see recharge_order_create).
+        # One token per confirmation shown: a double click or a resubmitted page places
+        # one order (see recharge_order_create); a new confirmation is a new purchase.
         "request_token": secrets.token_urlsafe(16),
     }
-    return _render(request, "portal/account_recharge.html", context, status=status)
+    return _render(request, "portal/account_recharge_confirm.html", context, status=status)
 
 
 # --- record pages -------------------------------------------------------------
@@ -161,6 +187,13 @@ class Column:
     header: str
     value: Callable[[Any], object]
     numeric: bool = False
+    # On the page, the entry's subject linked to its campaign (ledger_links.ledger_subject);
+    # in the CSV, ``value``.
+    subject: bool = False
+    # Only in the CSV export (internal references kept for reconciliation).
+    on_page: bool = True
+    # Names as people typed them (user names): shown as they are (translate="no").
+    verbatim: bool = False
 
 
 def _display(value: object) -> str:
@@ -201,7 +234,11 @@ def _records(
             ([c.value(obj) for c in columns] for obj in rows.iterator(chunk_size=2000)),
         )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    table = [[(_display(c.value(obj)), c.numeric) for c in columns] for obj in page.object_list]
+    shown = [c for c in columns if c.on_page]
+    table = [
+        (obj, [(_display(c.value(obj)), c.numeric, c.subject, c.verbatim) for c in shown])
+        for obj in page.object_list
+    ]
     filters = request.GET.copy()
     filters.pop("page", None)
     filters.pop("export", None)
@@ -210,7 +247,7 @@ def _records(
         "tab": tab,
         "account": account,
         "form": form,
-        "columns": columns,
+        "columns": shown,
         "table": table,
         "page": page,
         "filter_query": filters.urlencode(),
@@ -225,7 +262,7 @@ ORDER_COLUMNS = [
     Column(_("条数"), lambda o: o.units, numeric=True),
     Column(_("金额"), lambda o: o.price, numeric=True),
     Column(_("状态"), lambda o: o.get_status_display()),
-    Column(_("支付方式"), lambda o: o.payment_provider),
+    Column(_("支付方式"), lambda o: payment_label(o.payment_provider)),
     Column(_("下单时间"), lambda o: o.created_at),
     Column(_("到账时间"), lambda o: o.paid_at),
 ]
@@ -237,18 +274,19 @@ ISSUANCE_COLUMNS = [
     Column(_("发放后余量"), lambda e: e.balance_after, numeric=True),
     Column(_("关联单号"), lambda e: e.reference),
     Column(_("说明"), lambda e: e.note),
-    Column(_("操作方"), lambda e: e.actor_label),
+    Column(_("操作方"), lambda e: e.actor_label, verbatim=True),
 ]
 
 CONSUMPTION_COLUMNS = [
     Column(_("时间"), lambda e: e.created_at),
     Column(_("类型"), lambda e: e.get_kind_display()),
+    Column(_("用途"), ledger_reference, subject=True),
     Column(_("条数"), lambda e: e.parts, numeric=True),
     Column(_("可用余量变化"), lambda e: e.amount, numeric=True),
     Column(_("冻结变化"), lambda e: e.reserved_delta, numeric=True),
     Column(_("变化后余量"), lambda e: e.balance_after, numeric=True),
     Column(_("变化后冻结"), lambda e: e.reserved_after, numeric=True),
-    Column(_("关联单号"), lambda e: e.reference),
+    Column(_("关联单号"), lambda e: e.reference, on_page=False),
 ]
 
 

@@ -9,7 +9,7 @@ from django.templatetags.static import static
 from django.views.decorators.cache import cache_control
 
 from smsmarketing.portal import render_portal, shop_view
-from smsmarketing.selectors import account_for_shop, shops_for_user
+from smsmarketing.selectors import account_daily_usage, account_for_shop, shops_for_user
 
 
 @login_required
@@ -24,7 +24,13 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @shop_view
 def dashboard(request: HttpRequest) -> HttpResponse:
-    context = {"nav": "dashboard", "account": account_for_shop(shop=request.shop)}
+    """The shop at a glance: balance and its trend, the getting-started steps while any is
+    left, open reviews and recent campaigns (those two from the apps above, through the
+    ``portal_setup`` template tags)."""
+    account = account_for_shop(shop=request.shop)
+    charted = account.is_active and not request.shop.sms_restricted
+    usage = account_daily_usage(account=account) if charted else None
+    context = {"nav": "dashboard", "account": account, "usage": usage}
     return render_portal(request, "portal/dashboard.html", context)
 
 

@@ -84,6 +84,8 @@ def merchant_pages(shop, campaign) -> list[str]:
     return [
         reverse("portal:dashboard", args=[shop.pk]),
         reverse("portal:account", args=[shop.pk]),
+        reverse("portal:account_recharge_confirm", args=[shop.pk])
+        + f"?package={RechargePackage.objects.filter(active=True).order_by('units').first().pk}",
         reverse("portal:account_recharges", args=[shop.pk]),
         reverse("portal:account_issuances", args=[shop.pk]),
         reverse("portal:account_consumption", args=[shop.pk]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,7 +26,7 @@ ACCOUNT_PAGES = [
     "portal:account_issuances",
     "portal:account_consumption",
 ]
-POST_PAGES = ["portal:account_activate", "portal:account_threshold", "portal:account_recharge"]
+POST_PAGES = ["portal:account_activate", "portal:account_threshold", "portal:account_recharge_confirm"]
 
 
 def url(name: str, shop, **query) -> str:
@@ -139,28 +140,95 @@ def test_the_benefits_centre_lists_the_packages(merchant, alice_shop):
         assert text in body
 
 
-def test_a_merchant_buys_a_package(merchant, alice_shop):
+def confirmation(merchant, shop, package) -> tuple[str, dict]:
+    """The confirmation page of ``package`` and the form data its 确认支付 button posts."""
+    response = merchant.get(url("portal:account_recharge_confirm", shop, package=package.pk))
+    assert response.status_code == 200
+    body = response.content.decode()
+    form = body.split('id="recharge-confirm"')[1]
+    data = {
+        name: form.split(f'name="{name}" value="')[1].split('"')[0] for name in ("package", "quote", "token")
+    }
+    return body, data
+
+
+def test_the_purchase_button_only_opens_a_confirmation(merchant, alice_shop):
+    make_active_account(alice_shop, balance=120)
+    package = RechargePackage.objects.get(units=1_000)
+    page = merchant.get(url("portal:account_recharge", alice_shop)).content.decode()
+    packages = page.split('id="packages"')[1]
+    assert url("portal:account_recharge_confirm", alice_shop) in packages and 'method="post"' not in packages
+    body, data = confirmation(merchant, alice_shop, package)
+    shown = [package.name, "1,000 条", "¥50.00", "120 条", "1,120 条", "模拟支付（演示）", "确认支付", "取消"]
+    for text in shown:
+        assert text in body, text
+    assert data["package"] == str(package.pk) and data["quote"] and data["token"]
+    # Looking (and cancelling, a plain link back) orders and charges nothing.
+    assert not RechargeOrder.objects.exists() and SmsAccount.objects.get(shop=alice_shop).balance == 120
+    assert f'href="{url("portal:account_recharge", alice_shop)}" id="confirm-cancel"' in body
+
+
+def test_a_merchant_buys_a_package_after_confirming(merchant, alice_shop):
     make_active_account(alice_shop)
     package = RechargePackage.objects.get(units=1_000)
-    response = merchant.post(url("portal:account_recharge", alice_shop), {"package": package.pk}, follow=True)
+    _body, data = confirmation(merchant, alice_shop, package)
+    response = merchant.post(url("portal:account_recharge_confirm", alice_shop), data, follow=True)
     assert response.redirect_chain[-1][0] == url("portal:account_recharges", alice_shop)
-    assert "充值成功" in response.content.decode()
+    body = response.content.decode()
+    assert "充值成功" in body and "模拟支付（演示）" in body and "simulated" not in body
     assert SmsAccount.objects.get(shop=alice_shop).balance == 1_000
     assert RechargeOrder.objects.get().status == "paid"
+
+
+def test_the_old_one_click_purchase_is_gone(merchant, alice_shop):
+    make_active_account(alice_shop)
+    package = RechargePackage.objects.get(units=1_000)
+    response = merchant.post(url("portal:account_recharge", alice_shop), {"package": package.pk})
+    assert response.status_code == 405
+    assert not RechargeOrder.objects.exists()
+
+
+def test_a_purchase_without_the_confirmed_figures_is_refused(merchant, alice_shop):
+    make_active_account(alice_shop)
+    package = RechargePackage.objects.get(units=1_000)
+    response = merchant.post(url("portal:account_recharge_confirm", alice_shop), {"package": package.pk})
+    assert response.status_code == 400 and "已变化" in response.content.decode()
+    assert not RechargeOrder.objects.exists()
+
+
+def test_a_stale_confirmation_is_refused_and_shows_the_new_price(merchant, alice_shop):
+    make_active_account(alice_shop)
+    package = RechargePackage.objects.get(units=1_000)
+    _body, data = confirmation(merchant, alice_shop, package)
+    RechargePackage.objects.filter(pk=package.pk).update(price="55.00")  # the operator edits it meanwhile
+    response = merchant.post(url("portal:account_recharge_confirm", alice_shop), data)
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "内容或价格已变化" in body and "本次未扣款" in body and "¥55.00" in body
+    assert not RechargeOrder.objects.exists() and SmsAccount.objects.get(shop=alice_shop).balance == 0
+    fresh = body.split('name="quote" value="')[1].split('"')[0]
+    assert fresh != data["quote"]
+    merchant.post(url("portal:account_recharge_confirm", alice_shop), {**data, "quote": fresh})
+    assert RechargeOrder.objects.get().price == Decimal("55.00")
 
 
 @pytest.mark.parametrize("value", ["999999", "x", ""])
 def test_buying_an_unknown_package_shows_an_error_and_changes_nothing(merchant, alice_shop, value):
     make_active_account(alice_shop)
-    response = merchant.post(url("portal:account_recharge", alice_shop), {"package": value})
-    assert response.status_code == 400
-    assert "套餐不存在或已下架" in response.content.decode()
+    for response in (
+        merchant.get(url("portal:account_recharge_confirm", alice_shop, package=value)),
+        merchant.post(url("portal:account_recharge_confirm", alice_shop), {"package": value, "quote": "x"}),
+    ):
+        assert response.status_code == 400
+        assert "套餐不存在或已下架" in response.content.decode()
     assert not RechargeOrder.objects.exists() and SmsAccount.objects.get(shop=alice_shop).balance == 0
 
 
 def test_buying_before_activation_is_refused(merchant, alice_shop):
     package = RechargePackage.objects.get(units=1_000)
-    response = merchant.post(url("portal:account_recharge", alice_shop), {"package": package.pk})
+    response = merchant.get(url("portal:account_recharge_confirm", alice_shop, package=package.pk))
+    assert response.status_code == 400 and "请先开通短信服务" in response.content.decode()
+    response = merchant.post(url("portal:account_recharge_confirm", alice_shop), {"package": package.pk})
     assert response.status_code == 400 and "请先开通短信服务" in response.content.decode()
     assert not RechargeOrder.objects.exists()
 
@@ -197,7 +265,9 @@ def test_consumption_records_show_reservations_charges_and_releases(merchant, al
     assert "测试发放" not in body
     rows = csv_rows(merchant.get(url("portal:account_consumption", alice_shop, export="csv")))
     assert [r[1] for r in rows[1:]] == ["失败退回", "发送扣费", "发送冻结"]
-    assert [r[3] for r in rows[1:]] == ["4", "0", "-9"]  # numbers stay numbers
+    assert rows[0][:5] == ["时间", "类型", "用途", "条数", "可用余量变化"] and rows[0][-1] == "关联单号"
+    assert [r[4] for r in rows[1:]] == ["4", "0", "-9"]  # numbers stay numbers
+    assert [r[-1] for r in rows[1:]] == ["camp-9"] * 3  # the reference stays in the export
 
 
 def test_records_are_paginated(merchant, alice_shop):
@@ -292,9 +362,11 @@ def test_pages_use_a_bounded_number_of_queries(
         account_grant(shop_id=alice_shop.pk, units=1, reason="x", actor=alice)
     for _ in range(3):
         recharge(shop=alice_shop, user=alice, package_id=RechargePackage.objects.get(units=1_000).pk)
-    with django_assert_max_num_queries(8):
+    # The dashboard composes every app (setup steps, reviews, recent campaigns, balance trend).
+    bound = 16 if page == "portal:dashboard" else 8
+    with django_assert_max_num_queries(bound):
         assert merchant.get(url(page, alice_shop)).status_code == 200
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(bound):
         response = merchant.get(url(page, alice_shop, export="csv"))
         if page != "portal:dashboard" and page != "portal:account" and page != "portal:account_recharge":
             assert len(csv_rows(response)) > 3
@@ -309,17 +381,14 @@ def test_ledger_entries_have_everything_the_issue_asks_for(alice, alice_shop):
 
 def test_a_double_submitted_purchase_buys_once(merchant, alice_shop):
     make_active_account(alice_shop)
-    page = merchant.get(url("portal:account_recharge", alice_shop)).content.decode()
     package = RechargePackage.objects.get(units=1_000)
-    token = page.split('name="token" value="')[1].split('"')[0]
-    assert token.endswith(f"-{RechargePackage.objects.order_by('sort_order').first().pk}")
-    data = {"package": package.pk, "token": f"{token.rsplit('-', 1)[0]}-{package.pk}"}
+    _body, data = confirmation(merchant, alice_shop, package)
     for _ in range(2):
-        assert merchant.post(url("portal:account_recharge", alice_shop), data).status_code == 302
+        assert merchant.post(url("portal:account_recharge_confirm", alice_shop), data).status_code == 302
     assert RechargeOrder.objects.count() == 1
     assert SmsAccount.objects.get(shop=alice_shop).balance == 1_000
-    # A fresh page view is a fresh purchase.
-    page = merchant.get(url("portal:account_recharge", alice_shop)).content.decode()
-    fresh = page.split('name="token" value="')[1].split('"')[0].rsplit("-", 1)[0]
-    merchant.post(url("portal:account_recharge", alice_shop), {"package": package.pk, "token": f"{fresh}-x"})
+    # A fresh confirmation is a fresh purchase.
+    _body, fresh = confirmation(merchant, alice_shop, package)
+    assert fresh["token"] != data["token"]
+    merchant.post(url("portal:account_recharge_confirm", alice_shop), fresh)
     assert RechargeOrder.objects.count() == 2
