@@ -89,6 +89,7 @@ class Journey:
     console_errors: list[str] = field(default_factory=list)
     contexts: list[object] = field(default_factory=list)
     form_rejections: set[str] = field(default_factory=set)
+    page_problems: list[str] = field(default_factory=list)
 
     def open(self, *, viewport: dict | None = None, accept_downloads: bool = False):
         """A new page in a new context (its own cookies: one per person of the journey)."""
@@ -152,7 +153,14 @@ class Journey:
             for size, label in SIZES:
                 page.set_viewport_size(size)
                 settle(page)
-                check_page(page, merchant=merchant)
+                try:
+                    check_page(page, merchant=merchant)
+                except AssertionError as problems:
+                    # E2E_CHECKS=report: list every page's problems at the end instead of
+                    # stopping at the first page (to survey a journey while fixing it).
+                    if os.environ.get("E2E_CHECKS") != "report":
+                        raise
+                    self.page_problems.append(f"[{name}-{label}] {problems}")
                 path = self.folder / f"{number:02d}-{name}-{label}.png"
                 page.screenshot(path=str(path), full_page=True)
                 paths.append(path)
@@ -180,6 +188,7 @@ class Journey:
 
     def assert_console_clean(self) -> None:
         assert not self.console_errors, "browser console errors:\n" + "\n".join(self.console_errors)
+        assert not self.page_problems, "page checks (E2E_CHECKS=report):\n" + "\n".join(self.page_problems)
 
     def close(self) -> None:
         for context in self.contexts:

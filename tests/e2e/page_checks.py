@@ -23,7 +23,14 @@ attribute ``translate="no"`` (user names, shop names, customers' names, message 
 Use it through the journey: ``journey.check_both(page, "name")`` checks the current page at
 both sizes and saves ``NN-name-1440.png`` and ``NN-name-390.png`` (``tests/e2e/conftest.py``);
 ``journey.visit_both(page, url, "name")`` opens ``url`` first. Reviewers' (admin) pages pass
-``merchant=False`` (English operator text is allowed there).
+``merchant=False`` (English operator text is allowed there). The journey fails at the first
+page with a problem; ``E2E_CHECKS=report`` lets it go on and lists every page's problems
+at its end (``journey.assert_console_clean()``), to survey a journey while fixing it.
+
+Layout rules the portal offers so pages pass (static/portal/portal.css): wrap a table that
+may be wide in ``<div class="table-wrap">`` (it scrolls inside that box; on a phone every
+``.content table`` scrolls by itself anyway); give long unbroken text ``overflow-wrap:
+anywhere``; mark user-typed text ``translate="no"``.
 """
 
 from __future__ import annotations
@@ -116,6 +123,11 @@ _OVERFLOW_JS = """(limit) => {
     if (el.checkVisibility && !el.checkVisibility({checkOpacity: false, checkVisibilityCSS: true})) continue;
     const container = containerOf(el);
     if (container && container.scrolls) continue;  // reachable by scrolling that box
+    if (container) {
+      // A "visually hidden" box (screen readers only: 1x1 px, clipped) hides on purpose.
+      const c = container.el.getBoundingClientRect();
+      if (c.width <= 2 || c.height <= 2) continue;
+    }
     let right, name;
     if (container) {
       const c = container.el.getBoundingClientRect();

@@ -1,4 +1,6 @@
-"""Journey 4: a merchant of a restricted category (医药) sees on every SMS page why SMS is unavailable."""
+"""Journey 4: a merchant of a restricted category (医药) sees on every SMS page why SMS is unavailable.
+
+Every page is checked at 1440x900 and at 390x844 (tests/e2e/page_checks.py)."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ def test_it_tells_a_restricted_merchant_why_sms_is_unavailable_on_every_page(jou
         text = notice.inner_text()
         assert "短信服务不可用" in text and "医药" in text, (name, text)
         assert merchant.locator(action).count() == 0, f"{name} offers {action} to a restricted shop"
-        journey.shot(merchant, name)
+        journey.check_both(merchant, name)
 
     # Nothing can be forced through either: the activation refuses with the same reason.
     csrf = next(c["value"] for c in merchant.context.cookies() if c["name"] == "csrftoken")

@@ -1,4 +1,6 @@
-"""Journey 1: a new merchant activates SMS, recharges and submits a signature; a reviewer approves it."""
+"""Journey 1: a new merchant activates SMS, recharges and submits a signature; a reviewer approves it.
+
+Every page is checked at 1440x900 and at 390x844 (tests/e2e/page_checks.py)."""
 
 from __future__ import annotations
 
@@ -19,11 +21,12 @@ def test_it_takes_a_new_merchant_from_login_to_a_live_signature(journey):
     rita = make_reviewer("rita")
 
     merchant = journey.open()
-    journey.login(merchant, "dora", PASSWORD, shot="login")
+    journey.visit_both(merchant, "/accounts/login/", "login")
+    journey.login(merchant, "dora", PASSWORD)
     assert merchant.url.endswith(f"/shop/{shop.pk}/")
     merchant.get_by_text("短信服务尚未开通").wait_for()
     assert merchant.locator("#setup-steps li.done").count() == 0
-    journey.shot(merchant, "dashboard-not-activated")
+    journey.check_both(merchant, "dashboard-not-activated")
 
     # Activate: the terms must be accepted; refusing keeps the merchant on the page with the error.
     merchant.click("#balance-card a.button")
@@ -31,21 +34,26 @@ def test_it_takes_a_new_merchant_from_login_to_a_live_signature(journey):
     merchant.click("#activation button[type=submit]")
     merchant.locator("#activation .errorlist").wait_for()
     assert not SmsAccount.objects.filter(shop=shop, activated_at__isnull=False).exists()
-    journey.shot(merchant, "activation-terms-required")
+    journey.check_both(merchant, "activation-terms-required")
     merchant.check("#activation input[type=checkbox]")
     merchant.click("#activation button[type=submit]")
     merchant.get_by_text("短信服务已开通").wait_for()
-    journey.shot(merchant, "account-activated")
+    journey.check_both(merchant, "account-activated")
 
-    # Recharge the smallest package in the benefits centre.
+    # Recharge the smallest package in the benefits centre, after its confirmation.
     merchant.click("text=去充值")
     merchant.locator("#packages").wait_for()
-    journey.shot(merchant, "recharge-packages")
+    journey.check_both(merchant, "recharge-packages")
     merchant.locator("#packages .package button[type=submit]").first.click()
+    merchant.locator("#recharge-confirm").wait_for()
+    assert not RechargeOrder.objects.filter(account__shop=shop).exists()
+    journey.check_both(merchant, "recharge-confirm")
+    merchant.click("#confirm-pay")
     merchant.get_by_text("充值成功").wait_for()
     order = RechargeOrder.objects.get(account__shop=shop)
     assert order.status == RechargeOrder.Status.PAID
-    journey.shot(merchant, "recharge-records")
+    assert "模拟支付（演示）" in merchant.inner_text("#records")
+    journey.check_both(merchant, "recharge-records")
     merchant.click("nav.tabs >> text=账户概览")
     balance = SmsAccount.objects.get(shop=shop).balance
     assert balance == order.units
@@ -53,7 +61,7 @@ def test_it_takes_a_new_merchant_from_login_to_a_live_signature(journey):
     assert f"{balance:,}" in merchant.inner_text("#balance")
     merchant.locator("#balance-chart").wait_for()
     assert LedgerEntry.objects.filter(account__shop=shop, kind=LedgerEntry.Kind.RECHARGE).count() == 1
-    journey.shot(merchant, "account-overview")
+    journey.check_both(merchant, "account-overview")
 
     # The signature form shows rule findings as the merchant types, then takes a good one.
     merchant.click("nav.sidenav >> text=短信签名")
@@ -61,7 +69,7 @@ def test_it_takes_a_new_merchant_from_login_to_a_live_signature(journey):
     merchant.fill("#id_text", "京东朵拉")
     merchant.locator("#signature-findings li[data-rule=SIG-PLATFORM]").wait_for()
     assert merchant.locator("#signature-findings mark.finding").count() >= 1
-    journey.shot(merchant, "signature-finding")
+    journey.check_both(merchant, "signature-finding")
     merchant.fill("#id_text", "朵拉家居")
     merchant.locator("#signature-findings .notice-success").wait_for()
     merchant.click("#signature-form button[type=submit]")
@@ -69,32 +77,33 @@ def test_it_takes_a_new_merchant_from_login_to_a_live_signature(journey):
     assert merchant.inner_text("#pending-signature").find("朵拉家居") >= 0
     signature = Signature.objects.get(shop=shop)
     assert signature.state == "pending"
-    journey.shot(merchant, "signature-pending")
+    journey.check_both(merchant, "signature-pending")
 
     # The reviewer approves it in the admin workbench.
     reviewer = journey.open()
-    journey.login(reviewer, rita.username, PASSWORD, admin=True, shot="admin-login")
+    journey.visit_both(reviewer, "/admin/login/", "admin-login", merchant=False)
+    journey.login(reviewer, rita.username, PASSWORD, admin=True)
     reviewer.goto("/admin/reviews/signature/")
     row = reviewer.locator("#result_list tr", has_text="朵拉家居")
     row.wait_for()
-    journey.shot(reviewer, "admin-signature-queue")
+    journey.check_both(reviewer, "admin-signature-queue", merchant=False)
     row.locator("a.button", has_text="审核").click()
     reviewer.locator("#review-decide-form").wait_for()
     reviewer.check("#review-decide-form input[value=approve]")
-    journey.shot(reviewer, "admin-signature-decide")
+    journey.check_both(reviewer, "admin-signature-decide", merchant=False)
     reviewer.click("#review-decide-form input[type=submit]")
     reviewer.get_by_text("已通过").first.wait_for()
     signature.refresh_from_db()
     assert signature.state == "approved" and signature.decided_by == rita
-    journey.shot(reviewer, "admin-signature-approved")
+    journey.check_both(reviewer, "admin-signature-approved", merchant=False)
 
     # The merchant sees it live.
     merchant.reload()
     assert "【朵拉家居】" in merchant.inner_text("#live-signature")
-    journey.shot(merchant, "signature-live")
+    journey.check_both(merchant, "signature-live")
     merchant.click("nav.sidenav >> text=概览")
     done = merchant.locator("#setup-steps li.done").all_inner_texts()
     assert [text.split()[1] for text in done] == ["开通短信服务", "购买短信套餐", "设置短信签名"]
     assert "【朵拉家居】已生效" in merchant.inner_text("#setup-steps")
-    journey.shot(merchant, "dashboard-next-steps")
+    journey.check_both(merchant, "dashboard-next-steps")
     journey.assert_console_clean()
