@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
-
 from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from reviews.admin.workbench import ReviewWorkbenchAdmin
+from reviews.admin.workbench import ReviewWorkbenchAdmin, VariablesOncePerPage
 from reviews.choices import MessageClass
 from reviews.errors import ReviewError
 from reviews.models.templates import TEMPLATE_USE_CHOICES, MessageTemplate, OfficialTemplate, TemplateOrigin
@@ -27,9 +25,6 @@ from reviews.services.templates import (
 )
 from smsmarketing.errors import SmsError
 
-# The variables of the changelist page being rendered (MessageTemplateAdmin.changelist_view).
-_page_specs: ContextVar[dict | None] = ContextVar("review_queue_specs", default=None)
-
 
 def message_preview(template: MessageTemplate) -> str:
     """The message as received, variables filled with their examples."""
@@ -43,27 +38,13 @@ def message_preview(template: MessageTemplate) -> str:
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(ReviewWorkbenchAdmin):
+class MessageTemplateAdmin(VariablesOncePerPage, ReviewWorkbenchAdmin):
     """The queue of custom templates: same workbench as signatures, text shown with findings marked."""
 
     search_fields = ["name", "text", "shop__name", "=shop__id"]
 
-    def changelist_view(self, request, extra_context=None):
-        # The variables are read once per page for the rows' summaries (not once per row).
-        token = _page_specs.set(variable_specs())
-        try:
-            response = super().changelist_view(request, extra_context)
-            if hasattr(response, "render"):
-                response.render()
-            return response
-        finally:
-            _page_specs.reset(token)
-
     def review_summary_text(self, obj) -> str:
-        specs = _page_specs.get()
-        if specs is None:
-            specs = variable_specs()
-        return f"{obj.name} v{obj.version}：{readable(text=obj.text, specs=specs)}"
+        return f"{obj.name} v{obj.version}：{readable(text=obj.text, specs=self.page_variables())}"
 
     def review_marked_text(self, obj, findings):
         return marked_segments(obj.text, findings, variable_specs())

@@ -19,6 +19,8 @@ read-only in the change view, and the bulk action is declared with ``permissions
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -37,6 +39,7 @@ from reviews.models.review import ReviewDecision, ReviewState, may_review
 from reviews.models.signatures import Signature
 from reviews.models.templates import MessageTemplate
 from reviews.policy.highlight import Segment, marked_segments
+from reviews.policy.variables import readable, variable_specs
 from reviews.selectors import review_decisions_for
 from reviews.services.review import BulkApproveResult
 from smsmarketing.errors import SmsError
@@ -80,6 +83,30 @@ class ReviewQueueFilter(admin.SimpleListFilter):
         if value == "decided":
             return queryset.exclude(state=ReviewState.PENDING)
         return queryset
+
+
+# The template variables of the changelist page being rendered (``VariablesOncePerPage``).
+_page_specs: ContextVar[dict | None] = ContextVar("review_page_specs", default=None)
+
+
+class VariablesOncePerPage:
+    """A changelist whose rows show template texts with their variables as 「label」 reads the
+    variables once for the page (``page_variables()``), not once per row."""
+
+    def changelist_view(self, request, extra_context=None):
+        token = _page_specs.set(variable_specs())
+        try:
+            response = super().changelist_view(request, extra_context)
+            if hasattr(response, "render"):
+                response.render()  # the rows are drawn while the variables are set
+            return response
+        finally:
+            _page_specs.reset(token)
+
+    @staticmethod
+    def page_variables() -> dict:
+        specs = _page_specs.get()
+        return variable_specs() if specs is None else specs
 
 
 def _local(value) -> str:
@@ -309,7 +336,7 @@ class ReviewKindFilter(admin.SimpleListFilter):
 
 
 @admin.register(ReviewDecision)
-class ReviewDecisionAdmin(admin.ModelAdmin):
+class ReviewDecisionAdmin(VariablesOncePerPage, admin.ModelAdmin):
     """The audit trail, read-only for everyone (the database refuses changes too). Its columns fit
     1440 px beside the filters: long texts are cut (the whole row is on its page), the state
     change is one column."""
@@ -338,7 +365,8 @@ class ReviewDecisionAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("内容快照"))
     def item_display(self, obj) -> str:
-        return f"#{obj.item_id} {Truncator(obj.item_text).chars(TRAIL_TEXT_CHARS)}"
+        text = readable(text=obj.item_text, specs=self.page_variables())
+        return f"#{obj.item_id} {Truncator(text).chars(TRAIL_TEXT_CHARS)}"
 
     @admin.display(description=_("店铺"), ordering="shop__name")
     def shop_display(self, obj) -> str:

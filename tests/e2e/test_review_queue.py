@@ -1,9 +1,12 @@
 """The template review queue in a real browser: a reviewer with 60 pending templates (long texts,
-long shop names, one overdue) sees every column, the overdue mark and the 审核 button at 1440x900
-without scrolling sideways, and bulk-approves the templates without findings."""
+long shop names, one overdue) sees the queues' counts on the admin home, every column, the overdue
+mark and the 审核 button at 1440x900 without scrolling sideways, bulk-approves the templates
+without findings and reads the audit trail. Every admin page is checked at 1440x900
+(tests/e2e/page_checks.py: overflow, raw template syntax)."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -12,6 +15,7 @@ from django.utils import timezone
 from reviews.models import MessageTemplate
 from reviews.models.review import ReviewState
 from reviews.services.templates import template_submit
+from tests.e2e.page_checks import check_page, settle
 from tests.factories import PASSWORD, make_reviewer, make_shop, make_user
 
 JOURNEY = "review_queue"
@@ -42,6 +46,20 @@ def sixty_pending() -> tuple[MessageTemplate, list[MessageTemplate]]:
     return overdue, templates
 
 
+def check_admin(journey, page, name: str) -> None:
+    """An admin page at 1440x900: checked (overflow, raw syntax; E2E_CHECKS=report lists the
+    problems at the end, as ``journey.check_both``) and saved."""
+    page.set_viewport_size(DESKTOP)
+    settle(page)
+    try:
+        check_page(page, merchant=False)
+    except AssertionError as problems:
+        if os.environ.get("E2E_CHECKS") != "report":
+            raise
+        journey.page_problems.append(f"[{name}] {problems}")
+    journey.shot(page, name)
+
+
 def boxes(page, selector: str) -> list[dict]:
     return page.locator(selector).evaluate_all(
         "els => els.map(e => { const r = e.getBoundingClientRect(); return {left: r.left, right: r.right}; })"
@@ -54,6 +72,14 @@ def test_a_reviewer_works_the_template_queue_at_1440_and_on_a_phone(journey):
 
     page = journey.open(viewport=DESKTOP)
     journey.login(page, "rita", PASSWORD, admin=True)
+    # The admin home: pending and overdue counts of each queue, linking to it.
+    row = page.locator("#review-queues tr[data-queue*=messagetemplate]")
+    assert row.locator(".queue-pending").inner_text() == "60"
+    assert "1" in row.locator(".queue-overdue").inner_text()
+    check_admin(journey, page, "admin-home-1440")
+    row.locator(".queue-overdue").click()
+    journey.ready(page)
+    assert page.locator("#result_list tbody tr").count() == 1
     page.goto(QUEUE)
     journey.ready(page)
     rows = page.locator("#result_list tbody tr")
@@ -81,14 +107,14 @@ def test_a_reviewer_works_the_template_queue_at_1440_and_on_a_phone(journey):
         cell = page.locator("#result_list thead th", has_text=header).first
         box = cell.bounding_box()
         assert box is not None and box["x"] + box["width"] <= DESKTOP["width"], header
-    journey.shot(page, "queue-1440")
+    check_admin(journey, page, "queue-1440")
     page.screenshot(path=str(journey.folder / "queue-1440-screen.png"))  # what the reviewer sees first
 
     # The whole text is on the decision page.
     first.locator("a.review-decide").click()
     page.locator("#review-decide-form").wait_for()
     assert OFFER * 2 in page.inner_text("#review-panel")
-    journey.shot(page, "decide-1440")
+    check_admin(journey, page, "decide-1440")
 
     # Bulk approve the page: the templates with findings are skipped, the others approved.
     page.goto(QUEUE)
@@ -97,7 +123,7 @@ def test_a_reviewer_works_the_template_queue_at_1440_and_on_a_phone(journey):
     with page.expect_navigation():
         page.click("button[name=index]")
     page.locator(".messagelist .success").first.wait_for()
-    journey.shot(page, "bulk-approved")
+    check_admin(journey, page, "bulk-approved")
     on_page = templates[:PER_PAGE]  # the queue's order: by due time, then id
     flagged = {t.pk for t in on_page if t.text == FLAGGED}
     states = dict(MessageTemplate.objects.filter(pk__in=[t.pk for t in templates]).values_list("pk", "state"))
@@ -107,6 +133,19 @@ def test_a_reviewer_works_the_template_queue_at_1440_and_on_a_phone(journey):
     assert all(states[pk] == ReviewState.PENDING for pk in flagged)
     assert all(states[t.pk] == ReviewState.PENDING for t in templates[PER_PAGE:])
     assert "有自动检查发现，需逐条审核" in page.inner_text(".messagelist")
+
+    # The audit trail: 60 submissions and the approvals, every column on the screen at 1440.
+    page.goto("/admin/reviews/reviewdecision/")
+    journey.ready(page)
+    check_admin(journey, page, "audit-trail-1440")
+    assert "模板" in page.inner_text("#result_list tbody tr >> nth=0")
+    for header in ("时间", "类型", "内容快照", "店铺", "操作", "状态变化", "操作人", "原因"):
+        cell = page.locator("#result_list thead th", has_text=header).first
+        box = cell.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= DESKTOP["width"], header
+    page.click("#changelist-filter >> text=签名")
+    journey.ready(page)
+    assert page.locator("#result_list tbody tr").count() == 0 or "签名" in page.inner_text("#result_list")
 
     # On a phone the admin's responsive layout stacks the page; the table scrolls inside its box.
     phone = journey.open(viewport=PHONE)

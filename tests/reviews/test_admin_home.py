@@ -81,6 +81,7 @@ def test_the_audit_trail_names_kinds_in_chinese_and_filters_by_them(client, revi
     assert '<td class="field-kind_display">签名</td>' in body
     assert '<td class="field-kind_display">模板</td>' in body
     assert ">signature<" not in body and ">template<" not in body
+    assert "「店铺名称」送您" in body and "${" not in body  # the snapshot reads as the merchant wrote it
     assert "?kind=signature" in body and "?kind=template" in body
     only = client.get(url, {"kind": "template"}).content.decode()
     assert only.count('<td class="field-kind_display">') == 1 and "模板" in only
