@@ -4,16 +4,20 @@
 and the payment method; 取消 charges nothing; a confirmation gone stale (the operator
 changed the price meanwhile) is refused with the new price shown; confirming charges
 once, even when the confirmation is submitted twice. Then the records name the campaign
-a send was for, and an unknown address answers the portal's Chinese 404 page.
+a send was for, the dashboard shows the open reviews (an overdue one says it is delayed)
+and the campaign's results, and an unknown address answers the portal's Chinese 404 page.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignRun, Message
+from reviews.models import MessageTemplate, Signature
 from smsmarketing.models import RechargeOrder, RechargePackage, SmsAccount
 from smsmarketing.services import account_charge, account_reserve
 from tests.campaigns.campaign_fixtures import MARKETING_TEXT
@@ -111,6 +115,29 @@ def test_it_buys_a_package_only_after_a_confirmation_that_states_its_effect(jour
     with merchant.expect_navigation():
         link.click()
     assert merchant.url.endswith(f"/campaigns/{campaign.pk}/")
+
+    # The dashboard after onboarding: open reviews (one overdue, one rejected with its reason),
+    # the recent campaign with its results, the balance trend.
+    now = timezone.now()
+    MessageTemplate.objects.create(
+        shop=shop, name="母亲节满减券", text="亲，您的${coupon_amount}优惠券已到账，点击${coupon_link}领取。",
+        due_at=now - timedelta(hours=5),
+    )
+    rejected = Signature.objects.create(shop=shop, text="艾琳花坊", normalized="艾琳花坊", due_at=now)
+    Signature.objects.filter(pk=rejected.pk).update(
+        state="rejected", decided_at=now, reason_code="shop_mismatch", reason_text="请用店铺名称"
+    )
+    run = CampaignRun.objects.create(campaign=campaign, status="finished")
+    Message.objects.bulk_create(
+        Message(campaign=campaign, run=run, shop=shop, phone=f"1390000{i:04d}", parts=1, sent_at=now,
+                final_at=now, status="delivered" if i < 9 else "failed", text=MARKETING_TEXT)
+        for i in range(10)
+    )  # fmt: skip
+    journey.visit_both(merchant, f"/shop/{shop.pk}/", "dashboard-activity")
+    reviews = merchant.inner_text("#dashboard-reviews")
+    assert "审核已延迟" in reviews and "平台正在加急处理" in reviews and "预计" not in reviews
+    assert "签名与店铺名称不符" in reviews and "请用店铺名称" in reviews
+    assert "成功率 90%" in merchant.inner_text("#dashboard-campaigns")
 
     # An unknown address: the portal's Chinese 404 page.
     response = merchant.goto(f"/shop/{shop.pk + 1000}/account/")

@@ -139,8 +139,8 @@ def test_it_shows_recent_campaigns_with_their_results_and_the_balance_trend(merc
     shown = sorted((c for c in campaigns if f">{c.name}<" in section), key=lambda c: section.index(c.name))
     assert [c.name for c in shown] == [c.name for c in sorted(campaigns, key=lambda c: -c.pk)[:5]]
     assert reverse("campaigns:detail", args=[alice_shop.pk, shown[0].pk]) in section
-    assert '<td class="num">3</td>' in section and '<td class="num">1</td>' in section  # delivered, failed
-    assert "75%" in section
+    assert "成功 <strong>3</strong>" in section and "失败 <strong>1</strong>" in section
+    assert "成功率 <strong>75%</strong>" in section
     assert 'id="dashboard-balance-chart"' in page and 'id="dashboard-usage-data"' in page
 
 
@@ -173,7 +173,8 @@ def test_the_dashboard_runs_the_same_queries_with_few_or_many_rows(merchant, ali
     many = count_queries(merchant, url)
     assert many == few <= 20
     page = dashboard(merchant, alice_shop)
-    assert page.count('class="review-item') == 5  # at most five templates (and five signatures)
+    reviews = page.split('id="dashboard-reviews"')[1].split("</section>")[0]
+    assert reviews.count('class="review-item') == 5  # at most five templates (and five signatures)
 
 
 # --- 消费记录 -------------------------------------------------------------------------------
