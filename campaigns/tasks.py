@@ -12,6 +12,7 @@ from django.utils import timezone
 from campaigns.services.campaigns import repurchase_run_today
 from campaigns.services.delivery import delivery_expire_stale, delivery_reports_apply, delivery_settle
 from campaigns.services.frequency import frequency_counters_purge_old
+from campaigns.services.importing import IMPORT_TIME_BUDGET, customer_import_check, customer_import_run
 from campaigns.services.pipeline import pipeline_setting
 from campaigns.services.planning import run_plan
 from campaigns.services.sending import run_execute, runs_resume_unfinished
@@ -30,6 +31,16 @@ def plan_run_part(run_id: int) -> str:
         if run_plan(run_id=run_id, time_budget=pipeline_setting("TASK_TIME_BUDGET"))
         else "budget spent"
     )
+
+
+def check_customer_import(job_id: int) -> str:
+    """Read an uploaded customer file into checked rows and totals (the preview)."""
+    return customer_import_check(job_id=job_id)
+
+
+def run_customer_import(job_id: int) -> str:
+    """Import a confirmed customer file batch by batch (resumes after the last batch merged)."""
+    return customer_import_run(job_id=job_id, time_budget=IMPORT_TIME_BUDGET)
 
 
 def repurchase_daily(campaign_id: int) -> str:

@@ -10,15 +10,15 @@ app_name = "campaigns"
 
 SHOP = "shop/<int:shop_id>/"
 CAMPAIGN = SHOP + "campaigns/<int:campaign_id>/"
+IMPORT = SHOP + "customers/import/<int:import_id>/"
 
 urlpatterns = [
     path(SHOP + "customers/", customer_views.customer_list, name="customers"),
-    path(SHOP + "customers/import/", customer_views.customer_import_preview, name="customers_import"),
-    path(
-        SHOP + "customers/import/confirm/",
-        customer_views.customer_import_confirm,
-        name="customers_import_confirm",
-    ),
+    path(SHOP + "customers/import/", customer_views.customer_import_upload, name="customers_import"),
+    path(IMPORT, customer_views.customer_import_job, name="customers_import_job"),
+    path(IMPORT + "progress/", customer_views.customer_import_progress, name="customers_import_progress"),
+    path(IMPORT + "confirm/", customer_views.customer_import_confirm_view, name="customers_import_confirm"),
+    path(IMPORT + "cancel/", customer_views.customer_import_cancel_view, name="customers_import_cancel"),
     path(SHOP + "segments/", segment_views.segment_list, name="segments"),
     path(SHOP + "segments/count/", segment_views.segment_live_count, name="segment_count"),
     path(SHOP + "coupons/", coupon_views.coupon_list, name="coupons"),

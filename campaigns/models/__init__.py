@@ -4,6 +4,7 @@
 - ``sending``: campaigns, runs, messages, delivery reports, verified test phones
 - ``frequency``: frequency rules, promotion periods, counters, opt-outs
 - ``gateway``: inbound messages (MO) received through Kannel
+- ``imports``: customer imports (the job, the uploaded file's chunks, the checked rows)
 Each module's models are imported here so Django finds them.
 """
 
@@ -20,6 +21,7 @@ from campaigns.models.frequency import (  # noqa: F401
     ShopCounter,
 )
 from campaigns.models.gateway import InboundMessage  # noqa: F401
+from campaigns.models.imports import CustomerImport, CustomerImportChunk, CustomerImportRow  # noqa: F401
 from campaigns.models.sending import (  # noqa: F401
     Campaign,
     CampaignRun,

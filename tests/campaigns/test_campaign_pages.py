@@ -16,22 +16,29 @@ def login(client, user):
     assert client.login(request=HttpRequest(), username=user.username, password=PASSWORD)
 
 
-def test_it_previews_then_imports_an_uploaded_file(client, alice, alice_shop):
+def test_it_previews_then_imports_an_uploaded_file(
+    client, alice, alice_shop, django_capture_on_commit_callbacks
+):
     login(client, alice)
     page = client.get(reverse("campaigns:customers", args=[alice_shop.pk]))
     assert page.status_code == 200 and "导入客户" in page.content.decode()
     upload = SimpleUploadedFile("c.csv", "手机号,姓名\n13800138000,张三\n123,坏号\n".encode("gbk"))
-    preview = client.post(reverse("campaigns:customers_import", args=[alice_shop.pk]), {"file": upload})
+    with django_capture_on_commit_callbacks(execute=True):  # the check task runs (synchronously in tests)
+        uploaded = client.post(reverse("campaigns:customers_import", args=[alice_shop.pk]), {"file": upload})
+    preview = client.get(uploaded["Location"])
     body = preview.content.decode()
     assert preview.status_code == 200 and "BAD-PHONE" in body and not Customer.objects.exists()
-    token = preview.context["token"]
-    report = client.post(
-        reverse("campaigns:customers_import_confirm", args=[alice_shop.pk]), {"token": token}
-    )
+    job = preview.context["job"]
+    confirm = reverse("campaigns:customers_import_confirm", args=[alice_shop.pk, job.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        confirmed = client.post(confirm, {"figures": job.figures})
+    assert confirmed["Location"] == uploaded["Location"]  # post/redirect/get
+    report = client.get(uploaded["Location"])
     assert "成功导入 <strong>1</strong> 行" in report.content.decode()
     assert list(Customer.objects.values_list("phone", flat=True)) == ["13800138000"]
-    again = client.post(reverse("campaigns:customers_import_confirm", args=[alice_shop.pk]), {"token": token})
-    assert again.status_code == 302  # the upload is used once
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(confirm, {"figures": job.figures})  # a second confirmation imports nothing more
+    assert Customer.objects.count() == 1
 
 
 def test_it_shows_a_live_segment_count_and_saves_the_segment(client, alice, ready_shop):

@@ -10,14 +10,15 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from campaigns.models import Customer, Purchase
+from campaigns.models import Customer, CustomerImport, CustomerImportRow, Purchase
 from campaigns.services.importing import (
+    BAD_AMOUNT,
     BAD_DATE,
     BAD_PHONE,
     DUPLICATE,
     ImportFileError,
+    customer_import_check,
     customers_import,
-    customers_import_preview,
 )
 from smsmarketing.errors import CategoryRestricted
 
@@ -93,11 +94,22 @@ def test_it_refuses_a_restricted_shop(charlie_shop):
     assert not Customer.objects.exists()
 
 
-def test_it_previews_the_first_rows_with_their_problems(alice_shop):
-    preview = customers_import_preview(
-        shop=alice_shop, stream=io.BytesIO(b"phone,name\n123,x\n13800138000,y\n")
-    )
-    assert [(row.line, row.error) for row in preview.rows] == [(2, BAD_PHONE), (3, None)]
+def test_it_checks_the_whole_file_before_importing_anything(alice_shop):
+    """The check (the preview) reads every row: totals, and each rejected line with its value."""
+    rows = [f"1380013{i:04d},客户{i},,连衣裙,2024-06-18,10" for i in range(30)]
+    rows[21] = "1380013-bad,坏号,,,,"  # line 23
+    rows[25] = "13800130025,坏金额,,连衣裙,2024-06-18,十元"  # line 27
+    job = CustomerImport.objects.create(shop=alice_shop, filename="c.csv")
+    text = "手机号,姓名,标签,商品,购买时间,金额\n" + "\n".join(rows) + "\n"
+    assert customer_import_check(job_id=job.pk, stream=io.BytesIO(text.encode())) == "ready"
+    job.refresh_from_db()
+    assert (job.rows, job.valid, job.rejected, job.customers, job.purchases) == (30, 28, 2, 28, 28)
+    rejected = CustomerImportRow.objects.filter(job=job, error__isnull=False).order_by("line")
+    assert [(r.line, r.error, r.value) for r in rejected] == [
+        (23, BAD_PHONE, "1380013-bad"),
+        (27, BAD_AMOUNT, "十元"),
+    ]
+    assert rejected[0].reason_text.startswith("手机号格式不正确")
     assert not Customer.objects.exists()
 
 

@@ -10,7 +10,7 @@ import time_machine
 from django.apps import apps
 from django_q.scheduler import scheduler
 
-from campaigns.models import Campaign, Coupon, Segment
+from campaigns.models import Campaign, Coupon, CustomerImport, Segment
 from campaigns.services.audience import segment_save
 from campaigns.services.campaigns import campaign_create, campaign_schedule
 from campaigns.services.optouts import optout_record
@@ -50,6 +50,7 @@ WATCHED_MODELS = [
     "reviews.MessageTemplate",
     "reviews.ReviewDecision",
     "campaigns.Customer",
+    "campaigns.CustomerImport",
     "campaigns.Purchase",
     "campaigns.Segment",
     "campaigns.Coupon",
@@ -90,6 +91,8 @@ class World:
             "shop_id": self.alice_shop.pk,
             "campaign_id": self.campaign.pk,
             "template_id": self.template.pk,
+            # ready_shop imported alice's customers: her import job.
+            "import_id": CustomerImport.objects.filter(shop=self.alice_shop).values_list("pk", flat=True)[0],
         }
 
 

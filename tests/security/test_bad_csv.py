@@ -11,10 +11,9 @@ from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from campaigns.models import Customer, Purchase
+from campaigns.models import Customer, CustomerImport, Purchase
 from campaigns.services.importing import ImportFileError, customers_import
 from campaigns.services.optouts import optout_record
-from campaigns.views.customers import IMPORT_DIR
 from smsmarketing.models import RechargeOrder
 from smsmarketing.services import account_grant
 from tests.security.test_permission_matrix import ROUTES, url_for
@@ -35,7 +34,8 @@ def flash(client_response) -> str:
 
 
 def import_files(shop) -> list:
-    return list(IMPORT_DIR.glob(f"{shop.pk}-*.csv")) if IMPORT_DIR.exists() else []
+    """The uploads kept for a shop (a refused file keeps none)."""
+    return list(CustomerImport.objects.filter(shop=shop))
 
 
 def test_it_refuses_a_file_over_the_size_limit_without_storing_it(client, alice, alice_shop, settings):
@@ -71,7 +71,9 @@ def test_it_answers_an_unusable_file_with_a_clear_message_and_writes_nothing(
     assert not Customer.objects.exists() and not import_files(alice_shop)
 
 
-def test_it_imports_an_excel_gbk_file_with_crlf_quotes_and_trailing_columns(client, alice, alice_shop):
+def test_it_imports_an_excel_gbk_file_with_crlf_quotes_and_trailing_columns(
+    client, alice, alice_shop, django_capture_on_commit_callbacks
+):
     client.force_login(alice)
     excel = (
         "手机号,姓名,标签,商品,购买时间,金额,,\r\n"
@@ -79,14 +81,18 @@ def test_it_imports_an_excel_gbk_file_with_crlf_quotes_and_trailing_columns(clie
         "+86 138-0013-8001,李雷,,,,,,\r\n"
         "１３８００１３８００２,韩梅梅,,,,,,\r\n"
     ).encode("gbk")
-    preview = upload(client, alice_shop, excel)
-    assert preview.status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):  # the check task (synchronous in tests)
+        uploaded = upload(client, alice_shop, excel)
+    preview = client.get(uploaded["Location"])
+    assert preview.status_code == 200 and preview.context["job"].valid == 3
     assert not Customer.objects.exists()  # nothing before the merchant confirms
-    report = client.post(
-        reverse("campaigns:customers_import_confirm", args=[alice_shop.pk]),
-        {"token": preview.context["token"]},
-    )
-    assert report.status_code == 200
+    job = preview.context["job"]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("campaigns:customers_import_confirm", args=[alice_shop.pk, job.pk]),
+            {"figures": job.figures},
+        )
+    assert client.get(uploaded["Location"]).status_code == 200
     customers = dict(Customer.objects.filter(shop=alice_shop).values_list("phone", "name"))
     assert customers == {"13800138000": "王，小明", "13800138001": "李雷", "13800138002": "韩梅梅"}
     assert Purchase.objects.get().product == "T恤,白色"
