@@ -21,6 +21,7 @@ PAGES = [
     ("templates", "短信模板", "#new-template"),
     ("customers", "客户管理", "#import form"),
     ("campaigns", "营销任务", "a[href*='campaigns/new']"),
+    ("coupons", "优惠券", "button.primary"),
     ("optouts", "退订管理", "a[href*='resubscribe']"),
 ]
 
