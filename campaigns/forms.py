@@ -6,10 +6,14 @@ import re
 from decimal import Decimal
 
 from django import forms
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, Coupon, Segment
+from campaigns.services.campaigns import TEMPLATE_AND_TEXT
 from campaigns.services.optouts import CONSENT_NOTE_MIN_LENGTH
+from reviews.models.templates import TemplateOrigin
 
 _LIST_SPLIT = re.compile(r"[,，、;；|\s]+")
 # Bounds of numbers a merchant types: beyond them a value is a typo, and the columns
@@ -76,13 +80,89 @@ class CouponForm(forms.Form):
     total_count = forms.IntegerField(label=_("发放总量(张)"), min_value=1)
 
 
+class PlaceholderSelect(forms.Select):
+    """A select whose empty option is a Chinese prompt (请选择…), not Django's "---------";
+    disabled when the field is required, so it can be shown but never chosen.
+
+    ``pending`` lists options shown disabled in a group of their own (templates still under
+    review: the merchant sees they exist and why they cannot be chosen yet)."""
+
+    pending_label = _("审核中（审核通过后可选）")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.placeholder_disabled = False
+        self.pending: list[tuple[object, str]] = []
+
+    def optgroups(self, name, value, attrs=None):
+        groups: dict[object, list] = {}
+        selected_any = False
+        index = 0
+        for index, (option_value, label) in enumerate(self.choices):
+            key = "" if option_value is None else str(option_value)
+            selected = not selected_any and key in value
+            selected_any |= selected
+            option = self.create_option(name, key, label, selected, index)
+            if key == "" and self.placeholder_disabled:
+                option["attrs"] = {"disabled": True, **option["attrs"]}
+            groups.setdefault(self.group_of(option_value), []).append(option)
+        for offset, (option_value, label) in enumerate(self.pending, start=index + 1):
+            option = self.create_option(name, str(option_value), label, False, offset)
+            option["attrs"] = {"disabled": True, **option["attrs"]}
+            groups.setdefault(str(self.pending_label), []).append(option)
+        return [(group, options, position) for position, (group, options) in enumerate(groups.items())]
+
+    def group_of(self, option_value) -> object:
+        return None
+
+
+class TemplateSelect(PlaceholderSelect):
+    """Templates grouped as 自定义模板 (the shop's, approved) and 官方模板."""
+
+    def group_of(self, option_value) -> object:
+        template = getattr(option_value, "instance", None)
+        if template is None:
+            return None
+        if template.origin == TemplateOrigin.OFFICIAL:
+            return str(_("官方模板"))
+        return str(_("自定义模板（已审核通过）"))
+
+
+class TemplateChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return template_label(obj)
+
+
+def template_label(template) -> str:
+    origin = _("官方") if template.origin == TemplateOrigin.OFFICIAL else _("自定义")
+    return f"{origin}｜{template.name}"
+
+
+class CouponChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        threshold = (
+            _("满{threshold}减{amount}元").format(threshold=f"{obj.threshold.normalize():f}",
+                                                 amount=f"{obj.amount.normalize():f}")
+            if obj.threshold
+            else _("无门槛{amount}元").format(amount=f"{obj.amount.normalize():f}")
+        )
+        left = obj.total_count - obj.issued_count
+        return _("{name}｜{threshold}｜剩余 {left} 张｜{until} 到期").format(
+            name=obj.name, threshold=threshold, left=left,
+            until=timezone.localtime(obj.valid_until).strftime("%m-%d %H:%M"),
+        )
+
+
 class CampaignForm(forms.Form):
+    """A campaign's fields for its kind (the same form creates, edits and copies a draft)."""
+
     name = forms.CharField(label=_("任务名称"), max_length=64)
     segment = forms.ModelChoiceField(
         label=_("目标人群"), queryset=Segment.objects.none(), required=False, empty_label=_("全部客户")
     )
-    template = forms.ModelChoiceField(
-        label=_("短信模板"), queryset=None, required=False, empty_label=_("不使用模板")
+    template = TemplateChoiceField(
+        label=_("短信模板"), queryset=None, required=False, empty_label=_("不使用模板，自己填写内容"),
+        widget=TemplateSelect,
     )
     text = forms.CharField(
         label=_("短信内容"),
@@ -90,28 +170,81 @@ class CampaignForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("无需输入签名和退订语，系统会自动添加。"),
     )
-    coupon = forms.ModelChoiceField(label=_("优惠券"), queryset=Coupon.objects.none(), required=False)
+    coupon = CouponChoiceField(
+        label=_("优惠券"), queryset=Coupon.objects.none(), required=False, empty_label=_("请选择优惠券"),
+        widget=PlaceholderSelect, error_messages={"required": _("请选择优惠券。")},
+        help_text=_("只列出未过期的优惠券。"),
+    )
     products = ListField(label=_("复购商品"), required=False, help_text=_("多个商品用逗号分隔"))
     days_since_purchase = forms.IntegerField(
         label=_("距上次购买天数"), min_value=1, max_value=MAX_DAYS, required=False
     )
 
-    def __init__(self, *args, shop, kind: str, templates, **kwargs):
+    def __init__(self, *args, shop, kind: str, templates, pending_templates=(), segment=None, **kwargs):
+        """``templates``: the usable ones; ``pending_templates``: the shop's still under review
+        (listed disabled); ``segment``: the campaign's own segment even if deleted since (a copy
+        of an old campaign keeps its audience instead of silently falling back to 全部客户)."""
         super().__init__(*args, **kwargs)
         self.kind = kind
-        self.fields["segment"].queryset = Segment.objects.filter(shop=shop)
+        segments = Segment.objects.filter(shop=shop, archived_at__isnull=True)
+        if segment is not None:
+            segments = Segment.objects.filter(shop=shop).filter(
+                Q(archived_at__isnull=True) | Q(pk=segment.pk)
+            )
+        self.fields["segment"].queryset = segments.order_by("-id")
         self.fields["template"].queryset = templates
-        self.fields["coupon"].queryset = Coupon.objects.filter(shop=shop)
+        self.fields["coupon"].queryset = Coupon.objects.filter(shop=shop, valid_until__gt=timezone.now())
+        self.fields["coupon"].widget.placeholder_disabled = True
+        self.fields["template"].widget.pending = [
+            (t.pk, _("审核中｜{name}").format(name=t.name)) for t in pending_templates
+        ]
         if kind == Campaign.Kind.MARKETING:
             for name in ("template", "coupon", "products", "days_since_purchase"):
                 del self.fields[name]
+            self.fields["text"].required = True
+            self.fields["text"].error_messages["required"] = _("请填写短信内容。")
         elif kind == Campaign.Kind.COUPON:
             for name in ("text", "products", "days_since_purchase"):
                 del self.fields[name]
-            self.fields["template"].required = True
+            template = self.fields["template"]
+            template.required, template.empty_label = True, _("请选择模板")
+            template.error_messages["required"] = _("请选择模板。")
+            template.widget.placeholder_disabled = True
+            template.help_text = _(
+                "可选官方模板和审核通过的自定义模板；审核中的模板显示为灰色，审核通过后才能选择。"
+            )
             self.fields["coupon"].required = True
         else:
             del self.fields["coupon"]
+            self.fields["template"].help_text = _(
+                "选择模板则发送模板内容；选择“不使用模板，自己填写内容”则发送下方填写的内容。二者只能选其一。"
+            )
+            self.fields["text"].help_text = _("不使用模板时填写；无需输入签名和退订语，系统会自动添加。")
+
+    def clean(self):
+        data = super().clean()
+        typed = (data.get("text") or "").strip()
+        if self.kind == Campaign.Kind.REPURCHASE and data.get("template") and typed:
+            # Refused rather than guessed: which one would be sent must be the merchant's choice.
+            self.add_error("text", TEMPLATE_AND_TEXT)
+        return data
+
+
+def campaign_initial(campaign: Campaign, *, copy: bool = False) -> dict:
+    """The form's values for a campaign: to edit the draft, or to start a copy of it."""
+    name = campaign.name
+    if copy:
+        suffix = str(_("（副本）"))
+        name = name[: 64 - len(suffix)] + suffix
+    return {
+        "name": name,
+        "segment": campaign.segment_id,
+        "template": campaign.template_id,
+        "text": campaign.text,
+        "coupon": campaign.coupon_id,
+        "products": "，".join(campaign.products or []),
+        "days_since_purchase": campaign.days_since_purchase,
+    }
 
 
 class ScheduleForm(forms.Form):

@@ -9,19 +9,31 @@ from datetime import datetime, time, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.fields.array import ArrayOverlap
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Func, OuterRef, Q, QuerySet, Sum, TextField
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from campaigns.models.audience import Customer, Purchase, Segment
 from campaigns.models.frequency import OptOut, OptOutEvent
 from campaigns.models.sending import Campaign, CampaignRun, Message, VerifiedPhone
+from reviews.models.review import ReviewState
+from reviews.models.templates import MessageTemplate, TemplateOrigin
 from reviews.selectors import live_signature, pending_signature
 from smsmarketing.models import Shop, SmsAccount
 from smsmarketing.selectors import account_for_shop
 
 # --- audiences ----------------------------------------------------------------
+
+
+class LowerArray(Func):
+    """An array of text with every element lower-cased (PostgreSQL's lower() on each)."""
+
+    template = "ARRAY(SELECT lower(element) FROM unnest(%(expressions)s) AS element)"
+    output_field = ArrayField(TextField())
+
 
 
 def segment_filter(*, segment: Segment | None, now: datetime | None = None) -> Q:
@@ -31,7 +43,8 @@ def segment_filter(*, segment: Segment | None, now: datetime | None = None) -> Q
     if segment is None:
         return q
     if segment.tags_any:
-        q &= Q(tags__overlap=segment.tags_any)
+        # Tags match whatever their case (vip, VIP, Vip): merchants type them by hand.
+        q &= Q(ArrayOverlap(LowerArray("tags"), sorted({tag.lower() for tag in segment.tags_any})))
     if segment.purchased_within_days is not None:
         q &= Q(last_purchase_at__gte=now - timedelta(days=segment.purchased_within_days))
     if segment.not_purchased_within_days is not None:
@@ -58,6 +71,26 @@ def segment_customers(*, segment: Segment, now: datetime | None = None) -> Query
 def segment_count(*, segment: Segment, now: datetime | None = None) -> int:
     """The live number of customers in the segment."""
     return segment_customers(segment=segment, now=now).count()
+
+
+def shop_segments(*, shop: Shop) -> QuerySet[Segment]:
+    """The shop's saved segments, newest first (deleted ones kept for old campaigns excluded)."""
+    return Segment.objects.filter(shop=shop, archived_at__isnull=True).order_by("-id")
+
+
+def pending_templates(*, shop: Shop, use: str) -> QuerySet[MessageTemplate]:
+    """The shop's custom templates of ``use`` still under review: listed (disabled) in the
+    campaign form so the merchant sees why they cannot be chosen yet."""
+    return MessageTemplate.objects.filter(
+        shop_id=shop.pk, origin=TemplateOrigin.CUSTOM, state=ReviewState.PENDING, use=use
+    ).order_by("-submitted_at", "-id")
+
+
+def segment_members(*, segment: Segment, now: datetime | None = None) -> QuerySet[Customer]:
+    """The segment's customers for its members page, in import order (a stable pagination)."""
+    return segment_customers(segment=segment, now=now).only(
+        "id", "phone", "name", "tags", "purchase_count", "total_spent", "last_purchase_at"
+    ).order_by("id")
 
 
 def repurchase_filter(*, products: list[str], days: int, day) -> Q:

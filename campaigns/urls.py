@@ -3,6 +3,7 @@ from django.urls import path
 from campaigns.views import campaigns as campaign_views
 from campaigns.views import coupons as coupon_views
 from campaigns.views import customers as customer_views
+from campaigns.views import editor as editor_views
 from campaigns.views import optouts as optout_views
 from campaigns.views import segments as segment_views
 
@@ -21,10 +22,17 @@ urlpatterns = [
     path(IMPORT + "cancel/", customer_views.customer_import_cancel_view, name="customers_import_cancel"),
     path(SHOP + "segments/", segment_views.segment_list, name="segments"),
     path(SHOP + "segments/count/", segment_views.segment_live_count, name="segment_count"),
+    path(SHOP + "segments/<int:segment_id>/", segment_views.segment_members, name="segment_members"),
+    path(SHOP + "segments/<int:segment_id>/edit/", segment_views.segment_edit, name="segment_edit"),
+    path(
+        SHOP + "segments/<int:segment_id>/delete/", segment_views.segment_delete_view, name="segment_delete"
+    ),
     path(SHOP + "coupons/", coupon_views.coupon_list, name="coupons"),
     path(SHOP + "campaigns/", campaign_views.campaign_list, name="list"),
-    path(SHOP + "campaigns/new/", campaign_views.campaign_new, name="new"),
+    path(SHOP + "campaigns/new/", editor_views.campaign_new, name="new"),
     path(CAMPAIGN, campaign_views.campaign_detail, name="detail"),
+    path(CAMPAIGN + "edit/", editor_views.campaign_edit, name="edit"),
+    path(CAMPAIGN + "copy/", editor_views.campaign_copy, name="copy"),
     path(CAMPAIGN + "dry-run/", campaign_views.campaign_dry_run, name="dry_run"),
     path(CAMPAIGN + "progress/", campaign_views.campaign_progress, name="progress"),
     path(CAMPAIGN + "schedule/", campaign_views.campaign_schedule, name="schedule"),

@@ -89,6 +89,9 @@ class Segment(models.Model):
         models.CharField(max_length=128), verbose_name=_("购买过任一商品"), default=list, blank=True
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the merchant deletes a segment that finished campaigns still name: hidden
+    # from the lists and forms, kept for those campaigns' records.
+    archived_at = models.DateTimeField(_("删除时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("客户人群")

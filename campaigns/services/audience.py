@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns.models.audience import Coupon, Segment
+from campaigns.models.sending import Campaign, CampaignRun
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Shop
 from smsmarketing.services import shop_ensure_sms_allowed
@@ -37,28 +39,113 @@ def _check_range(low, high, what: str) -> None:
         raise AudienceInvalid(_("{what}的下限不能大于上限。").format(what=what))
 
 
-def segment_save(*, shop: Shop, user, name: str, segment: Segment | None = None, **filters) -> Segment:
-    """Create (or update) a segment of the shop's customers from its filters."""
-    shop_ensure_sms_allowed(shop=shop)
-    name = (name or "").strip()
-    if not name:
-        raise AudienceInvalid(_("请填写人群名称。"))
+# The longest tag and product name a customer row holds (Customer.tags, Purchase.product).
+MAX_TAG_LENGTH, MAX_PRODUCT_LENGTH = 32, 128
+
+
+def segment_conditions(**filters) -> dict:
+    """A segment's conditions checked and normalised (the live count and the save share it):
+    each refusal names its field. Tags are kept as typed, without duplicates that differ
+    only in case (they match whatever their case)."""
     unknown = set(filters) - set(SEGMENT_FIELDS)
     if unknown:
         raise TypeError(f"unknown segment filters: {sorted(unknown)}")
     _check_range(filters.get("min_purchases"), filters.get("max_purchases"), _("购买次数"))
     _check_range(filters.get("min_total_spent"), filters.get("max_total_spent"), _("累计消费"))
-    for key in ("tags_any", "products_any"):
-        filters[key] = sorted({v.strip() for v in filters.get(key) or [] if v and v.strip()})
-    if segment is None:
-        segment = Segment(shop=shop)
-    elif segment.shop_id != shop.pk:
-        raise AudienceInvalid(_("人群不属于本店铺。"))
-    segment.name = name
-    for key in SEGMENT_FIELDS:
-        setattr(segment, key, filters.get(key, [] if key.endswith("_any") else None))
-    segment.save()
+    tags: dict[str, str] = {}
+    for tag in filters.get("tags_any") or []:
+        if tag and tag.strip():
+            tags.setdefault(tag.strip().lower(), tag.strip())
+    products = {p.strip() for p in filters.get("products_any") or [] if p and p.strip()}
+    for label, values, limit in (
+        (_("包含任一标签"), tags.values(), MAX_TAG_LENGTH),
+        (_("购买过任一商品"), products, MAX_PRODUCT_LENGTH),
+    ):
+        too_long = next((v for v in values if len(v) > limit), None)
+        if too_long is not None:
+            raise AudienceInvalid(
+                _("“{field}”中的“{value}”超过 {limit} 个字。").format(
+                    field=label, value=too_long, limit=limit
+                )
+            )
+    return {**filters, "tags_any": sorted(tags.values()), "products_any": sorted(products)}
+
+
+def segment_save(*, shop: Shop, user, name: str, segment: Segment | None = None, **filters) -> Segment:
+    """Create (or update) a segment of the shop's customers from its filters.
+
+    An update is refused while a campaign using the segment is being planned: the
+    planner reads the conditions batch by batch, and changing them midway would send
+    to half of one audience and half of another. A scheduled campaign sends to the
+    conditions as they are when it starts.
+    """
+    shop_ensure_sms_allowed(shop=shop)
+    name = (name or "").strip()
+    if not name:
+        raise AudienceInvalid(_("请填写人群名称。"))
+    filters = segment_conditions(**filters)
+    with transaction.atomic():
+        if segment is None:
+            segment = Segment(shop=shop)
+        else:
+            if segment.shop_id != shop.pk:
+                raise AudienceInvalid(_("人群不属于本店铺。"))
+            # Two edits of one segment in two tabs: the row lock makes the second apply after
+            # the first. A run that starts planning after this check reads the new conditions
+            # from its first batch; only a run already planning is refused here.
+            segment = Segment.objects.select_for_update().get(pk=segment.pk)
+            planning = _campaigns_using(segment, runs=[CampaignRun.Status.PLANNING])
+            if planning:
+                raise AudienceInvalid(
+                    _("任务“{name}”正在按此人群计算发送名单，请稍后再修改。").format(name=planning[0].name)
+                )
+        segment.name = name
+        for key in SEGMENT_FIELDS:
+            setattr(segment, key, filters.get(key, [] if key.endswith("_any") else None))
+        segment.save()
     return segment
+
+
+# Campaigns whose audience a deleted segment would change or leave undefined.
+SEGMENT_BLOCKING_STATUSES = (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED, Campaign.Status.RUNNING)
+
+
+def segment_delete(*, shop: Shop, user, segment: Segment) -> None:
+    """Delete a saved segment that no draft, scheduled or running campaign uses.
+
+    A finished (or cancelled, stopped) campaign keeps its segment for its record: the
+    segment is then only hidden (``archived_at``), never removed from under it.
+    """
+    shop_ensure_sms_allowed(shop=shop)
+    if segment.shop_id != shop.pk:
+        raise AudienceInvalid(_("人群不属于本店铺。"))
+    with transaction.atomic():
+        # Race: a campaign created with this segment while it is deleted; the campaign's
+        # foreign key is PROTECT, so the DELETE fails rather than orphan it, and the lock
+        # makes this check see every campaign committed before it.
+        segment = Segment.objects.select_for_update().get(pk=segment.pk)
+        blocking = _campaigns_using(segment, statuses=SEGMENT_BLOCKING_STATUSES)
+        if blocking:
+            campaign = blocking[0]
+            raise AudienceInvalid(
+                _("任务“{name}”（{status}）使用了此人群，不能删除。请先在该任务中改选其他人群，或等它结束后再删除。").format(
+                    name=campaign.name, status=campaign.get_status_display()
+                )
+            )
+        if segment.campaigns.exists():
+            segment.archived_at = timezone.now()
+            segment.save(update_fields=["archived_at"])
+        else:
+            segment.delete()
+
+
+def _campaigns_using(segment: Segment, *, statuses=None, runs=None) -> list[Campaign]:
+    campaigns = Campaign.objects.filter(segment=segment)
+    if statuses is not None:
+        campaigns = campaigns.filter(status__in=statuses)
+    if runs is not None:
+        campaigns = campaigns.filter(runs__status__in=runs)
+    return list(campaigns.order_by("-id")[:1])
 
 
 def coupon_create(

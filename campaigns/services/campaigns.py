@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
@@ -66,6 +67,12 @@ class CampaignContentRejected(SmsError):
 
 class CampaignStateError(SmsError):
     rule = "CAMPAIGN-STATE"
+
+
+# A repurchase reminder with both a template and typed text: one of them would be dropped.
+TEMPLATE_AND_TEXT = _lazy(
+    "已选择模板时将发送模板的内容，不能同时填写短信内容：请清空“短信内容”，或把模板改为“不使用模板，自己填写”。"
+)
 
 
 @dataclass(frozen=True)
@@ -203,17 +210,75 @@ def campaign_create(
 
     SMS marketing needs text that passes ``check_content(kind="text")``; a
     targeted coupon an approved or official template and a coupon of the shop;
-    a repurchase reminder products, a number of days and a template or text.
+    a repurchase reminder products, a number of days and a template or text
+    (not both: which one would be sent must never be a guess).
     """
     shop_ensure_sms_allowed(shop=shop)
-    kind = Campaign.Kind(kind).value
+    campaign = Campaign(shop=shop, kind=Campaign.Kind(kind).value, created_by=user)
+    _fill(
+        campaign, name=name, segment=segment, text=text, template=template, coupon=coupon,
+        products=products, days_since_purchase=days_since_purchase,
+    )
+    campaign.save()
+    return campaign
+
+
+def campaign_update(
+    *,
+    campaign: Campaign,
+    user,
+    name: str,
+    segment: Segment | None = None,
+    text: str = "",
+    template=None,
+    coupon: Coupon | None = None,
+    products: list[str] | None = None,
+    days_since_purchase: int | None = None,
+) -> Campaign:
+    """Change a draft (its kind stays), with the same checks as ``campaign_create``.
+
+    Refused once the campaign has left the draft state: what is scheduled or sent is
+    what the merchant confirmed (copy it into a new draft instead).
+    """
+    shop_ensure_sms_allowed(shop=campaign.shop)
+    with transaction.atomic():
+        # Race: an edit saved while the same draft is being scheduled in another tab; the
+        # row lock orders them, and the edit re-reads the state after the schedule committed.
+        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if locked.status != Campaign.Status.DRAFT:
+            raise CampaignStateError(_("只有草稿可以修改；已排期或已发送的任务请复制为新任务后再修改。"))
+        locked.shop = campaign.shop
+        locked.template = locked.coupon = None
+        locked.text, locked.products, locked.days_since_purchase = "", [], None
+        _fill(
+            locked, name=name, segment=segment, text=text, template=template, coupon=coupon,
+            products=products, days_since_purchase=days_since_purchase,
+        )
+        locked.save()
+    return locked
+
+
+def _fill(
+    campaign: Campaign,
+    *,
+    name: str,
+    segment: Segment | None,
+    text: str,
+    template,
+    coupon: Coupon | None,
+    products: list[str] | None,
+    days_since_purchase: int | None,
+) -> None:
+    """Check a campaign's fields for its kind and set them (nothing saved)."""
+    shop, kind = campaign.shop, campaign.kind
     name = (name or "").strip()
     if not name:
         raise CampaignInvalid(_("请填写任务名称。"))
     if segment is not None and segment.shop_id != shop.pk:
         raise CampaignInvalid(_("所选人群不属于本店铺。"))
     products = [p.strip() for p in (products or []) if p.strip()]
-    campaign = Campaign(shop=shop, kind=kind, name=name, segment=segment, created_by=user)
+    text = (text or "").strip()
+    campaign.name, campaign.segment = name, segment
     if kind == Campaign.Kind.COUPON:
         if coupon is None or coupon.shop_id != shop.pk:
             raise CampaignInvalid(_("定向优惠券任务需要选择本店铺的优惠券。"))
@@ -225,19 +290,19 @@ def campaign_create(
             raise CampaignInvalid(_("复购提醒需要选择商品并填写距上次购买的天数（至少 1 天）。"))
         campaign.products, campaign.days_since_purchase = products, days_since_purchase
     if template is not None:
+        if text:
+            raise CampaignInvalid(str(TEMPLATE_AND_TEXT))
         campaign.template = template
         if not template_usable(campaign=campaign):
             raise CampaignInvalid(_("所选模板未审核通过或不适用于此类任务。"))
     elif kind == Campaign.Kind.COUPON:
         raise CampaignInvalid(_("定向优惠券任务需要选择已审核通过的模板或官方模板。"))
     else:
-        campaign.text = (text or "").strip()
+        campaign.text = text
         if not campaign.text:
             raise CampaignInvalid(_("请填写短信内容或选择模板。"))
         _check_text(shop=shop, kind=kind, text=campaign.text)
     _check_renders(campaign=campaign)
-    campaign.save()
-    return campaign
 
 
 def _check_renders(*, campaign: Campaign) -> None:

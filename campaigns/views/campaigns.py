@@ -1,15 +1,16 @@
-"""Merchant pages of campaigns (营销任务): the list, a new campaign, its page and what it offers
-(dry run, schedule, cancel, stop, test SMS, progress, export)."""
+"""Merchant pages of campaigns (营销任务): the list, a campaign's page and what it offers
+(dry run, schedule, cancel, stop, test SMS, progress, export). Writing one (new, edit, copy)
+is in ``editor``."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from campaigns.forms import CampaignForm, ScheduleForm, TestPhoneForm, VerifyCodeForm
+from campaigns.forms import ScheduleForm, TestPhoneForm, VerifyCodeForm
 from campaigns.models import Campaign, Message
 from campaigns.selectors import (
     campaign_messages_for_export,
@@ -21,7 +22,6 @@ from campaigns.selectors import (
     shop_verified_phones,
 )
 from campaigns.services import campaigns as campaign_services
-from reviews.selectors import usable_templates
 from smsmarketing.csvexport import csv_response
 from smsmarketing.errors import SmsError
 from smsmarketing.portal import render_portal, shop_view
@@ -50,39 +50,6 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
             "nav": "campaigns",
             "rows": [(campaign, progress[campaign.pk]) for campaign in listed],
             "kinds": Campaign.Kind.choices,
-        },
-    )
-
-
-@shop_view
-def campaign_new(request: HttpRequest) -> HttpResponse:
-    shop = request.shop
-    kind = request.GET.get("kind", Campaign.Kind.MARKETING)
-    if kind not in Campaign.Kind.values:
-        raise Http404
-    form = CampaignForm(
-        request.POST or None, shop=shop, kind=kind, templates=usable_templates(shop=shop, use=kind)
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            campaign = campaign_services.campaign_create(
-                shop=shop, user=request.user, kind=kind, **form.cleaned_data
-            )
-        except campaign_services.CampaignContentRejected as exc:
-            form.add_error("text" if "text" in form.fields else None, exc.message)
-        except SmsError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, "任务已创建，请预览并试算后排期发送。")
-            return redirect("campaigns:detail", shop.pk, campaign.pk)
-    return render_portal(
-        request,
-        "portal/campaign_new.html",
-        {
-            "nav": "campaigns",
-            "form": form,
-            "kind": kind,
-            "kind_label": Campaign.Kind(kind).label,
         },
     )
 

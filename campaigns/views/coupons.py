@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils import timezone
 
 from campaigns.forms import CouponForm
 from campaigns.models import Coupon
@@ -27,5 +28,7 @@ def coupon_list(request: HttpRequest) -> HttpResponse:
             return redirect("campaigns:coupons", shop.pk)
     coupons = Coupon.objects.filter(shop=shop)
     return render_portal(
-        request, "portal/campaign_coupons.html", {"nav": "campaigns", "form": form, "coupons": coupons}
+        request,
+        "portal/campaign_coupons.html",
+        {"nav": "coupons", "form": form, "coupons": coupons, "now": timezone.now()},
     )

@@ -91,6 +91,7 @@ class World:
             "shop_id": self.alice_shop.pk,
             "campaign_id": self.campaign.pk,
             "template_id": self.template.pk,
+            "segment_id": self.segment.pk,
             # ready_shop imported alice's customers: her import job.
             "import_id": CustomerImport.objects.filter(shop=self.alice_shop).values_list("pk", flat=True)[0],
         }
