@@ -151,3 +151,36 @@ def test_it_reads_the_same_number_of_queries_for_a_members_page_of_few_and_many(
     few = queries()
     customers(alice_shop, [(f"1390013{i:04d}", ["VIP"]) for i in range(200)])
     assert queries() == few
+
+
+def test_it_reads_the_same_number_of_queries_for_the_edit_and_delete_pages_of_few_and_many_campaigns(
+    client, alice, ready_shop
+):
+    segment = segment_save(shop=ready_shop, user=alice, name="VIP", tags_any=["VIP"])
+    login(client, alice)
+    urls = [
+        reverse("campaigns:segment_edit", args=[ready_shop.pk, segment.pk]),
+        reverse("campaigns:segment_delete", args=[ready_shop.pk, segment.pk]),
+    ]
+
+    def queries() -> list[int]:
+        counts = []
+        for url in urls:
+            with CaptureQueriesContext(connection) as captured:
+                assert client.get(url).status_code == 200
+            counts.append(len(captured))
+        return counts
+
+    def campaigns(n: int, status: str) -> None:
+        for i in range(n):
+            campaign = campaign_create(
+                shop=ready_shop, user=alice, kind="marketing", name=f"任务{status}{i}", segment=segment,
+                text=MARKETING_TEXT,
+            )  # fmt: skip
+            Campaign.objects.filter(pk=campaign.pk).update(status=status)
+
+    campaigns(1, "scheduled")
+    few = queries()
+    campaigns(15, "scheduled")
+    campaigns(15, "completed")
+    assert queries() == few
