@@ -250,7 +250,12 @@ def campaign_initial(campaign: Campaign, *, copy: bool = False) -> dict:
 class ScheduleForm(forms.Form):
     WHEN = [("now", _("立即发送")), ("at", _("定时发送"))]
     when = forms.ChoiceField(label=_("发送时间"), choices=WHEN, widget=forms.RadioSelect, initial="now")
-    at = forms.DateTimeField(label=_("定时"), required=False, widget=DateTimeLocalInput())
+    at = forms.DateTimeField(
+        label=_("定时"),
+        required=False,
+        widget=DateTimeLocalInput(),
+        help_text=_("营销短信只在 08:00–21:00 发出，其他时间会顺延到下一个 08:00。"),
+    )
 
     def clean(self):
         data = super().clean()
@@ -258,14 +263,40 @@ class ScheduleForm(forms.Form):
             self.add_error("at", _("请选择发送时间。"))
         return data
 
+    @property
+    def send_at(self):
+        """The chosen time (None: now), once valid."""
+        return self.cleaned_data["at"] if self.cleaned_data.get("when") == "at" else None
+
+
+class ScheduleConfirmForm(ScheduleForm):
+    """The confirmation's POST: the choice again and the figures the merchant saw (signed)."""
+
+    when = forms.ChoiceField(choices=ScheduleForm.WHEN, widget=forms.HiddenInput)
+    at = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+    figures = forms.CharField(widget=forms.HiddenInput, error_messages={"required": _("请先试算并确认。")})
+
 
 class TestPhoneForm(forms.Form):
-    phone = forms.CharField(label=_("手机号"), max_length=20)
+    phone = forms.CharField(
+        label=_("手机号"),
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"inputmode": "tel", "autocomplete": "tel", "placeholder": "13800138000"}
+        ),
+        help_text=_("填写您本人的手机号，我们会发送 6 位验证码。"),
+    )
 
 
 class VerifyCodeForm(forms.Form):
-    phone = forms.CharField(label=_("手机号"), max_length=20)
-    code = forms.CharField(label=_("验证码"), max_length=6)
+    """The code of the phone the code was sent to (carried, not typed again)."""
+
+    phone = forms.CharField(max_length=20, widget=forms.HiddenInput)
+    code = forms.CharField(
+        label=_("验证码"),
+        max_length=6,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )
 
 
 class ResubscribeForm(forms.Form):

@@ -12,9 +12,10 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.fields.array import ArrayOverlap
 from django.core.cache import cache
-from django.db.models import Count, Exists, Func, OuterRef, Q, QuerySet, Sum, TextField
+from django.db.models import Count, Exists, F, Func, OuterRef, Q, QuerySet, Sum, TextField
 from django.db.models.functions import TruncHour
 from django.utils import timezone
+from django_q.models import Schedule
 
 from campaigns.models.audience import Customer, Purchase, Segment
 from campaigns.models.frequency import OptOut, OptOutEvent
@@ -471,13 +472,105 @@ def campaign_test_messages(*, campaign: Campaign) -> list[Message]:
 
 
 def campaign_messages_for_export(*, campaign: Campaign) -> QuerySet[Message]:
+    """Every message of the campaign, test SMS included, each with its run's kind
+    (``run_kind``: the export marks the test SMS, which the statistics leave out)."""
     return (
         Message.objects.filter(campaign=campaign)
         .order_by("id")
+        .annotate(run_kind=F("run__kind"))
         .only(
             "id", "phone", "status", "reason", "parts", "settlement", "sent_at", "final_at", "run_id", "text"
         )
     )
+
+
+class TestPhones(NamedTuple):
+    verified: list[str]  # where a test SMS may go, in the order they were added
+    pending: str | None  # the phone a code was last sent to and not yet confirmed (still valid)
+
+
+def shop_test_phones(*, shop: Shop, pending_since: datetime) -> TestPhones:
+    """The shop's verified phones and the one awaiting its code (sent after ``pending_since``),
+    in one query: the test SMS section asks for the code of that phone without typing it again."""
+    rows = (
+        VerifiedPhone.objects.filter(shop=shop)
+        .filter(Q(verified_at__isnull=False) | Q(code_sent_at__gte=pending_since))
+        .order_by("id")
+        .values_list("phone", "verified_at", "code_hash", "code_sent_at")
+    )
+    verified, pending, latest = [], None, None
+    for phone, verified_at, code_hash, sent_at in rows:
+        if verified_at is not None:
+            verified.append(phone)
+        if code_hash and sent_at and sent_at >= pending_since and (latest is None or sent_at > latest):
+            pending, latest = phone, sent_at
+    return TestPhones(verified, pending)
+
+
+RUNS_SHOWN = 7  # the last daily runs a repurchase reminder's page lists
+
+
+class RunSummary(NamedTuple):
+    run: CampaignRun
+    planned: int  # messages to be sent (not suppressed)
+    delivered: int
+    failed: int  # failed, expired or dropped
+    suppressed: int
+    waiting: int  # planned or on their way, no final report yet
+
+
+def campaign_runs(*, campaign: Campaign, counts: bool, limit: int = RUNS_SHOWN) -> list[RunSummary]:
+    """The campaign's last audience runs, newest first (one query), with their messages
+    counted per run when ``counts`` (one grouped query over those runs)."""
+    runs = list(
+        CampaignRun.objects.filter(campaign=campaign, kind=CampaignRun.Kind.AUDIENCE).order_by("-id")[:limit]
+    )
+    per_run: dict[int, Counter] = {run.pk: Counter() for run in runs}
+    if counts and runs:
+        rows = (
+            Message.objects.filter(run_id__in=list(per_run))
+            .values_list("run_id", "status")
+            .order_by()
+            .annotate(n=Count("id"))
+        )
+        for run_id, status, n in rows:
+            per_run[run_id][status] += n
+    S = Message.Status
+    summaries = []
+    for run in runs:
+        c = per_run[run.pk]
+        failed = c[S.FAILED] + c[S.EXPIRED] + c[S.DROPPED]
+        planned = sum(c.values()) - c[S.SUPPRESSED]
+        waiting = planned - c[S.DELIVERED] - failed
+        summaries.append(RunSummary(run, planned, c[S.DELIVERED], failed, c[S.SUPPRESSED], waiting))
+    return summaries
+
+
+SENT_STATUSES = (
+    Message.Status.ACCEPTED, Message.Status.DELIVERED, Message.Status.FAILED, Message.Status.EXPIRED
+)
+
+
+def campaign_sent_text(*, campaign: Campaign, run_ids: list[int]) -> str:
+    """The full text one recipient of these runs received, as it was sent (its signature then)."""
+    if not run_ids:
+        return ""
+    texts = (
+        Message.objects.filter(campaign=campaign, status__in=SENT_STATUSES, run_id__in=run_ids)
+        .exclude(text="")
+        .values_list("text", flat=True)[:1]
+    )
+    return next(iter(texts), "")
+
+
+_LIVE = (Campaign.Status.SCHEDULED, Campaign.Status.RUNNING)
+
+
+def campaign_next_run(*, campaign: Campaign) -> datetime | None:
+    """When django-q2 runs the campaign next (a repurchase reminder's next day), if it will."""
+    if not campaign.q_schedule_id or campaign.status not in _LIVE:
+        return None
+    return Schedule.objects.filter(pk=campaign.q_schedule_id).values_list("next_run", flat=True).first()
 
 
 def shop_campaigns(*, shop) -> QuerySet[Campaign]:

@@ -271,6 +271,9 @@ SMS_PIPELINE = {
     "RETRY_BACKOFF": 60,
 }
 SMS_SHORT_LINK_BASE = os.environ.get("SMS_SHORT_LINK_BASE", "https://3.cn/")
+# A demo set-up (make run): with the simulated or console gateway, where no SMS leaves the
+# machine, the portal shows a test phone's verification code on the page. Never in production.
+SMS_DEMO = env_bool("SMS_DEMO", DEBUG)
 
 LOGGING = {
     "version": 1,

@@ -137,6 +137,9 @@ class CampaignRun(models.Model):
     run_date = models.DateField(_("执行日期"), null=True, blank=True)
     test_phone = models.CharField(max_length=11, blank=True, default="")
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    # The signature the run's messages went out with, written by dispatch (one value per run,
+    # never per message): the campaign's page shows it after the shop's signature changed.
+    signature = models.CharField(_("发送签名"), max_length=32, blank=True, default="")
     plan_cursor = models.BigIntegerField(default=0)
     batches_planned = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

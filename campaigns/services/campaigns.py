@@ -30,7 +30,12 @@ from campaigns.models.frequency import MessageClass
 from campaigns.models.sending import Campaign, CampaignRun, VerifiedPhone
 from campaigns.phones import normalize_phone
 from campaigns.selectors import Recipient, run_recipients_after
-from campaigns.services.frequency import frequency_decide, in_quiet_hours, next_send_window
+from campaigns.services.frequency import (
+    frequency_decide,
+    frequency_sendable_again,
+    in_quiet_hours,
+    next_send_window,
+)
 from reviews.policy.checker import check_content
 from reviews.policy.length import count_parts, full_message
 from reviews.policy.variables import VariableMissing, render
@@ -49,6 +54,7 @@ REPURCHASE_TASK = "campaigns.tasks.repurchase_daily"
 # A dry run / preview fills the per-recipient coupon link with a code of this shape.
 PREVIEW_LINK_CODE = "AbCdEf12"
 DRY_RUN_BATCH = 2000
+FREQ_PREFIX = "FREQ-"  # the reason ids of the frequency caps
 # How far ahead a send may be scheduled: a date in 2999 is a typo.
 MAX_SCHEDULE_AHEAD = timedelta(days=90)
 
@@ -162,10 +168,11 @@ def template_usable(*, campaign: Campaign) -> bool:
     return usable_templates(shop=campaign.shop, use=campaign.kind).filter(pk=campaign.template_id).exists()
 
 
-def campaign_preview(*, campaign: Campaign) -> tuple[str, int]:
-    """The message as a recipient would receive it now (example name, example link), and its parts."""
-    state = shop_sms_state(shop=campaign.shop)
-    signature = state.signature or _("您的签名")
+def campaign_preview(*, campaign: Campaign, signature: str | None = None) -> tuple[str, int]:
+    """The message as a recipient would receive it now (example name, example link), and its parts;
+    with ``signature`` (the one a run was sent with) instead of the live one when given."""
+    if not signature:
+        signature = shop_sms_state(shop=campaign.shop).signature or _("您的签名")
     sample = Recipient(key=0, customer_id=None, phone="", name=_("张女士"))
     body, _parts = message_for(
         campaign=campaign, recipient=sample, signature=signature, link_code=PREVIEW_LINK_CODE
@@ -419,6 +426,10 @@ class DryRun:
     parts: int = 0
     balance: int = 0
     coupons_left: int | None = None
+    at: datetime | None = None  # when it would really go out (the marketing window applied)
+    ruleset: str = ""  # the frequency rule set (name and version) the decisions came from
+    # (cap rule id, local day) -> recipients that cap refuses who may be sent to again from that day
+    sendable_again: Counter = field(default_factory=Counter)
 
     @property
     def balance_after(self) -> int:
@@ -437,12 +448,14 @@ def campaign_dry_run(*, campaign: Campaign, at: datetime | None = None) -> DryRu
     """What sending now would do: recipients, suppressions per reason id, parts, balance after.
 
     Nothing is counted or reserved (``frequency_decide(commit=False)``). Quiet hours
-    are ignored (the send would be deferred to 08:00, not dropped).
+    are ignored (the send would be deferred to 08:00, not dropped): the decisions are taken
+    at the real send time, ``result.at``. Recipients a frequency cap refuses are counted per
+    cap and the day they may be sent to again (``result.sendable_again``).
     """
     shop_ensure_sms_allowed(shop=campaign.shop)
     at = next_send_window(at or timezone.now())
     account = SmsAccount.objects.filter(shop=campaign.shop).first()
-    result = DryRun(balance=account.balance if account and account.is_active else 0)
+    result = DryRun(balance=account.balance if account and account.is_active else 0, at=at)
     state = shop_sms_state(shop=campaign.shop, campaign=campaign)
     probe = CampaignRun(campaign=campaign, run_date=timezone.localdate(at))
     if campaign.coupon_id:
@@ -461,14 +474,24 @@ def campaign_dry_run(*, campaign: Campaign, at: datetime | None = None) -> DryRu
             at=at,
             commit=False,
         )
+        capped: dict[str, str] = {}
         for decision, recipient in zip(decisions, batch, strict=True):
+            result.ruleset = decision.ruleset_label
             if not decision.allowed:
                 result.suppressed[decision.reason] += 1
+                if decision.reason.startswith(FREQ_PREFIX):
+                    capped[decision.phone] = decision.reason
                 continue
             result.sendable += 1
             result.parts += message_for(
                 campaign=campaign, recipient=recipient, signature=state.signature, link_code=PREVIEW_LINK_CODE
             )[1]
+        if capped:
+            again = frequency_sendable_again(
+                shop_id=campaign.shop_id, message_class=MessageClass.MARKETING, phones=list(capped), at=at
+            )
+            for phone, day in again.items():
+                result.sendable_again[(capped[phone], day)] += 1
     return result
 
 

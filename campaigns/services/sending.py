@@ -288,6 +288,9 @@ def _text_frame() -> tuple[str, str, str]:
 #   now (1 up to SINGLE_PART_MAX characters, else ceil(n / MULTI_PART_SIZE), as
 #   ``reviews.policy.length.count_parts``: a changed signature length must not bill
 #   differently from what was reserved);
+# - signed: the run keeps the signature its messages go out with (history: the campaign's
+#   page shows it after the shop's signature changed), one value per run, written only when
+#   it differs (the first batch, or a batch after a new signature went live);
 # - the UPDATE re-checks status = 'planned' on the locked row (race: a cancel that
 #   committed first). Sendable rows become 'sending' with their full text, the rest
 #   'dropped' with the reason (released by the settlement).
@@ -301,7 +304,8 @@ WITH state AS MATERIALIZED (
             WHEN NOT %(template_ok)s THEN %(template_not_approved)s
             ELSE ''
         END AS reason,
-        %(before)s || coalesce(sig.text, '') || %(between)s AS head
+        %(before)s || coalesce(sig.text, '') || %(between)s AS head,
+        sig.text AS signature
     FROM {run} r
     JOIN {campaign} c ON c.id = r.campaign_id
     JOIN {shop} s ON s.id = c.shop_id
@@ -329,6 +333,12 @@ WITH state AS MATERIALIZED (
     JOIN claimed USING (id)
     CROSS JOIN state st
     CROSS JOIN LATERAL (SELECT st.head || m.body || %(after)s AS full_text) AS t
+), signed AS (
+    UPDATE {run} r SET signature = st.signature
+    FROM state st
+    WHERE r.id = %(run)s AND st.reason = '' AND r.signature IS DISTINCT FROM st.signature
+      AND EXISTS (SELECT 1 FROM decided d WHERE d.reason = '')
+    RETURNING 1
 )
 UPDATE {message} m SET
     status = CASE WHEN d.reason = '' THEN 'sending' ELSE 'dropped' END,

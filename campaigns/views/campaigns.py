@@ -4,24 +4,33 @@ is in ``editor``."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from campaigns.forms import ScheduleForm, TestPhoneForm, VerifyCodeForm
-from campaigns.models import Campaign, Message
+from campaigns.forms import ScheduleConfirmForm, ScheduleForm, TestPhoneForm, VerifyCodeForm
+from campaigns.models import Campaign, CampaignRun, Message
+from campaigns.phones import normalize_phone
 from campaigns.selectors import (
     campaign_messages_for_export,
+    campaign_next_run,
     campaign_report,
+    campaign_runs,
+    campaign_sent_text,
     campaign_statistics,
     campaign_test_messages,
     campaigns_progress,
     shop_campaigns,
-    shop_verified_phones,
+    shop_test_phones,
 )
 from campaigns.services import campaigns as campaign_services
+from campaigns.services import scheduling
 from smsmarketing.csvexport import csv_response
 from smsmarketing.errors import SmsError
 from smsmarketing.portal import render_portal, shop_view
@@ -54,41 +63,90 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+# What each state of a campaign offers (the page shows only what fits it).
+S = Campaign.Status
+BEFORE_SEND = {S.DRAFT, S.SCHEDULED}  # a dry run still tells what a send would do
+WITH_STATISTICS = {S.SCHEDULED, S.RUNNING, S.COMPLETED, S.STOPPED}
+STARTED = {S.RUNNING, S.COMPLETED, S.STOPPED}
+DEMO_CODE_KEY = "campaigns-demo-verify-code"  # session: {"phone", "code"} (demo set-ups only)
+
+
+def _detail(shop_id: int, campaign_id: int, anchor: str = "") -> str:
+    return reverse("campaigns:detail", args=[shop_id, campaign_id]) + (f"#{anchor}" if anchor else "")
+
+
 @shop_view
 def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign(request, campaign_id)
-    try:
-        preview, preview_parts = campaign_services.campaign_preview(campaign=campaign)
-    except SmsError as exc:
-        preview, preview_parts = exc.message, 0
-    report = campaign_report(campaign=campaign)
-    return render_portal(
-        request,
-        "portal/campaign_detail.html",
-        {
-            "nav": "campaigns",
-            "campaign": campaign,
-            "preview": preview,
-            "preview_parts": preview_parts,
-            "stats": report.stats,
-            "timeline": report.timeline,
-            "schedule_form": ScheduleForm() if campaign.status == Campaign.Status.DRAFT else None,
-            "test_phone_form": TestPhoneForm(),
-            "verify_code_form": VerifyCodeForm(),
-            "verified_phones": shop_verified_phones(shop=request.shop),
-            "test_messages": campaign_test_messages(campaign=campaign),
-        },
-    )
+    status, daily = campaign.status, campaign.kind == Campaign.Kind.REPURCHASE
+    runs = campaign_runs(campaign=campaign, counts=daily) if status in STARTED else []
+    sent_signature = next((r.run.signature for r in runs if r.run.signature), "")
+    sent_text = campaign_sent_text(campaign=campaign, run_ids=[r.run.pk for r in runs]) if runs else ""
+    preview, preview_parts = sent_text, 0
+    if not sent_text:  # what was sent is shown as it was; else the message as it would go out
+        try:
+            preview, preview_parts = campaign_services.campaign_preview(
+                campaign=campaign, signature=sent_signature or None
+            )
+        except SmsError as exc:
+            preview, preview_parts = exc.message, 0
+    report = campaign_report(campaign=campaign) if status in WITH_STATISTICS else None
+    testable = status in BEFORE_SEND or (daily and status == S.RUNNING)
+    context = {
+        "nav": "campaigns",
+        "campaign": campaign,
+        "daily": daily,
+        "preview": preview,
+        "preview_parts": preview_parts,
+        "sent_signature": sent_signature,
+        "sent_text": sent_text,
+        "dry_runnable": status in BEFORE_SEND,
+        "stats": report.stats if report else None,
+        "timeline": report.timeline if report else None,
+        "runs": runs if daily else [],
+        "next_run": campaign_next_run(campaign=campaign) if daily else None,
+        "schedule_form": ScheduleForm() if status == S.DRAFT else None,
+        "test_messages": campaign_test_messages(campaign=campaign),
+        "testable": testable,
+    }
+    if testable:
+        context.update(_test_phone_context(request))
+    return render_portal(request, "portal/campaign_detail.html", context)
+
+
+def _test_phone_context(request: HttpRequest) -> dict:
+    """The test SMS section: the verified phones, and the phone awaiting its code (typed once)."""
+    since = timezone.now() - campaign_services.VERIFY_CODE_TTL
+    phones = shop_test_phones(shop=request.shop, pending_since=since)
+    demo = request.session.get(DEMO_CODE_KEY) if scheduling.verification_code_shown() else None
+    new_phone = request.GET.get("verify") == "new"
+    pending = None if new_phone else phones.pending
+    return {
+        "verified_phones": phones.verified,
+        "pending_phone": pending,
+        "verify_open": bool(pending) or new_phone or not phones.verified,
+        "test_phone_form": TestPhoneForm(),
+        "verify_code_form": VerifyCodeForm(initial={"phone": pending}) if pending else None,
+        "demo_code": demo["code"] if demo and pending and demo.get("phone") == pending else "",
+    }
 
 
 @shop_view
 def campaign_dry_run(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign(request, campaign_id)
+    # A scheduled campaign is tried at the time it will go out; a draft now.
+    at = campaign.scheduled_at if campaign.status == S.SCHEDULED else None
+    if at is not None and at < timezone.now():
+        at = None
     try:
-        dry = campaign_services.campaign_dry_run(campaign=campaign)
+        dry = campaign_services.campaign_dry_run(campaign=campaign, at=at)
     except SmsError as exc:
         return render_portal(request, "portal/campaign_dry_run.html", {"error": exc.message})
-    return render_portal(request, "portal/campaign_dry_run.html", {"dry": dry, "campaign": campaign})
+    return render_portal(
+        request,
+        "portal/campaign_dry_run.html",
+        {"dry": dry, "campaign": campaign, "sendable_again": scheduling.sendable_again(dry)},
+    )
 
 
 @shop_view
@@ -99,6 +157,7 @@ def campaign_progress(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "portal/campaign_progress.html",
         {
             "campaign": campaign,
+            "daily": campaign.kind == Campaign.Kind.REPURCHASE,
             "stats": campaign_statistics(campaign=campaign),
         },
     )
@@ -114,34 +173,115 @@ def _run_service(request: HttpRequest, campaign: Campaign, action, success: str,
     return redirect("campaigns:detail", request.shop.pk, campaign.pk)
 
 
+def _first_error(form) -> str:
+    for errors in form.errors.values():
+        return errors[0]
+    return _("请选择发送时间。")
+
+
 @shop_view
-@require_POST
 def campaign_schedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """GET: the confirmation (the dry run at the real send time); POST: schedule as confirmed."""
     campaign = _campaign(request, campaign_id)
-    form = ScheduleForm(request.POST)
+    shop = request.shop
+    if request.method == "POST":
+        form = ScheduleConfirmForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _first_error(form))
+            return redirect(_detail(shop.pk, campaign.pk, "schedule"))
+        try:
+            scheduled, check = scheduling.campaign_schedule_confirmed(
+                campaign=campaign, user=request.user, at=form.send_at, figures=form.cleaned_data["figures"]
+            )
+        except scheduling.CampaignFiguresStale as exc:
+            # Back to the confirmation, with the figures as they are now.
+            messages.error(request, exc.message)
+            query = urlencode({"when": form.cleaned_data["when"], "at": request.POST.get("at", "")})
+            return redirect(reverse("campaigns:schedule", args=[shop.pk, campaign.pk]) + "?" + query)
+        except SmsError as exc:
+            messages.error(request, exc.message)
+            return redirect(_detail(shop.pk, campaign.pk))
+        when = scheduling.send_time_label(check.send_at)
+        if check.daily:
+            text = _("已排期：每天执行，首次在 {when} 发送。").format(when=when)
+        elif check.deferred:
+            text = _("已排期：所选时间在免打扰时段，将于 {when} 发送。").format(when=when)
+        elif check.requested is None:
+            text = _("已开始发送（{when}）。").format(when=when)
+        else:
+            text = _("已排期：将于 {when} 发送。").format(when=when)
+        messages.success(request, text)
+        return redirect(_detail(shop.pk, scheduled.pk))
+    form = ScheduleForm(request.GET)
     if not form.is_valid():
-        messages.error(request, "请选择发送时间。")
-        return redirect("campaigns:detail", request.shop.pk, campaign.pk)
-    at = form.cleaned_data["at"] if form.cleaned_data["when"] == "at" else None
-    when = timezone.localtime(at).strftime("%Y-%m-%d %H:%M") if at else "立即"
-    return _run_service(
-        request, campaign, campaign_services.campaign_schedule, f"已排期：{when}发送。", at=at
+        messages.error(request, _first_error(form))
+        return redirect(_detail(shop.pk, campaign.pk, "schedule"))
+    try:
+        check = scheduling.campaign_schedule_check(campaign=campaign, at=form.send_at)
+    except SmsError as exc:
+        messages.error(request, exc.message)
+        return redirect(_detail(shop.pk, campaign.pk))
+    confirm = ScheduleConfirmForm(
+        initial={"when": form.cleaned_data["when"], "at": form.data.get("at", ""), "figures": check.token}
+    )
+    return render_portal(
+        request,
+        "portal/campaign_schedule_confirm.html",
+        {
+            "nav": "campaigns",
+            "campaign": campaign,
+            "check": check,
+            "dry": check.dry,
+            "sendable_again": check.sendable_again,
+            "confirm_form": confirm,
+        },
+    )
+
+
+def _release_confirmation(request: HttpRequest, campaign: Campaign, action: str) -> HttpResponse:
+    return render_portal(
+        request,
+        "portal/campaign_release_confirm.html",
+        {
+            "nav": "campaigns",
+            "campaign": campaign,
+            "action": action,
+            "release": scheduling.campaign_release_preview(campaign=campaign),
+        },
     )
 
 
 @shop_view
-@require_POST
 def campaign_cancel(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """GET: what cancelling releases, and the confirmation; POST: cancel."""
+    campaign = _campaign(request, campaign_id)
+    if request.method != "POST":
+        if not campaign.cancellable:
+            messages.error(request, _("任务已开始发送，不能取消。"))
+            return redirect(_detail(request.shop.pk, campaign.pk))
+        return _release_confirmation(request, campaign, "cancel")
     return _run_service(
-        request, _campaign(request, campaign_id), campaign_services.campaign_cancel, "任务已取消。"
+        request,
+        campaign,
+        campaign_services.campaign_cancel,
+        _("任务已取消：不会再发送，也不会扣费。"),
     )
 
 
 @shop_view
-@require_POST
 def campaign_stop(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """GET: what stopping a repurchase reminder does, and the confirmation; POST: stop."""
+    campaign = _campaign(request, campaign_id)
+    if request.method != "POST":
+        if campaign.status not in {S.SCHEDULED, S.RUNNING}:
+            messages.error(request, _("任务未在运行，无需停止。"))
+            return redirect(_detail(request.shop.pk, campaign.pk))
+        return _release_confirmation(request, campaign, "stop")
     return _run_service(
-        request, _campaign(request, campaign_id), campaign_services.campaign_stop, "任务已停止。"
+        request,
+        campaign,
+        campaign_services.campaign_stop,
+        _("已停止每日提醒：不再生成新的发送名单。"),
     )
 
 
@@ -149,28 +289,33 @@ def campaign_stop(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @require_POST
 def campaign_send_test(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign(request, campaign_id)
-    return _run_service(
-        request,
-        campaign,
-        campaign_services.campaign_send_test,
-        "测试短信已提交发送。",
-        phone=request.POST.get("phone", ""),
-    )
+    try:
+        campaign_services.campaign_send_test(
+            campaign=campaign, user=request.user, phone=request.POST.get("phone", "")
+        )
+    except SmsError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("测试短信已提交发送。"))
+    return redirect(_detail(request.shop.pk, campaign.pk, "test-sms"))
 
 
 @shop_view
 @require_POST
 def test_phone_request(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign(request, campaign_id)
+    phone = request.POST.get("phone", "")
     try:
-        campaign_services.verified_phone_request(
-            shop=request.shop, user=request.user, phone=request.POST.get("phone", "")
-        )
+        code = campaign_services.verified_phone_request(shop=request.shop, user=request.user, phone=phone)
     except SmsError as exc:
         messages.error(request, exc.message)
-    else:
-        messages.success(request, "验证码已发送，请在 10 分钟内填写。")
-    return redirect("campaigns:detail", request.shop.pk, campaign.pk)
+        detail = reverse("campaigns:detail", args=[request.shop.pk, campaign.pk])
+        return redirect(detail + "?verify=new#test-sms")
+    if scheduling.verification_code_shown():
+        # Demo and development only: the code reaches no phone, the page shows it.
+        request.session[DEMO_CODE_KEY] = {"phone": normalize_phone(phone), "code": code}
+    messages.success(request, _("验证码已发送，请在 10 分钟内填写。"))
+    return redirect(_detail(request.shop.pk, campaign.pk, "test-sms"))
 
 
 @shop_view
@@ -187,18 +332,22 @@ def test_phone_confirm(request: HttpRequest, campaign_id: int) -> HttpResponse:
     except SmsError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "手机号已验证，可以发送测试短信。")
-    return redirect("campaigns:detail", request.shop.pk, campaign.pk)
+        request.session.pop(DEMO_CODE_KEY, None)
+        messages.success(request, _("手机号已验证，可以发送测试短信。"))
+    return redirect(_detail(request.shop.pk, campaign.pk, "test-sms"))
 
 
 @shop_view
 def campaign_export(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """Every message of the campaign; the test SMS marked (类型), which the statistics leave out."""
     campaign = _campaign(request, campaign_id)
     statuses = dict(Message.Status.choices)
     settlements = dict(Message.Settlement.choices)
+    kinds = dict(CampaignRun.Kind.choices)
     rows = (
         (
             m.id,
+            kinds.get(m.run_kind, m.run_kind),
             m.phone,
             statuses.get(m.status, m.status),
             m.reason,
@@ -210,5 +359,5 @@ def campaign_export(request: HttpRequest, campaign_id: int) -> HttpResponse:
         )
         for m in campaign_messages_for_export(campaign=campaign).iterator(chunk_size=2000)
     )
-    header = ["短信ID", "手机号", "状态", "原因", "计费条数", "结算", "提交时间", "回执时间", "内容"]
+    header = ["短信ID", "类型", "手机号", "状态", "原因", "计费条数", "结算", "提交时间", "回执时间", "内容"]
     return csv_response(f"campaign-{campaign.pk}-messages.csv", header, rows)

@@ -64,8 +64,10 @@ def test_it_runs_a_campaign_from_its_page_and_exports_neutralised_rows(
         assert f"【爱丽丝服饰】{MARKETING_TEXT}拒收请回复R" in detail.content.decode()
         dry = client.get(reverse("campaigns:dry_run", args=[ready_shop.pk, campaign.pk]))
         assert dry.context["dry"].sendable == 20
+        schedule = reverse("campaigns:schedule", args=[ready_shop.pk, campaign.pk])
+        figures = client.get(schedule, {"when": "now"}).context["check"].token  # the confirmation
         with django_capture_on_commit_callbacks(execute=True):
-            client.post(reverse("campaigns:schedule", args=[ready_shop.pk, campaign.pk]), {"when": "now"})
+            client.post(schedule, {"when": "now", "figures": figures})
     campaign.refresh_from_db()
     assert campaign.status == "completed"
     progress = client.get(reverse("campaigns:progress", args=[ready_shop.pk, campaign.pk]))
@@ -115,10 +117,11 @@ def test_it_lists_each_campaign_with_its_kind_status_time_counts_and_progress(cl
     html = client.get(reverse("campaigns:list", args=[alice_shop.pk])).content.decode()
     rows = html.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
     assert len(rows) == 2  # newest first
-    assert f'<a href="/shop/{alice_shop.pk}/campaigns/{draft.pk}/">复购</a>' in rows[0]
+    assert f'<a href="/shop/{alice_shop.pk}/campaigns/{draft.pk}/" translate="no">复购</a>' in rows[0]
     assert '<td>复购提醒</td><td><span class="badge status-draft">草稿</span></td>' in rows[0]
     assert "<td>—</td>" in rows[0] and "<progress" not in rows[0]
-    assert f'<a href="/shop/{alice_shop.pk}/campaigns/{sent.pk}/">夏季&lt;上新&gt;</a>' in rows[1]
+    sent_link = f'<a href="/shop/{alice_shop.pk}/campaigns/{sent.pk}/" translate="no">夏季&lt;上新&gt;</a>'
+    assert sent_link in rows[1]
     assert '<td>短信营销</td><td><span class="badge status-completed">已完成</span></td>' in rows[1]
     assert "<td>2026-06-01 10:00</td>" in rows[1]  # local time
     cells = '<td class="num">2,000</td><td class="num">1,200</td><td class="num">300</td>'

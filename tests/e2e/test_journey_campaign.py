@@ -95,16 +95,14 @@ def test_it_runs_a_targeted_coupon_campaign_from_import_to_export(
     journey.login(merchant, "dora", PASSWORD)
 
     # Import: preview marks the bad rows, the report lists why each was refused.
-    merchant.click("nav.sidenav >> text=客户管理")
-    merchant.locator("#customer-list").wait_for()
-    journey.shot(merchant, "customers-empty")
+    journey.visit_both(merchant, f"/shop/{shop.pk}/customers/", "customers-empty")
     upload = tmp_path / "会员名单.csv"
     upload.write_bytes(customers_csv(timezone.localtime()))
     merchant.set_input_files("#import input[type=file]", str(upload))
     merchant.click("#import button[type=submit]")
     merchant.locator("#preview").wait_for()
     assert merchant.locator("#preview tr.row-error").count() == 3
-    journey.shot(merchant, "import-preview")
+    journey.check_both(merchant, "import-preview")
     merchant.click("#import-confirm button[type=submit]")
     merchant.locator("#import-report").wait_for()
     report = merchant.inner_text("#import-report")
@@ -112,14 +110,14 @@ def test_it_runs_a_targeted_coupon_campaign_from_import_to_export(
     for reason in ("BAD-PHONE", "BAD-DATE", "BAD-AMOUNT"):
         assert reason in report
     assert Customer.objects.filter(shop=shop).count() == 8
-    journey.shot(merchant, "import-report")
+    journey.check_both(merchant, "import-report")
 
     # A segment of the VIPs, with its live count.
     merchant.goto(f"/shop/{shop.pk}/segments/")
     merchant.fill("#id_name", "VIP 会员")
     merchant.fill("#id_tags_any", "VIP")
     merchant.locator("#live-count", has_text="6 位").wait_for()
-    journey.shot(merchant, "segment-count")
+    journey.check_both(merchant, "segment-count")
     merchant.click("#segment-form button[type=submit]")
     merchant.get_by_text("人群已保存").wait_for()
     segment = Segment.objects.get(shop=shop)
@@ -137,25 +135,26 @@ def test_it_runs_a_targeted_coupon_campaign_from_import_to_export(
     merchant.click("main form button[type=submit]")
     merchant.locator("#field-total_count .errorlist").wait_for()
     assert merchant.input_value("#id_name") == "会员专享券" and merchant.input_value("#id_amount") == "20"
-    journey.shot(merchant, "coupon-form-error")
+    journey.check_both(merchant, "coupon-form-error")
     merchant.fill("#id_total_count", "100")
     merchant.click("main form button[type=submit]")
     merchant.get_by_text("优惠券已创建").wait_for()
     assert "¥20.00" in merchant.inner_text("#coupon-list")
-    journey.shot(merchant, "coupons")
+    journey.check_both(merchant, "coupons")
 
     merchant.goto(f"/shop/{shop.pk}/campaigns/new/?kind=coupon")
     merchant.fill("#id_name", "会员日领券")
     merchant.select_option("#id_segment", label="VIP 会员")
     merchant.select_option("#id_template", label=merchant.locator("#id_template option").nth(1).inner_text())
     merchant.select_option("#id_coupon", index=1)
-    journey.shot(merchant, "campaign-new")
+    journey.check_both(merchant, "campaign-new")
     merchant.click("main form button[type=submit]")
     merchant.locator("#dry-run").wait_for()
     journey.ready(merchant)
     campaign = Campaign.objects.get(shop=shop)
     assert campaign.kind == "coupon" and campaign.segment == segment
     assert "【朵拉家居】" in merchant.inner_text("#preview")
+    journey.check_both(merchant, "campaign-draft")
 
     # The dry run: 6 VIPs, one opted out, one over the platform's daily cap.
     merchant.click("#dry-run button")
@@ -163,19 +162,25 @@ def test_it_runs_a_targeted_coupon_campaign_from_import_to_export(
     assert merchant.inner_text("#dry-sendable") == "4"
     for reason in ("OPTED-OUT", "FREQ-PLATFORM-DAY"):
         assert merchant.locator(f"#dry-run-table tr[data-reason={reason}] td.num").inner_text() == "1"
-    journey.shot(merchant, "dry-run")
+    journey.check_both(merchant, "dry-run")
 
-    # Schedule it ten minutes from now.
+    # Schedule it ten minutes from now: the confirmation first (the dry run at that time).
     at = timezone.localtime() + timedelta(minutes=10)
     merchant.check("#schedule input[value=at]")
     merchant.fill("#schedule input[name=at]", at.strftime("%Y-%m-%dT%H:%M"))
     merchant.click("#schedule button[type=submit]")
+    merchant.locator("#schedule-confirm").wait_for()
+    assert merchant.inner_text("#confirm-sendable") == "4 人"
+    assert at.strftime("%Y-%m-%d %H:%M") in merchant.inner_text("#confirm-send-at")
+    assert Campaign.objects.get(pk=campaign.pk).status == "draft"
+    journey.check_both(merchant, "schedule-confirm")
+    merchant.click("#confirm-schedule")
     merchant.get_by_text("已排期").first.wait_for()
     journey.ready(merchant)
     campaign.refresh_from_db()
     assert campaign.status == "scheduled"
     merchant.locator("#progress-box[data-status=scheduled]").wait_for()
-    journey.shot(merchant, "scheduled")
+    journey.check_both(merchant, "scheduled")
 
     # The scheduled time passes; the cluster's scheduler starts the run, which hands the
     # messages to the gateway. The page (polling) shows them sent, waiting for reports.
@@ -188,7 +193,7 @@ def test_it_runs_a_targeted_coupon_campaign_from_import_to_export(
     assert "等待运营商回执" in merchant.inner_text("#progress-text")
     # The header's status and the actions follow without a reload (htmx out-of-band).
     assert merchant.inner_text("#campaign-status") == "已完成"
-    assert merchant.locator("#campaign-actions button").count() == 0
+    assert merchant.locator("#campaign-actions a, #campaign-actions button").count() == 0
     journey.shot(merchant, "progress-sent")
 
     simulated_reports([[m.pk, "delivered"] for m in sent[:2]])
@@ -205,24 +210,23 @@ def test_it_runs_a_targeted_coupon_campaign_from_import_to_export(
     merchant.locator("canvas.outcome-chart[data-drawn=true]").wait_for()
     reasons = merchant.inner_text("#suppressed-reasons")
     assert "客户已退订" in reasons and "超过全平台每日营销短信上限" in reasons
-    journey.shot(merchant, "statistics")
+    journey.check_both(merchant, "statistics")
     merchant.set_viewport_size(SMALL_LAPTOP)  # the smaller laptop screen
     merchant.wait_for_timeout(500)  # Chart.js resizes its canvases on the next frames
     journey.shot(merchant, "statistics-1280x800")
     merchant.set_viewport_size(LAPTOP)
 
-    # The export: one row per recipient, suppressed ones with their reason.
+    # The export: one row per recipient, suppressed ones with their reason, each marked 正式发送.
     with merchant.expect_download() as download:
         merchant.click("#export-csv")
     path = download.value.path()
     rows = list(csv.reader(open(path, encoding="utf-8-sig")))
-    assert rows[0][:3] == ["短信ID", "手机号", "状态"] and len(rows) == 1 + 6
-    assert {r[3] for r in rows[1:] if r[3]} == {"OPTED-OUT", "FREQ-PLATFORM-DAY", "DLR-FAILED"}
+    assert rows[0][:4] == ["短信ID", "类型", "手机号", "状态"] and len(rows) == 1 + 6
+    assert {r[1] for r in rows[1:]} == {"正式发送"}
+    assert {r[4] for r in rows[1:] if r[4]} == {"OPTED-OUT", "FREQ-PLATFORM-DAY", "DLR-FAILED"}
 
-    merchant.click("nav.sidenav >> text=营销任务")
-    merchant.locator("#campaign-list").wait_for()
-    journey.shot(merchant, "campaign-list")
-    merchant.click("nav.sidenav >> text=短信账户")
+    journey.visit_both(merchant, f"/shop/{shop.pk}/campaigns/", "campaign-list")
+    merchant.goto(f"/shop/{shop.pk}/account/")
     merchant.locator("#balance-chart[data-drawn=true]").wait_for()
-    journey.shot(merchant, "account-after-campaign")
+    journey.check_both(merchant, "account-after-campaign")
     journey.assert_console_clean()
