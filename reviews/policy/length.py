@@ -1,10 +1,10 @@
 """Length and billed parts of a message as received (DOMAIN.md "Length and billing").
 
 A message as received is ``【signature】`` + body + the unsubscribe suffix
-(marketing and unsubscribable notifications only), with one space between the body and the
-suffix when the body ends with an ASCII character (a link, a code, a number): a phone's link
-detection would otherwise run a trailing link into the suffix (``…/s1拒收请回复R``).
-Every character counts 1.
+(marketing and unsubscribable notifications only). A link never runs into the suffix
+(``…/s1拒收请回复R``): links come only from variables, and ``reviews.policy.variables.render``
+puts a space after every link value, so the body already ends ``…/s1 `` (and SQL that frames a
+stored body, the dispatch statement, builds the same text). Every character counts 1.
 One part up to 70 characters, else ``ceil(n / 67)``; at most 500 characters.
 """
 
@@ -53,20 +53,6 @@ def suffix_for(message_class: str, suffix: str | None = None) -> str:
     return unsubscribe_suffix() if suffix is None else suffix
 
 
-# The rule of ``suffix_separator`` as a PostgreSQL pattern, for SQL that builds the same text
-# (the dispatch statement): the body's last character is printable ASCII other than a space.
-SEPARATED_BODY_END_SQL = "[!-~]$"
-
-
-def suffix_separator(body: str, suffix: str) -> str:
-    """" " between ``body`` and a non-empty ``suffix`` when the body ends with printable ASCII
-    (a link such as ``https://3.cn/s1``, a code, a number), else "": the suffix never runs into a
-    link as a phone's link detection reads it."""
-    if suffix and body and "!" <= body[-1] <= "~":
-        return " "
-    return ""
-
-
 def signature_prefix(signature: str | None) -> str:
     """``【signature】``; with no signature, a placeholder of the maximum length (9 characters)."""
     if signature is None:
@@ -75,7 +61,5 @@ def signature_prefix(signature: str | None) -> str:
 
 
 def full_message(*, signature: str, body: str, message_class: str, suffix: str | None = None) -> str:
-    """The message as received: ``【signature】`` + body + suffix (for unsubscribable classes),
-    the suffix kept apart from a trailing link by ``suffix_separator``."""
-    tail = suffix_for(message_class, suffix)
-    return f"{SIGNATURE_OPEN}{signature}{SIGNATURE_CLOSE}{body}{suffix_separator(body, tail)}{tail}"
+    """The message as received: ``【signature】`` + body + suffix (for unsubscribable classes)."""
+    return f"{SIGNATURE_OPEN}{signature}{SIGNATURE_CLOSE}{body}{suffix_for(message_class, suffix)}"

@@ -436,11 +436,7 @@ def to_chinese_punctuation(text: str) -> tuple[str, int]:
 def message_length(subject: Subject) -> tuple[int, int, int]:
     """(full length with variables at their longest, prefix length, suffix length)."""
     prefix = len(length_mod.signature_prefix(subject.signature))
-    suffix_text = length_mod.suffix_for(subject.message_class)
-    # The separator before the suffix, at its worst: a variable at the end may render ASCII.
-    ends_with_token = bool(subject.tokens) and subject.tokens[-1].end == len(subject.text)
-    last = "x" if ends_with_token else subject.text[-1:]
-    suffix = len(length_mod.suffix_separator(last, suffix_text) + suffix_text)
+    suffix = len(length_mod.suffix_for(subject.message_class))
     return prefix + longest_length(text=subject.text, specs=subject.specs) + suffix, prefix, suffix
 
 

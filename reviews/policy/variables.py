@@ -69,16 +69,17 @@ LINK_VALUE_RE = re.compile(r"(?:https?://|www\.)", re.IGNORECASE)
 
 
 def _fill(text: str, value_of) -> str:
-    """``text`` with each token replaced by ``value_of(match)``; a link value followed directly by
-    more text gets one space after it (``点击https://3.cn/s1 领取``), so the link ends where it
-    should on the phone."""
+    """``text`` with each token replaced by ``value_of(match)``. A link value not already followed
+    by whitespace gets one space after it, also at the end of the text: a phone's link detection
+    stops there instead of running into the text after it (``点击https://3.cn/s1 领取``) or into
+    the unsubscribe suffix the message ends with (``…/s1 拒收请回复R``)."""
     pieces: list[str] = []
     last = 0
     for match in TOKEN_RE.finditer(text):
         value = str(value_of(match))
         pieces += [text[last:match.start()], value]
         following = text[match.end():match.end() + 1]
-        if following and not following.isspace() and LINK_VALUE_RE.match(value):
+        if not following.isspace() and LINK_VALUE_RE.match(value):
             pieces.append(" ")
         last = match.end()
     pieces.append(text[last:])
@@ -86,7 +87,7 @@ def _fill(text: str, value_of) -> str:
 
 
 def render(*, text: str, values: dict[str, str]) -> str:
-    """Replace every ``${name}`` token with ``values[name]`` (a link followed by text gets a space).
+    """Replace every ``${name}`` token with ``values[name]`` (a link value gets a space after it).
 
     Raises ``VariableMissing`` (rule TPL-VARIABLE) if a token has no value, so a
     message is never sent with a raw token in it. Values are inserted as given:
@@ -122,16 +123,15 @@ def readable(*, text: str, specs: dict[str, VariableSpec]) -> str:
     return TOKEN_RE.sub(label, text)
 
 
-def link_followed_by_text(*, text: str, token: Token, specs: dict[str, VariableSpec]) -> bool:
-    """True when ``token`` renders a link and text follows it directly (``render`` adds a space)."""
+def link_needs_space(*, text: str, token: Token, specs: dict[str, VariableSpec]) -> bool:
+    """True when ``token`` renders a link not followed by whitespace (``render`` adds a space)."""
     spec = specs.get(token.name)
-    following = text[token.end:token.end + 1]
-    return spec is not None and spec.type == "link" and bool(following) and not following.isspace()
+    return spec is not None and spec.type == "link" and not text[token.end:token.end + 1].isspace()
 
 
 def longest_length(*, text: str, specs: dict[str, VariableSpec]) -> int:
     """Length of the text with every known variable at its maximum rendered length (and the
-    space ``render`` puts after a link followed by text).
+    space ``render`` puts after a link).
 
     An unknown token counts with its own characters (it is a TPL-VARIABLE finding anyway).
     """
@@ -140,5 +140,5 @@ def longest_length(*, text: str, specs: dict[str, VariableSpec]) -> int:
         spec = specs.get(token.name)
         if spec is not None:
             length += spec.max_length - (token.end - token.start)
-            length += link_followed_by_text(text=text, token=token, specs=specs)
+            length += link_needs_space(text=text, token=token, specs=specs)
     return length

@@ -35,7 +35,8 @@ def test_the_required_variables_are_seeded_with_labels_types_examples_and_length
 def test_it_renders_tokens_with_values():
     text = "${shop_name}送您${coupon_amount}券：${coupon_link}"
     values = {"shop_name": "爱丽丝", "coupon_amount": "20元", "coupon_link": "https://3.cn/x"}
-    assert render(text=text, values=values) == "爱丽丝送您20元券：https://3.cn/x"
+    # A link is followed by a space (it never runs into the text or suffix after it).
+    assert render(text=text, values=values) == "爱丽丝送您20元券：https://3.cn/x "
 
 
 def test_it_refuses_to_render_a_token_without_a_value():

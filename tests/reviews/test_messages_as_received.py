@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from reviews.policy.checker import check_content
-from reviews.policy.length import count_parts, full_message, suffix_separator
+from reviews.policy.length import count_parts, full_message
 from reviews.policy.variables import render, render_examples, variable_specs
 from reviews.selectors import official_templates
 
@@ -16,28 +16,27 @@ LINK = "https://3.cn/s1"
 
 
 def test_a_trailing_link_is_separated_from_the_suffix():
-    text = full_message(signature="爱丽丝", body=f"新品上市，点击{LINK}", message_class="marketing")
+    body = render(text="新品上市，点击${coupon_link}", values={"coupon_link": LINK})
+    assert body == f"新品上市，点击{LINK} "
+    text = full_message(signature="爱丽丝", body=body, message_class="marketing")
     assert text == f"【爱丽丝】新品上市，点击{LINK} 拒收请回复R"
-    # Chinese text at the end needs no space; a message without a suffix gets none.
-    chinese_end = full_message(signature="爱丽丝", body="新品上市。", message_class="marketing")
-    assert chinese_end.endswith("。拒收请回复R")
-    no_suffix = full_message(signature="爱丽丝", body=f"点击{LINK}", message_class="notify")
-    assert no_suffix == f"【爱丽丝】点击{LINK}"
-    assert suffix_separator("立减20", "拒收请回复R") == " "
-    assert suffix_separator("立减。", "拒收请回复R") == ""
+    # Chinese text at the end needs nothing; a value that is not a link gets no space.
+    plain = full_message(signature="爱丽丝", body="新品上市。", message_class="marketing")
+    assert plain == "【爱丽丝】新品上市。拒收请回复R"
+    assert render(text="立减${coupon_amount}", values={"coupon_amount": "20元"}) == "立减20元"
 
 
 def test_a_link_followed_by_text_gets_a_space():
     values = {"coupon_link": LINK, "shop_link": LINK}
     body = render(text="点击${coupon_link}领取，或看${shop_link}", values=values)
-    assert body == f"点击{LINK} 领取，或看{LINK}"
+    assert body == f"点击{LINK} 领取，或看{LINK} "
     assert render(text="点击${coupon_link} 领取", values={"coupon_link": LINK}) == f"点击{LINK} 领取"
     assert render(text="${coupon_amount}券", values={"coupon_amount": "20元"}) == "20元券"
 
 
 def test_the_parts_count_the_separators():
     specs = variable_specs()
-    # 11 (no signature: 9 + 【】) + body + 1 space after the link + 1 before the suffix + 6.
+    # 11 (no signature: 9 + 【】) + body + 1 space after each link + 6.
     text = "点击${coupon_link}领取" + "好" * 25 + "，再看${shop_link}"
     body_longest = len(text) - len("${coupon_link}") - len("${shop_link}") + 24 + 24
     result = check_content(kind="template", text=text)
