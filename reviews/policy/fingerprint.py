@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from reviews.models.signatures import NeutralName, PlatformBrandTerm
 from reviews.policy.checker import ContentPolicy
 
-RULES_VERSION = 2  # 2: TPL-PUNCT grouped into one finding; the separator before the suffix
+RULES_VERSION = 2  # 2: TPL-PUNCT grouped into one finding; the space after a link counted
 
 
 def findings_key(*parts: object) -> str:
