@@ -149,4 +149,11 @@ def test_it_writes_edits_and_copies_a_campaign(journey):
     assert "共 60 位" in merchant.inner_text("#segment-members")
     assert "138****0001" in merchant.inner_text("#segment-members")
     journey.check_both(merchant, "segment-members")
+    merchant.click("main a:has-text(\"修改条件\")")
+    merchant.locator("#segment-in-use").wait_for()  # the copy (a draft) uses it: named before saving
+    journey.ready(merchant)
+    journey.check_both(merchant, "segment-edit")
+    journey.visit_both(merchant, f"/shop/{shop.pk}/segments/{segment.pk}/delete/", "segment-delete-refused")
+    assert "秋季上新第二波（副本）" in merchant.inner_text("#delete-refused")
+    assert merchant.locator("#confirm-delete").count() == 0
     journey.assert_console_clean()
