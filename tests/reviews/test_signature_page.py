@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from reviews.models import ReviewState, Signature
@@ -131,3 +133,21 @@ def test_a_restricted_shop_gets_no_form_and_no_signature(client, charlie, charli
     assert response.status_code == 400
     assert "敏感类目" in response.content.decode()
     assert not Signature.objects.exists()
+
+
+def test_the_withdraw_confirmation_reads_a_fixed_number_of_queries(client, alice, alice_shop, reviewer):
+    client.force_login(alice)
+    url = reverse("reviews:signature_withdraw", args=[alice_shop.pk])
+    first = signature_submit(shop=alice_shop, text="爱丽丝", by=alice)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    signature_approve(signature=first, reviewer=reviewer)
+    rejected = signature_submit(shop=alice_shop, text="爱丽丝服饰", by=alice)
+    signature_reject(signature=rejected, reviewer=reviewer, reason_code="other", reason_text="请修改")
+    second = signature_submit(shop=alice_shop, text="爱丽丝女装", by=alice)
+    signature_approve(signature=second, reviewer=reviewer)
+    signature_submit(shop=alice_shop, text="爱丽丝小店", by=alice)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url).status_code == 200
+    assert Signature.objects.filter(shop=alice_shop).count() == 4
+    assert len(many) == len(few)
