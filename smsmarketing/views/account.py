@@ -135,6 +135,8 @@ def recharge_page(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def recharge_confirm(request: HttpRequest) -> HttpResponse:
     """The confirmation of a purchase: GET shows what it does, POST (with the figures' token) buys."""
+    if request.method == "GET" and "package" not in request.GET:
+        return redirect("portal:account_recharge", shop_id=request.shop.pk)  # pick a package first
     data = request.POST if request.method == "POST" else request.GET
     form = RechargeForm(data)
     valid = form.is_valid()
