@@ -22,7 +22,7 @@ JOURNEY = "review_queue"
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 QUEUE = "/admin/reviews/messagetemplate/"
-PER_PAGE = 50
+PER_PAGE = 20  # ReviewWorkbenchAdmin.list_per_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -103,7 +103,7 @@ def test_a_reviewer_works_the_template_queue_at_1440_and_on_a_phone(journey):
     first = rows.first
     assert first.locator(".review-overdue").count() == 1  # the overdue one leads (earliest due)
     assert f"#{overdue.shop_id}" in first.inner_text()
-    for header in ("内容", "店铺", "主营类目", "状态", "提交时间", "截止时间", "自动检查", "操作"):
+    for header in ("内容", "店铺 / 类目", "截止 / 提交", "自动检查", "操作 / 状态"):
         cell = page.locator("#result_list thead th", has_text=header).first
         box = cell.bounding_box()
         assert box is not None and box["x"] + box["width"] <= DESKTOP["width"], header
@@ -152,7 +152,8 @@ def test_a_reviewer_works_the_template_queue_at_1440_and_on_a_phone(journey):
     journey.login(phone, "rita", PASSWORD, admin=True)
     phone.goto(QUEUE)
     journey.ready(phone)
-    assert phone.locator("#result_list tbody tr").count() == len(flagged) + len(templates) - PER_PAGE
+    still_pending = len(flagged) + len(templates) - PER_PAGE
+    assert phone.locator("#result_list tbody tr").count() == min(still_pending, PER_PAGE)
     journey.shot(phone, "queue-390")
     phone.screenshot(path=str(journey.folder / "queue-390-screen.png"))
     journey.assert_console_clean()
