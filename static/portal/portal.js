@@ -12,6 +12,13 @@
     var open = nav.classList.toggle("open");
     button.setAttribute("aria-expanded", open ? "true" : "false");
   });
+  // A file input hidden behind a Chinese label shows the chosen file's name beside it.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches("input[type=file][data-file-name]")) return;
+    var label = document.getElementById(input.getAttribute("data-file-name"));
+    if (label && input.files && input.files.length) label.textContent = input.files[0].name;
+  });
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.matches || !form.matches("form[data-busy]")) return;

@@ -93,6 +93,7 @@ def test_it_imports_200000_rows_in_the_background_with_a_progress_bar(journey, q
 
     # Upload: the file is kept and its check queued; the page shows the check waiting.
     merchant.set_input_files("#import input[type=file]", str(upload))
+    assert merchant.inner_text("#import-file-name") == "会员名单.csv"  # beside the Chinese 选择 CSV 文件
     merchant.click("#import button[type=submit]")
     merchant.locator("#import-progress[data-status=checking]").wait_for()
     job = CustomerImport.objects.get(shop=shop)
