@@ -90,6 +90,7 @@ class Journey:
     contexts: list[object] = field(default_factory=list)
     form_rejections: set[str] = field(default_factory=set)
     page_problems: list[str] = field(default_factory=list)
+    taken: int = 0  # screenshots' number: one per step (a check at both sizes is one step)
 
     def open(self, *, viewport: dict | None = None, accept_downloads: bool = False):
         """A new page in a new context (its own cookies: one per person of the journey)."""
@@ -138,7 +139,8 @@ class Journey:
         """
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{page.url} is {overflow}px wider than the window ({name})"
-        path = self.folder / f"{len(self.shots) + 1:02d}-{name}.png"
+        self.taken += 1
+        path = self.folder / f"{self.taken:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=True)
         self.shots.append(path)
         return path
@@ -147,7 +149,8 @@ class Journey:
         """Check the current page at 1440x900 and at 390x844 (``page_checks.check_page``) and
         save both as NN-name-1440.png and NN-name-390.png; the page keeps its own size after."""
         before = page.viewport_size
-        number = len(self.shots) + 1
+        self.taken += 1
+        number = self.taken
         paths = []
         try:
             for size, label in SIZES:
