@@ -329,3 +329,22 @@ def test_the_cancel_confirmation_reads_the_same_number_of_queries_for_few_and_ma
         return len(captured)
 
     assert queries(1) == queries(15)
+
+
+def test_a_repurchase_reminder_is_confirmed_as_a_daily_send(client, alice, ready_shop):
+    client.force_login(alice)
+    with time_machine.travel(MORNING, tick=False):
+        campaign = campaign_create(
+            shop=ready_shop, user=alice, kind="repurchase", name="复购", text=MARKETING_TEXT,
+            products=["T恤"], days_since_purchase=30,
+        )  # fmt: skip
+        page = confirmation(client, campaign, when="at", at="2026-06-01T22:30")
+        html = page.content.decode()
+        assert "请确认每日提醒" in html and "每天一次，直到您停止" in html and "确认，每天发送" in html
+        done = confirm(client, campaign, page)
+        assert "已排期：每天执行，首次在 2026-06-02 08:00 发送" in done.content.decode()
+        detail = client.get(reverse("campaigns:detail", args=[ready_shop.pk, campaign.pk])).content.decode()
+    campaign.refresh_from_db()
+    assert campaign.status == "scheduled" and campaign.q_schedule_id
+    assert '每天 <strong id="daily-time">08:00</strong> 发送' in detail
+    assert "等待首次执行（2026-06-02 08:00）" in detail and 'id="stop-campaign"' in detail
