@@ -136,7 +136,7 @@ def test_the_export_marks_the_test_sms_so_it_agrees_with_the_statistics(
     stats = client.get(reverse("campaigns:progress", args=[ready_shop.pk, draft.pk])).context["stats"]
     assert stats.total == kinds.count("正式发送")
     html = page(client, draft)
-    assert "测试短信记录" in html and "不计入下方的发送统计" in html
+    assert "测试短信记录" in html and "测试短信不计入发送统计" in html
 
 
 SIGNED = "爱丽丝服饰"
