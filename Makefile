@@ -23,7 +23,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo
-	PORT=$(PORT) PY=$(PY) ./scripts/serve.sh
+	SMS_DEMO=$${SMS_DEMO:-1} PORT=$(PORT) PY=$(PY) ./scripts/serve.sh
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
