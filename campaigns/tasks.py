@@ -12,7 +12,12 @@ from django.utils import timezone
 from campaigns.services.campaigns import repurchase_run_today
 from campaigns.services.delivery import delivery_expire_stale, delivery_reports_apply, delivery_settle
 from campaigns.services.frequency import frequency_counters_purge_old
-from campaigns.services.importing import IMPORT_TIME_BUDGET, customer_import_check, customer_import_run
+from campaigns.services.importing import (
+    IMPORT_TIME_BUDGET,
+    customer_import_check,
+    customer_import_run,
+    customer_imports_purge_stale,
+)
 from campaigns.services.pipeline import pipeline_setting
 from campaigns.services.planning import run_plan
 from campaigns.services.sending import run_execute, runs_resume_unfinished
@@ -41,6 +46,11 @@ def check_customer_import(job_id: int) -> str:
 def run_customer_import(job_id: int) -> str:
     """Import a confirmed customer file batch by batch (resumes after the last batch merged)."""
     return customer_import_run(job_id=job_id, time_budget=IMPORT_TIME_BUDGET)
+
+
+def purge_stale_customer_imports() -> int:
+    """Daily (03:40 Asia/Shanghai): cancel import previews left unconfirmed for a day."""
+    return customer_imports_purge_stale()
 
 
 def repurchase_daily(campaign_id: int) -> str:

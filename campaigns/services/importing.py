@@ -36,7 +36,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from itertools import islice
@@ -76,6 +76,7 @@ IMPORT_BATCH_ROWS = 20_000
 # A task of a very big file hands over to a new one after this long (below Q_CLUSTER timeout).
 IMPORT_TIME_BUDGET = 300
 ANALYZE_AFTER_ROWS = 50_000
+STALE_PREVIEW_AGE = timedelta(days=1)  # a preview not confirmed by then is cancelled overnight
 MAX_NAME = 64
 MAX_TAG = 32
 MAX_PRODUCT = 128
@@ -559,6 +560,22 @@ def customer_import_cancel(*, job: CustomerImport) -> bool:
         if cancelled:
             CustomerImportRow.objects.filter(job_id=job.pk).delete()
     return bool(cancelled)
+
+
+def customer_imports_purge_stale(*, older_than: timedelta = STALE_PREVIEW_AGE) -> int:
+    """Cancel the previews nobody confirmed within ``older_than`` and drop their checked rows
+    (a preview of a big file holds a row per line). Nightly, by ``campaigns.tasks``."""
+    cutoff = timezone.now() - older_than
+    with transaction.atomic():
+        stale = list(
+            CustomerImport.objects.filter(status=CustomerImport.Status.READY, created_at__lt=cutoff)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        CustomerImportRow.objects.filter(job_id__in=stale).delete()
+        return CustomerImport.objects.filter(pk__in=stale, status=CustomerImport.Status.READY).update(
+            status=CustomerImport.Status.CANCELLED, finished_at=timezone.now()
+        )
 
 
 def customer_import_run(

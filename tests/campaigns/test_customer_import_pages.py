@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import io
 import threading
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
+from django_q.models import Schedule
 
 from campaigns.models import Customer, CustomerImport, CustomerImportRow, Purchase
 from campaigns.services import importing
@@ -20,6 +24,7 @@ from campaigns.services.importing import (
     customer_import_run,
     customers_import,
 )
+from campaigns.tasks import purge_stale_customer_imports
 
 HEADER = "手机号,姓名,标签,商品,购买时间,金额"
 
@@ -270,3 +275,17 @@ def test_the_import_pages_read_a_fixed_number_of_queries(client, alice, alice_sh
     assert counts["preview-few"] == counts["preview-many"], counts
     assert counts["result-few"] == counts["result-many"], counts
     assert counts["progress-few"] == counts["progress-many"], counts
+
+
+def test_previews_left_unconfirmed_for_a_day_are_cancelled_overnight(alice_shop):
+    with time_machine.travel(timezone.now() - timedelta(days=2)):
+        old = new_job(alice_shop, good_rows(3))
+    fresh = new_job(alice_shop, good_rows(3, 10))
+    assert purge_stale_customer_imports() == 1
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert old.status == CustomerImport.Status.CANCELLED and fresh.status == CustomerImport.Status.READY
+    assert not CustomerImportRow.objects.filter(job=old).exists()
+    assert CustomerImportRow.objects.filter(job=fresh).count() == 3
+    schedule = Schedule.objects.get(name="campaigns-purge-stale-customer-imports")
+    assert schedule.func == "campaigns.tasks.purge_stale_customer_imports" and schedule.schedule_type == "D"
