@@ -7,6 +7,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -35,7 +36,7 @@ from smsmarketing.csvexport import csv_response
 from smsmarketing.errors import SmsError
 from smsmarketing.portal import render_portal, shop_view
 
-LIST_SIZE = 100  # the newest campaigns the list shows
+LIST_PAGE_SIZE = 20  # campaigns a page of the list shows, newest first (the rows are the page's cost)
 
 
 def _campaign(request: HttpRequest, campaign_id: int) -> Campaign:
@@ -50,7 +51,8 @@ def _campaign(request: HttpRequest, campaign_id: int) -> Campaign:
 
 @shop_view
 def campaign_list(request: HttpRequest) -> HttpResponse:
-    listed = list(shop_campaigns(shop=request.shop)[:LIST_SIZE])
+    page = Paginator(shop_campaigns(shop=request.shop), LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    listed = list(page)
     progress = campaigns_progress(campaigns=listed)
     return render_portal(
         request,
@@ -58,6 +60,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
         {
             "nav": "campaigns",
             "rows": [(campaign, progress[campaign.pk]) for campaign in listed],
+            "page": page,
             "kinds": Campaign.Kind.choices,
         },
     )

@@ -127,3 +127,20 @@ def test_it_lists_each_campaign_with_its_kind_status_time_counts_and_progress(cl
     cells = '<td class="num">2,000</td><td class="num">1,200</td><td class="num">300</td>'
     assert cells in rows[1]
     assert '<progress class="progress" max="100" value="75">75%</progress> 75%' in rows[1]
+
+
+def test_it_pages_the_campaign_list_twenty_at_a_time_newest_first(client, alice, alice_shop):
+    for i in range(25):
+        Campaign.objects.create(
+            shop=alice_shop, kind="marketing", name=f"任务{i:02d}", status="draft", text=MARKETING_TEXT,
+            created_by=alice,
+        )
+    login(client, alice)
+    url = reverse("campaigns:list", args=[alice_shop.pk])
+    first = client.get(url).content.decode()
+    second = client.get(url, {"page": 2}).content.decode()
+    assert first.count('translate="no">任务') == 20 and second.count('translate="no">任务') == 5
+    assert "任务24" in first and "任务05" in first and "任务04" not in first  # newest first
+    assert "任务04" in second and "任务00" in second
+    assert "第 1 / 2 页，共 25 个任务" in first and '<a href="?page=2">下一页</a>' in first
+    assert '<a href="?page=1">上一页</a>' in second and "下一页" not in second
