@@ -19,6 +19,19 @@
     var label = document.getElementById(input.getAttribute("data-file-name"));
     if (label && input.files && input.files.length) label.textContent = input.files[0].name;
   });
+  // The variable picker of the template and campaign editors inserts a ${name} token at the
+  // cursor of the text box (#id_text): merchants never type tokens.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-token]");
+    var area = document.getElementById("id_text");
+    if (!button || !area) return;
+    event.preventDefault();
+    var start = area.selectionStart, end = area.selectionEnd, token = button.getAttribute("data-token");
+    area.value = area.value.slice(0, start) + token + area.value.slice(end);
+    area.focus();
+    area.selectionStart = area.selectionEnd = start + token.length;
+    if (window.htmx) { htmx.trigger(area, "tpl-insert"); }
+  });
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.matches || !form.matches("form[data-busy]")) return;

@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
+from tests.e2e.page_checks import DESKTOP, check_page, settle
+
+
+def check_admin(journey, page, name: str) -> None:
+    """An admin page at 1440x900: checked (overflow, raw syntax; E2E_CHECKS=report lists the
+    problems at the end, as ``journey.check_both``) and saved."""
+    page.set_viewport_size(DESKTOP)
+    settle(page)
+    try:
+        check_page(page, merchant=False)
+    except AssertionError as problems:
+        if os.environ.get("E2E_CHECKS") != "report":
+            raise
+        journey.page_problems.append(f"[{name}] {problems}")
+    journey.shot(page, name)
+
 
 def review_in_admin(journey, page, *, queue: str, item: str, approve: bool, reason: str = "",
                     note: str = "", shot: str = "") -> None:

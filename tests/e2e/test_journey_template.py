@@ -5,14 +5,12 @@ reviewer's admin pages at 1440x900."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from reviews.models.templates import MessageTemplate
 from tests.campaigns.campaign_fixtures import live_signature_for
-from tests.e2e.page_checks import DESKTOP, check_page, settle
-from tests.e2e.steps import review_in_admin
+from tests.e2e.page_checks import DESKTOP
+from tests.e2e.steps import check_admin, review_in_admin
 from tests.factories import PASSWORD, make_active_account, make_reviewer, make_shop, make_user
 
 JOURNEY = "template"
@@ -22,20 +20,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 def insert_variable(page, token: str) -> None:
     page.click(f"#variable-picker button[data-token='{token}']")
-
-
-def check_admin(journey, page, name: str) -> None:
-    """An admin page at 1440x900: checked (overflow, raw syntax; E2E_CHECKS=report lists the
-    problems at the end, as ``journey.check_both``) and saved."""
-    page.set_viewport_size(DESKTOP)
-    settle(page)
-    try:
-        check_page(page, merchant=False)
-    except AssertionError as problems:
-        if os.environ.get("E2E_CHECKS") != "report":
-            raise
-        journey.page_problems.append(f"[{name}] {problems}")
-    journey.shot(page, name)
 
 
 def test_it_takes_a_custom_template_through_rejection_to_approval(journey):

@@ -6,7 +6,6 @@ without findings and reads the audit trail. Every admin page is checked at 1440x
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pytest
@@ -15,7 +14,7 @@ from django.utils import timezone
 from reviews.models import MessageTemplate
 from reviews.models.review import ReviewState
 from reviews.services.templates import template_submit
-from tests.e2e.page_checks import check_page, settle
+from tests.e2e.steps import check_admin
 from tests.factories import PASSWORD, make_reviewer, make_shop, make_user
 
 JOURNEY = "review_queue"
@@ -44,20 +43,6 @@ def sixty_pending() -> tuple[MessageTemplate, list[MessageTemplate]]:
     overdue = templates[0]
     MessageTemplate.objects.filter(pk=overdue.pk).update(due_at=timezone.now() - timedelta(hours=2))
     return overdue, templates
-
-
-def check_admin(journey, page, name: str) -> None:
-    """An admin page at 1440x900: checked (overflow, raw syntax; E2E_CHECKS=report lists the
-    problems at the end, as ``journey.check_both``) and saved."""
-    page.set_viewport_size(DESKTOP)
-    settle(page)
-    try:
-        check_page(page, merchant=False)
-    except AssertionError as problems:
-        if os.environ.get("E2E_CHECKS") != "report":
-            raise
-        journey.page_problems.append(f"[{name}] {problems}")
-    journey.shot(page, name)
 
 
 def boxes(page, selector: str) -> list[dict]:
