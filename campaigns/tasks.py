@@ -13,14 +13,15 @@ from campaigns.services.campaigns import repurchase_run_today
 from campaigns.services.delivery import delivery_expire_stale, delivery_reports_apply, delivery_settle
 from campaigns.services.frequency import frequency_counters_purge_old
 from campaigns.services.importing import (
-    IMPORT_TIME_BUDGET,
     customer_import_check,
     customer_import_run,
     customer_imports_purge_stale,
 )
+from campaigns.services.leases import IMPORT_CHECK_LEASE, task_lease
 from campaigns.services.pipeline import pipeline_setting
 from campaigns.services.planning import run_plan
-from campaigns.services.sending import run_execute, runs_resume_unfinished
+from campaigns.services.recovery import pipeline_recover
+from campaigns.services.sending import run_execute
 
 
 def run_campaign(run_id: int) -> str:
@@ -39,13 +40,18 @@ def plan_run_part(run_id: int) -> str:
 
 
 def check_customer_import(job_id: int) -> str:
-    """Read an uploaded customer file into checked rows and totals (the preview)."""
-    return customer_import_check(job_id=job_id)
+    """Read an uploaded customer file into checked rows and totals (the preview).
+
+    One task for the whole file, with its own timeout (``CHECK_TASK_TIMEOUT``), longer than the
+    cluster's ``retry``: a copy redelivered while the check still runs finds the lease taken."""
+    with task_lease(kind=IMPORT_CHECK_LEASE, object_id=job_id) as held:
+        return customer_import_check(job_id=job_id) if held else "busy"
 
 
 def run_customer_import(job_id: int) -> str:
-    """Import a confirmed customer file batch by batch (resumes after the last batch merged)."""
-    return customer_import_run(job_id=job_id, time_budget=IMPORT_TIME_BUDGET)
+    """Import a confirmed customer file batch by batch (resumes after the last batch merged);
+    after ``TASK_TIME_BUDGET`` seconds it hands the rest to a new task (below the cluster's timeout)."""
+    return customer_import_run(job_id=job_id, time_budget=pipeline_setting("TASK_TIME_BUDGET"))
 
 
 def purge_stale_customer_imports() -> int:
@@ -72,8 +78,9 @@ def settle_deliveries() -> int:
 
 
 def resume_unfinished_runs() -> int:
-    """Every 10 minutes: re-enqueue runs left planning or dispatching by a killed worker."""
-    return runs_resume_unfinished()
+    """Every minute (and when a worker process starts): re-enqueue the runs and import checks a
+    dead worker left (``campaigns.services.recovery``)."""
+    return pipeline_recover()
 
 
 def expire_stale_messages() -> int:
