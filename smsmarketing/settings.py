@@ -1,28 +1,29 @@
 """Settings, read from the environment.
 
+Every environment variable the application reads is read here, once, through the typed reader
+``env`` (django-environ, smsmarketing/environment.py): a value it cannot read, or one out of
+range, stops start-up with a message naming the variable. The README's configuration table lists
+each of them (tests/smsmarketing/test_readme_settings.py keeps the two in step).
+
 Required in production: ``DATABASE_URL``, ``SECRET_KEY``, ``ALLOWED_HOSTS``.
-Everything has a safe default for local use; see README "Production".
+Everything has a safe default for local use; see README "Configuration for production".
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
+
+from smsmarketing.environment import Env
+from smsmarketing.log_format import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+env = Env()
 
 
 def _local_secret_key() -> str:
@@ -33,10 +34,10 @@ def _local_secret_key() -> str:
     return path.read_text().strip()
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY") or _local_secret_key()
-DEBUG = env_bool("DEBUG", False)
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key()
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "smsmarketing.admin_site.SmsAdminConfig",  # django.contrib.admin with the platform's titles
@@ -47,11 +48,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_fsm",
+    "smsmarketing",  # before django_q: its qcluster command overrides django-q2's (English logs)
     "django_q",
     "django_htmx",
     "axes",
     "csp",
-    "smsmarketing",
     "reviews",
     "campaigns",
 ]
@@ -92,9 +93,8 @@ TEMPLATES = [
 WSGI_APPLICATION = "smsmarketing.wsgi.application"
 
 # PostgreSQL only: row locks, ON CONFLICT and partial indexes are used on purpose.
-if os.environ.get("DATABASE_URL"):
-    _database_url = os.environ["DATABASE_URL"]
-else:
+_database_url = env.str("DATABASE_URL", default="")
+if not _database_url:
     # Imported only here: it starts a server, which a machine with DATABASE_URL never needs.
     from smsmarketing.embedded_db import database_url
 
@@ -117,12 +117,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # never read each other's counts. Unset: each process keeps its own (LocMemCache).
 # CACHE_SHARED: every web process sees the same cache, so a value one process invalidates is
 # invalid for all (the opt-out counts of settled campaigns are cached only then).
-CACHE_SHARED = os.environ.get("CACHE_URL", "").startswith(("redis://", "rediss://", "unix://"))
+_cache_url = env.str("CACHE_URL", default="")
+if _cache_url and not _cache_url.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"CACHE_URL={_cache_url!r} must be a Redis URL (redis://, rediss:// or unix://).")
+CACHE_SHARED = bool(_cache_url)
 if CACHE_SHARED:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ["CACHE_URL"],
+            "LOCATION": _cache_url,
             "KEY_PREFIX": DATABASES["default"]["NAME"],
         }
     }
@@ -151,17 +154,21 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 # Front-end libraries come from the npm registry at set-up (package.json).
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
     ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),
 ]
+# collectstatic writes hashed, compressed files and their manifest, which production serves
+# (WhiteNoise, cached forever). Before it has run (runserver or gunicorn on a fresh clone) the
+# storage gives plain names and WhiteNoise serves them from the source folders (its finders).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "smsmarketing.static_storage.ManifestWhenCollectedStorage"},
 }
+WHITENOISE_USE_FINDERS = not (STATIC_ROOT / "staticfiles.json").exists()
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal:home"
@@ -169,7 +176,7 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Security. HTTPS=1 in production turns on the redirect, secure cookies and
 # HSTS; local runs over plain http on 127.0.0.1 leave it off.
-HTTPS = env_bool("HTTPS", False)
+HTTPS = env.bool("HTTPS", default=False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = HTTPS
 # Kannel's callbacks come over plain http from the gateway host (127.0.0.1); they
@@ -177,9 +184,9 @@ SECURE_SSL_REDIRECT = HTTPS
 SECURE_REDIRECT_EXEMPT = [r"^hooks/kannel/"]
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
-SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if HTTPS else "0"))
+SECURE_HSTS_SECONDS = env.bounded("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -188,7 +195,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 # Behind N reverse proxies that append to X-Forwarded-For, the client is the Nth
 # address from the right; 0 (default) trusts only REMOTE_ADDR (smsmarketing.security).
-TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+TRUSTED_PROXY_COUNT = env.bounded("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
 
 # Content Security Policy (django-csp): scripts and styles only from our own origin,
 # an inline block only with the per-request nonce ({{ request.csp_nonce }}); no
@@ -211,26 +218,27 @@ CONTENT_SECURITY_POLICY = {
 
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one
 # username from one IP, that pair is locked for the cool-off; a success resets it.
-AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
-AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_FAILURE_LIMIT = env.bounded("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env.bounded("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "smsmarketing.security.login_locked_out"
 AXES_CLIENT_IP_CALLABLE = "smsmarketing.security.client_ip"
 AXES_SENSITIVE_PARAMETERS = ["password"]
+AXES_VERBOSE = False  # no "AXES: BEGIN version …" line on every management command
 
 # Gateway callbacks (/hooks/kannel/): besides their HMAC tokens, calls from an address
 # outside SMS_CALLBACK_ALLOWED_NETS (CIDRs; empty = any) are refused, and each client
 # address gets at most SMS_CALLBACK_RATE calls and SMS_CALLBACK_REFUSED_RATE refused
 # calls (bad token, malformed) per minute; beyond them it is answered 429 (Kannel
 # retries later). Counters live in PostgreSQL, shared by every web process.
-SMS_CALLBACK_ALLOWED_NETS = env_list("SMS_CALLBACK_ALLOWED_NETS", "")
-SMS_CALLBACK_RATE = int(os.environ.get("SMS_CALLBACK_RATE", "30000"))
-SMS_CALLBACK_REFUSED_RATE = int(os.environ.get("SMS_CALLBACK_REFUSED_RATE", "20"))
+SMS_CALLBACK_ALLOWED_NETS = env.list("SMS_CALLBACK_ALLOWED_NETS", default=[])
+SMS_CALLBACK_RATE = env.bounded("SMS_CALLBACK_RATE", 30000, minimum=1)
+SMS_CALLBACK_REFUSED_RATE = env.bounded("SMS_CALLBACK_REFUSED_RATE", 20, minimum=1)
 
 # Customer CSV uploads larger than this are refused with a clear message, while the
 # body is read and before anything is stored (smsmarketing.uploads).
-SMS_IMPORT_MAX_BYTES = int(os.environ.get("SMS_IMPORT_MAX_MB", "50")) * 1024 * 1024
+SMS_IMPORT_MAX_BYTES = env.bounded("SMS_IMPORT_MAX_MB", 50, minimum=1) * 1024 * 1024
 FILE_UPLOAD_HANDLERS = [
     "smsmarketing.uploads.SizeLimitUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
@@ -244,7 +252,7 @@ FILE_UPLOAD_HANDLERS = [
 Q_CLUSTER = {
     "name": "smsmarketing",
     "orm": "default",
-    "workers": int(os.environ.get("Q_WORKERS", "2")),
+    "workers": env.bounded("Q_WORKERS", 2, minimum=1, maximum=64),
     "timeout": 600,
     "retry": 900,
     "max_attempts": 5,
@@ -258,30 +266,51 @@ Q_CLUSTER = {
 # The send pipeline (campaigns.services.sending). The gateway is a backend class;
 # the simulated one is the default for local runs and tests (see docs/CAMPAIGNS.md).
 SMS_GATEWAY = {
-    "BACKEND": os.environ.get("SMS_GATEWAY_BACKEND", "campaigns.gateways.simulated.SimulatedGateway"),
-    "OPTIONS": {"fail_ratio": float(os.environ.get("SMS_SIMULATED_FAIL_RATIO", "0.0"))},
+    "BACKEND": env.str("SMS_GATEWAY_BACKEND", default="campaigns.gateways.simulated.SimulatedGateway"),
+    "OPTIONS": {"fail_ratio": env.bounded("SMS_SIMULATED_FAIL_RATIO", 0.0, minimum=0.0, maximum=1.0)},
 }
 SMS_PIPELINE = {
     "TASK_TIME_BUDGET": 480,  # seconds per run task before it re-enqueues itself (< Q_CLUSTER timeout)
-    "DISPATCH_RATE": int(os.environ.get("SMS_DISPATCH_RATE", "100")),  # messages/second per worker
+    "DISPATCH_RATE": env.bounded("SMS_DISPATCH_RATE", 100, minimum=0),  # messages/s per worker; 0 = no limit
     "DISPATCH_BATCH": 100,
-    "PLAN_BATCH": int(os.environ.get("SMS_PLAN_BATCH", "5000")),  # recipients per planning transaction
-    "PLAN_WORKERS": int(os.environ.get("SMS_PLAN_WORKERS", "2")),  # planners of one run (<= Q_WORKERS)
+    "PLAN_BATCH": env.bounded("SMS_PLAN_BATCH", 5000, minimum=1),  # recipients per planning transaction
+    "PLAN_WORKERS": env.bounded("SMS_PLAN_WORKERS", 2, minimum=1),  # planners of one run (<= Q_WORKERS)
     "MAX_ATTEMPTS": 5,
     "RETRY_BACKOFF": 60,
+    # Fault injection for the crash tests only: the process exits (os._exit) after this many
+    # planning transactions / gateway batches; 0 = never.
+    "CRASH_AFTER_PLAN_BATCHES": env.bounded("CAMPAIGNS_CRASH_AFTER_PLAN_BATCHES", 0, minimum=0),
+    "CRASH_AFTER_DISPATCH_BATCHES": env.bounded("CAMPAIGNS_CRASH_AFTER_DISPATCH_BATCHES", 0, minimum=0),
 }
-SMS_SHORT_LINK_BASE = os.environ.get("SMS_SHORT_LINK_BASE", "https://3.cn/")
+SMS_SHORT_LINK_BASE = env.str("SMS_SHORT_LINK_BASE", default="https://3.cn/")
+if not SMS_SHORT_LINK_BASE.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(f"SMS_SHORT_LINK_BASE={SMS_SHORT_LINK_BASE!r} must be an http(s) URL.")
 # A demo set-up (make run): with the simulated or console gateway, where no SMS leaves the
 # machine, the portal shows a test phone's verification code on the page. Never in production.
-SMS_DEMO = env_bool("SMS_DEMO", DEBUG)
+SMS_DEMO = env.bool("SMS_DEMO", default=DEBUG)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-    },
+# Kannel (campaigns.gateways.kannel, SMS_GATEWAY_BACKEND=campaigns.gateways.kannel.KannelGateway):
+# its sendsms interface, the URL Kannel calls back for delivery reports and replies, and the
+# key of the callbacks' tokens (empty: derived from SECRET_KEY). scripts/kannel/start.sh reads
+# the same names for the Kannel it starts.
+_kannel_port = env.bounded("KANNEL_SENDSMS_PORT", 13913, minimum=1, maximum=65535)
+KANNEL = {
+    "url": env.str("KANNEL_SENDSMS_URL", default=f"http://127.0.0.1:{_kannel_port}/cgi-bin/sendsms"),
+    "username": env.str("KANNEL_SENDSMS_USER", default="smsmarketing"),
+    "password": env.str("KANNEL_SENDSMS_PASSWORD", default="smsmarketing"),
+    "callback_base_url": env.str("KANNEL_APP_URL", default="http://127.0.0.1:8000"),
+    "service_number": env.str("KANNEL_SERVICE_NUMBER", default="10690001"),
+    "smsc": env.str("KANNEL_SMSC_ID", default=""),
+    "rate": env.bounded("KANNEL_RATE", 200.0, minimum=0.1),
+    "concurrency": env.bounded("KANNEL_CONCURRENCY", 8, minimum=1, maximum=256),
+    "timeout": env.bounded("KANNEL_TIMEOUT", 10.0, minimum=0.1),
 }
+KANNEL_DLR_SECRET = env.str("KANNEL_DLR_SECRET", default="")
+
+# One line format for Django, django-q2 and gunicorn (gunicorn.conf.py uses the same), times in
+# ISO-8601 with the zone; LOG_FORMAT=json for log shippers (smsmarketing/log_format.py).
+LOGGING = logging_config(
+    level=env.choice("LOG_LEVEL", "INFO", ("debug", "info", "warning", "error", "critical")).upper(),
+    fmt=env.choice("LOG_FORMAT", "plain", ("plain", "json")),
+    zone=TIME_ZONE,
+)

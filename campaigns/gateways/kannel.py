@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import select
 import threading
 import time
@@ -68,29 +67,16 @@ QUOTE_CACHE_SIZE = 4096  # encoded texts kept per backend (one dispatch run)
 
 
 def default_options() -> dict[str, object]:
-    """Options not given in ``SMS_GATEWAY["OPTIONS"]`` come from the environment (the same
-    names ``scripts/kannel/start.sh`` reads), else local defaults."""
-    env = os.environ.get
-    port = env("KANNEL_SENDSMS_PORT", "13913")
-    return {
-        "url": env("KANNEL_SENDSMS_URL", f"http://127.0.0.1:{port}/cgi-bin/sendsms"),
-        "username": env("KANNEL_SENDSMS_USER", "smsmarketing"),
-        "password": env("KANNEL_SENDSMS_PASSWORD", "smsmarketing"),
-        "callback_base_url": env("KANNEL_APP_URL", "http://127.0.0.1:8000"),
-        "service_number": env("KANNEL_SERVICE_NUMBER", "10690001"),
-        "smsc": env("KANNEL_SMSC_ID", ""),
-        "rate": float(env("KANNEL_RATE", "200")),
-        "concurrency": int(env("KANNEL_CONCURRENCY", "8")),
-        "timeout": float(env("KANNEL_TIMEOUT", "10")),
-    }
+    """Options not given in ``SMS_GATEWAY["OPTIONS"]``: ``settings.KANNEL``, read from the
+    environment (the same names ``scripts/kannel/start.sh`` reads)."""
+    return dict(settings.KANNEL)
 
 
 def _secret() -> bytes:
-    """The key of callback tokens: ``KANNEL_DLR_SECRET`` (setting or environment), else derived
-    from ``SECRET_KEY`` so a local checkout works without configuration."""
-    configured = getattr(settings, "KANNEL_DLR_SECRET", None) or os.environ.get("KANNEL_DLR_SECRET")
-    if configured:
-        return configured.encode()
+    """The key of callback tokens: ``KANNEL_DLR_SECRET``, else derived from ``SECRET_KEY`` so a
+    local checkout works without configuration."""
+    if settings.KANNEL_DLR_SECRET:
+        return settings.KANNEL_DLR_SECRET.encode()
     return hmac.new(settings.SECRET_KEY.encode(), b"kannel-dlr-secret", hashlib.sha256).digest()
 
 

@@ -25,6 +25,9 @@ DEFAULTS = {
     # the rules, the reservation), so bigger batches cost less per recipient: 5,000 took 72 us
     # of CPU per recipient, 1,000 took 102 us.
     "PLAN_BATCH": 5000,
+    # The crash tests' hooks (CAMPAIGNS_CRASH_AFTER_* in the environment): 0 = never.
+    "CRASH_AFTER_PLAN_BATCHES": 0,
+    "CRASH_AFTER_DISPATCH_BATCHES": 0,
 }
 
 

@@ -58,8 +58,6 @@ INSUFFICIENT_BALANCE = "INSUFFICIENT-BALANCE"
 ACCOUNT_INACTIVE = AccountNotActive.rule
 COUPON_EXHAUSTED = "COUPON-EXHAUSTED"
 
-# Test hook for the crash test: the worker dies (os._exit, no cleanup) after this many batches.
-CRASH_ENV = "CAMPAIGNS_CRASH_AFTER_PLAN_BATCHES"
 
 
 class CouponExhausted(SmsError):
@@ -80,7 +78,8 @@ def run_plan(*, run_id: int, time_budget: float | None = None) -> bool:
     """Plan batches until the run is planned (True) or the time budget is spent (False)."""
     started = time.monotonic()
     batches = 0
-    crash_after = int(os.environ.get(CRASH_ENV, "0") or 0)
+    # The crash tests' hook: the worker dies (os._exit, no cleanup) after this many batches.
+    crash_after = pipeline_setting("CRASH_AFTER_PLAN_BATCHES")
     while True:
         if plan_batch(run_id=run_id):
             return True

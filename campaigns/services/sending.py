@@ -58,7 +58,6 @@ OPTED_OUT = "OPTED-OUT"
 SIGNATURE_CHANGED = "SIGNATURE-CHANGED"
 GATEWAY_REJECTED = "GATEWAY-REJECTED"
 GATEWAY_ERROR = "GATEWAY-ERROR"
-CRASH_ENV = "CAMPAIGNS_CRASH_AFTER_DISPATCH_BATCHES"
 PLAN_TASK = "campaigns.tasks.plan_run_part"
 
 
@@ -212,7 +211,7 @@ def run_dispatch(
     started = time.monotonic()
     rate = pipeline_setting("DISPATCH_RATE")
     size = pipeline_setting("DISPATCH_BATCH")
-    crash_after = int(os.environ.get(CRASH_ENV, "0") or 0)
+    crash_after = pipeline_setting("CRASH_AFTER_DISPATCH_BATCHES")  # the crash tests' hook
     gateway = get_gateway()
     window = max(1, pipeline_setting("DISPATCH_WINDOW")) if gateway.overlaps_dispatch else 1
     # What does not change while the run dispatches (shop, kind, template id); the state that

@@ -19,8 +19,6 @@ from django.test import TransactionTestCase
 from campaigns.models import Campaign, CampaignRun, DeliveryReport, Message
 from campaigns.services.campaigns import campaign_create, campaign_schedule
 from campaigns.services.delivery import delivery_expire_stale, delivery_settle
-from campaigns.services.planning import CRASH_ENV as PLAN_CRASH
-from campaigns.services.sending import CRASH_ENV as DISPATCH_CRASH
 from campaigns.tasks import resume_unfinished_runs
 from smsmarketing.models import SmsAccount
 from tests.campaigns.campaign_fixtures import (
@@ -34,6 +32,9 @@ from tests.campaigns.campaign_fixtures import (
 from tests.dburl import test_database_url as database_url
 from tests.factories import make_active_account, make_reviewer, make_shop, make_user
 
+# The workers' crash hooks, read by settings.SMS_PIPELINE in the worker process.
+PLAN_CRASH = "CAMPAIGNS_CRASH_AFTER_PLAN_BATCHES"
+DISPATCH_CRASH = "CAMPAIGNS_CRASH_AFTER_DISPATCH_BATCHES"
 PLAN_BATCH = 1_000  # the workers plan in batches of 1,000 (SMS_PLAN_BATCH) ...
 AUDIENCE = 2_500  # ... so this audience is three planning batches
 BALANCE = 10_000

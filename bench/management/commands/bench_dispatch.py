@@ -306,7 +306,6 @@ class Command(BaseCommand):
     def handle(self, *args, messages: int, concurrency: int, batch: int | None, **options) -> None:
         if not (shutil.which("bearerbox") or os.access("/usr/sbin/bearerbox", os.X_OK)):
             raise CommandError("Kannel is not installed: scripts/kannel/install.sh")
-        os.environ.setdefault("KANNEL_DLR_SECRET", secrets.token_hex(16))  # the same in gunicorn
         db = connection.settings_dict
         database_url = (
             f"postgres://{db['USER']}{':' + db['PASSWORD'] if db['PASSWORD'] else ''}"

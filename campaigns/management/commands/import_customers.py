@@ -34,11 +34,22 @@ class Command(BaseCommand):
         if not os.path.isfile(file):
             raise CommandError(f"文件不存在：{file}")
         size = os.path.getsize(file) or 1
+        # On a terminal one line is rewritten in place; redirected to a file or a log, a whole line
+        # is written for every tenth of the file instead (a "\r" would run into the next line).
+        on_terminal = self.stderr.isatty()
+        last_tenth = -1
 
         def progress(rows: int, position: int) -> None:
-            if not quiet_progress:
-                self.stderr.write(f"\r已读取 {rows:,} 行（{min(100, 100 * position // size)}%）", ending="")
+            nonlocal last_tenth
+            if quiet_progress:
+                return
+            percent = min(100, 100 * position // size)
+            if on_terminal:
+                self.stderr.write(f"\r已读取 {rows:,} 行（{percent}%）", ending="")
                 self.stderr.flush()
+            elif percent // 10 > last_tenth:
+                last_tenth = percent // 10
+                self.stderr.write(f"已读取 {rows:,} 行（{percent}%）")
 
         def rejected(rejection) -> None:
             self.stdout.write(f"第 {rejection.line} 行：{rejection.reason} {rejection.message}")
@@ -49,9 +60,9 @@ class Command(BaseCommand):
                     shop=found, stream=stream, on_progress=progress, on_rejection=rejected
                 )
         except (ImportFileError, SmsError) as exc:
-            self.stderr.write(f"\n导入失败：{exc.message}")
+            self.stderr.write(f"{chr(10) if on_terminal else ''}导入失败：{exc.message}")
             sys.exit(2)
-        if not quiet_progress:
+        if on_terminal and not quiet_progress:
             self.stderr.write("")
         self.stdout.write(
             f"共 {report.rows} 行：导入 {report.imported} 行，拒绝 {report.rejected} 行；"
