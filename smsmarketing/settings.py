@@ -11,6 +11,7 @@ Everything has a safe default for local use; see README "Configuration for produ
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -55,9 +56,13 @@ INSTALLED_APPS = [
     "csp",
     "reviews",
     "campaigns",
+    "health_check",  # /readyz (smsmarketing.health)
+    "django_prometheus",  # /metrics' request metrics
 ]
 
 MIDDLEWARE = [
+    # First and (but for axes) last: django-prometheus times and counts every request between them.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -69,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: it turns a lockout into the Chinese lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -98,7 +104,8 @@ if not _database_url:
     # Imported only here: it starts a server, which a machine with DATABASE_URL never needs.
     from smsmarketing.embedded_db import database_url
 
-    _database_url = database_url(BASE_DIR / ".pgdata")
+    # EMBEDDED_PGDATA: the embedded server's data folder (make stop/status take the same value).
+    _database_url = database_url(Path(env.str("EMBEDDED_PGDATA", default=str(BASE_DIR / ".pgdata"))))
 DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
 # libpq's socket form "postgresql://user@/name?host=/socket/folder" (the embedded
 # server's): dj-database-url leaves host/port in OPTIONS; Django takes a folder as
@@ -181,7 +188,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = HTTPS
 # Kannel's callbacks come over plain http from the gateway host (127.0.0.1); they
 # carry their own tokens (campaigns.views.gateway).
-SECURE_REDIRECT_EXEMPT = [r"^hooks/kannel/"]
+# Probes and Prometheus talk plain http to the process itself (smsmarketing.health).
+SECURE_REDIRECT_EXEMPT = [r"^hooks/kannel/", r"^healthz$", r"^readyz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = env.bounded("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0)
@@ -196,6 +204,15 @@ CSRF_COOKIE_SAMESITE = "Lax"
 # Behind N reverse proxies that append to X-Forwarded-For, the client is the Nth
 # address from the right; 0 (default) trusts only REMOTE_ADDR (smsmarketing.security).
 TRUSTED_PROXY_COUNT = env.bounded("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
+# /metrics answers a bearer METRICS_TOKEN (if set) or a client inside METRICS_ALLOWED_NETS
+# (CIDRs; empty = token only); anyone else gets 403 (smsmarketing.health).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETS = env.list("METRICS_ALLOWED_NETS", default=["127.0.0.1/32", "::1/128"])
+for _net in METRICS_ALLOWED_NETS:
+    try:
+        ipaddress.ip_network(_net, strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_NETS: {_net!r} is not a network ({_error}).") from None
 
 # Content Security Policy (django-csp): scripts and styles only from our own origin,
 # an inline block only with the per-request nonce ({{ request.csp_nonce }}); no
@@ -259,6 +276,9 @@ Q_CLUSTER = {
     "catch_up": False,
     "ack_failures": True,
     "save_limit": 1000,
+    # Per schedule (a task's group is its schedule's name): the every-minute tasks would push a
+    # daily task's last success out of one shared 1000 (the metrics read it: campaigns.metrics).
+    "save_limit_per": "group",
     "poll": 1,
     "label": "任务队列",
 }

@@ -2,10 +2,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from smsmarketing import health
 from smsmarketing.views import portal as portal_views
 
 urlpatterns = [
     path("favicon.ico", portal_views.favicon),
+    # Operators' endpoints, no login (smsmarketing.health; exempt from the HTTPS redirect).
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.ReadinessView.as_view(), name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
