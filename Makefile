@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: install run test lint stop smoke deploy-check e2e chromium
+.PHONY: install run test lint stop status smoke deploy-check e2e chromium
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt package.json package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,12 +18,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt package.json package-l
 
 install: $(VENV)/.installed
 
+# The Procfile's processes (gunicorn, the django-q2 cluster) under honcho, in the foreground:
+# Ctrl-C stops them all (docs/OPERATIONS.md, "Start and stop").
 run: install
 	$(PY) -m smsmarketing.embedded_db
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo
-	SMS_DEMO=$${SMS_DEMO:-1} PORT=$(PORT) PY=$(PY) ./scripts/serve.sh
+	@echo "Serving on http://127.0.0.1:$(PORT)/  (admin: http://127.0.0.1:$(PORT)/admin/)"
+	SMS_DEMO=$${SMS_DEMO:-1} PORT=$(PORT) PATH="$(abspath $(VENV))/bin:$$PATH" exec $(VENV)/bin/honcho start
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -45,8 +48,17 @@ lint: install
 smoke: install
 	PY=$(PY) ./scripts/smoke.sh
 
+# The embedded PostgreSQL's folder: .pgdata, or EMBEDDED_PGDATA as settings read it.
+DATA_DIR_ARG = $(if $(EMBEDDED_PGDATA),--data-dir "$(EMBEDDED_PGDATA)")
+
+# Stops a local run's processes that use the embedded PostgreSQL (left by a killed make run),
+# then the server itself; says what it did.
 stop:
-	-$(PY) -c "import pgserver; pgserver.get_server('.pgdata', cleanup_mode='stop')" 2>/dev/null
+	$(PY) -m smsmarketing.embedded_db stop $(DATA_DIR_ARG)
+
+# The embedded PostgreSQL (running or not) and the processes of local runs in this checkout.
+status:
+	$(PY) -m smsmarketing.embedded_db status $(DATA_DIR_ARG)
 
 # The production settings pass Django's deployment checks (no errors).
 deploy-check: install

@@ -7,12 +7,22 @@ PORT=${SMOKE_PORT:-18765}
 LOG=$(mktemp)
 setsid make run PORT="$PORT" >"$LOG" 2>&1 &
 RUN_PID=$!
+running() {  # make run has not exited (a zombie waiting for `wait` has)
+  local state
+  state=$(ps -o stat= -p "$RUN_PID" 2>/dev/null) || return 1
+  [[ $state != Z* ]]
+}
 cleanup() {
-  # Ask serve.sh to stop (it stops gunicorn and django-q2 gracefully), then make
-  # sure nothing of the process group is left.
-  pkill -TERM -g "$RUN_PID" -f scripts/serve.sh 2>/dev/null || true
-  for _ in $(seq 1 40); do pgrep -g "$RUN_PID" >/dev/null || break; sleep 0.5; done
-  kill -KILL -- -"$RUN_PID" 2>/dev/null || true
+  # Ctrl-C, as a terminal sends it: SIGINT to make's process group. honcho stops gunicorn and
+  # the django-q2 cluster (each in a process group of its own) and make exits with it.
+  kill -INT -- -"$RUN_PID" 2>/dev/null || true
+  for _ in $(seq 1 30); do running || break; sleep 0.5; done
+  if running; then
+    echo "smoke: make run still running 15 s after Ctrl-C; run log:"; cat "$LOG"
+    kill -KILL -- -"$RUN_PID" 2>/dev/null || true
+    "${PY:-.venv/bin/python}" -m smsmarketing.embedded_db status
+    exit 1
+  fi
   wait "$RUN_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
