@@ -9,7 +9,13 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         # Here, not at the top: the collector's module imports models, which exist only once
         # apps are loaded. Registered once per process (ready() runs once).
+        from django_q.signals import post_spawn
+
         from campaigns.metrics import PipelineCollector
+        from campaigns.services.recovery import recover_on_worker_start
         from smsmarketing.health import DATABASE_METRICS
 
         DATABASE_METRICS.register(PipelineCollector())
+        # A django-q2 worker process starting (a cluster's start, a dead worker's replacement)
+        # resumes the runs a dead worker left at once (docs/OPERATIONS.md, recovery after a crash).
+        post_spawn.connect(recover_on_worker_start, dispatch_uid="campaigns-recover-on-worker-start")
