@@ -270,8 +270,12 @@ Q_CLUSTER = {
     "name": "smsmarketing",
     "orm": "default",
     "workers": env.bounded("Q_WORKERS", 2, minimum=1, maximum=64),
-    "timeout": 600,
-    "retry": 900,
+    # Recovery within a minute (docs/OPERATIONS.md, "Recovery after a crash"): a task runs at
+    # most TASK_TIME_BUDGET (45 s) plus one batch, then re-enqueues itself; timeout only stops a
+    # runaway one. retry > timeout: a live task is never handed to a second cluster, and a dead
+    # worker's task comes back after 75 s (runs come back sooner: a worker's start, every minute).
+    "timeout": 60,
+    "retry": 75,
     "max_attempts": 5,
     "catch_up": False,
     "ack_failures": True,
@@ -290,7 +294,7 @@ SMS_GATEWAY = {
     "OPTIONS": {"fail_ratio": env.bounded("SMS_SIMULATED_FAIL_RATIO", 0.0, minimum=0.0, maximum=1.0)},
 }
 SMS_PIPELINE = {
-    "TASK_TIME_BUDGET": 480,  # seconds per run task before it re-enqueues itself (< Q_CLUSTER timeout)
+    "TASK_TIME_BUDGET": 45,  # seconds per run task before it re-enqueues itself (< Q_CLUSTER timeout)
     "DISPATCH_RATE": env.bounded("SMS_DISPATCH_RATE", 100, minimum=0),  # messages/s per worker; 0 = no limit
     "DISPATCH_BATCH": 100,
     "PLAN_BATCH": env.bounded("SMS_PLAN_BATCH", 5000, minimum=1),  # recipients per planning transaction

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.conf import settings
 
 DEFAULTS = {
-    "TASK_TIME_BUDGET": 480,  # seconds a run task works before re-enqueueing itself (< Q timeout)
+    "TASK_TIME_BUDGET": 45,  # seconds a run task works before re-enqueueing itself (< Q timeout, 60)
     "DISPATCH_RATE": 100,  # messages per second handed to the gateway, per worker (0: unbounded)
     "DISPATCH_BATCH": 100,  # messages per gateway call
     "MAX_ATTEMPTS": 5,  # gateway tries before a retryable failure becomes final

@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule
@@ -127,6 +128,10 @@ def recover_on_worker_start(sender: object = None, **kwargs: object) -> None:
     a worker reincarnated after it died), so runs a dead worker held are resumed now, not at the
     next minute. Never raises: an error here would kill the worker before its first task (and
     the guard would start it again, in a loop); the minute schedule retries."""
+    if settings.Q_CLUSTER.get("sync"):
+        # Tasks run inline (the tests): django-q2 calls its worker function for every task,
+        # and a recovery there would run inside whatever enqueued it (and recurse).
+        return
     try:
         pipeline_recover()
     except DatabaseError:

@@ -44,6 +44,7 @@ from campaigns.services.campaigns import (
 )
 from campaigns.services.delivery import delivery_settle
 from campaigns.services.frequency import in_quiet_hours, next_send_window
+from campaigns.services.leases import RUN_LEASE, task_lease
 from campaigns.services.pipeline import pipeline_setting
 from campaigns.services.planning import run_plan
 from campaigns.sqlarrays import sql_int_array
@@ -75,8 +76,21 @@ def run_execute(*, run_id: int, now: datetime | None = None) -> str:
 
     Outcomes: ``finished``, ``requeued`` (budget spent, task enqueued again),
     ``deferred`` (quiet hours or retry back-off: a ONCE schedule resumes it),
-    ``skipped`` (cancelled, stopped, already finished).
+    ``skipped`` (cancelled, stopped, already finished), ``busy`` (another worker holds the run).
     """
+    # Race: two copies of the run's task (a recovery re-enqueue, django-q2's redelivery); the
+    # lease lets one work and the other return at once, so copies never pile up as chains.
+    with task_lease(kind=RUN_LEASE, object_id=run_id) as held:
+        if not held:
+            return "busy"
+        outcome = _run_advance(run_id=run_id, now=now)
+    if outcome == "requeued":
+        # After the release: the next task must find the lease free, or it would return busy.
+        _requeue(run_id)
+    return outcome
+
+
+def _run_advance(*, run_id: int, now: datetime | None) -> str:
     started = time.monotonic()
     budget = pipeline_setting("TASK_TIME_BUDGET")
     status = _run_start(run_id=run_id, now=now or timezone.now())
@@ -90,7 +104,6 @@ def run_execute(*, run_id: int, now: datetime | None = None) -> str:
             for _ in range(pipeline_setting("PLAN_WORKERS") - 1):
                 async_task(PLAN_TASK, run_id)
         if not run_plan(run_id=run_id, time_budget=budget):
-            _requeue(run_id)
             return "requeued"
     now = timezone.now()
     if in_quiet_hours(now):
@@ -105,27 +118,9 @@ def run_execute(*, run_id: int, now: datetime | None = None) -> str:
         if result.retry_at is not None:
             _defer(run_id, result.retry_at)
             return "deferred"
-        _requeue(run_id)
         return "requeued"
     _run_finish(run_id=run_id)
     return "finished"
-
-
-def runs_resume_unfinished() -> int:
-    """Enqueue the run task of every run still planning or dispatching; returns how many.
-
-    A worker killed mid-run leaves its run in one of these states; django-q2 re-delivers
-    the task after ``retry`` seconds, and this sweep is the safety net when it gave up.
-    Running a run twice is safe (the run row lock, SKIP LOCKED claims), so no lease is kept.
-    """
-    ids = list(
-        CampaignRun.objects.filter(
-            status__in=[CampaignRun.Status.PLANNING, CampaignRun.Status.DISPATCHING]
-        ).values_list("pk", flat=True)
-    )
-    for run_id in ids:
-        async_task(RUN_TASK, run_id)
-    return len(ids)
 
 
 def _run_start(*, run_id: int, now: datetime) -> str:
