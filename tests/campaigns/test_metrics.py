@@ -104,12 +104,15 @@ def test_it_counts_the_last_minute_of_a_small_campaign_stage_by_stage(
 
 
 def test_it_shows_how_long_reports_are_missing_and_the_accounts_still_holding_parts_after_72_hours(
-    ready_shop, alice, client, gateway_options, django_capture_on_commit_callbacks
+    ready_shop, alice, client, gateway_options, pipeline_settings, django_capture_on_commit_callbacks
 ):
     gateway_options(report=False)  # the gateway accepts and never reports
+    pipeline_settings.SMS_PIPELINE = {**pipeline_settings.SMS_PIPELINE, "PLAN_BATCH": 7}
     sent_at = MORNING + timedelta(minutes=30)
     campaign = send_now(ready_shop, alice, django_capture_on_commit_callbacks, at=sent_at)
     assert Message.objects.filter(campaign=campaign, status="accepted").count() == 20
+    reservations = Reservation.objects.filter(account__shop=ready_shop)
+    assert reservations.count() == 3  # batches of 7: three reservations of one account
 
     with time_machine.travel(sent_at + timedelta(minutes=10), tick=False):
         figures = scrape(client)
@@ -119,7 +122,7 @@ def test_it_shows_how_long_reports_are_missing_and_the_accounts_still_holding_pa
 
     # Past 72 hours, before the hourly sweep: the account still holds the parts. (The ledger
     # dates a reservation with PostgreSQL's clock, which the frozen clock does not move.)
-    reserved_at = Reservation.objects.get(account__shop=ready_shop).created_at
+    reserved_at = reservations.aggregate(last=Max("created_at"))["last"]
     late = max(sent_at, reserved_at) + FINAL_REPORT_DEADLINE + timedelta(minutes=5)
     with time_machine.travel(reserved_at + FINAL_REPORT_DEADLINE - timedelta(minutes=1), tick=False):
         assert one(scrape(client), "sms_accounts_with_old_reservations") == 0
@@ -130,7 +133,7 @@ def test_it_shows_how_long_reports_are_missing_and_the_accounts_still_holding_pa
         assert missing == (late - sent_at).total_seconds()
         assert expire_stale_messages() == 20  # the sweep releases them
         figures = scrape(client)
-    assert not Reservation.objects.filter(account__shop=ready_shop, charged=0, released=0).exists()
+    assert not reservations.filter(charged=0, released=0).exists()
     assert one(figures, "sms_accounts_with_old_reservations") == 0
     assert one(figures, "sms_delivery_report_oldest_missing_age_seconds") == 0
     assert last_minute(figures)["expired"] == 20
