@@ -19,14 +19,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt package.json package-l
 install: $(VENV)/.installed
 
 # The Procfile's processes (gunicorn, the django-q2 cluster) under honcho, in the foreground:
-# Ctrl-C stops them all (docs/OPERATIONS.md, "Start and stop").
+# Ctrl-C stops them all (docs/OPERATIONS.md, "Start and stop"). --no-prefix: each line keeps its
+# own ISO-8601 time and logger name, and gets no second time of honcho's.
 run: install
 	$(PY) -m smsmarketing.embedded_db
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo
 	@echo "Serving on http://127.0.0.1:$(PORT)/  (admin: http://127.0.0.1:$(PORT)/admin/)"
-	SMS_DEMO=$${SMS_DEMO:-1} PORT=$(PORT) PATH="$(abspath $(VENV))/bin:$$PATH" exec $(VENV)/bin/honcho start
+	SMS_DEMO=$${SMS_DEMO:-1} PORT=$(PORT) PATH="$(abspath $(VENV))/bin:$$PATH" exec $(VENV)/bin/honcho start --no-prefix
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -9,12 +9,12 @@ the main process while its handler runs gives ``AttributeError: 'NoneType' objec
 attribute 'set'`` (django_q/cluster.py, ``Cluster.stop``).
 
 So COMMAND runs here in a process group of its own. The first SIGTERM or SIGINT this process
-receives is passed on once, to COMMAND's main process alone (later ones are ignored); the cluster
-then stops its sentinel, workers, pusher and monitor in order. Whatever is left of COMMAND's
-process group when COMMAND exits, or ``STOP_TIMEOUT`` seconds after the signal, is killed
-(SIGKILL): a worker in the middle of a long task, or a cluster that caught the signal at a bad
-moment. Production needs no wrapper: systemd with ``KillMode=mixed`` (or supervisord with
-``stopasgroup=false``, ``killasgroup=true``) does the same (docs/OPERATIONS.md).
+receives is passed on once, as SIGTERM, to COMMAND's main process alone (later ones are
+ignored); the cluster then stops its sentinel, workers, pusher and monitor in order. Whatever is
+left of COMMAND's process group when COMMAND exits, or ``STOP_TIMEOUT`` seconds after the
+signal, is killed (SIGKILL): a worker in the middle of a long task, or a cluster that caught the
+signal at a bad moment. Production needs no wrapper: systemd with ``KillMode=mixed`` (or
+supervisord with ``stopasgroup=false``, ``killasgroup=true``) does the same (docs/OPERATIONS.md).
 """
 
 from __future__ import annotations
@@ -64,7 +64,9 @@ def run(command: list[str]) -> int:
             return  # passed on once already
         deadline = threading.Timer(STOP_TIMEOUT, overstayed, (command, child.pid))
         deadline.start()
-        child.send_signal(signum)
+        # SIGTERM whichever signal came: the cluster stops the same way on both, and a cluster
+        # still importing Django dies quietly on it (SIGINT would print a KeyboardInterrupt).
+        child.send_signal(signal.SIGTERM)
 
     # Installed before the child starts, so that no stop signal can end this process and orphan it.
     signal.signal(signal.SIGTERM, forward)
