@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -84,8 +85,12 @@ def test_it_lets_only_allowed_networks_or_the_token_scrape_metrics(
 
 
 @contextmanager
-def gunicorn(database_url: str) -> Iterator[str]:
-    """gunicorn with the production settings and HTTPS on, on a free port; yields its URL."""
+def gunicorn(
+    database_url: str, *, workers: int = 1, tmpdir: Path | None = None, log: list[str] | None = None
+) -> Iterator[str]:
+    """gunicorn with the production settings, gunicorn.conf.py and HTTPS on, on a free port;
+    yields its URL. ``tmpdir``: its temporary folder (TMPDIR), where the metrics folder goes;
+    ``log``: a list that gets its log lines, with one ``served <pid> <path>`` line per request."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "smsmarketing.settings",
@@ -93,19 +98,26 @@ def gunicorn(database_url: str) -> Iterator[str]:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "HTTPS": "1",
         "ALLOWED_HOSTS": "127.0.0.1",
+        **({"TMPDIR": str(tmpdir)} if tmpdir else {}),
     }
+    command = ["gunicorn", "--bind", "127.0.0.1:0", "--workers", str(workers), "--timeout", "60"]
+    command += ["--access-logfile", "-", "--access-logformat", "served %(p)s %(U)s"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "smsmarketing.wsgi:application", "--bind", "127.0.0.1:0",
-         "--workers", "1", "--timeout", "60"],
-        cwd=ROOT,
+        [sys.executable, "-m", *command],
+        cwd=ROOT,  # gunicorn reads gunicorn.conf.py from here
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(process.stderr.readline, "")), daemon=True)
+    lines = log if log is not None else []
+
+    def read() -> None:
+        for line in process.stderr:
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
         deadline = time.monotonic() + START_DEADLINE
@@ -161,3 +173,34 @@ def test_it_is_ready_on_the_test_database_over_plain_http_while_https_is_require
         # The exemption is only theirs: the login page redirects to https.
         login = http.get("/accounts/login/")
         assert login.status_code == 301 and login.headers["Location"].startswith("https://")
+
+
+def test_it_adds_up_the_request_metrics_of_every_gunicorn_worker(db, tmp_path):
+    log: list[str] = []
+    with gunicorn(the_test_database_url(), workers=2, tmpdir=tmp_path, log=log) as url:
+        # Rounds of concurrent requests until both workers have served some (the access log
+        # names the worker's pid), so that no single worker's counters hold them all.
+        sent, deadline = 0, time.monotonic() + START_DEADLINE
+        with ThreadPoolExecutor(8) as pool:
+            while len(served_by(log)) < 2:
+                assert time.monotonic() < deadline, "one worker served every request:\n" + "".join(log)
+                answers = list(pool.map(lambda _: httpx.get(f"{url}/healthz", timeout=60), range(8)))
+                assert {answer.status_code for answer in answers} == {200}
+                sent += len(answers)
+        (folder,) = tmp_path.glob("smsmarketing-prometheus-*")
+        for _ in range(4):  # whichever worker answers the scrape, it reports both workers' sum
+            scraped = httpx.get(f"{url}/metrics", timeout=60)
+            healthz = [
+                sample.value
+                for family in text_string_to_metric_families(scraped.text)
+                for sample in family.samples
+                if sample.name == "django_http_requests_total_by_view_transport_method_total"
+                and sample.labels["view"] == "healthz"
+            ]
+            assert healthz == [sent]
+    assert not folder.exists()  # removed when gunicorn stopped
+
+
+def served_by(log: list[str]) -> set[str]:
+    return {match.group(1) for line in list(log) if (match := re.search(r"served <(\d+)> /healthz", line))}
+
