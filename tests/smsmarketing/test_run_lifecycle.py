@@ -13,6 +13,7 @@ import signal
 import time
 
 import pytest
+from django.utils import timezone
 from django_q.models import OrmQ, Task
 from django_q.tasks import async_task, result
 
@@ -113,6 +114,27 @@ def test_it_stops_everything_on_sigterm_to_honcho(start_run, delay):
 
     assert_stopped_cleanly(run)
     assert run.popen.returncode == 143  # honcho's code for SIGTERM
+
+
+def test_it_stops_everything_within_10_s_while_a_task_runs(start_run):
+    run = honcho(start_run)
+    run.wait_until_serving()
+    OrmQ.objects.all().delete()
+    async_task("time.sleep", 600, sync=False)  # a task far longer than any stop may take
+    deadline = time.monotonic() + 60
+    # The cluster has taken it when the broker moved the row's lock into the future.
+    while not OrmQ.objects.filter(lock__gt=timezone.now()).exists():
+        assert time.monotonic() < deadline, f"the cluster took no task:\n{run.output()}"
+        run.watch(0.2)
+    run.watch(1)  # a worker is in the task
+
+    run.signal_group(signal.SIGINT)
+
+    took = run.wait_until_all_gone(seconds=STOP_WITHIN)
+    # The cluster waits for its busy worker; killmode_mixed ends it after STOP_TIMEOUT (4 s).
+    assert "killing its process group (SIGKILL)" in run.output()
+    assert "Traceback" not in run.output()
+    assert took < STOP_WITHIN
 
 
 def test_it_stops_make_run_on_ctrl_c(start_run, tmp_path):
