@@ -43,6 +43,8 @@ class Shop(models.Model):
         Category, on_delete=models.PROTECT, related_name="shops", verbose_name=_("主营类目")
     )
     active = models.BooleanField(_("营业中"), default=True)
+    # Where the shop's short links lead (its home page on the platform); see campaigns.models.links.
+    landing_url = models.URLField(_("店铺落地页"), max_length=500, blank=True, default="")
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
     class Meta:

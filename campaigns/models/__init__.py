@@ -5,6 +5,8 @@
 - ``frequency``: frequency rules, promotion periods, counters, opt-outs
 - ``gateway``: inbound messages (MO) received through Kannel
 - ``imports``: customer imports (the job, the uploaded file's chunks, the checked rows)
+- ``links``: clicks of short links, link previewers, allowed landing domains
+- ``orders``: the shops' orders and their attribution to messages
 Each module's models are imported here so Django finds them.
 """
 
@@ -22,9 +24,13 @@ from campaigns.models.frequency import (  # noqa: F401
 )
 from campaigns.models.gateway import InboundMessage  # noqa: F401
 from campaigns.models.imports import CustomerImport, CustomerImportChunk, CustomerImportRow  # noqa: F401
+from campaigns.models.links import Click, LandingDomain, LinkPreviewerAgent  # noqa: F401
+from campaigns.models.orders import Order  # noqa: F401
 from campaigns.models.sending import (  # noqa: F401
+    AbMetric,
     Campaign,
     CampaignRun,
+    CampaignVariant,
     DeliveryReport,
     Message,
     PlanBatch,

@@ -117,6 +117,8 @@ class Coupon(models.Model):
     valid_until = models.DateTimeField(_("有效期结束"))
     total_count = models.PositiveIntegerField(_("发放总量"))
     issued_count = models.PositiveIntegerField(_("已发放"), default=0)
+    # Where the coupon's short link leads (a page on an allowed landing domain); empty: the shop's.
+    landing_url = models.URLField(_("落地页链接"), max_length=500, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

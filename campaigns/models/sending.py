@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Greatest
 from django.utils.translation import gettext_lazy as _
@@ -11,6 +12,11 @@ from django_fsm import FSMField, transition
 
 from campaigns.models.audience import Coupon, Customer, Segment
 from smsmarketing.models import Shop
+
+
+class AbMetric(models.TextChoices):
+    CLICKS = "clicks", _("独立点击率")
+    ORDERS = "orders", _("归因下单率")
 
 
 class Campaign(models.Model):
@@ -63,6 +69,24 @@ class Campaign(models.Model):
     )
     days_since_purchase = models.PositiveIntegerField(_("距上次购买天数"), null=True, blank=True)
     scheduled_at = models.DateTimeField(_("计划发送时间"), null=True, blank=True)
+    # Holdout (对照组): this share of the audience, drawn at planning reproducibly from ``seed``,
+    # gets a ``holdout`` message row and nothing else (no send, no reservation, no cap count);
+    # their orders measure what would have happened without the SMS.
+    holdout_percent = models.PositiveSmallIntegerField(
+        _("对照组比例(%)"), default=0, validators=[MinValueValidator(0), MaxValueValidator(50)]
+    )
+    seed = models.BigIntegerField(_("随机种子"), default=0, editable=False)
+    # A/B test (with 2–5 ``variants``): ``ab_test_percent`` of the audience gets the variants,
+    # split evenly, for ``ab_test_hours``; then the winner by ``ab_metric`` goes to the rest.
+    ab_test_percent = models.PositiveSmallIntegerField(
+        _("测试人群比例(%)"), default=20, validators=[MinValueValidator(2), MaxValueValidator(100)]
+    )
+    ab_test_hours = models.PositiveSmallIntegerField(
+        _("测试时长(小时)"), default=4, validators=[MinValueValidator(1), MaxValueValidator(168)]
+    )
+    ab_metric = models.CharField(
+        _("胜出指标"), max_length=16, choices=AbMetric.choices, default=AbMetric.CLICKS
+    )
     q_schedule_id = models.IntegerField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -79,6 +103,9 @@ class Campaign(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(kind="coupon") | models.Q(coupon__isnull=False),
                 name="campaign_coupon_has_coupon",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(holdout_percent__lte=50), name="campaign_holdout_at_most_half"
             ),
         ]
 
@@ -111,6 +138,44 @@ class Campaign(models.Model):
         return self.status in {self.Status.DRAFT, self.Status.SCHEDULED}
 
 
+class CampaignVariant(models.Model):
+    """One text of an A/B test (A, B, … up to E): its own text or approved template, reviewed
+    by the same rules as a single text. ``won_at`` marks the winner, which the rest of the
+    audience then receives (picked by the metric when the test ends, or by the merchant)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="variants")
+    name = models.CharField(_("版本"), max_length=8)  # "A", "B", …
+    position = models.PositiveSmallIntegerField(default=0)
+    text = models.TextField(_("短信内容"), blank=True, default="")
+    template = models.ForeignKey(
+        "reviews.MessageTemplate",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("短信模板"),
+    )
+    won_at = models.DateTimeField(_("胜出时间"), null=True, blank=True)
+    won_by = models.CharField(_("胜出方式"), max_length=16, blank=True, default="")  # "metric" | "merchant"
+
+    class Meta:
+        verbose_name = _("测试版本")
+        verbose_name_plural = _("测试版本")
+        ordering = ["campaign", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "name"], name="campaignvariant_name_unique"),
+            # Race: the test's end and the merchant's pick at once; one winner per campaign.
+            models.UniqueConstraint(
+                fields=["campaign"],
+                condition=models.Q(won_at__isnull=False),
+                name="campaignvariant_one_winner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}:{self.name}"
+
+
 class CampaignRun(models.Model):
     """One execution of a campaign: its planning progress lives here.
 
@@ -126,6 +191,13 @@ class CampaignRun(models.Model):
         AUDIENCE = "audience", _("正式发送")
         TEST = "test", _("测试短信")
 
+    class Phase(models.TextChoices):
+        """An A/B campaign's runs: the test (variants to the test share), then the winner's."""
+
+        SINGLE = "", _("单一版本")
+        AB_TEST = "ab_test", _("A/B 测试")
+        AB_WINNER = "ab_winner", _("胜出版本")
+
     class Status(models.TextChoices):
         PENDING = "pending", _("等待中")
         PLANNING = "planning", _("计划中")
@@ -137,6 +209,9 @@ class CampaignRun(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.AUDIENCE)
     run_date = models.DateField(_("执行日期"), null=True, blank=True)
     test_phone = models.CharField(max_length=11, blank=True, default="")
+    phase = models.CharField(
+        _("阶段"), max_length=16, choices=Phase.choices, default=Phase.SINGLE, blank=True
+    )
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.PENDING)
     # The signature the run's messages went out with, written by dispatch (one value per run,
     # never per message): the campaign's page shows it after the shop's signature changed.
@@ -216,6 +291,8 @@ class Message(models.Model):
         FAILED = "failed", _("发送失败")
         EXPIRED = "expired", _("无回执")
         DROPPED = "dropped", _("发送前取消")
+        # In the campaign's holdout group: never sent, reserved, charged or counted toward caps.
+        HOLDOUT = "holdout", _("对照组(不发送)")
 
     FINAL = (Status.DELIVERED, Status.FAILED, Status.EXPIRED, Status.DROPPED)
     RELEASED_ON = (Status.FAILED, Status.EXPIRED, Status.DROPPED)
@@ -251,6 +328,15 @@ class Message(models.Model):
     batch = models.PositiveIntegerField(default=0)  # the reservation "campaign:<c>:run:<r>:batch:<n>"
     settlement = models.CharField(max_length=16, choices=Settlement.choices, default=Settlement.NONE)
     link_code = models.CharField(max_length=16, null=True, blank=True, unique=True)
+    # The A/B variant this recipient got (null: a campaign without variants).
+    variant = models.ForeignKey(
+        CampaignVariant,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     counted_at = models.DateTimeField(null=True, blank=True)  # when the frequency service counted it
