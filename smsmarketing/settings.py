@@ -312,6 +312,15 @@ if not SMS_SHORT_LINK_BASE.startswith(("https://", "http://")):
 # A demo set-up (make run): with the simulated or console gateway, where no SMS leaves the
 # machine, the portal shows a test phone's verification code on the page. Never in production.
 SMS_DEMO = env.bool("SMS_DEMO", default=DEBUG)
+# Last-touch attribution of orders (campaigns.services.attribution, docs/RESULTS.md): an order
+# goes to the shop's message to its phone with the latest human click within the click window,
+# or delivery within the delivery window, before the order. Shown on the campaign's results.
+SMS_ATTRIBUTION_CLICK_WINDOW = timedelta(
+    days=env.bounded("SMS_ATTRIBUTION_CLICK_DAYS", 5, minimum=1, maximum=30)
+)
+SMS_ATTRIBUTION_DELIVERY_WINDOW = timedelta(
+    hours=env.bounded("SMS_ATTRIBUTION_DELIVERY_HOURS", 24, minimum=1, maximum=720)
+)
 
 # Kannel (campaigns.gateways.kannel, SMS_GATEWAY_BACKEND=campaigns.gateways.kannel.KannelGateway):
 # its sendsms interface, the URL Kannel calls back for delivery reports and replies, and the
