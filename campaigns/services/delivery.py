@@ -170,13 +170,13 @@ def _settle_batch(*, limit: int) -> int:
             rows = cursor.fetchall()
         if not rows:
             return 0
-        groups: dict[tuple[str, str], list] = defaultdict(list)
+        groups: dict[tuple[int, str, str], list] = defaultdict(list)
         released = []
         for row in rows:
             message_id, campaign_id, run_id, batch, parts, status, shop_id, phone, counted_at = row
             outcome = "charge" if status == Message.Status.DELIVERED else "release"
             groups[
-                (reservation_reference(campaign_id=campaign_id, run_id=run_id, batch=batch), outcome)
+                (shop_id, reservation_reference(campaign_id=campaign_id, run_id=run_id, batch=batch), outcome)
             ].append((message_id, parts))
             if outcome == "release" and counted_at is not None:
                 released.append(
@@ -187,7 +187,12 @@ def _settle_batch(*, limit: int) -> int:
                         accepted_at=counted_at,
                     )
                 )
-        for (reference, outcome), items in sorted(groups.items()):
+        # Race: planners lock the frequency counters, then their shop's account (planning's
+        # _commit); settling in the other order deadlocked against them (the chaos soak, two
+        # shops at once). So the counters first, then the accounts in shop order.
+        if released:
+            frequency_release_many(released)
+        for (_shop, reference, outcome), items in sorted(groups.items()):
             parts = sum(p for _, p in items)
             if not parts:
                 continue
@@ -195,8 +200,6 @@ def _settle_batch(*, limit: int) -> int:
             key = f"settle:{outcome}:{reference}:{hashlib.sha1(ids.encode()).hexdigest()[:16]}"
             settle = account_charge if outcome == "charge" else account_release
             settle(reference=reference, parts=parts, key=key)
-        if released:
-            frequency_release_many(released)
         charged = [r[0] for r in rows if r[5] == Message.Status.DELIVERED]
         Message.objects.filter(pk__in=charged).update(settlement=Message.Settlement.CHARGED)
         Message.objects.filter(pk__in=[r[0] for r in rows if r[0] not in set(charged)]).update(
