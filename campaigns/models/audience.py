@@ -49,13 +49,22 @@ class Purchase(models.Model):
     product = models.CharField(_("商品"), max_length=128)
     purchased_at = models.DateTimeField(_("购买时间"))
     amount = models.DecimalField(_("金额"), max_digits=12, decimal_places=2, default=0)
+    # The order this purchase is (campaigns.services.orders): an order upserts exactly one
+    # purchase, so orders feed the customer's summary, segments and repurchase reminders. Null:
+    # a purchase imported with the customers (CSV).
+    order = models.OneToOneField(
+        "campaigns.Order", on_delete=models.CASCADE, null=True, blank=True, related_name="purchase"
+    )
 
     class Meta:
         verbose_name = _("购买记录")
         verbose_name_plural = _("购买记录")
         constraints = [
+            # An imported row again is a duplicate; two orders may share a product and a time.
             models.UniqueConstraint(
-                fields=["customer", "product", "purchased_at"], name="purchase_unique_row"
+                fields=["customer", "product", "purchased_at"],
+                condition=models.Q(order__isnull=True),
+                name="purchase_unique_row",
             ),
         ]
         indexes = [

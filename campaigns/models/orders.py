@@ -26,6 +26,9 @@ class Order(models.Model):
     amount = models.DecimalField(_("金额(元)"), max_digits=12, decimal_places=2)
     placed_at = models.DateTimeField(_("下单时间"))
     coupon_code = models.CharField(_("优惠券码"), max_length=64, blank=True, default="")
+    # What was bought, when the merchant says (optional): the order's purchase row carries it, so
+    # repurchase reminders ("bought X N days ago") and segments see orders (docs/RESULTS.md).
+    product = models.CharField(_("商品"), max_length=128, blank=True, default="")
     attributed_message = models.ForeignKey(
         Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
     )

@@ -371,6 +371,14 @@ class Message(models.Model):
             # The metrics' "last minute" (campaigns.metrics._WINDOW_SQL): WHERE GREATEST(created_at,
             # sent_at, final_at) >= %s reads only the rows planned, sent or finalised since then.
             models.Index(Greatest("created_at", "sent_at", "final_at"), name="message_last_change"),
+            # Attribution (campaigns.services.attribution): a shop's deliveries to a phone in the
+            # window before an order: WHERE shop_id = %s AND phone = %s AND status = 'delivered'
+            # AND final_at BETWEEN %s AND %s.
+            models.Index(
+                fields=["shop", "phone", "final_at"],
+                condition=models.Q(status="delivered"),
+                name="message_delivered_touch",
+            ),
         ]
 
     def __str__(self) -> str:
