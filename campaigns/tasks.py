@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
+from django_q.tasks import async_task
 
-from campaigns.services.campaigns import repurchase_run_today
+from campaigns.services.campaigns import RUN_TASK, repurchase_run_today
 from campaigns.services.delivery import delivery_expire_stale, delivery_reports_apply, delivery_settle
 from campaigns.services.frequency import frequency_counters_purge_old
 from campaigns.services.importing import (
@@ -25,8 +27,20 @@ from campaigns.services.sending import run_execute
 
 
 def run_campaign(run_id: int) -> str:
-    """Advance one campaign run (start, plan, dispatch, finish)."""
-    return run_execute(run_id=run_id)
+    """Advance one campaign run (start, plan, dispatch, finish).
+
+    When the task loses its database session mid-run (a terminated session, a failover), the
+    run is handed to a new task at once, not left to the minute's recovery: the task fails (its
+    error is kept), and the new one resumes the run on a fresh connection. If the database is
+    still away, enqueueing fails too, and recovery resumes the run once it is back."""
+    try:
+        return run_execute(run_id=run_id)
+    except (OperationalError, InterfaceError):
+        if connection.is_usable():
+            raise  # a failed statement (a deadlock, a timeout): the minute's recovery retries
+        connection.close()
+        async_task(RUN_TASK, run_id)
+        raise
 
 
 def plan_run_part(run_id: int) -> str:

@@ -14,11 +14,12 @@ import threading
 import time
 from datetime import timedelta
 
+import psycopg
 import pytest
 import time_machine
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
+from django.db import OperationalError, connection
 from django.db.models import Count, Min
 from django.test import TransactionTestCase
 from django.utils import timezone
@@ -31,6 +32,7 @@ from campaigns.services.delivery import delivery_settle
 from campaigns.services.leases import RUN_LEASE, lease_is_free, task_lease
 from campaigns.services.recovery import runs_recover
 from campaigns.services.sending import run_execute
+from campaigns.tasks import run_campaign
 from tests.campaigns.campaign_fixtures import (
     MARKETING_TEXT,
     MORNING,
@@ -236,3 +238,30 @@ def test_it_does_not_enqueue_a_run_whose_task_waits_in_the_queue_or_that_is_defe
         )  # fmt: skip
         assert runs_recover() == 0  # deferred: its schedule resumes it
     assert not Message.objects.filter(run=run).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_hands_the_run_to_a_new_task_when_the_task_loses_its_database_session(ready_shop, alice):
+    run = scheduled_run(shop=ready_shop, user=alice)
+    terminated = []
+
+    def terminate_once(execute, sql, params, many, context):
+        # An operator's pg_terminate_backend (or a failover) just as the first batch is claimed.
+        if not terminated and "claimed AS MATERIALIZED" in sql:
+            terminated.append(connection.connection.info.backend_pid)
+            db = connection.settings_dict
+            with psycopg.connect(
+                host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"],
+                password=db["PASSWORD"] or None, dbname=db["NAME"], autocommit=True,
+            ) as other:  # fmt: skip
+                other.execute("SELECT pg_terminate_backend(%s)", [terminated[0]])
+        return execute(sql, params, many, context)
+
+    with time_machine.travel(MORNING + timedelta(hours=1), tick=True):
+        with connection.execute_wrapper(terminate_once), pytest.raises(OperationalError):
+            run_campaign(run.pk)  # the task fails, its error kept; the new task ran inline (sync)
+    assert terminated
+    run.refresh_from_db()
+    assert run.status == CampaignRun.Status.FINISHED
+    messages = Message.objects.filter(run=run)
+    assert messages.count() == 20 and not messages.filter(status="planned").exists()
