@@ -78,6 +78,24 @@ class CouponForm(forms.Form):
     valid_from = forms.DateTimeField(label=_("有效期开始"), widget=DateTimeLocalInput())
     valid_until = forms.DateTimeField(label=_("有效期结束"), widget=DateTimeLocalInput())
     total_count = forms.IntegerField(label=_("发放总量(张)"), min_value=1)
+    # Checked against the platform's landing domains by the service (campaigns.services.links).
+    landing_url = forms.CharField(
+        label=_("落地页链接"),
+        max_length=500,
+        required=False,
+        help_text=_(
+            "顾客点击短信里的链接后打开的页面，须以 https:// 开头并属于平台允许的域名；留空则打开店铺落地页。"
+        ),
+    )
+
+
+class ShopLandingForm(forms.Form):
+    landing_url = forms.CharField(
+        label=_("店铺落地页"),
+        max_length=500,
+        required=False,
+        help_text=_("须以 https:// 开头并属于平台允许的域名；留空表示不设置。"),
+    )
 
 
 class PlaceholderSelect(forms.Select):

@@ -4,6 +4,7 @@ from campaigns.views import campaigns as campaign_views
 from campaigns.views import coupons as coupon_views
 from campaigns.views import customers as customer_views
 from campaigns.views import editor as editor_views
+from campaigns.views import links as link_views
 from campaigns.views import optouts as optout_views
 from campaigns.views import segments as segment_views
 
@@ -14,6 +15,9 @@ CAMPAIGN = SHOP + "campaigns/<int:campaign_id>/"
 IMPORT = SHOP + "customers/import/<int:import_id>/"
 
 urlpatterns = [
+    # Short links in the messages (public, no login): SMS_SHORT_LINK_BASE + code.
+    path("t/<str:code>", link_views.follow, name="link_follow"),
+    path(SHOP + "links/", link_views.shop_landing, name="links"),
     path(SHOP + "customers/", customer_views.customer_list, name="customers"),
     path(SHOP + "customers/import/", customer_views.customer_import_upload, name="customers_import"),
     path(IMPORT, customer_views.customer_import_job, name="customers_import_job"),

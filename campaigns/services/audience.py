@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.models.audience import Coupon, Segment
 from campaigns.models.sending import Campaign, CampaignRun
+from campaigns.services.links import landing_url_check
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Shop
 from smsmarketing.services import shop_ensure_sms_allowed
@@ -158,8 +159,10 @@ def coupon_create(
     valid_from: datetime,
     valid_until: datetime,
     total_count: int,
+    landing_url: str = "",
 ) -> Coupon:
-    """A coupon for targeted coupon campaigns: amount, threshold (满X), validity, total count."""
+    """A coupon for targeted coupon campaigns: amount, threshold (满X), validity, total count,
+    and where its short links lead (an allowed landing page; "" for the shop's)."""
     shop_ensure_sms_allowed(shop=shop)
     name = (name or "").strip()
     if not name:
@@ -176,6 +179,7 @@ def coupon_create(
         raise AudienceInvalid(_("优惠券有效期不能超过 {days} 天。").format(days=MAX_COUPON_VALIDITY_DAYS))
     if not total_count or not 1 <= total_count <= MAX_COUPON_COUNT:
         raise AudienceInvalid(_("发放总量须在 1 到 {max} 之间。").format(max=MAX_COUPON_COUNT))
+    landing_url = landing_url_check(url=landing_url)
     return Coupon.objects.create(
         shop=shop,
         name=name,
@@ -184,4 +188,5 @@ def coupon_create(
         valid_from=valid_from,
         valid_until=valid_until,
         total_count=total_count,
+        landing_url=landing_url,
     )

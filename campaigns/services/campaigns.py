@@ -51,8 +51,9 @@ CATEGORY_RESTRICTED = "CATEGORY-RESTRICTED"
 TEMPLATE_NOT_APPROVED = "TEMPLATE-NOT-APPROVED"
 RUN_TASK = "campaigns.tasks.run_campaign"
 REPURCHASE_TASK = "campaigns.tasks.repurchase_daily"
-# A dry run / preview fills the per-recipient coupon link with a code of this shape.
-PREVIEW_LINK_CODE = "AbCdEf12"
+# A dry run / preview fills the per-message short link with a code of this shape (as long as a
+# real code, so the parts counted are the real message's).
+PREVIEW_LINK_CODE = "AbCdEf1234"
 DRY_RUN_BATCH = 2000
 FREQ_PREFIX = "FREQ-"  # the reason ids of the frequency caps
 # How far ahead a send may be scheduled: a date in 2999 is a typo.
@@ -113,7 +114,10 @@ def campaign_values(*, campaign: Campaign, name: str, link_code: str | None) -> 
     customer's) is kept for a future variable and unused by the seeded ones.
     """
     shop = campaign.shop
-    values = {"shop_name": shop.name[:20], "shop_link": short_link(f"s{shop.pk:x}")}
+    # Every link of a message is that message's own code (campaigns.services.links): it leads
+    # to the coupon's landing page, else the shop's.
+    link = short_link(link_code or PREVIEW_LINK_CODE)
+    values = {"shop_name": shop.name[:20], "shop_link": link}
     coupon = campaign.coupon
     if coupon is not None:
         values.update(
@@ -124,7 +128,7 @@ def campaign_values(*, campaign: Campaign, name: str, link_code: str | None) -> 
                 else _("无门槛")
             ),
             coupon_expiry=timezone.localtime(coupon.valid_until).strftime("%m月%d日%H:%M"),
-            coupon_link=short_link(link_code or PREVIEW_LINK_CODE),
+            coupon_link=link,
         )
     if campaign.products:
         values["product_name"] = campaign.products[0][:20]

@@ -31,7 +31,6 @@ unlocked, and the next planner takes it (``SKIP LOCKED``), so nothing is planned
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,8 +44,9 @@ from campaigns.models.audience import Coupon
 from campaigns.models.frequency import MessageClass
 from campaigns.models.sending import Campaign, CampaignRun, Message, PlanBatch, reservation_reference
 from campaigns.selectors import Recipient, run_recipients_after, run_recipients_last_key
-from campaigns.services.campaigns import message_for, shop_sms_state
+from campaigns.services.campaigns import campaign_source_text, message_for, shop_sms_state, short_link
 from campaigns.services.frequency import frequency_decide
+from campaigns.services.links import LINK_CODE_LENGTH, link_code_new, text_has_link
 from campaigns.services.pipeline import pipeline_setting
 from campaigns.sqlarrays import sql_int_array, sql_text_array
 from smsmarketing.db import commit_without_flush
@@ -57,6 +57,9 @@ from smsmarketing.services import account_reserve
 INSUFFICIENT_BALANCE = "INSUFFICIENT-BALANCE"
 ACCOUNT_INACTIVE = AccountNotActive.rule
 COUPON_EXHAUSTED = "COUPON-EXHAUSTED"
+# Rendered in place of a message's link code when one body serves a whole batch, then replaced
+# by each row's own code: as long as a code, so the parts counted are the real message's.
+LINK_CODE_PLACEHOLDER = "\u2063" * LINK_CODE_LENGTH
 
 
 
@@ -249,12 +252,12 @@ def _fit_whole_batch(
     """Fast path (performance, docs/PERFORMANCE.md): when the balance covers the whole batch even
     if every recipient is allowed, the dry frequency decision that only sizes the batch to the
     balance is skipped and the counting decision in ``_commit`` alone decides (same decisions,
-    one frequency round trip instead of two). Not for coupons: their links are drawn only for
-    allowed recipients. Returns (None, [], "") when the slow path must size the batch."""
+    one frequency round trip instead of two). Not for coupons: their stock must size the batch.
+    Returns (None, [], "") when the slow path must size the batch."""
     if campaign.coupon_id:
         return None, [], ""
     everyone = list(rows.values())
-    _render(campaign=campaign, rows=everyone, signature=signature, link_codes=False)
+    _render(campaign=campaign, rows=everyone, signature=signature, link_codes=_has_link(campaign))
     fitting, reason = _fit(campaign=campaign, candidates=everyone)
     if len(fitting) < len(everyone):
         for row in everyone:
@@ -280,26 +283,35 @@ def _dry_candidates(*, campaign: Campaign, rows: dict[str, Row], signature: str 
             candidates.append(row)
         else:
             row.reason = decision.reason or ""
-    _render(campaign=campaign, rows=candidates, signature=signature, link_codes=bool(campaign.coupon_id))
+    _render(campaign=campaign, rows=candidates, signature=signature, link_codes=_has_link(campaign))
     return candidates
 
 
-def _render(*, campaign: Campaign, rows: list[Row], signature: str | None, link_codes: bool) -> None:
-    """Fill each row's body and parts (and draw its coupon link code when ``link_codes``).
+def _has_link(campaign: Campaign) -> bool:
+    """Whether the campaign's messages carry a short link, each message then its own code."""
+    return text_has_link(campaign_source_text(campaign=campaign))
 
-    Performance: when the body does not depend on the recipient (no coupon link; rendering
-    for two different recipients gives the same text), it is rendered once for the batch."""
+
+def _render(*, campaign: Campaign, rows: list[Row], signature: str | None, link_codes: bool) -> None:
+    """Fill each row's body and parts (and draw its own short-link code when ``link_codes``).
+
+    Performance: when the body does not depend on the recipient (rendering for two different
+    recipients gives the same text), it is rendered once for the batch, with a placeholder
+    for the link that each row's code then replaces."""
     if not rows:
         return
-    if not link_codes:
-        first, other = rows[0].recipient, Recipient(key=0, customer_id=None, phone="", name="\u2063")
-        body, parts = message_for(campaign=campaign, recipient=first, signature=signature, link_code=None)
-        if message_for(campaign=campaign, recipient=other, signature=signature, link_code=None)[0] == body:
-            for row in rows:
-                row.body, row.parts = body, parts
-            return
+    placeholder = LINK_CODE_PLACEHOLDER if link_codes else None
+    first, other = rows[0].recipient, Recipient(key=0, customer_id=None, phone="", name="\u2063")
+    body, parts = message_for(campaign=campaign, recipient=first, signature=signature, link_code=placeholder)
+    if message_for(campaign=campaign, recipient=other, signature=signature, link_code=placeholder)[0] == body:
+        link = short_link(LINK_CODE_PLACEHOLDER)
+        for row in rows:
+            row.link_code = link_code_new() if link_codes else None
+            row.body = body.replace(link, short_link(row.link_code)) if link_codes else body
+            row.parts = parts
+        return
     for row in rows:
-        row.link_code = _link_code() if link_codes else None
+        row.link_code = link_code_new() if link_codes else None
         row.body, row.parts = message_for(
             campaign=campaign, recipient=row.recipient, signature=signature, link_code=row.link_code
         )
@@ -363,10 +375,6 @@ def _fit(*, campaign: Campaign, candidates: list[Row]) -> tuple[list[Row], str]:
         budget -= row.parts
         fitting.append(row)
     return fitting, reason
-
-
-def _link_code() -> str:
-    return secrets.token_urlsafe(8)[:10]
 
 
 def _insert(*, run: CampaignRun, rows: list[Row], batch: int, now: datetime) -> None:

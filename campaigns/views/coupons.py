@@ -10,6 +10,7 @@ from django.utils import timezone
 from campaigns.forms import CouponForm
 from campaigns.models import Coupon
 from campaigns.services.audience import coupon_create
+from campaigns.services.links import LandingUrlRefused
 from smsmarketing.errors import SmsError
 from smsmarketing.portal import render_portal, shop_view
 
@@ -21,6 +22,8 @@ def coupon_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             coupon_create(shop=shop, user=request.user, **form.cleaned_data)
+        except LandingUrlRefused as exc:
+            form.add_error("landing_url", exc.message)
         except SmsError as exc:
             form.add_error(None, exc.message)
         else:

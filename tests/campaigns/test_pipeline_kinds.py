@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import time_machine
+from django.conf import settings
 from django.db.models import Sum
 from django_q.models import Schedule
 from django_q.scheduler import scheduler
@@ -77,7 +78,7 @@ def test_it_sends_a_coupon_campaign_with_one_short_link_per_recipient_until_stoc
     codes = set(sent.values_list("link_code", flat=True))
     assert len(codes) == 8 and None not in codes
     for message in sent:
-        assert f"https://3.cn/{message.link_code}" in message.text
+        assert f"{settings.SMS_SHORT_LINK_BASE}{message.link_code}" in message.text
         assert "20元" in message.text and "满199元可用" in message.text and "${" not in message.text
     delivered = assert_settled(campaign, 1000)
     assert SmsAccount.objects.get(shop=ready_shop).balance == 1000 - delivered

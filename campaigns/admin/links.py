@@ -1,0 +1,58 @@
+"""Admin of the short links' policy (landing domains, previewer agents) and the clicks (read only)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.admin.readonly import ReadOnlyAdmin
+from campaigns.models.links import Click, LandingDomain, LinkPreviewerAgent
+from campaigns.services.links import link_policy_forget
+
+
+class PolicyAdmin(admin.ModelAdmin):
+    """Each web process re-reads the policy within a minute (campaigns.services.links.POLICY_SECONDS);
+    the process that saved the change drops its copy at once."""
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        link_policy_forget()
+
+    def delete_model(self, request, obj) -> None:
+        super().delete_model(request, obj)
+        link_policy_forget()
+
+    def delete_queryset(self, request, queryset) -> None:
+        super().delete_queryset(request, queryset)
+        link_policy_forget()
+
+
+@admin.register(LandingDomain)
+class LandingDomainAdmin(PolicyAdmin):
+    list_display = ["domain", "subdomains", "note"]
+    search_fields = ["domain", "note"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        obj.domain = obj.domain.strip().lower().strip(".")
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(LinkPreviewerAgent)
+class LinkPreviewerAgentAdmin(PolicyAdmin):
+    list_display = ["pattern", "note", "created_at"]
+    search_fields = ["pattern", "note"]
+
+
+@admin.register(Click)
+class ClickAdmin(ReadOnlyAdmin):
+    list_display = ["at", "campaign_id", "shop_id", "masked_phone", "method", "human", "user_agent"]
+    list_filter = ["human", "method"]
+    search_fields = ["=campaign_id", "=shop_id", "=phone"]
+    date_hierarchy = "at"
+    # The message is shown as its id: a select of every message would load millions of rows.
+    raw_id_fields = ["message"]
+    show_full_result_count = False
+
+    @admin.display(description=_("手机号"))
+    def masked_phone(self, obj: Click) -> str:
+        return f"{obj.phone[:3]}****{obj.phone[-4:]}" if len(obj.phone) == 11 else obj.phone
