@@ -170,6 +170,7 @@ def _run_audience_after(*, run: CampaignRun, cursor: int, now: datetime | None) 
 class CampaignStats:
     planned: int = 0  # recipients with a message row that was to be sent
     suppressed: Counter = field(default_factory=Counter)
+    holdout: int = 0  # held out (对照组): never sent, reserved, charged or counted
     waiting: int = 0  # planned, not yet handed to the gateway
     sent: int = 0  # handed to the gateway
     delivered: int = 0
@@ -185,7 +186,7 @@ class CampaignStats:
 
     @property
     def total(self) -> int:
-        return self.planned + sum(self.suppressed.values())
+        return self.planned + self.holdout + sum(self.suppressed.values())
 
     @property
     def progress_percent(self) -> int:
@@ -288,6 +289,9 @@ def _count_statistics(*, campaign: Campaign, messages: QuerySet[Message]) -> Cam
         stats.by_status[status] = stats.by_status.get(status, 0) + n
         if status == S.SUPPRESSED:
             stats.suppressed[row["reason"]] += n
+            continue
+        if status == S.HOLDOUT:
+            stats.holdout += n
             continue
         stats.planned += n
         if row["settlement"] == Message.Settlement.CHARGED:

@@ -8,6 +8,7 @@ when the transaction commits.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import secrets
 from collections import Counter
@@ -30,6 +31,7 @@ from campaigns.models.frequency import MessageClass
 from campaigns.models.sending import Campaign, CampaignRun, VerifiedPhone
 from campaigns.phones import normalize_phone
 from campaigns.selectors import Recipient, run_recipients_after
+from campaigns.services.draws import HELD, MIN_VARIANTS, REST, assignment
 from campaigns.services.frequency import (
     frequency_decide,
     frequency_sendable_again,
@@ -226,6 +228,7 @@ def campaign_create(
     """
     shop_ensure_sms_allowed(shop=shop)
     campaign = Campaign(shop=shop, kind=Campaign.Kind(kind).value, created_by=user)
+    campaign_seed_ensure(campaign)
     _fill(
         campaign, name=name, segment=segment, text=text, template=template, coupon=coupon,
         products=products, days_since_purchase=days_since_purchase,
@@ -327,6 +330,61 @@ def _check_renders(*, campaign: Campaign) -> None:
         ) from exc
 
 
+# --- A/B variants and the seed (campaigns.services.variants) ---------------------
+
+AB_KINDS = (Campaign.Kind.MARKETING, Campaign.Kind.COUPON)  # one-off sends only
+
+
+def campaign_seed_ensure(campaign: Campaign) -> None:
+    """Give a campaign its seed (the holdout and A/B draws) if it has none; the caller saves it.
+    Set at creation; a campaign created before seeds existed gets one when it is scheduled."""
+    if not campaign.seed:
+        campaign.seed = secrets.randbits(62) + 1
+
+
+def first_run_phase(*, campaign: Campaign) -> str:
+    """The phase of a campaign's audience run: the A/B test when it has variants."""
+    if campaign.kind in AB_KINDS and campaign.variants.count() >= MIN_VARIANTS:
+        return CampaignRun.Phase.AB_TEST
+    return CampaignRun.Phase.SINGLE
+
+
+def variant_content(*, campaign: Campaign, variant) -> Campaign:
+    """The campaign as one of its variants sends it: a copy (never saved) with the variant's text
+    or template, so everything that renders a campaign's content renders the variant's."""
+    content = copy.copy(campaign)
+    content.text, content.template = variant.text, variant.template
+    return content
+
+
+def variant_check(*, campaign: Campaign, variant) -> None:
+    """A variant passes what the campaign's own content passes (``_fill``): a coupon campaign
+    sends approved templates only; a text is checked by the content rules; every variable can be
+    filled. Errors name the variant."""
+    label = _("版本 {name}").format(name=variant.name)
+    content = variant_content(campaign=campaign, variant=variant)
+    if variant.template_id:
+        if variant.text:
+            raise CampaignInvalid(_("{label}：已选择模板时不能同时填写短信内容。").format(label=label))
+        if not template_usable(campaign=content):
+            raise CampaignInvalid(_("{label}：所选模板未审核通过或不适用于此类任务。").format(label=label))
+    elif campaign.kind == Campaign.Kind.COUPON:
+        raise CampaignInvalid(
+            _("{label}：定向优惠券任务需要选择已审核通过的模板或官方模板。").format(label=label)
+        )
+    elif not variant.text:
+        raise CampaignInvalid(_("{label}：请填写短信内容或选择模板。").format(label=label))
+    else:
+        try:
+            _check_text(shop=campaign.shop, kind=campaign.kind, text=variant.text)
+        except CampaignContentRejected as exc:
+            raise CampaignContentRejected(f"{label}：{exc.message}", findings=exc.findings) from exc
+    try:
+        _check_renders(campaign=content)
+    except CampaignInvalid as exc:
+        raise CampaignInvalid(f"{label}：{exc.message}") from exc
+
+
 # --- schedule / cancel / stop -------------------------------------------------
 
 
@@ -358,6 +416,9 @@ def campaign_schedule(*, campaign: Campaign, user, at: datetime | None = None) -
             raise CampaignInvalid(_("短信服务尚未开通，请先在“短信账户”页开通。"))
         if not campaign.template_id:
             _check_text(shop=campaign.shop, kind=campaign.kind, text=campaign.text)
+        for variant in campaign.variants.select_related("template"):
+            variant_check(campaign=campaign, variant=variant)
+        campaign_seed_ensure(campaign)
         campaign.schedule(at=at or now)
         if campaign.kind == Campaign.Kind.REPURCHASE:
             schedule = Schedule.objects.create(
@@ -370,7 +431,7 @@ def campaign_schedule(*, campaign: Campaign, user, at: datetime | None = None) -
             )
             campaign.q_schedule_id = schedule.pk
         else:
-            run = CampaignRun.objects.create(campaign=campaign)
+            run = CampaignRun.objects.create(campaign=campaign, phase=first_run_phase(campaign=campaign))
             if at is not None and at > now:
                 schedule = Schedule.objects.create(
                     name=f"campaign-{campaign.pk}-run-{run.pk}",
@@ -429,6 +490,7 @@ class DryRun:
     suppressed: Counter = field(default_factory=Counter)
     parts: int = 0
     balance: int = 0
+    holdout: int = 0  # held out (对照组): not sent, not in ``sendable`` nor ``parts``
     coupons_left: int | None = None
     at: datetime | None = None  # when it would really go out (the marketing window applied)
     ruleset: str = ""  # the frequency rule set (name and version) the decisions came from
@@ -455,6 +517,11 @@ def campaign_dry_run(*, campaign: Campaign, at: datetime | None = None) -> DryRu
     are ignored (the send would be deferred to 08:00, not dropped): the decisions are taken
     at the real send time, ``result.at``. Recipients a frequency cap refuses are counted per
     cap and the day they may be sent to again (``result.sendable_again``).
+
+    The holdout is drawn as planning draws it: recipients it holds out who would otherwise be
+    sent are ``result.holdout``, outside ``sendable`` and ``parts``. An A/B campaign's test share
+    is priced with each one's variant, the rest with the longest variant (the winner is not
+    known yet: the most it may cost).
     """
     shop_ensure_sms_allowed(shop=campaign.shop)
     at = next_send_window(at or timezone.now())
@@ -464,6 +531,13 @@ def campaign_dry_run(*, campaign: Campaign, at: datetime | None = None) -> DryRu
     probe = CampaignRun(campaign=campaign, run_date=timezone.localdate(at))
     if campaign.coupon_id:
         result.coupons_left = campaign.coupon.total_count - campaign.coupon.issued_count
+    variants = []
+    if first_run_phase(campaign=campaign) == CampaignRun.Phase.AB_TEST:
+        variants = [
+            variant_content(campaign=campaign, variant=v)
+            for v in campaign.variants.select_related("template").order_by("position")
+        ]
+    cut = bool(campaign.holdout_percent or variants)
     cursor = 0
     while batch := run_recipients_after(run=probe, cursor=cursor, limit=DRY_RUN_BATCH, now=at):
         cursor = batch[-1].key
@@ -486,10 +560,19 @@ def campaign_dry_run(*, campaign: Campaign, at: datetime | None = None) -> DryRu
                 if decision.reason.startswith(FREQ_PREFIX):
                     capped[decision.phone] = decision.reason
                 continue
+            where = REST
+            if cut:
+                where = assignment(campaign=campaign, variants=len(variants), phone=recipient.phone)
+            if where == HELD:
+                result.holdout += 1
+                continue
             result.sendable += 1
-            result.parts += message_for(
-                campaign=campaign, recipient=recipient, signature=state.signature, link_code=PREVIEW_LINK_CODE
-            )[1]
+            contents = [variants[where]] if where >= 0 else (variants or [campaign])
+            signature, code = state.signature, PREVIEW_LINK_CODE
+            result.parts += max(
+                message_for(campaign=c, recipient=recipient, signature=signature, link_code=code)[1]
+                for c in contents
+            )
         if capped:
             again = frequency_sendable_again(
                 shop_id=campaign.shop_id, message_class=MessageClass.MARKETING, phones=list(capped), at=at

@@ -42,12 +42,26 @@ from django.utils.translation import gettext as _
 
 from campaigns.models.audience import Coupon
 from campaigns.models.frequency import MessageClass
-from campaigns.models.sending import Campaign, CampaignRun, Message, PlanBatch, reservation_reference
+from campaigns.models.sending import (
+    Campaign,
+    CampaignRun,
+    CampaignVariant,
+    Message,
+    PlanBatch,
+    reservation_reference,
+)
 from campaigns.selectors import Recipient, run_recipients_after, run_recipients_last_key
-from campaigns.services.campaigns import campaign_source_text, message_for, shop_sms_state, short_link
+from campaigns.services.campaigns import (
+    campaign_source_text,
+    message_for,
+    shop_sms_state,
+    short_link,
+    variant_content,
+)
 from campaigns.services.frequency import frequency_decide
 from campaigns.services.links import LINK_CODE_LENGTH, link_code_new, text_has_link
 from campaigns.services.pipeline import pipeline_setting
+from campaigns.services.variants import run_split
 from campaigns.sqlarrays import sql_int_array, sql_text_array
 from smsmarketing.db import commit_without_flush
 from smsmarketing.errors import AccountNotActive, InsufficientBalance, SmsError
@@ -75,6 +89,7 @@ class Row:
     body: str = ""
     parts: int = 0
     link_code: str | None = None
+    variant: CampaignVariant | None = None  # an A/B run's: the variant this recipient is sent
 
 
 def run_plan(*, run_id: int, time_budget: float | None = None) -> bool:
@@ -211,17 +226,30 @@ def _finish(*, run_id: int, now: datetime) -> bool:
 def _plan_rows(*, run: CampaignRun, recipients: list[Recipient], batch: int, now: datetime) -> None:
     """Decide, count, insert and reserve one batch's rows (inside the caller's transaction)."""
     campaign = run.campaign
+    # Holdout and A/B tests (campaigns.services.variants): which of the batch this run sends,
+    # with which variant, and who is held out; None for a plain run (everyone is sent).
+    split = run_split(run=run, recipients=recipients)
+    held: list[Recipient] = []
+    if split is not None:
+        recipients, held = split.sent, split.held
+        if not recipients and not held:
+            return  # the batch is the other run's (an A/B test's rest, or its test share)
     state = shop_sms_state(shop=campaign.shop, campaign=campaign)
     if state.reason:
         _insert(
             run=run,
-            rows=[Row(r, Message.Status.SUPPRESSED, state.reason) for r in recipients],
+            rows=[Row(r, Message.Status.SUPPRESSED, state.reason) for r in (*recipients, *held)],
             batch=batch,
             now=now,
         )
         return
-    rows = {r.phone: Row(r, Message.Status.SUPPRESSED) for r in recipients}
-    everyone = list(rows.values())
+    if split is None:
+        rows = {r.phone: Row(r, Message.Status.SUPPRESSED) for r in recipients}
+    else:
+        variant_of = split.variant_of
+        suppressed = Message.Status.SUPPRESSED
+        rows = {r.phone: Row(r, suppressed, variant=variant_of.get(r.phone)) for r in recipients}
+    everyone = list(rows.values()) + _held_rows(campaign=campaign, held=held, now=now)
     fitting, candidates, reason = _fit_whole_batch(campaign=campaign, rows=rows, signature=state.signature)
     if fitting is None:
         candidates = _dry_candidates(campaign=campaign, rows=rows, signature=state.signature, now=now)
@@ -257,7 +285,7 @@ def _fit_whole_batch(
     if campaign.coupon_id:
         return None, [], ""
     everyone = list(rows.values())
-    _render(campaign=campaign, rows=everyone, signature=signature, link_codes=_has_link(campaign))
+    _render_variants(campaign=campaign, rows=everyone, signature=signature)
     fitting, reason = _fit(campaign=campaign, candidates=everyone)
     if len(fitting) < len(everyone):
         for row in everyone:
@@ -283,8 +311,41 @@ def _dry_candidates(*, campaign: Campaign, rows: dict[str, Row], signature: str 
             candidates.append(row)
         else:
             row.reason = decision.reason or ""
-    _render(campaign=campaign, rows=candidates, signature=signature, link_codes=_has_link(campaign))
+    _render_variants(campaign=campaign, rows=candidates, signature=signature)
     return candidates
+
+
+def _held_rows(*, campaign: Campaign, held: list[Recipient], now: datetime) -> list[Row]:
+    """The held-out recipients' rows: ``holdout`` for those the campaign would have sent (the same
+    frequency decision as the sent group, taken dry: nothing counted, locked or reserved), else
+    ``suppressed`` with the reason, as they would have been. No body, parts or link code."""
+    if not held:
+        return []
+    decisions = frequency_decide(
+        shop_id=campaign.shop_id,
+        message_class=MessageClass.MARKETING,
+        phones=[r.phone for r in held],
+        at=now,
+        commit=False,
+    )
+    return [
+        Row(r, Message.Status.HOLDOUT) if d.allowed else Row(r, Message.Status.SUPPRESSED, d.reason or "")
+        for d, r in zip(decisions, held, strict=True)
+    ]
+
+
+def _render_variants(*, campaign: Campaign, rows: list[Row], signature: str | None) -> None:
+    """``_render`` the rows with the campaign's content, or an A/B run's rows variant by variant
+    (every row of an A/B run has one), each with its variant's content."""
+    if not rows or rows[0].variant is None:
+        _render(campaign=campaign, rows=rows, signature=signature, link_codes=_has_link(campaign))
+        return
+    groups: dict[int, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(row.variant.pk, []).append(row)
+    for group in groups.values():
+        content = variant_content(campaign=campaign, variant=group[0].variant)
+        _render(campaign=content, rows=group, signature=signature, link_codes=_has_link(content))
 
 
 def _has_link(campaign: Campaign) -> bool:
@@ -378,7 +439,7 @@ def _fit(*, campaign: Campaign, candidates: list[Row]) -> tuple[list[Row], str]:
 
 
 def _insert(*, run: CampaignRun, rows: list[Row], batch: int, now: datetime) -> None:
-    """One set-based insert of the batch's rows, planned and suppressed.
+    """One set-based insert of the batch's rows, planned, suppressed and held out.
 
     A replayed batch cannot duplicate a message: the unique (run, phone) index refuses the
     whole insert, so the batch rolls back with its counts and reservation (impossible under
@@ -401,20 +462,29 @@ def _insert(*, run: CampaignRun, rows: list[Row], batch: int, now: datetime) -> 
         "body": None if shared_body is not None else sql_text_array(r.body if ok else "" for r, ok in pairs),
         "parts": sql_int_array(r.parts if ok else 0 for r, ok in pairs),
         "link": sql_text_array(r.link_code if ok else None for r, ok in pairs),
+        # An A/B run's planned rows name their variant; a plain run's column is all NULL (no array).
+        "variant": (
+            sql_text_array(r.variant.pk if ok and r.variant is not None else None for r, ok in pairs)
+            if any(r.variant is not None for r in rows)
+            else None
+        ),
     }
     with connection.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO {table} (campaign_id, run_id, shop_id, customer_id, phone, status, reason,
-                    body, text, parts, batch, settlement, link_code, attempts, counted_at, created_at)
+                    body, text, parts, batch, settlement, link_code, variant_id, attempts, counted_at,
+                    created_at)
                 SELECT %(campaign)s, %(run)s, %(shop)s, u.customer, u.phone, u.status, u.reason,
                        CASE WHEN u.status = 'planned' THEN COALESCE(%(shared_body)s, u.body) ELSE '' END,
                        '', u.parts, %(batch)s,
                        CASE WHEN u.status = 'planned' THEN 'pending' ELSE 'none' END,
-                       u.link, 0, CASE WHEN u.status = 'planned' THEN %(now)s::timestamptz END, %(now)s
+                       u.link, u.variant, 0, CASE WHEN u.status = 'planned' THEN %(now)s::timestamptz END,
+                       %(now)s
                 FROM unnest(%(phone)s::text[], %(customer)s::bigint[], %(status)s::text[], %(reason)s::text[],
                             COALESCE(%(body)s::text[], array_fill(''::text, ARRAY[%(n)s])),
-                            %(parts)s::int[], %(link)s::text[])
-                     AS u(phone, customer, status, reason, body, parts, link)""",
+                            %(parts)s::int[], %(link)s::text[],
+                            COALESCE(%(variant)s::bigint[], array_fill(NULL::bigint, ARRAY[%(n)s])))
+                     AS u(phone, customer, status, reason, body, parts, link, variant)""",
             {
                 "campaign": run.campaign_id,
                 "run": run.pk,

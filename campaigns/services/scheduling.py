@@ -109,6 +109,12 @@ def _content_digest(campaign: Campaign) -> str:
         campaign.template_id,
         ",".join(campaign.products or []),
         campaign.days_since_purchase,
+        # Holdout and A/B test: who is sent what.
+        campaign.holdout_percent,
+        campaign.ab_test_percent,
+        campaign.ab_test_hours,
+        str(campaign.ab_metric),  # a new instance holds the enum member, a loaded one its value
+        list(campaign.variants.order_by("position").values_list("name", "text", "template_id")),
     ]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
@@ -126,6 +132,7 @@ def _figures(*, campaign: Campaign, dry: DryRun, requested: datetime | None) -> 
         "sendable": dry.sendable,
         "suppressed": sorted([reason, n] for reason, n in dry.suppressed.items()),
         "parts": dry.parts,
+        "holdout": dry.holdout,
         "balance": dry.balance,
         "coupons": dry.coupons_left,
         "rules": dry.ruleset,
@@ -174,6 +181,7 @@ def _changes(seen: dict, now: dict) -> list[str]:
     moved("sendable", _("可发送从 {a} 人变为 {b} 人"))
     if seen.get("sendable") == now["sendable"] and seen.get("suppressed") != now["suppressed"]:
         changes.append(_("被过滤的原因和人数有变化"))
+    moved("holdout", _("对照组从 {a} 人变为 {b} 人"))
     moved("parts", _("需要条数从 {a} 条变为 {b} 条"))
     moved("balance", _("当前余量从 {a} 条变为 {b} 条"))
     moved("coupons", _("剩余优惠券从 {a} 张变为 {b} 张"))

@@ -162,7 +162,12 @@ def _run_finish(*, run_id: int) -> None:
             return
         run.status, run.finished_at = CampaignRun.Status.FINISHED, timezone.now()
         run.save(update_fields=["status", "finished_at"])
-        one_off = campaign.kind != Campaign.Kind.REPURCHASE and run.kind == CampaignRun.Kind.AUDIENCE
+        # An A/B test's run is not the end: the campaign completes with its winner's run.
+        one_off = (
+            campaign.kind != Campaign.Kind.REPURCHASE
+            and run.kind == CampaignRun.Kind.AUDIENCE
+            and run.phase != CampaignRun.Phase.AB_TEST
+        )
         if one_off and campaign.status == Campaign.Status.RUNNING:
             campaign.complete(at=run.finished_at)
             campaign.save()
