@@ -1,0 +1,379 @@
+"""Reads of a campaign's results (selectors): the funnel, clicks, attributed orders, the holdout
+comparison with its confidence interval, the SMS cost and the ROI, the A/B variants' figures.
+
+``campaign_results`` answers everything the results page and the ``campaign_report`` command
+show; ``campaign_results_report`` is its JSON form with exactly the report's keys (amounts as
+decimal strings in yuan). Every figure is defined in docs/RESULTS.md, "The campaign report".
+All figures are of the campaign's audience runs: test SMS are not part of them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import connection
+from django.utils.translation import gettext as _
+from scipy import stats as scipy_stats
+
+from campaigns.models.links import Click
+from campaigns.models.orders import Order
+from campaigns.models.sending import Campaign, CampaignRun, CampaignVariant, Message
+from campaigns.services.attribution import attribution_windows
+from smsmarketing.models import LedgerEntry, RechargeOrder, SmsAccount
+
+# The holdout comparison counts a recipient's orders placed in [run start, run start + this),
+# the run's start being the time its first recipient row was written (planning began).
+COMPARISON_WINDOW = timedelta(days=5)
+# Fewer recipients than this in either group: too small to conclude anything.
+MIN_GROUP_SIZE = 30
+CONFIDENCE = 0.95
+
+CENT = Decimal("0.01")
+S = Message.Status
+SENT = (S.SENDING, S.ACCEPTED, S.DELIVERED, S.FAILED, S.EXPIRED)  # handed to the gateway
+NOT_DELIVERED = (S.FAILED, S.EXPIRED)
+
+REPORT_KEYS = (
+    "recipients",
+    "holdout",
+    "sent",
+    "delivered",
+    "failed",
+    "clicks",
+    "unique_clicks",
+    "attributed_orders",
+    "attributed_revenue",
+    "sent_group_orders",
+    "sent_group_revenue",
+    "holdout_orders",
+    "holdout_revenue",
+    "incremental_revenue",
+    "parts_charged",
+    "cost_yuan",
+    "roi",
+    "variants",
+)
+VARIANT_KEYS = (
+    "name",
+    "recipients",
+    "delivered",
+    "unique_clicks",
+    "attributed_orders",
+    "attributed_revenue",
+    "winner",
+)
+
+
+@dataclass
+class Group:
+    """One side of the holdout comparison: its recipients, their orders in the window, the
+    revenue, and the sum of squared per-recipient revenues (for the variance)."""
+
+    recipients: int = 0
+    orders: int = 0
+    buyers: int = 0
+    revenue: Decimal = Decimal(0)
+    revenue_squares: Decimal = Decimal(0)
+
+    @property
+    def mean(self) -> float:
+        return float(self.revenue) / self.recipients if self.recipients else 0.0
+
+    @property
+    def variance(self) -> float:
+        """The sample variance of per-recipient revenue (0 for fewer than 2 recipients)."""
+        n = self.recipients
+        if n < 2:
+            return 0.0
+        return max(0.0, (float(self.revenue_squares) - float(self.revenue) ** 2 / n) / (n - 1))
+
+
+@dataclass
+class Lift:
+    """The holdout's answer: incremental revenue with its confidence interval, and in Chinese
+    whether it can be concluded."""
+
+    incremental_revenue: Decimal | None = None
+    low: Decimal | None = None
+    high: Decimal | None = None
+    conclusive: bool = False
+    verdict: str = ""
+
+
+@dataclass
+class VariantFigures:
+    variant_id: int
+    name: str
+    recipients: int = 0
+    delivered: int = 0
+    unique_clicks: int = 0
+    attributed_orders: int = 0
+    attributed_revenue: Decimal = Decimal(0)
+    winner: bool = False
+
+
+@dataclass
+class CampaignResults:
+    recipients: int = 0
+    holdout: int = 0
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+    clicks: int = 0
+    unique_clicks: int = 0
+    attributed_orders: int = 0
+    attributed_revenue: Decimal = Decimal(0)
+    sent_group: Group = field(default_factory=Group)
+    holdout_group: Group = field(default_factory=Group)
+    lift: Lift = field(default_factory=Lift)
+    parts_charged: int = 0
+    price_per_part: Decimal = Decimal(0)  # yuan, unrounded
+    cost_yuan: Decimal = Decimal(0)
+    roi: Decimal | None = None
+    variants: list[VariantFigures] = field(default_factory=list)
+    click_window: timedelta = timedelta(0)
+    delivery_window: timedelta = timedelta(0)
+    comparison_window: timedelta = COMPARISON_WINDOW
+
+
+def _yuan(amount: Decimal | None) -> str | None:
+    return None if amount is None else str(amount.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def campaign_results(*, campaign: Campaign) -> CampaignResults:
+    """Every figure of the campaign's results, read now (a few set-based statements)."""
+    windows = attribution_windows()
+    results = CampaignResults(click_window=windows["click"], delivery_window=windows["delivery"])
+    with connection.cursor() as cursor:
+        _funnel(cursor, campaign, results)
+        _clicks(cursor, campaign, results)
+        _attributed(cursor, campaign, results)
+        _groups(cursor, campaign, results)
+        results.variants = _variants(cursor, campaign)
+    results.lift = holdout_lift(sent=results.sent_group, held=results.holdout_group)
+    results.price_per_part = shop_price_per_part(shop_id=campaign.shop_id)
+    cost = results.parts_charged * results.price_per_part
+    results.cost_yuan = cost.quantize(CENT, rounding=ROUND_HALF_UP)
+    if results.cost_yuan:
+        roi = (results.attributed_revenue - results.cost_yuan) / results.cost_yuan
+        results.roi = roi.quantize(CENT, rounding=ROUND_HALF_UP)
+    return results
+
+
+def campaign_results_report(*, campaign: Campaign) -> dict[str, Any]:
+    """The report's keys, exactly (``manage.py campaign_report --json``): counts as integers,
+    amounts as decimal strings in yuan, ``incremental_revenue`` and ``roi`` null when undefined
+    (no holdout / no cost)."""
+    return results_report(campaign_results(campaign=campaign))
+
+
+def results_report(r: CampaignResults) -> dict[str, Any]:
+    return {
+        "recipients": r.recipients,
+        "holdout": r.holdout,
+        "sent": r.sent,
+        "delivered": r.delivered,
+        "failed": r.failed,
+        "clicks": r.clicks,
+        "unique_clicks": r.unique_clicks,
+        "attributed_orders": r.attributed_orders,
+        "attributed_revenue": _yuan(r.attributed_revenue),
+        "sent_group_orders": r.sent_group.orders,
+        "sent_group_revenue": _yuan(r.sent_group.revenue),
+        "holdout_orders": r.holdout_group.orders,
+        "holdout_revenue": _yuan(r.holdout_group.revenue),
+        "incremental_revenue": _yuan(r.lift.incremental_revenue),
+        "parts_charged": r.parts_charged,
+        "cost_yuan": _yuan(r.cost_yuan),
+        "roi": None if r.roi is None else str(r.roi),
+        "variants": [
+            {
+                "name": v.name,
+                "recipients": v.recipients,
+                "delivered": v.delivered,
+                "unique_clicks": v.unique_clicks,
+                "attributed_orders": v.attributed_orders,
+                "attributed_revenue": _yuan(v.attributed_revenue),
+                "winner": v.winner,
+            }
+            for v in r.variants
+        ],
+    }
+
+
+_MESSAGE, _RUN, _CLICK, _ORDER = (
+    Message._meta.db_table,
+    CampaignRun._meta.db_table,
+    Click._meta.db_table,
+    Order._meta.db_table,
+)
+_AUDIENCE = f"JOIN {_RUN} r ON r.id = m.run_id AND r.kind = '{CampaignRun.Kind.AUDIENCE}'"
+
+
+def _funnel(cursor, campaign: Campaign, results: CampaignResults) -> None:
+    cursor.execute(
+        f"""SELECT m.status, count(*), coalesce(sum(m.parts) FILTER (WHERE m.settlement = %s), 0)
+            FROM {_MESSAGE} m {_AUDIENCE} WHERE m.campaign_id = %s GROUP BY m.status""",
+        [Message.Settlement.CHARGED, campaign.pk],
+    )
+    for status, n, charged in cursor.fetchall():
+        results.parts_charged += charged
+        if status == S.SUPPRESSED:
+            continue
+        results.recipients += n
+        results.holdout += n if status == S.HOLDOUT else 0
+        results.sent += n if status in SENT else 0
+        results.delivered += n if status == S.DELIVERED else 0
+        results.failed += n if status in NOT_DELIVERED else 0
+
+
+def _clicks(cursor, campaign: Campaign, results: CampaignResults) -> None:
+    cursor.execute(
+        f"""SELECT count(*), count(DISTINCT k.message_id)
+            FROM {_CLICK} k JOIN {_MESSAGE} m ON m.id = k.message_id {_AUDIENCE}
+            WHERE k.campaign_id = %s AND k.human""",
+        [campaign.pk],
+    )
+    results.clicks, results.unique_clicks = cursor.fetchone()
+
+
+def _attributed(cursor, campaign: Campaign, results: CampaignResults) -> None:
+    cursor.execute(
+        f"SELECT count(*), coalesce(sum(amount), 0) FROM {_ORDER} WHERE attributed_campaign_id = %s",
+        [campaign.pk],
+    )
+    results.attributed_orders, results.attributed_revenue = cursor.fetchone()
+
+
+def _groups(cursor, campaign: Campaign, results: CampaignResults) -> None:
+    """Per recipient (a message sent, or held out), the shop's orders of that phone placed in
+    [its run's start, + COMPARISON_WINDOW), whoever they are attributed to; summed per group."""
+    cursor.execute(
+        f"""WITH starts AS (
+                SELECT m.run_id, min(m.created_at) AS start FROM {_MESSAGE} m {_AUDIENCE}
+                WHERE m.campaign_id = %(campaign)s GROUP BY m.run_id),
+            per AS (
+                SELECT m.id, m.status = %(holdout)s AS held, count(o.id) AS n,
+                       coalesce(sum(o.amount), 0) AS revenue
+                FROM {_MESSAGE} m JOIN starts s ON s.run_id = m.run_id
+                LEFT JOIN {_ORDER} o ON o.shop_id = m.shop_id AND o.phone = m.phone
+                     AND o.placed_at >= s.start AND o.placed_at < s.start + %(window)s
+                WHERE m.campaign_id = %(campaign)s AND m.status = ANY(%(statuses)s)
+                GROUP BY m.id, held)
+            SELECT held, count(*), sum(n), count(*) FILTER (WHERE n > 0), sum(revenue),
+                   sum(revenue * revenue)
+            FROM per GROUP BY held""",
+        {
+            "campaign": campaign.pk,
+            "holdout": S.HOLDOUT,
+            "window": COMPARISON_WINDOW,
+            "statuses": [*SENT, S.HOLDOUT],
+        },
+    )
+    for held, n, orders, buyers, revenue, squares in cursor.fetchall():
+        group = Group(n, orders, buyers, revenue, squares)
+        if held:
+            results.holdout_group = group
+        else:
+            results.sent_group = group
+
+
+def holdout_lift(*, sent: Group, held: Group) -> Lift:
+    """incremental_revenue = (revenue_sent / n_sent − revenue_holdout / n_holdout) × n_sent, with
+    Welch's confidence interval on the difference of the per-recipient means (scaled by n_sent),
+    and a plain verdict: too small to conclude, the interval spans 0, or a clear lift (or loss)."""
+    if not held.recipients or not sent.recipients:
+        return Lift(verdict=_("本活动没有对照组，无法计算增量收入。") if not held.recipients else "")
+    n = sent.recipients
+    incremental = (sent.revenue - held.revenue * n / held.recipients).quantize(CENT, rounding=ROUND_HALF_UP)
+    lift = Lift(incremental_revenue=incremental)
+    se = math.sqrt(sent.variance / n + held.variance / held.recipients)
+    if se > 0 and n > 1 and held.recipients > 1:
+        a, b = sent.variance / n, held.variance / held.recipients
+        df = (a + b) ** 2 / (a**2 / (n - 1) + b**2 / (held.recipients - 1))
+        margin = float(scipy_stats.t.ppf((1 + CONFIDENCE) / 2, df)) * se
+        difference = sent.mean - held.mean
+        lift.low = Decimal(repr((difference - margin) * n)).quantize(CENT, rounding=ROUND_HALF_UP)
+        lift.high = Decimal(repr((difference + margin) * n)).quantize(CENT, rounding=ROUND_HALF_UP)
+    if min(n, held.recipients) < MIN_GROUP_SIZE or se == 0:
+        lift.verdict = _("样本太少，无法得出结论（发送组和对照组各至少需要 {n} 人，且有人下单）。").format(
+            n=MIN_GROUP_SIZE
+        )
+    elif lift.low is not None and lift.low <= 0 <= lift.high:
+        lift.verdict = _("差异不显著：95% 置信区间包含 0，尚不能说明短信带来了增量收入。")
+    else:
+        lift.conclusive = True
+        lift.verdict = (
+            _("短信带来了显著的增量收入（95% 置信）。")
+            if incremental > 0
+            else _("发送组的收入显著低于对照组（95% 置信）。")
+        )
+    return lift
+
+
+def shop_price_per_part(*, shop_id: int) -> Decimal:
+    """What one part cost the shop on average, in yuan: the price of its paid recharges over
+    every part credited to it by those recharges and by platform grants (granted parts cost
+    nothing, so they lower the average). 0 for a shop that never paid."""
+    account_id = SmsAccount.objects.filter(shop_id=shop_id).values_list("pk", flat=True).first()
+    if account_id is None:
+        return Decimal(0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT (SELECT coalesce(sum(price), 0) FROM {RechargeOrder._meta.db_table}
+                        WHERE account_id = %(a)s AND status = %(paid)s),
+                       (SELECT coalesce(sum(units), 0) FROM {RechargeOrder._meta.db_table}
+                        WHERE account_id = %(a)s AND status = %(paid)s),
+                       (SELECT coalesce(sum(parts), 0) FROM {LedgerEntry._meta.db_table}
+                        WHERE account_id = %(a)s AND kind = %(grant)s)""",
+            {"a": account_id, "paid": RechargeOrder.Status.PAID, "grant": LedgerEntry.Kind.GRANT},
+        )
+        price, units, granted = cursor.fetchone()
+    credited = units + granted
+    return Decimal(price) / credited if credited else Decimal(0)
+
+
+def _variants(cursor, campaign: Campaign) -> list[VariantFigures]:
+    """Each variant's figures over the A/B test's run (the share that tested it): the winner's
+    later sends to the rest are in the campaign's totals, not here."""
+    figures = {
+        v.pk: VariantFigures(v.pk, v.name, winner=v.won_at is not None)
+        for v in CampaignVariant.objects.filter(campaign=campaign).order_by("position", "name")
+    }
+    if not figures:
+        return []
+    test_messages = f"""{_MESSAGE} m JOIN {_RUN} r ON r.id = m.run_id AND r.kind = 'audience'
+                        AND r.phase = '{CampaignRun.Phase.AB_TEST}'"""
+    cursor.execute(
+        f"""SELECT m.variant_id, count(*), count(*) FILTER (WHERE m.status = %s)
+            FROM {test_messages} WHERE m.campaign_id = %s AND m.variant_id IS NOT NULL
+              AND m.status NOT IN (%s, %s)
+            GROUP BY m.variant_id""",
+        [S.DELIVERED, campaign.pk, S.SUPPRESSED, S.HOLDOUT],
+    )
+    for variant_id, recipients, delivered in cursor.fetchall():
+        if variant_id in figures:
+            figures[variant_id].recipients, figures[variant_id].delivered = recipients, delivered
+    cursor.execute(
+        f"""SELECT m.variant_id, count(DISTINCT k.message_id)
+            FROM {_CLICK} k JOIN ({test_messages}) ON m.id = k.message_id
+            WHERE k.campaign_id = %s AND k.human GROUP BY m.variant_id""",
+        [campaign.pk],
+    )
+    for variant_id, clicks in cursor.fetchall():
+        if variant_id in figures:
+            figures[variant_id].unique_clicks = clicks
+    cursor.execute(
+        f"""SELECT m.variant_id, count(*), coalesce(sum(o.amount), 0)
+            FROM {_ORDER} o JOIN ({test_messages}) ON m.id = o.attributed_message_id
+            WHERE o.attributed_campaign_id = %s GROUP BY m.variant_id""",
+        [campaign.pk],
+    )
+    for variant_id, orders, revenue in cursor.fetchall():
+        if variant_id in figures:
+            figures[variant_id].attributed_orders, figures[variant_id].attributed_revenue = orders, revenue
+    return list(figures.values())
