@@ -117,7 +117,9 @@ def optouts(*, shop_ids: list[int]) -> Check:
         late += Message.objects.filter(
             shop_id=optout.shop_id, phone=optout.phone, sent_at__gt=optout.created_at + OPTOUT_GRACE
         ).count()
-    dropped = Message.objects.filter(shop_id__in=shop_ids, reason="OPTED-OUT").count()
+    dropped = Message.objects.filter(
+        shop_id__in=shop_ids, status=Message.Status.DROPPED, reason="OPTED-OUT"
+    ).count()
     return Check(
         "every opt-out honoured", late == 0,
         f"{optouts.count()} opt-outs, {late} messages handed over after one "

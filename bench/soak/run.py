@@ -48,7 +48,7 @@ class Options:
     clusters: int = 2
     q_workers: int = 2
     web_workers: int = 2
-    dispatch_rate: int = 100
+    dispatch_rate: int = 10
     fail_ratio: float = 0.1
     max_gap: float = 60.0
     drain_timeout: float = 900.0

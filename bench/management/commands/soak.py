@@ -32,7 +32,10 @@ class Command(BaseCommand):
         parser.add_argument("--gateway", choices=["kannel", "simulated"], default="kannel")
         parser.add_argument("--clusters", type=int, default=2, help="django-q2 clusters (qcluster processes)")
         parser.add_argument("--q-workers", type=int, default=2, help="workers per cluster")
-        parser.add_argument("--dispatch-rate", type=int, default=100, help="messages/s per worker")
+        parser.add_argument(
+            "--dispatch-rate", type=int, default=10,
+            help="messages/s per worker (low, so that work is still due when a fault strikes)",
+        )  # fmt: skip
         parser.add_argument(
             "--max-gap", type=float, default=60.0,
             help="seconds from a fault to the next hand-over beyond which it is a violation (0: report only)",
