@@ -264,7 +264,7 @@ def _groups(cursor, campaign: Campaign, results: CampaignResults) -> None:
                      AND o.placed_at >= s.start AND o.placed_at < s.start + %(window)s
                 WHERE m.campaign_id = %(campaign)s AND m.status = ANY(%(statuses)s)
                 GROUP BY m.id, held)
-            SELECT held, count(*), sum(n), count(*) FILTER (WHERE n > 0), sum(revenue),
+            SELECT held, count(*), sum(n)::bigint, count(*) FILTER (WHERE n > 0), sum(revenue),
                    sum(revenue * revenue)
             FROM per GROUP BY held""",
         {
