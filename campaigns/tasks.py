@@ -11,6 +11,7 @@ from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from campaigns.services.ab_testing import ab_tests_end_due
 from campaigns.services.campaigns import RUN_TASK, repurchase_run_today
 from campaigns.services.delivery import delivery_expire_stale, delivery_reports_apply, delivery_settle
 from campaigns.services.frequency import frequency_counters_purge_old
@@ -102,6 +103,11 @@ def expire_stale_messages() -> int:
     expired = delivery_expire_stale()
     delivery_settle()
     return expired
+
+
+def end_ab_tests() -> int:
+    """Every minute: end the A/B tests that are due; each winner goes to the rest of its audience."""
+    return ab_tests_end_due()
 
 
 def purge_frequency_counters() -> int:

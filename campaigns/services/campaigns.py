@@ -174,6 +174,16 @@ def template_usable(*, campaign: Campaign) -> bool:
     return usable_templates(shop=campaign.shop, use=campaign.kind).filter(pk=campaign.template_id).exists()
 
 
+def campaign_templates_usable(*, campaign: Campaign) -> bool:
+    """Whether every template the campaign sends is still usable: its own, and its A/B variants'
+    (one query, none without templates; prefetch ``variants`` to read them without one)."""
+    ids = {campaign.template_id, *(v.template_id for v in campaign.variants.all())} - {None}
+    if not ids:
+        return True
+    usable = usable_templates(shop=campaign.shop, use=campaign.kind).filter(pk__in=ids).count()
+    return usable == len(ids)
+
+
 def campaign_preview(*, campaign: Campaign, signature: str | None = None) -> tuple[str, int]:
     """The message as a recipient would receive it now (example name, example link), and its parts;
     with ``signature`` (the one a run was sent with) instead of the live one when given."""

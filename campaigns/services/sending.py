@@ -39,8 +39,8 @@ from campaigns.services.campaigns import (
     RUN_TASK,
     SHOP_INACTIVE,
     TEMPLATE_NOT_APPROVED,
+    campaign_templates_usable,
     full_text,
-    template_usable,
 )
 from campaigns.services.delivery import delivery_settle
 from campaigns.services.frequency import in_quiet_hours, next_send_window
@@ -216,7 +216,7 @@ def run_dispatch(
     window = max(1, pipeline_setting("DISPATCH_WINDOW")) if gateway.overlaps_dispatch else 1
     # What does not change while the run dispatches (shop, kind, template id); the state that
     # does (shop open, category, live signature, template approval) is read per batch.
-    campaign = Campaign.objects.select_related("shop").get(runs__id=run_id)
+    campaign = Campaign.objects.select_related("shop").prefetch_related("variants").get(runs__id=run_id)
     in_flight: deque[PendingBatch] = deque()
     batches = 0
     try:
@@ -361,13 +361,15 @@ def dispatch_claim(
     ``dropped`` with a reason (their parts and frequency count are released by
     the settlement), the rest ``sending`` with their full text. One statement
     (``_CLAIM_SQL``), committed on its own, nothing per message in Python; a campaign
-    with a template adds one query (``template_usable``). ``campaign`` (the run's, as
-    ``run_dispatch`` loads it once) saves reading it again.
+    with a template (or A/B variants with templates) adds one query (``campaign_templates_usable``:
+    an A/B campaign's run is dropped whole when any variant's template lost its approval).
+    ``campaign`` (the run's, with its variants, as ``run_dispatch`` loads it once) saves reading
+    it again.
     """
     now = now or timezone.now()
     if campaign is None:
-        campaign = Campaign.objects.select_related("shop").get(runs__id=run_id)
-    template_ok = not campaign.template_id or template_usable(campaign=campaign)
+        campaign = Campaign.objects.select_related("shop").prefetch_related("variants").get(runs__id=run_id)
+    template_ok = campaign_templates_usable(campaign=campaign)
     before, between, after = _text_frame()
     with connection.cursor() as cursor:
         cursor.execute(
