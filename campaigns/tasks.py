@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from campaigns.services.ab_testing import ab_tests_end_due
+from campaigns.services.attribution import orders_reattribute_recent
 from campaigns.services.campaigns import RUN_TASK, repurchase_run_today
 from campaigns.services.delivery import delivery_expire_stale, delivery_reports_apply, delivery_settle
 from campaigns.services.frequency import frequency_counters_purge_old
@@ -108,6 +109,12 @@ def expire_stale_messages() -> int:
 def end_ab_tests() -> int:
     """Every minute: end the A/B tests that are due; each winner goes to the rest of its audience."""
     return ab_tests_end_due()
+
+
+def reattribute_recent_orders() -> int:
+    """Hourly: attribute again the orders placed within the last days, so that touches recorded
+    after their orders were ingested (late delivery reports) count (``campaigns.services.attribution``)."""
+    return orders_reattribute_recent()
 
 
 def purge_frequency_counters() -> int:

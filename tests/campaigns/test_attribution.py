@@ -8,11 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django_q.models import Schedule
 
 from campaigns.models import CampaignRun, Click, Message, Order
 from campaigns.services.attribution import orders_reattribute
 from campaigns.services.campaigns import campaign_create
 from campaigns.services.orders import orders_upsert
+from campaigns.tasks import reattribute_recent_orders
 from tests.campaigns.campaign_fixtures import MARKETING_TEXT
 from tests.factories import make_active_account
 
@@ -129,3 +131,22 @@ def test_it_attributes_a_late_delivery_report_only_when_re_attributed(alice_shop
     assert orders_reattribute(since=ORDER_AT - timedelta(days=1)) == 0  # nothing changes twice
     result.refresh_from_db()
     assert (result.attributed_message_id, result.attributed_touch) == (message.pk, "delivery")
+
+
+def test_it_re_attributes_recent_orders_every_hour_from_its_schedule(alice_shop, sent):
+    schedule = Schedule.objects.get(name="campaigns-reattribute-orders")
+    assert (schedule.func, schedule.schedule_type, schedule.repeats) == (
+        "campaigns.tasks.reattribute_recent_orders",
+        Schedule.HOURLY,
+        -1,
+    )
+    message = sent()
+    old = order(alice_shop, "OLD", at=ORDER_AT - timedelta(days=5))
+    recent = order(alice_shop, "NEW")
+    Message.objects.filter(pk=message.pk).update(status="delivered", final_at=ORDER_AT - timedelta(hours=2))
+    Order.objects.filter(pk=old.pk).update(attributed_touch="click")  # a stale answer it must not reach
+    with time_machine.travel(ORDER_AT + timedelta(hours=3), tick=False):
+        assert reattribute_recent_orders() == 1
+    recent.refresh_from_db()
+    old.refresh_from_db()
+    assert recent.attributed_message_id == message.pk and old.attributed_touch == "click"

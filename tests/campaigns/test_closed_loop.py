@@ -244,4 +244,4 @@ def test_it_reports_every_figure_of_a_campaign_with_a_holdout_as_computed_by_han
     text = out.getvalue()
     assert f"{'incremental_revenue':<22} {yuan(incremental)}\n" in text
     assert f"{'roi':<22} {roi}\n" in text and "incremental_95ci" in text
-    assert "verdict" in text and "windows                click 120 h, delivery 24 h, comparison 120 h" in text
+    assert "差异不显著" in text and "windows                click 120 h, delivery 24 h, comparison 120 h" in text
