@@ -53,7 +53,7 @@ def admin_connection() -> psycopg.Connection:
 
 def test_it_survives_three_minutes_of_faults_with_no_violation():
     name = connection.settings_dict["NAME"]
-    soak_name = f"{name}_soak"
+    soak_name = f"{name}_ci_soak"  # dropped and created afresh: never a database in use
     with admin_connection() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{soak_name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{soak_name}"')
