@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from django.db import transaction
 from django.db.models import Sum
+from django.urls import reverse
 
 from campaigns.models import Campaign, CampaignRun, Message, PlatformCounter, ShopCounter
 from campaigns.services.campaigns import campaign_create, campaign_dry_run, campaign_schedule
@@ -180,3 +181,20 @@ def test_it_refuses_a_holdout_over_half_or_on_a_scheduled_campaign(big_shop, ali
         campaign_schedule(campaign=campaign, user=alice, at=MORNING + timedelta(hours=1))
     with pytest.raises(SmsError, match="只有草稿"):
         campaign_holdout_set(campaign=campaign, user=alice, percent=10)
+
+
+def test_the_dry_run_and_the_confirmation_pages_show_the_holdout(client, big_shop, alice):
+    client.force_login(alice)
+    with time_machine.travel(MORNING, tick=False):
+        campaign = held_campaign(big_shop, alice, percent=20)
+        held = len(expected_holdout(campaign.seed, phones(AUDIENCE), 20))
+        dry = client.get(reverse("campaigns:dry_run", args=[big_shop.pk, campaign.pk])).content.decode()
+        page = client.get(reverse("campaigns:schedule", args=[big_shop.pk, campaign.pk]), {"when": "now"})
+    assert f'<span>对照组（不发送）</span><strong id="dry-holdout">{held}</strong>' in dry
+    assert f'<dd id="confirm-holdout">{held} 人' in page.content.decode()
+    assert f"确认，立即发送 {AUDIENCE - held} 人" in page.content.decode()
+    # A campaign without a holdout shows no such line.
+    plain = campaign_create(shop=big_shop, user=alice, kind="marketing", name="普通", text=MARKETING_TEXT)
+    with time_machine.travel(MORNING, tick=False):
+        dry = client.get(reverse("campaigns:dry_run", args=[big_shop.pk, plain.pk])).content.decode()
+    assert "dry-holdout" not in dry
