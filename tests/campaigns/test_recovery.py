@@ -26,13 +26,14 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 from django_q.tasks import async_task
 
-from campaigns.models import CampaignRun, DeliveryReport, Message
+from campaigns.models import CampaignRun, CustomerImport, DeliveryReport, Message
+from campaigns.models.imports import CustomerImportChunk
 from campaigns.services.campaigns import RUN_TASK, campaign_create, campaign_schedule
 from campaigns.services.delivery import delivery_settle
-from campaigns.services.leases import RUN_LEASE, lease_is_free, task_lease
-from campaigns.services.recovery import runs_recover
+from campaigns.services.leases import IMPORT_CHECK_LEASE, RUN_LEASE, lease_is_free, task_lease
+from campaigns.services.recovery import import_checks_recover, runs_recover
 from campaigns.services.sending import run_execute
-from campaigns.tasks import run_campaign
+from campaigns.tasks import check_customer_import, run_campaign
 from tests.campaigns.campaign_fixtures import (
     MARKETING_TEXT,
     MORNING,
@@ -40,6 +41,7 @@ from tests.campaigns.campaign_fixtures import (
     import_customers,
     live_signature_for,
 )
+from tests.campaigns.test_customer_import_pages import csv_bytes, good_rows
 from tests.dburl import test_database_url as database_url
 from tests.factories import make_active_account, make_reviewer, make_shop, make_user
 
@@ -265,3 +267,35 @@ def test_it_hands_the_run_to_a_new_task_when_the_task_loses_its_database_session
     assert run.status == CampaignRun.Status.FINISHED
     messages = Message.objects.filter(run=run)
     assert messages.count() == 20 and not messages.filter(status="planned").exists()
+
+
+def hold_import_lease(job_id: int, acquired: threading.Event, release: threading.Event) -> None:
+    try:
+        with task_lease(kind=IMPORT_CHECK_LEASE, object_id=job_id) as held:
+            assert held
+            acquired.set()
+            release.wait(60)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_checks_again_an_import_left_checking_by_a_dead_worker_and_not_one_a_worker_holds(alice_shop):
+    job = CustomerImport.objects.create(shop=alice_shop, filename="会员.csv")
+    CustomerImportChunk.objects.create(job=job, seq=0, data=csv_bytes(good_rows(3)))
+    acquired, release = threading.Event(), threading.Event()
+    worker = threading.Thread(target=hold_import_lease, args=(job.pk, acquired, release))
+    worker.start()
+    try:
+        assert acquired.wait(30)
+        assert import_checks_recover() == 0  # a live worker checks it
+        assert check_customer_import(job.pk) == "busy"  # a redelivered copy does nothing
+    finally:
+        release.set()
+        worker.join(30)
+    job.refresh_from_db()
+    assert job.status == CustomerImport.Status.CHECKING
+    assert import_checks_recover() == 1  # the worker is gone: checked again (inline in the tests)
+    job.refresh_from_db()
+    assert job.status == CustomerImport.Status.READY and job.rows == 3
+    assert import_checks_recover() == 0
