@@ -21,7 +21,8 @@ from scipy import stats as scipy_stats
 
 from campaigns.models.links import Click
 from campaigns.models.orders import Order
-from campaigns.models.sending import Campaign, CampaignRun, CampaignVariant, Message
+from campaigns.models.sending import Campaign, CampaignRun, Message
+from campaigns.services.ab_testing import ab_variant_figures
 from campaigns.services.attribution import attribution_windows
 from smsmarketing.models import LedgerEntry, RechargeOrder, SmsAccount
 
@@ -114,6 +115,9 @@ class VariantFigures:
     attributed_orders: int = 0
     attributed_revenue: Decimal = Decimal(0)
     winner: bool = False
+    rate: float = 0.0  # of the campaign's A/B metric, over delivered
+    probability_best: float | None = None
+    p_value: float | None = None  # against the leading variant; None for the leader
 
 
 @dataclass
@@ -153,7 +157,7 @@ def campaign_results(*, campaign: Campaign) -> CampaignResults:
         _clicks(cursor, campaign, results)
         _attributed(cursor, campaign, results)
         _groups(cursor, campaign, results)
-        results.variants = _variants(cursor, campaign)
+    results.variants = _variants(campaign)
     results.lift = holdout_lift(sent=results.sent_group, held=results.holdout_group)
     results.price_per_part = shop_price_per_part(shop_id=campaign.shop_id)
     cost = results.parts_charged * results.price_per_part
@@ -337,43 +341,22 @@ def shop_price_per_part(*, shop_id: int) -> Decimal:
     return Decimal(price) / credited if credited else Decimal(0)
 
 
-def _variants(cursor, campaign: Campaign) -> list[VariantFigures]:
-    """Each variant's figures over the A/B test's run (the share that tested it): the winner's
-    later sends to the rest are in the campaign's totals, not here."""
-    figures = {
-        v.pk: VariantFigures(v.pk, v.name, winner=v.won_at is not None)
-        for v in CampaignVariant.objects.filter(campaign=campaign).order_by("position", "name")
-    }
-    if not figures:
-        return []
-    test_messages = f"""{_MESSAGE} m JOIN {_RUN} r ON r.id = m.run_id AND r.kind = 'audience'
-                        AND r.phase = '{CampaignRun.Phase.AB_TEST}'"""
-    cursor.execute(
-        f"""SELECT m.variant_id, count(*), count(*) FILTER (WHERE m.status = %s)
-            FROM {test_messages} WHERE m.campaign_id = %s AND m.variant_id IS NOT NULL
-              AND m.status NOT IN (%s, %s)
-            GROUP BY m.variant_id""",
-        [S.DELIVERED, campaign.pk, S.SUPPRESSED, S.HOLDOUT],
-    )
-    for variant_id, recipients, delivered in cursor.fetchall():
-        if variant_id in figures:
-            figures[variant_id].recipients, figures[variant_id].delivered = recipients, delivered
-    cursor.execute(
-        f"""SELECT m.variant_id, count(DISTINCT k.message_id)
-            FROM {_CLICK} k JOIN ({test_messages}) ON m.id = k.message_id
-            WHERE k.campaign_id = %s AND k.human GROUP BY m.variant_id""",
-        [campaign.pk],
-    )
-    for variant_id, clicks in cursor.fetchall():
-        if variant_id in figures:
-            figures[variant_id].unique_clicks = clicks
-    cursor.execute(
-        f"""SELECT m.variant_id, count(*), coalesce(sum(o.amount), 0)
-            FROM {_ORDER} o JOIN ({test_messages}) ON m.id = o.attributed_message_id
-            WHERE o.attributed_campaign_id = %s GROUP BY m.variant_id""",
-        [campaign.pk],
-    )
-    for variant_id, orders, revenue in cursor.fetchall():
-        if variant_id in figures:
-            figures[variant_id].attributed_orders, figures[variant_id].attributed_revenue = orders, revenue
-    return list(figures.values())
+def _variants(campaign: Campaign) -> list[VariantFigures]:
+    """Each variant's figures over the A/B test's run (``campaigns.services.ab_testing``: the
+    share that tested it); the winner's later sends to the rest are in the campaign's totals."""
+    return [
+        VariantFigures(
+            variant_id=row["id"],
+            name=row["name"],
+            recipients=row["recipients"],
+            delivered=row["delivered"],
+            unique_clicks=row["unique_clicks"],
+            attributed_orders=row["attributed_orders"],
+            attributed_revenue=row["attributed_revenue"],
+            winner=row["winner"],
+            rate=row["rate"],
+            probability_best=row["probability_best"],
+            p_value=row["p_value"],
+        )
+        for row in ab_variant_figures(campaign=campaign)
+    ]

@@ -14,6 +14,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import time_machine
 from django.core.management import call_command
 from django.test import Client
+from django_q.models import Schedule
+from django_q.scheduler import scheduler
 
 from campaigns.gateways.simulated import SimulatedGateway
 from campaigns.models import Campaign, Customer, Message, Order
@@ -22,7 +24,7 @@ from campaigns.services.campaigns import campaign_create, campaign_preview, camp
 from campaigns.services.draws import draw
 from campaigns.services.links import link_policy_forget, shop_landing_set
 from campaigns.services.optouts import optout_record
-from campaigns.services.variants import campaign_holdout_set
+from campaigns.services.variants import VariantInput, campaign_holdout_set, campaign_variants_set
 from smsmarketing.models import RechargePackage
 from smsmarketing.services import account_grant
 from smsmarketing.services.recharge import recharge_order_complete, recharge_order_create
@@ -244,4 +246,154 @@ def test_it_reports_every_figure_of_a_campaign_with_a_holdout_as_computed_by_han
     text = out.getvalue()
     assert f"{'incremental_revenue':<22} {yuan(incremental)}\n" in text
     assert f"{'roi':<22} {roi}\n" in text and "incremental_95ci" in text
-    assert "差异不显著" in text and "windows                click 120 h, delivery 24 h, comparison 120 h" in text
+    assert "差异不显著" in text
+    assert "windows                click 120 h, delivery 24 h, comparison 120 h" in text
+
+
+TEXT_B = "夏日上新！满199元立减20元，限时三天，马上选购：${shop_link}"
+
+
+def test_it_reports_an_ab_test_with_a_holdout_each_run_from_its_own_start(
+    alice, alice_shop, reviewer, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.SMS_PIPELINE = {**settings.SMS_PIPELINE, "DISPATCH_RATE": 0, "DISPATCH_BATCH": 50}
+    settings.SMS_GATEWAY = {
+        "BACKEND": "campaigns.gateways.simulated.SimulatedGateway",
+        "OPTIONS": {"fail_ratio": FAIL_RATIO},
+    }
+    link_policy_forget()
+    make_active_account(alice_shop, balance=2000, user=alice)  # granted only: the parts cost nothing
+    live_signature_for(alice_shop, alice, reviewer)
+    shop_landing_set(shop=alice_shop, user=alice, landing_url=SHOP_PAGE)
+    customers = phones(300)
+    import_customers(alice_shop, [f"{p},客户{i}" for i, p in enumerate(customers)], header="手机号,姓名")
+    with time_machine.travel(MORNING, tick=False):
+        campaign = campaign_create(shop=alice_shop, user=alice, kind="marketing", name="A/B 上新", text=TEXT)
+        campaign_holdout_set(campaign=campaign, user=alice, percent=10)
+        campaign_variants_set(
+            campaign=campaign,
+            user=alice,
+            variants=[VariantInput(text=TEXT), VariantInput(text=TEXT_B)],
+            test_percent=40,
+            test_hours=4,
+            metric="clicks",
+        )
+        campaign = Campaign.objects.get(pk=campaign.pk)
+        with django_capture_on_commit_callbacks(execute=True):
+            campaign_schedule(campaign=campaign, user=alice)
+
+    # By hand: the documented draw cuts the audience (holdout first, then 40 % of the rest tests A or B).
+    def group(phone: str) -> str:
+        u = draw(seed=campaign.seed, phone=phone)
+        if u < 0.10:
+            return "held"
+        v = (u - 0.10) / 0.90
+        return "AB"[int(v / 0.40 * 2)] if v < 0.40 else "rest"
+
+    groups = {p: group(p) for p in customers}
+    test_messages = {m.phone: m for m in Message.objects.filter(campaign=campaign)}
+    assert set(test_messages) == {p for p, g in groups.items() if g != "rest"}
+    fails = lambda m: SimulatedGateway.fails(m.pk, FAIL_RATIO)  # noqa: E731
+    delivered_of = {
+        name: sorted(
+            (m for p, m in test_messages.items() if groups[p] == name and not fails(m)), key=lambda m: m.pk
+        )
+        for name in "AB"
+    }
+    # People tap B far more than A; a previewer and HEAD requests do not count.
+    for m in delivered_of["A"][:2]:
+        tap(m.link_code, at=MORNING + timedelta(hours=1))
+        tap(m.link_code, at=MORNING + timedelta(hours=1, minutes=5))
+    for m in delivered_of["B"][:10]:
+        tap(m.link_code, at=MORNING + timedelta(hours=1))
+        tap(m.link_code, at=MORNING + timedelta(hours=1), method="head")
+        tap(m.link_code, at=MORNING + timedelta(hours=1), agent=WHATSAPP_PREVIEW)
+    # Four hours after the start the test ends and B goes to the rest, whose run starts then.
+    winner_start = MORNING + timedelta(hours=4, minutes=1)
+    Schedule.objects.filter(name="campaigns-end-ab-tests").update(next_run=MORNING + timedelta(hours=4))
+    with time_machine.travel(winner_start, tick=False), django_capture_on_commit_callbacks(execute=True):
+        scheduler()
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.COMPLETED
+    messages = {m.phone: m for m in Message.objects.filter(campaign=campaign)}
+    assert len(messages) == 300
+    rest = [m for p, m in messages.items() if groups[p] == "rest" and not fails(m)]
+    rest.sort(key=lambda m: m.pk)
+    assert all(m.created_at == winner_start and m.final_at == winner_start for m in rest)
+    held = sorted((m for p, m in messages.items() if groups[p] == "held"), key=lambda m: m.pk)
+    sent = [m for p, m in messages.items() if groups[p] != "held"]
+    delivered = [m for m in sent if not fails(m)]
+
+    day, hour = timedelta(days=1), timedelta(hours=1)
+    expected: list[Expected] = []
+
+    def order(m: Message, amount: str, placed_at: datetime, *, to: bool, group):
+        number = f"AB{len(expected):03d}"
+        expected.append(Expected(number, m.phone, Decimal(amount), placed_at, m.pk if to else None, group))
+
+    order(delivered_of["A"][0], "99.00", MORNING + day, to=True, group="sent")  # A's click
+    for m in delivered_of["B"][:3]:  # B's clicks
+        order(m, "129.00", MORNING + day, to=True, group="sent")
+    order(delivered_of["B"][10], "59.90", MORNING + 5 * hour, to=True, group="sent")  # B's delivery
+    order(rest[0], "188.00", winner_start + 2 * hour, to=True, group="sent")  # the winner's run
+    # Bought before the winner's run started (but after the test's): not in its window.
+    order(rest[1], "77.00", MORNING + hour, to=False, group=None)
+    # Just inside the winner run's own window (outside one counted from the test's start).
+    order(rest[2], "66.00", winner_start + 5 * day - timedelta(minutes=1), to=False, group="sent")
+    for m in held[:2]:
+        order(m, "50.00", MORNING + day, to=False, group="holdout")
+
+    def line(e: Expected) -> str:
+        return f"{e.order_no},{e.phone},{e.amount},{e.placed_at.astimezone(MORNING.tzinfo):%Y-%m-%d %H:%M:%S}"
+
+    with time_machine.travel(MORNING + 7 * day, tick=False):
+        import_file(alice_shop, tmp_path, "orders.csv", [line(e) for e in expected])
+
+    attributed = [e for e in expected if e.attributed_to]
+    sent_group = [e for e in expected if e.group == "sent"]
+    holdout_group = [e for e in expected if e.group == "holdout"]
+    revenue = lambda orders: sum((e.amount for e in orders), Decimal(0))  # noqa: E731
+    variant_rows = []
+    for name in "AB":
+        mine = [m for p, m in test_messages.items() if groups[p] == name]
+        ids = {m.pk for m in mine}
+        theirs = [e for e in attributed if e.attributed_to in ids]
+        variant_rows.append(
+            {
+                "name": name,
+                "recipients": len(mine),
+                "delivered": len(delivered_of[name]),
+                "unique_clicks": {"A": 2, "B": 10}[name],
+                "attributed_orders": len(theirs),
+                "attributed_revenue": yuan(revenue(theirs)),
+                "winner": name == "B",
+            }
+        )
+    by_hand = {
+        "recipients": 300,
+        "holdout": len(held),
+        "sent": len(sent),
+        "delivered": len(delivered),
+        "failed": len(sent) - len(delivered),
+        "clicks": 2 * 2 + 10,
+        "unique_clicks": 12,
+        "attributed_orders": len(attributed),
+        "attributed_revenue": yuan(revenue(attributed)),
+        "sent_group_orders": len(sent_group),
+        "sent_group_revenue": yuan(revenue(sent_group)),
+        "holdout_orders": len(holdout_group),
+        "holdout_revenue": yuan(revenue(holdout_group)),
+        "incremental_revenue": yuan(revenue(sent_group) - revenue(holdout_group) * len(sent) / len(held)),
+        "parts_charged": sum(m.parts for m in delivered),
+        "cost_yuan": "0.00",
+        "roi": None,
+        "variants": variant_rows,
+    }
+    assert report_json(campaign) == by_hand
+    stored = dict(Order.objects.filter(shop=alice_shop).values_list("order_no", "attributed_message_id"))
+    assert stored == {e.order_no: e.attributed_to for e in expected}
+    out = io.StringIO()
+    call_command("campaign_report", str(campaign.pk), stdout=out)
+    text = out.getvalue()
+    assert f"{'roi':<22} -\n" in text and f"{'cost_yuan':<22} 0.00\n" in text
+    assert "variant B (winner): " in text and "p-value vs leader -" in text

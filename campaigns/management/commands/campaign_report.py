@@ -60,11 +60,13 @@ class Command(BaseCommand):
             f"{'windows':<22} click {_hours(results.click_window)} h, delivery "
             f"{_hours(results.delivery_window)} h, comparison {_hours(results.comparison_window)} h"
         )
-        for v in report["variants"]:
+        for v in results.variants:
+            p_value = "-" if v.p_value is None else f"{v.p_value:.4f}"
             self.stdout.write(
-                f"variant {v['name']}{' (winner)' if v['winner'] else ''}: {v['recipients']} recipients, "
-                f"{v['delivered']} delivered, {v['unique_clicks']} unique clicks, "
-                f"{v['attributed_orders']} orders, {v['attributed_revenue']} yuan"
+                f"variant {v.name}{' (winner)' if v.winner else ''}: {v.recipients} recipients, "
+                f"{v.delivered} delivered, {v.unique_clicks} unique clicks, "
+                f"{v.attributed_orders} orders, {v.attributed_revenue} yuan, "
+                f"P(best) {v.probability_best:.3f}, p-value vs leader {p_value}"
             )
 
 
