@@ -9,11 +9,12 @@ later). Every request of a live code is recorded as a ``Click``; HEAD requests a
 of bots and link previewers (``ua-parser``'s spiders plus the ``LinkPreviewerAgent`` rows) are
 recorded with ``human`` false and count for nothing.
 
-Cost of a redirect (docs/PERFORMANCE.md): one indexed read (the message by its unique code,
-joined to its campaign's coupon and its shop for the two landing URLs) and one plain INSERT
-committed without waiting for the WAL flush (``commit_without_flush``: a click lost in a
-database crash is a lost statistic, not lost money). The domains and previewer patterns are
-read once a minute per process (``POLICY_SECONDS``), so an admin edit applies within a minute.
+Cost of a redirect (docs/PERFORMANCE.md): one statement, an indexed read (the message by its
+unique code, joined to its campaign's coupon and its shop for the two landing URLs) with the
+click's INSERT in the same statement, committed without waiting for the WAL flush
+(``commit_without_flush``: a click lost in a database crash is a lost statistic, not money).
+The domains and previewer patterns are read once a minute per process (``POLICY_SECONDS``), so
+an admin edit applies within a minute.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from ua_parser import parse_device
 
+from campaigns.models.audience import Coupon
 from campaigns.models.links import Click, LandingDomain, LinkPreviewerAgent
-from campaigns.models.sending import Message
+from campaigns.models.sending import Campaign, Message
 from smsmarketing.db import commit_without_flush
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Shop
@@ -202,37 +205,54 @@ def link_follow(
     requests and bots or previewers are recorded with ``human`` false.
     """
     at = at or timezone.now()
-    if not code or len(code) > Message._meta.get_field("link_code").max_length:
+    if not code or len(code) > LINK_CODE_MAX_LENGTH:
         return None
-    # One indexed read: the message by its unique code with both landing URLs (LEFT JOINs).
-    live = Message.objects.filter(
-        link_code=code, created_at__gte=at - timedelta(days=settings.SMS_SHORT_LINK_DAYS)
-    )
-    found = list(
-        live.values_list(
-            "pk", "campaign_id", "shop_id", "phone", "campaign__coupon__landing_url", "shop__landing_url"
-        )[:1]
-    )
-    if not found:
-        return None
-    message_id, campaign_id, shop_id, phone, coupon_url, shop_url = found[0]
     policy = link_policy()
     method = method.upper()[:8]
     human = method == "GET" and agent_is_human(user_agent, policy=policy)
+    params = {
+        "code": code,
+        "since": at - timedelta(days=settings.SMS_SHORT_LINK_DAYS),
+        "at": at,
+        "method": method,
+        "agent": user_agent[:512],
+        "hash": client_hash(client),
+        "human": human,
+    }
     # A lost click in a database crash is a lost statistic: no wait for the WAL flush.
-    with commit_without_flush():
-        click = Click.objects.create(
-            message_id=message_id,
-            campaign_id=campaign_id,
-            shop_id=shop_id,
-            phone=phone,
-            at=at,
-            method=method,
-            user_agent=user_agent[:512],
-            client_hash=client_hash(client),
-            human=human,
-        )
+    with commit_without_flush(), connection.cursor() as cursor:
+        cursor.execute(_FOLLOW_SQL, params)
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    coupon_url, shop_url, click_id = found
     # The platform may have withdrawn a domain since the merchant saved the URL: check again.
     allowed = [url for url in (coupon_url, shop_url) if url and landing_url_allowed(url, policy=policy)]
     target = allowed[0] if allowed else ""
-    return LinkFollow(target=target, click_id=click.pk, human=human)
+    return LinkFollow(target=target, click_id=click_id, human=human)
+
+
+LINK_CODE_MAX_LENGTH = Message._meta.get_field("link_code").max_length
+# Performance (docs/PERFORMANCE.md, "Short links"): the redirect's one statement. The message by
+# its unique code (index campaigns_message_link_code_key) with its coupon's and its shop's
+# landing URLs, and the click inserted from that row in the same statement (no row, no click).
+# The ORM's read then ``Click.objects.create`` cost 1.9 ms of CPU per redirect against 0.7 ms
+# for this statement, measured in one process on one database.
+_FOLLOW_SQL = f"""
+    WITH message AS (
+        SELECT m.id, m.campaign_id, m.shop_id, m.phone,
+               coupon.landing_url AS coupon_url, shop.landing_url AS shop_url
+        FROM {Message._meta.db_table} m
+        LEFT JOIN {Campaign._meta.db_table} campaign ON campaign.id = m.campaign_id
+        LEFT JOIN {Coupon._meta.db_table} coupon ON coupon.id = campaign.coupon_id
+        LEFT JOIN {Shop._meta.db_table} shop ON shop.id = m.shop_id
+        WHERE m.link_code = %(code)s AND m.created_at >= %(since)s
+    ), click AS (
+        INSERT INTO {Click._meta.db_table}
+            (message_id, campaign_id, shop_id, phone, at, method, user_agent, client_hash, human)
+        SELECT id, campaign_id, shop_id, phone, %(at)s, %(method)s, %(agent)s, %(hash)s, %(human)s
+        FROM message
+        RETURNING id
+    )
+    SELECT message.coupon_url, message.shop_url, click.id FROM message, click
+"""
