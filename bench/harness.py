@@ -135,11 +135,14 @@ def frequency_history_seed(*, bench: BenchShop, day: date, share: float = MESSAG
     return written
 
 
-def bench_campaign_start(*, bench: BenchShop, text: str = MARKETING_TEXT) -> CampaignRun:
-    """A marketing campaign to every customer, created through the service, its run planning."""
+def bench_campaign_start(*, bench: BenchShop, text: str = MARKETING_TEXT, holdout: int = 0) -> CampaignRun:
+    """A marketing campaign to every customer, created through the service, its run planning;
+    ``holdout`` percent of them held out."""
     owner = bench.users[0]
     campaign = campaign_create(shop=bench.shop, user=owner, kind="marketing", name="压测营销", text=text)
-    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.RUNNING, started_at=timezone.now())
+    Campaign.objects.filter(pk=campaign.pk).update(
+        status=Campaign.Status.RUNNING, started_at=timezone.now(), holdout_percent=holdout
+    )
     return CampaignRun.objects.create(campaign=campaign, status=CampaignRun.Status.PLANNING)
 
 

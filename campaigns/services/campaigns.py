@@ -31,7 +31,7 @@ from campaigns.models.frequency import MessageClass
 from campaigns.models.sending import Campaign, CampaignRun, VerifiedPhone
 from campaigns.phones import normalize_phone
 from campaigns.selectors import Recipient, run_recipients_after
-from campaigns.services.draws import HELD, MIN_VARIANTS, REST, assignment
+from campaigns.services.draws import HELD, MIN_VARIANTS, REST, Cut
 from campaigns.services.frequency import (
     frequency_decide,
     frequency_sendable_again,
@@ -547,7 +547,7 @@ def campaign_dry_run(*, campaign: Campaign, at: datetime | None = None) -> DryRu
             variant_content(campaign=campaign, variant=v)
             for v in campaign.variants.select_related("template").order_by("position")
         ]
-    cut = bool(campaign.holdout_percent or variants)
+    cut = Cut(campaign=campaign, variants=len(variants)) if campaign.holdout_percent or variants else None
     cursor = 0
     while batch := run_recipients_after(run=probe, cursor=cursor, limit=DRY_RUN_BATCH, now=at):
         cursor = batch[-1].key
@@ -570,9 +570,7 @@ def campaign_dry_run(*, campaign: Campaign, at: datetime | None = None) -> DryRu
                 if decision.reason.startswith(FREQ_PREFIX):
                     capped[decision.phone] = decision.reason
                 continue
-            where = REST
-            if cut:
-                where = assignment(campaign=campaign, variants=len(variants), phone=recipient.phone)
+            where = cut.of(recipient.phone) if cut is not None else REST
             if where == HELD:
                 result.holdout += 1
                 continue

@@ -40,7 +40,7 @@ from campaigns.services.campaigns import (
     campaign_seed_ensure,
     variant_check,
 )
-from campaigns.services.draws import HELD, MIN_VARIANTS, REST, assignment
+from campaigns.services.draws import HELD, MIN_VARIANTS, REST, Cut
 from campaigns.sqlarrays import sql_text_array
 from smsmarketing.errors import SmsError
 from smsmarketing.services import shop_ensure_sms_allowed
@@ -91,10 +91,11 @@ def run_split(*, run: CampaignRun, recipients: list[Recipient]) -> RunSplit | No
     if phase == CampaignRun.Phase.AB_WINNER:
         taken = _phones_in_test_run(campaign=campaign, recipients=recipients)
     split = RunSplit(sent=[], held=[], variant_of={})
+    cut = Cut(campaign=campaign, variants=len(variants))
     for recipient in recipients:
         if recipient.phone in taken:
             continue
-        where = assignment(campaign=campaign, variants=len(variants), phone=recipient.phone)
+        where = cut.of(recipient.phone)
         if where == HELD:
             split.held.append(recipient)
         elif phase == CampaignRun.Phase.SINGLE:

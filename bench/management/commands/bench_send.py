@@ -72,13 +72,17 @@ class Command(BaseCommand):
             "with more than one, the COPY also runs with as many streams, next to the single one",
         )
         parser.add_argument(
+            "--holdout", type=int, default=0, help="percent of the audience held out (0-50; default 0)"
+        )
+        parser.add_argument(
             "--breakdown",
             action="store_true",
             help="also print the CPU per recipient of planning: Python, PostgreSQL backend, per statement",
         )
 
     def handle(
-        self, *args, recipients: list[int], keep: bool, breakdown: bool, planners: int | None, **options
+        self, *args, recipients: list[int], keep: bool, breakdown: bool, planners: int | None, holdout: int,
+        **options,
     ) -> None:
         if any(n < 1 for n in recipients):
             raise CommandError("--recipients must be >= 1")
@@ -93,15 +97,17 @@ class Command(BaseCommand):
         )
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         self.stdout.write(f"load average {load} (2 cores: above 2, processes wait for a core)")
+        if not 0 <= holdout <= 50:
+            raise CommandError("--holdout must be 0-50")
         for n in recipients:
-            self._one(n, keep=keep, breakdown=breakdown, planners=planners)
+            self._one(n, keep=keep, breakdown=breakdown, planners=planners, holdout=holdout)
 
-    def _one(self, n: int, *, keep: bool, breakdown: bool, planners: int) -> None:
+    def _one(self, n: int, *, keep: bool, breakdown: bool, planners: int, holdout: int) -> None:
         at = send_moment()
         started = time.perf_counter()
         bench = bench_shop_create(recipients=n, balance=2 * n)
         history = frequency_history_seed(bench=bench, day=at.date())
-        run = bench_campaign_start(bench=bench)
+        run = bench_campaign_start(bench=bench, holdout=holdout)
         self.stdout.write(
             f"\n== N = {n:,}: set-up {time.perf_counter() - started:.1f} s "
             f"({n:,} customers, {history:,} frequency counter rows of other shops)"
