@@ -50,7 +50,7 @@ STAGES = ("planned", "suppressed", "dispatched", "delivered", "failed", "expired
 # (delivered, or failed with a DLR-* reason), not the gateway's refusals at hand-over.
 _WINDOW_SQL = """
 SELECT
-    count(*) FILTER (WHERE created_at >= %(since)s AND status <> 'suppressed'),
+    count(*) FILTER (WHERE created_at >= %(since)s AND status NOT IN ('suppressed', 'holdout')),
     count(*) FILTER (WHERE created_at >= %(since)s AND status = 'suppressed'),
     count(*) FILTER (WHERE sent_at >= %(since)s),
     count(*) FILTER (WHERE final_at >= %(since)s AND status = 'delivered'),
