@@ -11,8 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, Coupon, Segment
-from campaigns.services.campaigns import TEMPLATE_AND_TEXT
+from campaigns.models.sending import AbMetric
+from campaigns.services.campaigns import AB_KINDS, TEMPLATE_AND_TEXT
 from campaigns.services.optouts import CONSENT_NOTE_MIN_LENGTH
+from campaigns.services.variants import MAX_HOLDOUT_PERCENT, VARIANT_NAMES, VariantInput
 from reviews.models.templates import TemplateOrigin
 
 _LIST_SPLIT = re.compile(r"[,，、;；|\s]+")
@@ -171,6 +173,12 @@ class CouponChoiceField(forms.ModelChoiceField):
         )
 
 
+HOLDOUT_RANGE = _("对照组比例应为 0–50 之间的整数。")
+TEST_SHARE_RANGE = _("测试人群比例应为 2–100 之间的整数。")
+TEST_HOURS_RANGE = _("测试时长应为 1–168 之间的整数（小时）。")
+CAMPAIGN_FIELDS = ("name", "segment", "template", "text", "coupon", "products", "days_since_purchase")
+
+
 class CampaignForm(forms.Form):
     """A campaign's fields for its kind (the same form creates, edits and copies a draft)."""
 
@@ -239,13 +247,138 @@ class CampaignForm(forms.Form):
             )
             self.fields["text"].help_text = _("不使用模板时填写；无需输入签名和退订语，系统会自动添加。")
 
+        self._add_test_fields(templates)
+
+    def _add_test_fields(self, templates) -> None:
+        """对照组 for every kind; the A/B test (版本 B–E beside the campaign's own content, which is
+        版本 A) for the kinds that send once (``AB_KINDS``): texts for 短信营销, templates for 定向优惠券."""
+        self.fields["holdout_percent"] = forms.IntegerField(
+            label=_("对照组比例(%)"), min_value=0, max_value=MAX_HOLDOUT_PERCENT, initial=0, required=False,
+            widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+            error_messages=dict.fromkeys(("min_value", "max_value", "invalid"), HOLDOUT_RANGE),
+            help_text=_(
+                "随机留出这部分客户不发送，用来对比“发了”和“没发”的下单差别，算出短信真正带来的增量收入；"
+                "对照组客户收不到短信，也不扣费。填 0 表示不留对照组。"
+            ),
+        )
+        if self.kind not in AB_KINDS:
+            return
+        self.fields["ab_enabled"] = forms.BooleanField(label=_("启用 A/B 测试"), required=False)
+        for name in self.variant_names:
+            if self.kind == Campaign.Kind.COUPON:
+                field = TemplateChoiceField(
+                    label=_("版本 {name} 模板").format(name=name), queryset=templates, required=False,
+                    empty_label=_("请选择模板"), widget=TemplateSelect,
+                )
+            else:
+                field = forms.CharField(
+                    label=_("版本 {name} 内容").format(name=name), required=False,
+                    widget=forms.Textarea(attrs={"rows": 3, "maxlength": 1000}),
+                )
+            self.fields[f"variant_{name.lower()}"] = field
+        self.fields["ab_test_percent"] = forms.IntegerField(
+            label=_("测试人群比例(%)"), min_value=2, max_value=100, initial=20, required=False,
+            widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+            error_messages=dict.fromkeys(("min_value", "max_value", "invalid"), TEST_SHARE_RANGE),
+            help_text=_("先发给这部分客户（各版本平分），其余客户等测试结束后收到胜出版本。"),
+        )
+        self.fields["ab_test_hours"] = forms.IntegerField(
+            label=_("测试时长(小时)"), min_value=1, max_value=168, initial=4, required=False,
+            widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+            error_messages=dict.fromkeys(("min_value", "max_value", "invalid"), TEST_HOURS_RANGE),
+            help_text=_("从开始发送算起；到时自动选出胜出版本发给其余客户，您也可以提前手动选择。"),
+        )
+        self.fields["ab_metric"] = forms.ChoiceField(
+            label=_("胜出指标"), choices=AbMetric.choices, initial=AbMetric.CLICKS, widget=forms.RadioSelect,
+            required=False,
+        )
+
+    @property
+    def variant_names(self) -> str:
+        """The names of the variants the form adds to the campaign's own content (版本 A)."""
+        return VARIANT_NAMES[1:]
+
+    @property
+    def variant_fields(self) -> list:
+        """(name, bound field, findings of the content check) of 版本 B–E, for the template;
+        ``variant_findings`` (field name → findings) is set by the view after a refused save."""
+        findings = getattr(self, "variant_findings", {})
+        names = [(name, f"variant_{name.lower()}") for name in self.variant_names]
+        return [(name, self[field], findings.get(field, [])) for name, field in names if field in self.fields]
+
+    @property
+    def main_fields(self) -> list:
+        """The campaign's own visible fields (the holdout and A/B fields have their own section)."""
+        return [field for field in self.visible_fields() if field.name in CAMPAIGN_FIELDS]
+
+    @property
+    def ab_open(self) -> bool:
+        """Whether the A/B section starts open: enabled, or one of its fields has an error."""
+        if "ab_enabled" not in self.fields:
+            return False
+        names = ["ab_enabled", *(f"variant_{n.lower()}" for n in self.variant_names), "ab_test_percent",
+                 "ab_test_hours", "ab_metric"]  # fmt: skip
+        return bool(self["ab_enabled"].value()) or any(name in self.errors for name in names)
+
+    @property
+    def more_variants_open(self) -> bool:
+        """Whether 版本 C–E start shown: one of them has a value or an error."""
+        names = [f"variant_{n.lower()}" for n in self.variant_names[1:]]
+        return any(name in self.fields and (self[name].value() or name in self.errors) for name in names)
+
+    @property
+    def test_fields(self) -> list:
+        names = ("ab_test_percent", "ab_test_hours", "ab_metric")
+        return [self[name] for name in names if name in self.fields]
+
     def clean(self):
         data = super().clean()
         typed = (data.get("text") or "").strip()
         if self.kind == Campaign.Kind.REPURCHASE and data.get("template") and typed:
             # Refused rather than guessed: which one would be sent must be the merchant's choice.
             self.add_error("text", TEMPLATE_AND_TEXT)
+        if data.get("holdout_percent") is None:
+            data["holdout_percent"] = 0
+        if data.get("ab_enabled") and not self.extra_variants(data):
+            first = f"variant_{self.variant_names[0].lower()}"
+            self.add_error(first, _("启用 A/B 测试时，请至少填写版本 B（版本 A 就是上方的内容）。")
+                           if self.kind != Campaign.Kind.COUPON else
+                           _("启用 A/B 测试时，请至少为版本 B 选择一个模板（版本 A 就是上方选择的模板）。"))
         return data
+
+    def extra_variants(self, data: dict) -> list[tuple[str, object]]:
+        """(name, text or template) of the filled 版本 B–E, in order."""
+        filled = []
+        for name in self.variant_names:
+            value = data.get(f"variant_{name.lower()}")
+            if isinstance(value, str):
+                value = value.strip()
+            if value:
+                filled.append((name, value))
+        return filled
+
+    def campaign_fields(self) -> dict:
+        """The campaign's own fields (``campaign_create`` / ``campaign_update``)."""
+        return {k: v for k, v in self.cleaned_data.items() if k in CAMPAIGN_FIELDS}
+
+    def test_settings(self) -> dict:
+        """The holdout share and the A/B test (``campaign_holdout_set`` / ``campaign_variants_set``):
+        ``variants`` is empty without an A/B test; with one, 版本 A is the campaign's own content
+        and the filled 版本 B–E follow it (renamed in order: B, D filled → A, B, C)."""
+        data = self.cleaned_data
+        result = {"holdout_percent": data.get("holdout_percent") or 0, "variants": []}
+        if self.kind not in AB_KINDS or not data.get("ab_enabled"):
+            return result
+        own = VariantInput(text=(data.get("text") or "").strip(), template=data.get("template"))
+        if self.kind == Campaign.Kind.COUPON:
+            extra = [VariantInput(template=template) for _name, template in self.extra_variants(data)]
+        else:
+            extra = [VariantInput(text=text) for _name, text in self.extra_variants(data)]
+        result["variants"] = [own, *extra]
+        result["test_percent"] = data.get("ab_test_percent") or 20
+        result["test_hours"] = data.get("ab_test_hours") or 4
+        result["metric"] = data.get("ab_metric") or AbMetric.CLICKS
+        return result
 
 
 def campaign_initial(campaign: Campaign, *, copy: bool = False) -> dict:
@@ -262,7 +395,26 @@ def campaign_initial(campaign: Campaign, *, copy: bool = False) -> dict:
         "coupon": campaign.coupon_id,
         "products": "，".join(campaign.products or []),
         "days_since_purchase": campaign.days_since_purchase,
+        **test_initial(campaign),
     }
+
+
+def test_initial(campaign: Campaign) -> dict:
+    """The holdout and A/B fields of a campaign: 版本 A is its own content, B–E its other variants."""
+    initial = {
+        "holdout_percent": campaign.holdout_percent,
+        "ab_test_percent": campaign.ab_test_percent,
+        "ab_test_hours": campaign.ab_test_hours,
+        "ab_metric": campaign.ab_metric,
+    }
+    if campaign.pk is None or campaign.kind not in AB_KINDS:
+        return initial
+    variants = list(campaign.variants.order_by("position"))
+    initial["ab_enabled"] = len(variants) >= 2
+    for name, variant in zip(VARIANT_NAMES[1:], variants[1:], strict=False):
+        coupon = campaign.kind == Campaign.Kind.COUPON
+        initial[f"variant_{name.lower()}"] = variant.template_id if coupon else variant.text
+    return initial
 
 
 class ScheduleForm(forms.Form):

@@ -34,6 +34,7 @@ urlpatterns = [
     path(SHOP + "coupons/", coupon_views.coupon_list, name="coupons"),
     path(SHOP + "campaigns/", campaign_views.campaign_list, name="list"),
     path(SHOP + "campaigns/new/", editor_views.campaign_new, name="new"),
+    path(SHOP + "campaigns/variant-check/", editor_views.variant_check, name="variant_check"),
     path(CAMPAIGN, campaign_views.campaign_detail, name="detail"),
     path(CAMPAIGN + "edit/", editor_views.campaign_edit, name="edit"),
     path(CAMPAIGN + "copy/", editor_views.campaign_copy, name="copy"),
