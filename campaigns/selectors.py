@@ -411,7 +411,9 @@ def campaigns_progress(*, campaigns: list[Campaign]) -> dict[int, CampaignStats]
     for campaign_id, status, n in rows:
         one = missing[campaign_id]
         one.by_status[status] = n
-        if status != S.SUPPRESSED:
+        if status == S.HOLDOUT:
+            one.holdout += n
+        elif status != S.SUPPRESSED:
             one.planned += n
     for one in missing.values():
         one.waiting = one.by_status.get(S.PLANNED, 0)

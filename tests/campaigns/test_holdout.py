@@ -14,6 +14,7 @@ from django.db.models import Sum
 from django.urls import reverse
 
 from campaigns.models import Campaign, CampaignRun, Message, PlatformCounter, ShopCounter
+from campaigns.selectors import campaign_statistics, campaigns_progress
 from campaigns.services.campaigns import campaign_create, campaign_dry_run, campaign_schedule
 from campaigns.services.frequency import ReplayEvent, frequency_decide, frequency_replay
 from campaigns.services.optouts import optout_record
@@ -143,6 +144,13 @@ def test_it_sends_reserves_charges_and_counts_nothing_for_the_holdout_and_the_re
     assert campaign.status == Campaign.Status.COMPLETED
     assert set(messages.filter(status="holdout").values_list("phone", flat=True)) == held
     assert not messages.filter(status="holdout").exclude(settlement="none").exists()
+    # The statistics count the holdout apart: the campaign is done (100 %) and settles.
+    stats = campaign_statistics(campaign=campaign)
+    listed = campaigns_progress(campaigns=[campaign])[campaign.pk]
+    assert stats.holdout == listed.holdout == len(held)
+    assert stats.planned == listed.planned == AUDIENCE - 1 - len(held)
+    assert stats.progress_percent == listed.progress_percent == 100
+    assert stats.total == AUDIENCE
     account.refresh_from_db()
     delivered = messages.filter(status="delivered").aggregate(p=Sum("parts"))["p"]
     assert account.reserved == 0 and account.balance == 5000 - delivered
