@@ -69,6 +69,16 @@ REVIEWER_PERMISSIONS: list[tuple[str, str]] = [
     ("campaigns", "change_optoutkeyword"),
     ("campaigns", "view_optout"),
     ("campaigns", "view_optoutevent"),
+    # campaigns: short links — the allowed landing domains and the link previewers; clicks read-only.
+    ("campaigns", "view_landingdomain"),
+    ("campaigns", "add_landingdomain"),
+    ("campaigns", "change_landingdomain"),
+    ("campaigns", "delete_landingdomain"),
+    ("campaigns", "view_linkprevieweragent"),
+    ("campaigns", "add_linkprevieweragent"),
+    ("campaigns", "change_linkprevieweragent"),
+    ("campaigns", "delete_linkprevieweragent"),
+    ("campaigns", "view_click"),
 ]
 
 
