@@ -309,7 +309,7 @@ SMS_PIPELINE = {
 # This app's public address (no trailing path): the default base of the short links.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Short links (campaigns.services.links): SMS_SHORT_LINK_BASE + a message's code, served by
-# /t/<code>; a short host in production is a CNAME/proxy to this app's /t/ (docs/CAMPAIGNS.md).
+# /t/<code>; a short host in production is a CNAME/proxy to this app's /t/ (docs/RESULTS.md).
 SMS_SHORT_LINK_BASE = env.str("SMS_SHORT_LINK_BASE", default=f"{SITE_URL}/t/")
 # A code answers for this many days after its message was planned, then a 404 page.
 SMS_SHORT_LINK_DAYS = env.bounded("SMS_SHORT_LINK_DAYS", 90, minimum=1, maximum=3650)
