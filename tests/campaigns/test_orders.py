@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 import time_machine
 from django.db import connection
@@ -181,3 +183,75 @@ def test_it_marks_a_customer_import_row_already_known_from_an_order_as_a_duplica
     )
     assert (report.imported, report.rejected) == (0, 1)
     assert Customer.objects.get(shop=alice_shop).purchase_count == 1
+
+
+def wait_for_lock_wait(pid_holder: list[int], deadline: float = 60.0) -> None:
+    """Poll until the backend in ``pid_holder`` waits for a row lock (generous for a loaded machine)."""
+    with psycopg.connect(_dsn(), autocommit=True) as watcher:
+        start = time.monotonic()
+        while time.monotonic() - start < deadline:
+            if pid_holder:
+                waiting = watcher.execute(
+                    "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid_holder[0]]
+                ).fetchone()
+                if waiting and waiting[0] == "Lock":
+                    return
+            time.sleep(0.05)
+    raise AssertionError("the order batch never waited for the customer's lock")
+
+
+def _dsn() -> str:
+    settings = connection.settings_dict
+    return (
+        f"host={settings['HOST'] or 'localhost'} port={settings['PORT'] or 5432} "
+        f"dbname={settings['NAME']} user={settings['USER']} password={settings['PASSWORD'] or ''}"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@time_machine.travel(NOW, tick=False)
+def test_it_recounts_a_summary_after_a_customer_import_holding_it_commits():
+    """The race the customer lock defends: the customer import adds a purchase and its count under
+    the customer's row lock; an order batch that moves an order away from that customer (another
+    phone) recounts them meanwhile, and must wait for the import and count its purchase, not
+    write back a count read before the import committed."""
+    shop = make_shop("并发导入")
+    orders_upsert(shop=shop, rows=[row("N0", amount="7", placed_at="2026-06-05 09:00")])
+    customer = Customer.objects.get(shop=shop)
+    pid: list[int] = []
+    errors: list[Exception] = []
+
+    def push_order() -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pid.append(cursor.fetchone()[0])
+            moved = row("N0", phone="13800138001", amount="5", placed_at="2026-06-06 09:00")
+            orders_upsert(shop=shop, rows=[moved])
+        except Exception as exc:  # noqa: BLE001 (asserted below)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    # The customer import's merge, as it writes: a purchase, then the summary plus it, one transaction.
+    with psycopg.connect(_dsn()) as importer:
+        importer.execute(
+            f"INSERT INTO {Purchase._meta.db_table} (shop_id, customer_id, product, purchased_at, amount)"
+            " VALUES (%s, %s, 'T恤', '2026-06-01 10:00+08', 10)",
+            [shop.pk, customer.pk],
+        )
+        importer.execute(
+            f"UPDATE {Customer._meta.db_table} SET purchase_count = purchase_count + 1,"
+            " total_spent = total_spent + 10 WHERE id = %s",
+            [customer.pk],
+        )
+        thread = threading.Thread(target=push_order)
+        thread.start()
+        wait_for_lock_wait(pid)
+        importer.commit()
+    thread.join(timeout=60)
+    assert not errors and not thread.is_alive()
+    customer.refresh_from_db()
+    assert (customer.purchase_count, customer.total_spent) == (1, Decimal("10.00"))
+    other = Customer.objects.get(shop=shop, phone="13800138001")
+    assert (other.purchase_count, other.total_spent) == (1, Decimal("5.00"))
