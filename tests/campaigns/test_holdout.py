@@ -9,11 +9,13 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.db import transaction
 from django.db.models import Sum
+from django.test import TransactionTestCase
 from django.urls import reverse
 
-from campaigns.models import Campaign, CampaignRun, Message, PlatformCounter, ShopCounter
+from campaigns.models import Campaign, CampaignRun, DeliveryReport, Message, PlatformCounter, ShopCounter
 from campaigns.selectors import campaign_statistics, campaigns_progress
 from campaigns.services.campaigns import campaign_create, campaign_dry_run, campaign_schedule
 from campaigns.services.frequency import ReplayEvent, frequency_decide, frequency_replay
@@ -32,11 +34,14 @@ from tests.campaigns.campaign_fixtures import (
     live_signature_for,
     phones,
 )
-from tests.factories import make_active_account
+from tests.campaigns.test_pipeline_crash import PLAN_BATCH as CRASH_PLAN_BATCH
+from tests.campaigns.test_pipeline_crash import PLAN_CRASH, worker
+from tests.factories import make_active_account, make_reviewer, make_shop, make_user
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
 AUDIENCE = 600
+CRASH_AUDIENCE, CRASH_BALANCE = 2_500, 10_000  # three planning batches of the crash tests' worker
 
 
 def expected_holdout(seed: int, numbers: list[str], percent: int) -> set[str]:
@@ -206,3 +211,44 @@ def test_the_dry_run_and_the_confirmation_pages_show_the_holdout(client, big_sho
     with time_machine.travel(MORNING, tick=False):
         dry = client.get(reverse("campaigns:dry_run", args=[big_shop.pk, plain.pk])).content.decode()
     assert "dry-holdout" not in dry
+
+
+class HoldoutCrashTests(TransactionTestCase):
+    """Real commits and real processes: the planner dies after its first batch, another plans the
+    rest (``tests.campaigns.test_pipeline_crash``'s worker)."""
+
+    serialized_rollback = True
+
+    @classmethod
+    def _fixture_setup(cls) -> None:
+        # As CrashTests: start from an empty database whatever a transactional test left.
+        call_command(
+            "flush", verbosity=0, interactive=False, inhibit_post_migrate=True, reset_sequences=False
+        )
+        super()._fixture_setup()
+
+    def test_it_draws_the_same_holdout_when_a_planner_dies_and_another_takes_over(self):
+        alice = make_user("alice")
+        shop = make_shop("爱丽丝服饰", owner=alice)
+        make_active_account(shop, balance=CRASH_BALANCE, user=alice)
+        live_signature_for(shop, alice, make_reviewer())
+        import_customers(shop, [f"{p},客户,,,," for p in phones(CRASH_AUDIENCE)])
+        with time_machine.travel(MORNING, tick=False):
+            campaign = held_campaign(shop, alice, percent=25)
+            campaign_schedule(campaign=campaign, user=alice, at=MORNING + timedelta(hours=1))
+        run = CampaignRun.objects.get(campaign=campaign)
+        first = worker(run.pk, **{PLAN_CRASH: "1"})
+        assert first.wait(timeout=120) == 17, first.stderr.read()
+        assert Message.objects.filter(run=run).count() == CRASH_PLAN_BATCH
+        assert worker(run.pk).wait(timeout=180) == 0
+        messages = Message.objects.filter(run=run)
+        expected = expected_holdout(campaign.seed, phones(CRASH_AUDIENCE), 25)
+        assert set(messages.filter(status="holdout").values_list("phone", flat=True)) == expected
+        assert messages.count() == CRASH_AUDIENCE
+        # No held-out recipient was handed to the gateway (it reports every hand-over).
+        assert not DeliveryReport.objects.filter(message__status="holdout").exists()
+        assert not messages.exclude(status__in=["holdout", "delivered", "failed"]).exists()
+        account = SmsAccount.objects.get(shop=shop)
+        charged = messages.filter(status="delivered").aggregate(p=Sum("parts"))["p"]
+        assert account.reserved == 0 and account.balance == CRASH_BALANCE - charged
+        assert_ledger_clean()
