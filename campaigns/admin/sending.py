@@ -6,13 +6,28 @@ from __future__ import annotations
 from django.contrib import admin
 
 from campaigns.admin.readonly import ReadOnlyAdmin
-from campaigns.models import Campaign, CampaignRun, DeliveryReport, Message, VerifiedPhone
+from campaigns.models import Campaign, CampaignRun, CampaignVariant, DeliveryReport, Message, VerifiedPhone
 
 
 class RunInline(admin.TabularInline):
     model = CampaignRun
     extra = 0
-    fields = ("kind", "run_date", "status", "batches_planned", "plan_cursor", "planned_at", "finished_at")
+    fields = (
+        "kind", "phase", "run_date", "status", "batches_planned", "plan_cursor", "planned_at", "finished_at",
+    )  # fmt: skip
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class VariantInline(admin.TabularInline):
+    """An A/B campaign's variants and the winner (set by the merchant or the test's end, never here)."""
+
+    model = CampaignVariant
+    extra = 0
+    fields = ("name", "text", "template", "won_at", "won_by")
     readonly_fields = fields
     can_delete = False
 
@@ -25,7 +40,8 @@ class CampaignAdmin(ReadOnlyAdmin):
     list_display = ("name", "shop", "kind", "status", "scheduled_at", "started_at", "finished_at")
     list_filter = ("kind", "status")
     search_fields = ("name", "shop__name")
-    inlines = [RunInline]
+    inlines = [VariantInline, RunInline]
+    readonly_fields = ("seed",)
     list_select_related = ("shop",)
 
 

@@ -13,6 +13,8 @@ import pytest
 import time_machine
 from django.db import connection
 from django.db.models import Count
+from django.http import HttpRequest
+from django.urls import reverse
 from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
@@ -49,7 +51,7 @@ from tests.campaigns.campaign_fixtures import (
     live_signature_for,
     phones,
 )
-from tests.factories import make_active_account, make_approved_template
+from tests.factories import PASSWORD, make_active_account, make_approved_template, make_user
 
 AUDIENCE = 300
 TEXT_A = "夏季新品上架，全场满199元减20元，进店看看：${shop_link}"
@@ -349,3 +351,13 @@ def test_the_probability_best_and_the_p_value_match_figures_computed_by_hand():
     assert two_proportion_p_value(s1=10, n1=100, s2=30, n2=100) == pytest.approx(0.000407, abs=2e-6)
     assert two_proportion_p_value(s1=0, n1=100, s2=0, n2=100) is None
     assert two_proportion_p_value(s1=3, n1=0, s2=1, n2=10) is None
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_a_campaigns_variants_and_seed_read_only(client, ab_shop, alice):
+    campaign = ab_campaign(ab_shop, alice)
+    make_user("ops", superuser=True)
+    assert client.login(request=HttpRequest(), username="ops", password=PASSWORD)
+    page = client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).content.decode()
+    assert TEXT_B in page and str(campaign.seed) in page
+    assert 'name="variants-0-text"' not in page  # shown, not editable
