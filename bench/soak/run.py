@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from bench.soak import checks
 from bench.soak.faults import KANNEL_ONLY, KINDS, Fault, Replayed, fault_plan, inject
-from bench.soak.stack import Stack
+from bench.soak.stack import Stack, StackError
 from bench.soak.traffic import Traffic
 from campaigns.models import CampaignRun, Message
 from campaigns.services.delivery import delivery_settle
@@ -62,6 +62,7 @@ class Soak:
     faults: list[Fault] = field(default_factory=list)
     replayed: Replayed = field(default_factory=Replayed)
     restarts_unplanned: list[str] = field(default_factory=list)
+    restarts_failed: list[str] = field(default_factory=list)
 
     def say(self, text: str) -> None:
         self.out.write(text)
@@ -116,7 +117,12 @@ class Soak:
                 next_reply = now + REPLY_EVERY
             if pending and now - started >= pending[0][0]:
                 _, kind = pending.pop(0)
-                fault = inject(kind=kind, stack=stack, rng=rng, replayed=self.replayed)
+                try:
+                    fault = inject(kind=kind, stack=stack, rng=rng, replayed=self.replayed)
+                except StackError as exc:  # a restart that failed is a finding; the soak goes on
+                    self.restarts_failed.append(f"{kind}: {exc}")
+                    self.say(f"  {_clock(now - started)} fault {len(self.faults) + 1}: {kind}: {exc}")
+                    continue
                 self.faults.append(fault)
                 self.say(
                     f"  {_clock(now - started)} fault {len(self.faults)}: {kind}"
@@ -134,7 +140,10 @@ class Soak:
                 stack.start_cluster(index)
         if stack.gunicorn is not None and stack.gunicorn.poll() is not None:
             self.restarts_unplanned.append(f"gunicorn exited with {stack.gunicorn.returncode}")
-            stack.start_gunicorn()
+            try:
+                stack.start_gunicorn()
+            except StackError as exc:
+                self.restarts_failed.append(f"gunicorn: {exc}")
 
     def _drain(self, *, traffic: Traffic) -> bool:
         """Wait for every run to finish, then for the reports to stop coming; False on timeout."""
@@ -173,6 +182,9 @@ class Soak:
         gap_check, gaps = checks.gaps(faults=self.faults, shop_ids=shop_ids, limit=self.options.max_gap)
         results.append(gap_check)
         results.append(checks.Check("every run finished", drained, "yes" if drained else "drain timed out"))
+        results.append(checks.Check(
+            "every restart succeeded", not self.restarts_failed, "; ".join(self.restarts_failed) or "yes"
+        ))  # fmt: skip
         statuses = checks.outcome_counts(shop_ids=shop_ids)
         kinds = Counter(f.kind for f in self.faults)
         self.say("faults: " + (", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "none")
