@@ -29,6 +29,7 @@ CHECKS = (
     "replayed reports changed nothing",
     "dispatch resumes after every fault",
     "every run finished",
+    "every restart succeeded",
 )
 
 
