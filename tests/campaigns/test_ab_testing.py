@@ -361,3 +361,32 @@ def test_the_admin_shows_a_campaigns_variants_and_seed_read_only(client, ab_shop
     page = client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).content.decode()
     assert TEXT_B in page and str(campaign.seed) in page
     assert 'name="variants-0-text"' not in page  # shown, not editable
+
+
+@pytest.mark.django_db
+def test_a_test_ending_in_the_quiet_hours_sends_its_winner_at_eight(
+    ab_shop, alice, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(MORNING, tick=False):
+        campaign = ab_campaign(ab_shop, alice, holdout=0, share=30)
+        campaign_variants_set(
+            campaign=campaign, user=alice, variants=[VariantInput(text=TEXT_A), VariantInput(text=TEXT_B)],
+            test_hours=12,
+        )  # fmt: skip
+        with django_capture_on_commit_callbacks(execute=True):
+            campaign_schedule(campaign=campaign, user=alice)
+    ends = MORNING + timedelta(hours=12)  # 22:00: quiet hours
+    with time_machine.travel(ends, tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert ab_test_end(campaign_id=campaign.pk) == "winner A"  # no clicks: the lowest position
+    winner_run = campaign.runs.get(phase=CampaignRun.Phase.AB_WINNER)
+    assert winner_run.status == CampaignRun.Status.PENDING and not winner_run.messages.exists()
+    resume = Schedule.objects.get(name=f"run-{winner_run.pk}-resume")
+    assert resume.next_run == MORNING.replace(hour=8) + timedelta(days=1)
+    with time_machine.travel(resume.next_run + timedelta(seconds=30), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            scheduler()
+    winner_run.refresh_from_db()
+    assert winner_run.status == CampaignRun.Status.FINISHED
+    assert winner_run.messages.filter(variant__name="A").exists()
+    assert not winner_run.messages.filter(sent_at__lt=resume.next_run).exists()
