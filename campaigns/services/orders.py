@@ -243,7 +243,7 @@ def orders_upsert(*, shop: Shop, rows: Iterable[Mapping[str, Any]]) -> OrdersRep
         return report
     with transaction.atomic(), connection.cursor() as cursor:
         order_ids, created = _upsert_orders(cursor, shop_id=shop.pk, rows=list(latest.values()))
-        _feed_purchases(cursor, shop_id=shop.pk, order_ids=order_ids)
+        _feed_purchases(cursor, order_ids=order_ids)
         orders_attribute(order_ids=order_ids)
     report.created = created
     report.updated = valid - created
@@ -281,7 +281,7 @@ def _upsert_orders(cursor, *, shop_id: int, rows: list[_Row]) -> tuple[list[int]
     return [order_id for order_id, _created in returned], sum(1 for _id, new in returned if new)
 
 
-def _feed_purchases(cursor, *, shop_id: int, order_ids: list[int]) -> None:
+def _feed_purchases(cursor, *, order_ids: list[int]) -> None:
     """One purchase per order, on the customer of its phone (created if new), and the summary of
     every customer the batch touches (its old customer too, when an order changed phone)
     recounted from the purchases."""
@@ -298,12 +298,14 @@ def _feed_purchases(cursor, *, shop_id: int, order_ids: list[int]) -> None:
     # held the lock, so the customers are locked first (in phone order, as the import locks
     # them) and the recount is a later statement, with a snapshot taken after the locks.
     cursor.execute(
-        f"""SELECT c.id FROM {customer} c
-            WHERE c.shop_id = %s
-              AND (c.phone IN (SELECT o.phone FROM {order} o WHERE o.id = ANY(%s))
-                   OR c.id IN (SELECT p.customer_id FROM {purchase} p WHERE p.order_id = ANY(%s)))
+        f"""WITH touched AS (
+                SELECT c.id FROM {order} o JOIN {customer} c ON c.shop_id = o.shop_id AND c.phone = o.phone
+                WHERE o.id = ANY(%s)
+                UNION
+                SELECT p.customer_id FROM {purchase} p WHERE p.order_id = ANY(%s))
+            SELECT c.id FROM {customer} c WHERE c.id IN (SELECT id FROM touched)
             ORDER BY c.phone FOR UPDATE""",
-        [shop_id, order_ids, order_ids],
+        [order_ids, order_ids],
     )
     customer_ids = [row[0] for row in cursor.fetchall()]
     cursor.execute(
