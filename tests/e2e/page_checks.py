@@ -43,6 +43,8 @@ SIZES = ((DESKTOP, "1440"), (PHONE, "390"))
 
 # Rule ids stay as small tags next to the Chinese text (DOMAIN.md): TPL-ADLAW, OPTED-OUT.
 RULE_ID = re.compile(r"^[A-Z]+(-[A-Z0-9]+)+$")
+# Domain names (the allowed landing domains: jd.com, shop.example.cn) are addresses, not words.
+DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$")
 # Words a Chinese merchant page may show in Latin letters: brand and product names,
 # file formats, the opt-out reply words, units. Compared case-insensitively.
 ENGLISH_ALLOWLIST = frozenset(
@@ -51,7 +53,7 @@ ENGLISH_ALLOWLIST = frozenset(
         # brands and products
         "JD", "Kannel", "Excel", "WPS", "QQ", "Chrome", "iPhone", "Android", "Alibaba", "Klaviyo",
         # formats and technical acronyms a merchant meets in Chinese consoles
-        "SMS", "CSV", "UTF", "GBK", "URL", "ID", "VIP", "API", "PDF", "PNG",
+        "SMS", "CSV", "UTF", "GBK", "URL", "ID", "VIP", "API", "PDF", "PNG", "HTTP", "HTTPS",
         # opt-out reply words (拒收请回复R; 回复 T、TD 退订)
         "TD",
         # units
@@ -157,7 +159,7 @@ def english_words(text: str) -> list[str]:
         token = token.strip("._:/+-")
         if not token or any(ch.isdigit() for ch in token):
             continue
-        if RULE_ID.match(token):
+        if RULE_ID.match(token) or DOMAIN.match(token):
             continue
         for word in LETTERS.findall(token):
             if word.lower() not in ENGLISH_ALLOWLIST:
