@@ -8,6 +8,7 @@ import hashlib
 import threading
 from collections import Counter
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 import time_machine
@@ -33,6 +34,7 @@ from campaigns.services.campaigns import (
     campaign_schedule,
 )
 from campaigns.services.links import link_follow
+from campaigns.services.orders import orders_upsert
 from campaigns.services.planning import plan_batch
 from campaigns.services.sending import run_execute
 from campaigns.services.variants import (
@@ -390,3 +392,38 @@ def test_a_test_ending_in_the_quiet_hours_sends_its_winner_at_eight(
     assert winner_run.status == CampaignRun.Status.FINISHED
     assert winner_run.messages.filter(variant__name="A").exists()
     assert not winner_run.messages.filter(sent_at__lt=resume.next_run).exists()
+
+
+@pytest.mark.django_db
+def test_the_order_metric_picks_the_variant_whose_recipients_ordered_most(
+    ab_shop, alice, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(MORNING, tick=False):
+        campaign = ab_campaign(ab_shop, alice, holdout=10, share=60, metric="orders")
+        with django_capture_on_commit_callbacks(execute=True):
+            campaign_schedule(campaign=campaign, user=alice)
+    test_run = campaign.runs.get()
+    sent = Message.objects.filter(run=test_run, status="delivered").order_by("id")
+    delivered = {name: list(sent.filter(variant__name=name)) for name in "AB"}
+    held = list(Message.objects.filter(run=test_run, status="holdout")[:2])
+    # Within the 24-hour delivery window: A's recipients order 5 times (one of them twice),
+    # B's 3 times with more money; the holdout's orders are attributed to nothing.
+    placed = (MORNING + timedelta(hours=2)).isoformat()
+    rows = [{"order_no": f"A{i}", "phone": m.phone, "amount": "50", "placed_at": placed} for i, m in
+            enumerate(delivered["A"][:4] + delivered["A"][:1])]  # fmt: skip
+    rows += [{"order_no": f"B{i}", "phone": m.phone, "amount": "300", "placed_at": placed}
+             for i, m in enumerate(delivered["B"][:3])]  # fmt: skip
+    rows += [{"order_no": f"H{i}", "phone": m.phone, "amount": "80", "placed_at": placed}
+             for i, m in enumerate(held)]  # fmt: skip
+    with time_machine.travel(MORNING + timedelta(hours=3), tick=False):
+        report = orders_upsert(shop=ab_shop, rows=rows)
+    assert not report.rejected
+    figures = {row["name"]: row for row in ab_variant_figures(campaign=campaign)}
+    assert (figures["A"]["attributed_orders"], figures["A"]["converted"]) == (5, 4)
+    assert figures["A"]["attributed_revenue"] == Decimal("250.00")
+    assert (figures["B"]["attributed_orders"], figures["B"]["converted"]) == (3, 3)
+    assert figures["B"]["attributed_revenue"] == Decimal("900.00")
+    assert figures["A"]["rate"] == 4 / figures["A"]["delivered"]
+    expected = "A" if 4 / figures["A"]["delivered"] >= 3 / figures["B"]["delivered"] else "B"
+    with time_machine.travel(MORNING + timedelta(hours=4, minutes=1), tick=False):
+        assert ab_test_end(campaign_id=campaign.pk) == f"winner {expected}"
