@@ -52,7 +52,6 @@ WON_BY_METRIC = "metric"
 WON_BY_MERCHANT = "merchant"
 
 
-
 class AbTestDecided(SmsError):
     rule = "AB-TEST-DECIDED"
 
