@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from campaigns.models import Click, Message
@@ -33,3 +33,22 @@ def test_it_seeds_messages_with_codes_that_redirect_and_record_a_click(tmp_path)
         response = client.get(f"/t/{code}", headers={"user-agent": "Mozilla/5.0 (iPhone) Mobile Safari"})
         assert response.status_code == 302 and response["Location"] == values["LANDING"]
     assert Click.objects.filter(campaign_id=campaign_id, human=True).count() == 5
+
+
+@pytest.mark.django_db
+def test_it_measures_the_cpu_of_a_tap_three_ways(tmp_path):
+    codes_file = tmp_path / "codes.txt"
+    link_policy_forget()
+    call_command(
+        "bench_links_seed", messages=300, sample=300, codes_file=str(codes_file),
+        stdout=io.StringIO(), stderr=io.StringIO(),
+    )  # fmt: skip
+    out = io.StringIO()
+    call_command("bench_links_cpu", str(codes_file), taps=20, rounds=2, stdout=out)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 6 and all("app_cpu=" in line and "wall=" in line for line in lines)
+    assert {line.split()[2] for line in lines} == {"GET", "link_follow", "orm"}
+    # Every tap left its click: the warm-up's 20 and 20 per way and round.
+    assert Click.objects.count() == 20 + 6 * 20
+    with pytest.raises(CommandError):
+        call_command("bench_links_cpu", str(codes_file), taps=100, rounds=3, stdout=io.StringIO())
