@@ -160,12 +160,59 @@ def campaign_results(*, campaign: Campaign) -> CampaignResults:
     results.variants = _variants(campaign)
     results.lift = holdout_lift(sent=results.sent_group, held=results.holdout_group)
     results.price_per_part = shop_price_per_part(shop_id=campaign.shop_id)
-    cost = results.parts_charged * results.price_per_part
-    results.cost_yuan = cost.quantize(CENT, rounding=ROUND_HALF_UP)
-    if results.cost_yuan:
-        roi = (results.attributed_revenue - results.cost_yuan) / results.cost_yuan
-        results.roi = roi.quantize(CENT, rounding=ROUND_HALF_UP)
+    results.cost_yuan = yuan_of(results.parts_charged * results.price_per_part)
+    results.roi = roi_of(revenue=results.attributed_revenue, cost=results.cost_yuan)
     return results
+
+
+def yuan_of(amount: Decimal) -> Decimal:
+    """An amount in yuan rounded to the fen (half up), as every figure of the report."""
+    return Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def roi_of(*, revenue: Decimal, cost: Decimal) -> Decimal | None:
+    """(revenue − cost) / cost, 2 decimals; None when the cost is 0 (only granted parts)."""
+    if not cost:
+        return None
+    return ((revenue - cost) / cost).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass
+class CampaignMoney:
+    """A campaign's line of the list: attributed revenue, cost and ROI (as the report's)."""
+
+    revenue: Decimal = Decimal(0)
+    parts_charged: int = 0
+    cost_yuan: Decimal = Decimal(0)
+    roi: Decimal | None = None
+
+
+def campaigns_money(*, shop_id: int, campaign_ids: list[int]) -> dict[int, CampaignMoney]:
+    """Revenue, cost and ROI of many campaigns of one shop (the campaign list's page): ONE
+    statement for every campaign's attributed revenue and charged parts (not one per row), and
+    the shop's price per part; each figure defined as in ``campaign_results``."""
+    money = {pk: CampaignMoney() for pk in campaign_ids}
+    if not campaign_ids:
+        return money
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT c.id,
+                       (SELECT coalesce(sum(o.amount), 0) FROM {_ORDER} o
+                        WHERE o.attributed_campaign_id = c.id AND o.shop_id = %(shop)s),
+                       (SELECT coalesce(sum(m.parts), 0) FROM {_MESSAGE} m {_AUDIENCE}
+                        WHERE m.campaign_id = c.id AND m.settlement = %(charged)s)
+                FROM unnest(%(ids)s::bigint[]) AS c(id)""",
+            {"shop": shop_id, "charged": Message.Settlement.CHARGED, "ids": list(campaign_ids)},
+        )
+        rows = cursor.fetchall()
+    charged = any(row[2] for row in rows)
+    price = shop_price_per_part(shop_id=shop_id) if charged else Decimal(0)
+    for pk, revenue, parts in rows:
+        line = money[pk]
+        line.revenue, line.parts_charged = yuan_of(revenue), int(parts)
+        line.cost_yuan = yuan_of(parts * price)
+        line.roi = roi_of(revenue=line.revenue, cost=line.cost_yuan)
+    return money
 
 
 def campaign_results_report(*, campaign: Campaign) -> dict[str, Any]:
@@ -360,3 +407,28 @@ def _variants(campaign: Campaign) -> list[VariantFigures]:
         )
         for row in ab_variant_figures(campaign=campaign)
     ]
+
+
+def campaign_clicks_for_export(*, campaign: Campaign):
+    """Every recorded request of the campaign's links, oldest first, with its message's run kind
+    and variant (the CSV export of clicks: one row per request, people and previewers marked)."""
+    return (
+        Click.objects.filter(campaign_id=campaign.pk)
+        .order_by("at", "id")
+        .values_list(
+            "at", "phone", "message_id", "message__run__kind", "message__variant__name", "human", "method",
+            "user_agent",
+        )
+    )
+
+
+def campaign_orders_for_export(*, campaign: Campaign):
+    """The orders attributed to the campaign, by time placed (the CSV export of orders)."""
+    return (
+        Order.objects.filter(attributed_campaign_id=campaign.pk, shop_id=campaign.shop_id)
+        .order_by("placed_at", "id")
+        .values_list(
+            "order_no", "phone", "amount", "placed_at", "coupon_code", "attributed_message_id",
+            "attributed_touch", "attributed_touch_at",
+        )
+    )

@@ -506,6 +506,17 @@ class DryRun:
     ruleset: str = ""  # the frequency rule set (name and version) the decisions came from
     # (cap rule id, local day) -> recipients that cap refuses who may be sent to again from that day
     sendable_again: Counter = field(default_factory=Counter)
+    # An A/B campaign: its test share (sent now, each their variant) and the rest (sent the winner
+    # later), with the rest's parts if each variant won (``ab_rest_parts[i]``: variant i).
+    ab_test_sendable: int = 0
+    ab_test_parts: int = 0
+    ab_rest_sendable: int = 0
+    ab_rest_parts: list[int] = field(default_factory=list)
+
+    @property
+    def ab_rest_parts_most(self) -> int:
+        """What the rest may cost at most (the winner is not known yet)."""
+        return max(self.ab_rest_parts, default=0)
 
     @property
     def balance_after(self) -> int:
@@ -548,6 +559,7 @@ def campaign_dry_run(*, campaign: Campaign, at: datetime | None = None) -> DryRu
             for v in campaign.variants.select_related("template").order_by("position")
         ]
     cut = Cut(campaign=campaign, variants=len(variants)) if campaign.holdout_percent or variants else None
+    result.ab_rest_parts = [0] * len(variants)
     cursor = 0
     while batch := run_recipients_after(run=probe, cursor=cursor, limit=DRY_RUN_BATCH, now=at):
         cursor = batch[-1].key
@@ -577,10 +589,18 @@ def campaign_dry_run(*, campaign: Campaign, at: datetime | None = None) -> DryRu
             result.sendable += 1
             contents = [variants[where]] if where >= 0 else (variants or [campaign])
             signature, code = state.signature, PREVIEW_LINK_CODE
-            result.parts += max(
+            parts = [
                 message_for(campaign=c, recipient=recipient, signature=signature, link_code=code)[1]
                 for c in contents
-            )
+            ]
+            result.parts += max(parts)
+            if variants and where >= 0:
+                result.ab_test_sendable += 1
+                result.ab_test_parts += parts[0]
+            elif variants:
+                result.ab_rest_sendable += 1
+                for position, n in enumerate(parts):
+                    result.ab_rest_parts[position] += n
         if capped:
             again = frequency_sendable_again(
                 shop_id=campaign.shop_id, message_class=MessageClass.MARKETING, phones=list(capped), at=at

@@ -16,8 +16,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from campaigns.forms import ScheduleConfirmForm, ScheduleForm, TestPhoneForm, VerifyCodeForm
-from campaigns.models import Campaign, CampaignRun, Message
+from campaigns.models import Campaign, CampaignRun, CampaignVariant, Message
+from campaigns.models.orders import Order
 from campaigns.phones import normalize_phone
+from campaigns.results import (
+    campaign_clicks_for_export,
+    campaign_orders_for_export,
+    campaign_results,
+    campaigns_money,
+    shop_price_per_part,
+    yuan_of,
+)
 from campaigns.selectors import (
     campaign_messages_for_export,
     campaign_next_run,
@@ -32,6 +41,9 @@ from campaigns.selectors import (
 )
 from campaigns.services import campaigns as campaign_services
 from campaigns.services import scheduling
+from campaigns.services.ab_testing import ab_test_ends_at
+from campaigns.services.attribution import attribution_windows
+from campaigns.services.variants import ab_winner_pick
 from smsmarketing.csvexport import csv_response
 from smsmarketing.errors import SmsError
 from smsmarketing.portal import render_portal, shop_view
@@ -54,14 +66,16 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(shop_campaigns(shop=request.shop), LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     listed = list(page)
     progress = campaigns_progress(campaigns=listed)
+    money = campaigns_money(shop_id=request.shop.pk, campaign_ids=[campaign.pk for campaign in listed])
     return render_portal(
         request,
         "portal/campaigns.html",
         {
             "nav": "campaigns",
-            "rows": [(campaign, progress[campaign.pk]) for campaign in listed],
+            "rows": [(campaign, progress[campaign.pk], money[campaign.pk]) for campaign in listed],
             "page": page,
             "kinds": Campaign.Kind.choices,
+            "windows": attribution_windows(),
         },
     )
 
@@ -94,6 +108,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         except SmsError as exc:
             preview, preview_parts = exc.message, 0
     report = campaign_report(campaign=campaign) if status in WITH_STATISTICS else None
+    results = campaign_results(campaign=campaign) if status in STARTED else None
     testable = status in BEFORE_SEND or (daily and status == S.RUNNING)
     context = {
         "nav": "campaigns",
@@ -111,10 +126,77 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "schedule_form": ScheduleForm() if status == S.DRAFT else None,
         "test_messages": campaign_test_messages(campaign=campaign),
         "testable": testable,
+        "results": results,
+        "ab_test": _ab_test_state(campaign, results) if results and results.variants else None,
     }
     if testable:
         context.update(_test_phone_context(request))
     return render_portal(request, "portal/campaign_detail.html", context)
+
+
+def _ab_test_state(campaign: Campaign, results) -> dict:
+    """The A/B test on the campaign's page: its end, the winner, and whether the merchant may
+    still pick one (running, no winner yet)."""
+    winner = next((v for v in results.variants if v.winner), None)
+    best = max(v.rate for v in results.variants)
+    return {
+        "leader": next(v.name for v in results.variants if v.rate == best),  # ties: lowest position
+        "ends_at": ab_test_ends_at(campaign=campaign),
+        "winner": winner,
+        "won_by": campaign.variants.filter(won_at__isnull=False).values_list("won_by", flat=True).first(),
+        "pickable": winner is None and campaign.status == S.RUNNING,
+        "metric": campaign.get_ab_metric_display(),
+    }
+
+
+@shop_view
+def campaign_ab_pick(request: HttpRequest, campaign_id: int, variant_id: int) -> HttpResponse:
+    """GET: what picking this variant as the winner sends, to how many, at what cost (the dry
+    run's rest with this variant's parts); POST: pick it (``ab_winner_pick``)."""
+    campaign = _campaign(request, campaign_id)
+    variants = CampaignVariant.objects.select_related("template")
+    variant = get_object_or_404(variants, pk=variant_id, campaign=campaign)
+    if request.method == "POST":
+        try:
+            ab_winner_pick(campaign=campaign, user=request.user, variant=variant)
+        except SmsError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, _("已选择版本 {name} 为胜出版本，正在发给其余客户。").format(name=variant.name)
+            )
+        return redirect(_detail(request.shop.pk, campaign.pk, "ab-test"))
+    if campaign.status != S.RUNNING or campaign.variants.filter(won_at__isnull=False).exists():
+        messages.error(request, _("A/B 测试已结束，胜出版本已确定。"))
+        return redirect(_detail(request.shop.pk, campaign.pk, "ab-test"))
+    try:
+        dry = campaign_services.campaign_dry_run(campaign=campaign)
+    except SmsError as exc:
+        messages.error(request, exc.message)
+        return redirect(_detail(request.shop.pk, campaign.pk, "ab-test"))
+    parts = dry.ab_rest_parts[variant.position] if variant.position < len(dry.ab_rest_parts) else 0
+    price = shop_price_per_part(shop_id=campaign.shop_id)
+    content = campaign_services.variant_content(campaign=campaign, variant=variant)
+    try:
+        preview, _parts = campaign_services.campaign_preview(campaign=content)
+    except SmsError as exc:
+        preview = exc.message
+    return render_portal(
+        request,
+        "portal/campaign_ab_pick.html",
+        {
+            "nav": "campaigns",
+            "campaign": campaign,
+            "variant": variant,
+            "preview": preview,
+            "rest": dry.ab_rest_sendable,
+            "parts": parts,
+            "cost": yuan_of(parts * price),
+            "price": price,
+            "balance": dry.balance,
+            "ends_at": ab_test_ends_at(campaign=campaign),
+        },
+    )
 
 
 def _test_phone_context(request: HttpRequest) -> dict:
@@ -148,8 +230,35 @@ def campaign_dry_run(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return render_portal(
         request,
         "portal/campaign_dry_run.html",
-        {"dry": dry, "campaign": campaign, "sendable_again": scheduling.sendable_again(dry)},
+        {
+            "dry": dry,
+            "campaign": campaign,
+            "sendable_again": scheduling.sendable_again(dry),
+            "ab_plan": _ab_plan(campaign, dry),
+        },
     )
+
+
+def _ab_plan(campaign: Campaign, dry) -> dict | None:
+    """An A/B campaign's two sends in a dry run: the test share now (each their variant) and the
+    winner to the rest after the test, with their parts and cost at the shop's price per part
+    (the rest's at most: the winner is not known yet). None without variants."""
+    if not dry.ab_rest_parts:
+        return None
+    price = shop_price_per_part(shop_id=campaign.shop_id)
+    return {
+        "variants": len(dry.ab_rest_parts),
+        "percent": campaign.ab_test_percent,
+        "hours": campaign.ab_test_hours,
+        "metric": campaign.get_ab_metric_display(),
+        "test": dry.ab_test_sendable,
+        "test_parts": dry.ab_test_parts,
+        "test_cost": yuan_of(dry.ab_test_parts * price),
+        "rest": dry.ab_rest_sendable,
+        "rest_parts": dry.ab_rest_parts_most,
+        "rest_cost": yuan_of(dry.ab_rest_parts_most * price),
+        "price": price,
+    }
 
 
 @shop_view
@@ -237,6 +346,7 @@ def campaign_schedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "dry": check.dry,
             "sendable_again": check.sendable_again,
             "confirm_form": confirm,
+            "ab_plan": _ab_plan(campaign, check.dry),
         },
     )
 
@@ -364,3 +474,34 @@ def campaign_export(request: HttpRequest, campaign_id: int) -> HttpResponse:
     )
     header = ["短信ID", "类型", "手机号", "状态", "原因", "计费条数", "结算", "提交时间", "回执时间", "内容"]
     return csv_response(f"campaign-{campaign.pk}-messages.csv", header, rows)
+
+
+CLICK_METHODS = {"GET": _("打开链接"), "HEAD": _("预取（不计入）")}
+
+
+@shop_view
+def campaign_export_clicks(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """Every request of the campaign's links: people's taps and previewers' fetches (真人点击 否)."""
+    campaign = _campaign(request, campaign_id)
+    kinds = dict(CampaignRun.Kind.choices)
+    clicks = campaign_clicks_for_export(campaign=campaign).iterator(chunk_size=2000)
+    rows = (
+        (at, phone, message, kinds.get(kind, kind), variant or "", human, CLICK_METHODS.get(how, how), agent)
+        for at, phone, message, kind, variant, human, how, agent in clicks
+    )
+    header = ["点击时间", "手机号", "短信ID", "类型", "版本", "真人点击", "方式", "浏览器标识"]
+    return csv_response(f"campaign-{campaign.pk}-clicks.csv", header, rows)
+
+
+@shop_view
+def campaign_export_orders(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """The orders attributed to the campaign, with the touch each was attributed to."""
+    campaign = _campaign(request, campaign_id)
+    touches = dict(Order.Touch.choices)
+    orders = campaign_orders_for_export(campaign=campaign).iterator(chunk_size=2000)
+    rows = (
+        (order_no, phone, amount, placed_at, coupon, message, touches.get(touch, touch), touch_at)
+        for order_no, phone, amount, placed_at, coupon, message, touch, touch_at in orders
+    )
+    header = ["订单号", "手机号", "金额(元)", "下单时间", "优惠券码", "归因短信ID", "归因方式", "触达时间"]
+    return csv_response(f"campaign-{campaign.pk}-orders.csv", header, rows)
