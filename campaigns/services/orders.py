@@ -320,10 +320,13 @@ def _feed_purchases(cursor, *, order_ids: list[int]) -> None:
     )
     cursor.execute(
         f"""UPDATE {customer} c SET purchase_count = a.n, total_spent = a.total, last_purchase_at = a.last
-            FROM (SELECT c2.id, count(p.id) AS n, coalesce(sum(p.amount), 0) AS total,
-                         max(p.purchased_at) AS last
-                  FROM {customer} c2 LEFT JOIN {purchase} p ON p.customer_id = c2.id
-                  WHERE c2.id = ANY(%s) GROUP BY c2.id) a
+            FROM (SELECT c2.id, agg.n, agg.total, agg.last FROM {customer} c2,
+                         -- per customer, on the purchases' customer index (a hash join of all
+                         -- purchases was 5 times slower for a batch of 5,000)
+                         LATERAL (SELECT count(*) AS n, coalesce(sum(p.amount), 0) AS total,
+                                         max(p.purchased_at) AS last
+                                  FROM {purchase} p WHERE p.customer_id = c2.id) agg
+                  WHERE c2.id = ANY(%s)) a
             WHERE c.id = a.id
               AND (c.purchase_count, c.total_spent, c.last_purchase_at)
                   IS DISTINCT FROM (a.n, a.total, a.last)""",
