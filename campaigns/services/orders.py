@@ -189,6 +189,8 @@ def _text(row: Mapping[str, Any], key: str) -> str:
 
 
 def _validate(row: Mapping[str, Any], now: datetime) -> _Row | tuple[str, str]:
+    if any("\x00" in _text(row, key) for key in HEADER_ALIASES):
+        return BAD_ROW, ""  # PostgreSQL text cannot hold NUL: refused here, not by a failed batch
     order_no = _text(row, "order_no")
     if not order_no or len(order_no) > MAX_ORDER_NO:
         return BAD_ORDER_NO, order_no

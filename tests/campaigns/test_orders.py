@@ -60,6 +60,7 @@ def test_it_rejects_bad_rows_with_their_index_code_and_chinese_message_and_keeps
         row("B5", placed_at="2026-06-10 12:30:00"),  # 30 minutes in the future
         row("B6", product="长" * 129),
         "not an order",
+        row("B7\x00", amount="1"),
         row("OK", amount="¥1,299.50"),
     ]
     report = orders_upsert(shop=alice_shop, rows=rows)
@@ -73,6 +74,7 @@ def test_it_rejects_bad_rows_with_their_index_code_and_chinese_message_and_keeps
         (5, "BAD-TIME"),
         (6, "TOO-LONG"),
         (7, "BAD-ROW"),
+        (8, "BAD-ROW"),
     ]
     assert "手机号" in report.rejected[1].message
     assert list(Order.objects.values_list("order_no", "amount")) == [("OK", Decimal("1299.50"))]
