@@ -5,6 +5,7 @@ reservation, no charge, no frequency count."""
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -14,10 +15,14 @@ from django.db import transaction
 from django.db.models import Sum
 from django.test import TransactionTestCase
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from campaigns.models import Campaign, CampaignRun, DeliveryReport, Message, PlatformCounter, ShopCounter
 from campaigns.selectors import campaign_statistics, campaigns_progress
 from campaigns.services.campaigns import campaign_create, campaign_dry_run, campaign_schedule
+from campaigns.services.draws import HELD, REST, Cut
 from campaigns.services.frequency import ReplayEvent, frequency_decide, frequency_replay
 from campaigns.services.optouts import optout_record
 from campaigns.services.planning import plan_batch
@@ -252,3 +257,35 @@ class HoldoutCrashTests(TransactionTestCase):
         charged = messages.filter(status="delivered").aggregate(p=Sum("parts"))["p"]
         assert account.reserved == 0 and account.balance == CRASH_BALANCE - charged
         assert_ledger_clean()
+
+
+@given(
+    seed=st.integers(min_value=1, max_value=2**62),
+    holdout=st.integers(min_value=0, max_value=50),
+    share=st.integers(min_value=2, max_value=100),
+    variants=st.sampled_from([0, 2, 3, 5]),
+    phone=st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
+)
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_the_cut_is_the_draw_cut_at_the_shares_as_documented(seed, holdout, share, variants, phone):
+    """``Cut.of`` (integer thresholds) against the definition in floats (docs/RESULTS.md)."""
+    campaign = Campaign(seed=seed, holdout_percent=holdout, ab_test_percent=share)
+    key = (seed & (2**64 - 1)).to_bytes(8, "big")
+    u = int.from_bytes(hashlib.blake2b(phone.encode(), key=key, digest_size=8).digest(), "big") / 2**64
+    if u < holdout / 100:
+        expected = HELD
+    elif variants < 2:
+        expected = REST
+    else:
+        v = (u - holdout / 100) / (1 - holdout / 100)
+        expected = min(int(v / (share / 100) * variants), variants - 1) if v < share / 100 else REST
+    assert Cut(campaign=campaign, variants=variants).of(phone) == expected
+
+
+def test_the_variants_split_the_test_share_evenly():
+    campaign = Campaign(seed=20261207, holdout_percent=10, ab_test_percent=30)
+    cut = Cut(campaign=campaign, variants=3)
+    counts = Counter(cut.of(p) for p in phones(30_000))
+    # 10 % held out, 30 % of the other 90 % split in three (9 % each), the rest 63 %; 4 sd.
+    for group, share in ((HELD, 0.10), (0, 0.09), (1, 0.09), (2, 0.09), (REST, 0.63)):
+        assert abs(counts[group] - 30_000 * share) < 4 * (30_000 * share * (1 - share)) ** 0.5, group
