@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.models import Count
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
@@ -44,6 +45,7 @@ from campaigns.services.variants import (
     campaign_holdout_set,
     campaign_variants_set,
 )
+from reviews.models.templates import MessageTemplate
 from smsmarketing.errors import SmsError
 from tests.campaigns.campaign_fixtures import (
     MARKETING_TEXT,
@@ -427,3 +429,36 @@ def test_the_order_metric_picks_the_variant_whose_recipients_ordered_most(
     expected = "A" if 4 / figures["A"]["delivered"] >= 3 / figures["B"]["delivered"] else "B"
     with time_machine.travel(MORNING + timedelta(hours=4, minutes=1), tick=False):
         assert ab_test_end(campaign_id=campaign.pk) == f"winner {expected}"
+
+
+@pytest.mark.django_db
+def test_a_variant_sent_as_a_template_goes_out_as_approved_and_is_dropped_once_withdrawn(
+    ab_shop, alice, django_capture_on_commit_callbacks
+):
+    template = make_approved_template(ab_shop, text="${shop_name}夏季上新，满199减20，进店看看：${shop_link}",
+                                      use="marketing", name="上新模板", at=MORNING)  # fmt: skip
+    runs = []
+    variants = [VariantInput(text=TEXT_A), VariantInput(template=template)]
+    for withdrawn in (False, True):
+        day = MORNING + timedelta(days=3 * withdrawn)  # past FREQ-SHOP-2DAY of the first
+        with time_machine.travel(day, tick=False):
+            campaign = campaign_create(shop=ab_shop, user=alice, kind="marketing", name="模板", text=TEXT_A)
+            campaign_variants_set(campaign=campaign, user=alice, variants=variants)
+            campaign = campaign_schedule(campaign=campaign, user=alice, at=day)
+            run = campaign.runs.get()
+            # Planned first (as the run task starts it), then the template's approval goes or stays.
+            campaign.start(at=timezone.now())
+            campaign.save()
+            CampaignRun.objects.filter(pk=run.pk).update(status=CampaignRun.Status.PLANNING)
+            while not plan_batch(run_id=run.pk):
+                pass
+            if withdrawn:
+                MessageTemplate.objects.filter(pk=template.pk).update(state="withdrawn")
+            with django_capture_on_commit_callbacks(execute=True):
+                assert run_execute(run_id=run.pk) == "finished"
+        runs.append(run)
+    sent_b = Message.objects.filter(run=runs[0], variant__name="B").exclude(status="dropped")
+    assert sent_b.exists() and all(m.text.startswith("【爱丽丝服饰】爱丽丝服饰夏季上新") for m in sent_b)
+    # Withdrawn: the run's remaining messages are dropped (both variants: one flag per run), released.
+    statuses = set(Message.objects.filter(run=runs[1]).values_list("status", "reason", "settlement"))
+    assert statuses == {("dropped", "TEMPLATE-NOT-APPROVED", "released")}
