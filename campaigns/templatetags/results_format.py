@@ -23,6 +23,18 @@ def rate(numerator: object, denominator: object) -> str:
 
 
 @register.filter
+def money(value: object) -> str:
+    """¥1,234.50, and a loss as −¥474.87 (the sign before the currency); — for None."""
+    if value is None or value == "":
+        return "—"
+    try:
+        amount = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        return "—"
+    return f"−¥{-amount:,.2f}" if amount < 0 else f"¥{amount:,.2f}"
+
+
+@register.filter
 def share(value: object) -> str:
     """A fraction (0–1) as a percentage with one decimal: 0.873 → 87.3%; — for None."""
     if value is None or value == "":

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from campaigns.forms import ScheduleConfirmForm, ScheduleForm, TestPhoneForm, VerifyCodeForm
 from campaigns.models import Campaign, CampaignRun, CampaignVariant, Message
 from campaigns.models.orders import Order
+from campaigns.models.sending import AbMetric
 from campaigns.phones import normalize_phone
 from campaigns.results import (
     campaign_clicks_for_export,
@@ -127,6 +128,9 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "test_messages": campaign_test_messages(campaign=campaign),
         "testable": testable,
         "results": results,
+        "holdout_groups": [(_("发送组"), results.sent_group), (_("对照组（未发送）"), results.holdout_group)]
+        if results
+        else [],
         "ab_test": _ab_test_state(campaign, results) if results and results.variants else None,
     }
     if testable:
@@ -146,6 +150,7 @@ def _ab_test_state(campaign: Campaign, results) -> dict:
         "won_by": campaign.variants.filter(won_at__isnull=False).values_list("won_by", flat=True).first(),
         "pickable": winner is None and campaign.status == S.RUNNING,
         "metric": campaign.get_ab_metric_display(),
+        "by_orders": campaign.ab_metric == AbMetric.ORDERS,
     }
 
 
