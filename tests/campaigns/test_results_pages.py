@@ -25,7 +25,7 @@ from campaigns.services.variants import VariantInput, campaign_holdout_set, camp
 from smsmarketing.models import RechargePackage
 from smsmarketing.services.recharge import recharge_order_complete, recharge_order_create
 from tests.campaigns.campaign_fixtures import MARKETING_TEXT, phones
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, make_approved_template, make_coupon, official_template
 
 pytestmark = pytest.mark.django_db
 
@@ -120,6 +120,22 @@ def test_it_offers_template_variants_on_a_coupon_campaign_and_none_on_a_reminder
     assert 'name="variant_b"' in html and "版本 B 模板" in html and 'name="holdout_percent"' in html
     html = client.get(base + "?kind=repurchase").content.decode()
     assert 'name="holdout_percent"' in html and 'name="variant_b"' not in html and "A/B 测试" not in html
+
+
+def test_it_saves_template_variants_of_a_coupon_campaign(client, alice, ready_shop):
+    own = make_approved_template(ready_shop, name="店铺券")
+    official = official_template()
+    coupon = make_coupon(ready_shop, user=alice)
+    login(client, alice)
+    url = reverse("campaigns:new", args=[ready_shop.pk]) + "?kind=coupon"
+    data = {"name": "领券", "template": official.pk, "coupon": coupon.pk, "holdout_percent": "5"}
+    response = client.post(url, {**data, "ab_enabled": "on", "variant_b": own.pk, "ab_metric": "orders"})
+    assert response.status_code == 302
+    campaign = Campaign.objects.get(shop=ready_shop)
+    assert list(campaign.variants.order_by("position").values_list("name", "template_id")) == [
+        ("A", official.pk), ("B", own.pk),
+    ]  # fmt: skip
+    assert (campaign.holdout_percent, campaign.ab_metric) == (5, "orders")
 
 
 # --- the campaign's results ---------------------------------------------------------------------
