@@ -36,7 +36,7 @@ def test_it_seeds_messages_with_codes_that_redirect_and_record_a_click(tmp_path)
 
 
 @pytest.mark.django_db
-def test_it_measures_the_cpu_of_a_tap_three_ways(tmp_path):
+def test_it_measures_the_cpu_of_a_tap_four_ways(tmp_path):
     codes_file = tmp_path / "codes.txt"
     link_policy_forget()
     call_command(
@@ -46,9 +46,9 @@ def test_it_measures_the_cpu_of_a_tap_three_ways(tmp_path):
     out = io.StringIO()
     call_command("bench_links_cpu", str(codes_file), taps=20, rounds=2, stdout=out)
     lines = out.getvalue().splitlines()
-    assert len(lines) == 6 and all("app_cpu=" in line and "wall=" in line for line in lines)
-    assert {line.split()[2] for line in lines} == {"GET", "link_follow", "orm"}
-    # Every tap left its click: the warm-up's 20 and 20 per way and round.
-    assert Click.objects.count() == 20 + 6 * 20
+    assert len(lines) == 8 and all("app_cpu=" in line and "wall=" in line for line in lines)
+    assert {line.split()[2] for line in lines} == {"GET", "link_follow", "orm", "lookup"}
+    # The warm-up's 20 taps and 20 per writing way and round left their clicks.
+    assert Click.objects.count() == 20 + 6 * 20  # "lookup only" writes none
     with pytest.raises(CommandError):
         call_command("bench_links_cpu", str(codes_file), taps=100, rounds=3, stdout=io.StringIO())

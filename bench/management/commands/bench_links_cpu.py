@@ -9,7 +9,9 @@ tap), timing this process's CPU (``time.process_time``) and its PostgreSQL backe
 - ``link_follow``: the service alone (the one statement: lookup and click insert);
 - ``orm baseline``: the same work written with the ORM, a read of the message with its two
   landing URLs then ``Click.objects.create`` in ``commit_without_flush`` (what the service did
-  before its single statement; kept here as the comparison).
+  before its single statement; kept here as the comparison);
+- ``lookup only``: the service's statement without its INSERT (what a redirect that records
+  nothing would cost): the difference to ``link_follow`` is the click's cost.
 
     export DJANGO_SETTINGS_MODULE=smsmarketing.settings_bench
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/sms_bench
@@ -27,12 +29,14 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from bench.management.commands.bench_web_cpu import backend_cpu_seconds
 from campaigns.models import Click, Message
 from campaigns.services.links import (
+    FOLLOW_SQL,
     agent_is_human,
     client_hash,
     landing_url_allowed,
@@ -71,6 +75,19 @@ def orm_follow(code: str) -> str:
     return allowed[0] if allowed else ""
 
 
+# The service's statement up to its CTE ``message``: the read alone, no click written.
+LOOKUP_SQL = FOLLOW_SQL.split("), click AS (")[0].replace("WITH message AS (", "", 1)
+WAYS = 4
+
+
+def lookup(code: str) -> None:
+    at = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(LOOKUP_SQL, {"code": code, "since": at - timedelta(days=settings.SMS_SHORT_LINK_DAYS)})
+        if cursor.fetchone() is None:
+            raise CommandError(f"{code}: unknown")
+
+
 class Command(BaseCommand):
     help = "CPU per short-link redirect in-process: the request, the service, and an ORM baseline."
 
@@ -81,7 +98,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, codes_file: str, taps: int, rounds: int, **options) -> None:
         codes = Path(codes_file).read_text().split()
-        needed = (rounds * 3 + 1) * taps
+        needed = (rounds * WAYS + 1) * taps
         if len(codes) < needed:
             raise CommandError(f"{codes_file} holds {len(codes)} codes; the rounds need {needed}")
         client = Client(HTTP_HOST=settings.ALLOWED_HOSTS[0] if settings.ALLOWED_HOSTS else "localhost")
@@ -95,7 +112,12 @@ class Command(BaseCommand):
             if link_follow(code=code, method="GET", user_agent=AGENT, client=CLIENT) is None:
                 raise CommandError(f"{code}: unknown")
 
-        ways = (("GET /t/", request), ("link_follow", service), ("orm baseline", orm_follow))
+        ways = (
+            ("GET /t/", request),
+            ("link_follow", service),
+            ("orm baseline", orm_follow),
+            ("lookup only", lookup),
+        )
         batches = iter(codes[i : i + taps] for i in range(0, needed, taps))
         for code in next(batches):  # warm up: connection, ua-parser's rules, the policy, the handler
             request(code)
