@@ -15,6 +15,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection
 from django.utils.translation import gettext as _
 from scipy import stats as scipy_stats
@@ -213,6 +214,32 @@ def campaigns_money(*, shop_id: int, campaign_ids: list[int]) -> dict[int, Campa
         line.cost_yuan = yuan_of(parts * price)
         line.roi = roi_of(revenue=line.revenue, cost=line.cost_yuan)
     return money
+
+
+# The campaign's page reads the results live up to this many recipients (sent or held out); a
+# larger campaign's are kept RESULTS_KEPT_SECONDS: the holdout groups' statement joins every
+# recipient to the shop's orders (0.6–1.3 s at 200,000 recipients on the 2-core test machine).
+RESULTS_LIVE_MAX_RECIPIENTS = 50_000
+RESULTS_KEPT_SECONDS = 60
+RESULTS_KEY = "campaign-results:{pk}"
+
+
+def campaign_results_for_page(*, campaign: Campaign, recipients: int) -> tuple[CampaignResults, bool]:
+    """``campaign_results`` for the campaign's page, and whether they were kept (then up to
+    ``RESULTS_KEPT_SECONDS`` old): live for up to ``RESULTS_LIVE_MAX_RECIPIENTS`` recipients."""
+    if recipients <= RESULTS_LIVE_MAX_RECIPIENTS:
+        return campaign_results(campaign=campaign), False
+    key = RESULTS_KEY.format(pk=campaign.pk)
+    results = cache.get(key)
+    if results is None:
+        results = campaign_results(campaign=campaign)
+        cache.set(key, results, RESULTS_KEPT_SECONDS)
+    return results, True
+
+
+def campaign_results_forget(*, campaign_id: int) -> None:
+    """Drop the kept results (the merchant picked a winner: the page must say so at once)."""
+    cache.delete(RESULTS_KEY.format(pk=campaign_id))
 
 
 def campaign_results_report(*, campaign: Campaign) -> dict[str, Any]:

@@ -23,7 +23,8 @@ from campaigns.phones import normalize_phone
 from campaigns.results import (
     campaign_clicks_for_export,
     campaign_orders_for_export,
-    campaign_results,
+    campaign_results_for_page,
+    campaign_results_forget,
     campaigns_money,
     shop_price_per_part,
     yuan_of,
@@ -109,7 +110,10 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         except SmsError as exc:
             preview, preview_parts = exc.message, 0
     report = campaign_report(campaign=campaign) if status in WITH_STATISTICS else None
-    results = campaign_results(campaign=campaign) if status in STARTED else None
+    results, results_kept = None, False
+    if status in STARTED:
+        recipients = report.stats.planned + report.stats.holdout if report else 0
+        results, results_kept = campaign_results_for_page(campaign=campaign, recipients=recipients)
     testable = status in BEFORE_SEND or (daily and status == S.RUNNING)
     context = {
         "nav": "campaigns",
@@ -128,6 +132,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "test_messages": campaign_test_messages(campaign=campaign),
         "testable": testable,
         "results": results,
+        "results_kept": results_kept,
         "holdout_groups": [(_("发送组"), results.sent_group), (_("对照组（未发送）"), results.holdout_group)]
         if results
         else [],
@@ -164,6 +169,7 @@ def campaign_ab_pick(request: HttpRequest, campaign_id: int, variant_id: int) ->
     if request.method == "POST":
         try:
             ab_winner_pick(campaign=campaign, user=request.user, variant=variant)
+            campaign_results_forget(campaign_id=campaign.pk)
         except SmsError as exc:
             messages.error(request, exc.message)
         else:

@@ -11,12 +11,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns import results as results_module
 from campaigns.models import Campaign, CampaignRun, CampaignVariant, Message
 from campaigns.models.links import Click
 from campaigns.models.orders import Order
@@ -241,6 +243,29 @@ def test_it_shows_the_funnel_money_holdout_and_variants(
     assert "选为胜出版本" in table and "剩余 2 小时" in text_of(html, "ab-time-left") + html
     assert 'id="export-clicks"' in html and 'id="export-orders"' in html
 
+
+def test_it_keeps_a_large_campaigns_results_a_minute_and_forgets_them_on_a_pick(
+    client, alice, ab_campaign, monkeypatch, settings
+):
+    # A cache of its own (clear() on a shared Redis would flush it); "large" made small.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+    monkeypatch.setattr(results_module, "RESULTS_LIVE_MAX_RECIPIENTS", 10)
+    login(client, alice)
+    html = detail(client, ab_campaign)
+    assert 'id="results-kept"' in html and text_of(html, "funnel-ordered") == "3"
+    message = Message.objects.filter(campaign=ab_campaign, variant__name="B", status="delivered").last()
+    Order.objects.create(
+        shop=ab_campaign.shop, order_no="NO-4", phone=message.phone, amount=Decimal("10.00"),
+        placed_at=timezone.now(), attributed_message=message, attributed_campaign=ab_campaign,
+        attributed_touch="delivery", attributed_touch_at=message.final_at,
+    )  # fmt: skip
+    assert text_of(detail(client, ab_campaign), "funnel-ordered") == "3"  # kept (up to a minute)
+    b = ab_campaign.variants.get(name="B")
+    client.post(reverse("campaigns:ab_pick", args=[ab_campaign.shop_id, ab_campaign.pk, b.pk]))
+    html = detail(client, ab_campaign)  # the pick forgets the kept results: the winner shows at once
+    assert text_of(html, "funnel-ordered") == "4" and "您手动选择" in html
+    cache.clear()
 
 def test_it_confirms_the_early_pick_with_what_it_sends_then_picks(client, alice, ab_campaign):
     login(client, alice)
