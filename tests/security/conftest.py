@@ -10,7 +10,7 @@ import time_machine
 from django.apps import apps
 from django_q.scheduler import scheduler
 
-from campaigns.models import Campaign, Coupon, CustomerImport, Segment
+from campaigns.models import Campaign, CampaignVariant, Coupon, CustomerImport, Segment
 from campaigns.services.audience import segment_save
 from campaigns.services.campaigns import campaign_create, campaign_schedule
 from campaigns.services.optouts import optout_record
@@ -92,6 +92,11 @@ class World:
             "campaign_id": self.campaign.pk,
             "template_id": self.template.pk,
             "segment_id": self.segment.pk,
+            # A variant row of alice's campaign, for the A/B pick page's URL (its answers are the
+            # page's tests' business; here only that another shop never reaches it).
+            "variant_id": CampaignVariant.objects.get_or_create(
+                campaign=self.campaign, name="A", defaults={"text": MARKETING_TEXT}
+            )[0].pk,
             # ready_shop imported alice's customers: her import job.
             "import_id": CustomerImport.objects.filter(shop=self.alice_shop).values_list("pk", flat=True)[0],
         }
