@@ -45,6 +45,7 @@ from campaigns.services import campaigns as campaign_services
 from campaigns.services import scheduling
 from campaigns.services.ab_testing import ab_test_ends_at
 from campaigns.services.attribution import attribution_windows
+from campaigns.services.campaigns import AB_KINDS
 from campaigns.services.variants import ab_winner_pick
 from smsmarketing.csvexport import csv_response
 from smsmarketing.errors import SmsError
@@ -133,6 +134,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "testable": testable,
         "results": results,
         "results_kept": results_kept,
+        "variant_names": _variant_names(campaign, results),
         "holdout_groups": [(_("发送组"), results.sent_group), (_("对照组（未发送）"), results.holdout_group)]
         if results
         else [],
@@ -141,6 +143,15 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     if testable:
         context.update(_test_phone_context(request))
     return render_portal(request, "portal/campaign_detail.html", context)
+
+
+def _variant_names(campaign: Campaign, results) -> list[str]:
+    """The A/B test's versions (A, B, …) the page names; read with the results once started."""
+    if results is not None:
+        return [v.name for v in results.variants]
+    if campaign.kind not in AB_KINDS:
+        return []
+    return list(campaign.variants.order_by("position").values_list("name", flat=True))
 
 
 def _ab_test_state(campaign: Campaign, results) -> dict:

@@ -78,6 +78,18 @@ def test_it_saves_the_holdout_and_the_variants_with_the_campaign(client, alice, 
     assert campaign.holdout_percent == 0 and not campaign.variants.exists()
 
 
+def test_it_shows_the_settings_on_the_draft_and_copies_them(client, alice, ready_shop):
+    login(client, alice)
+    new_marketing(client, ready_shop, ab_enabled="on", variant_b=TEXT_B, ab_test_hours="6")
+    campaign = Campaign.objects.get(shop=ready_shop)
+    html = detail(client, campaign)
+    assert "随机留出 10% 的客户不发送" in text_of(html, "holdout-setting")
+    assert "版本 A、B" in text_of(html, "ab-setting") and "6 小时后" in text_of(html, "ab-setting")
+    html = client.get(reverse("campaigns:copy", args=[ready_shop.pk, campaign.pk])).content.decode()
+    assert '<details class="ab-test" id="ab-test" open>' in html and TEXT_B in html
+    assert 'name="holdout_percent" value="10"' in html
+
+
 def test_it_refuses_bad_settings_in_chinese_and_writes_nothing(client, alice, ready_shop):
     login(client, alice)
     response = new_marketing(client, ready_shop, holdout_percent="60")
