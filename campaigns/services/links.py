@@ -46,6 +46,7 @@ from smsmarketing.services import shop_ensure_sms_allowed
 # probability of about 1e-12. ``Message.link_code`` holds up to 16 characters.
 LINK_CODE_LENGTH = 10
 LINK_CODE_ALPHABET = string.ascii_letters + string.digits
+LINK_CODE_SPACE = len(LINK_CODE_ALPHABET) ** LINK_CODE_LENGTH
 # The template variables that render a short link.
 LINK_VARIABLES = ("${coupon_link}", "${shop_link}")
 # How long the per-process copy of the landing domains and previewer patterns is used.
@@ -81,8 +82,15 @@ class LinkFollow:
 
 
 def link_code_new() -> str:
-    """A fresh random code (``secrets``: unpredictable); uniqueness is the column's unique index."""
-    return "".join(secrets.choice(LINK_CODE_ALPHABET) for _ in range(LINK_CODE_LENGTH))
+    """A fresh random code (``secrets``: unpredictable, every code equally likely); uniqueness is
+    the column's unique index. Performance: one ``randbelow`` written in base 62 (about 2 µs,
+    against 10 µs for a ``secrets.choice`` per character; the planner draws one per message)."""
+    number = secrets.randbelow(LINK_CODE_SPACE)
+    characters = []
+    for _position in range(LINK_CODE_LENGTH):
+        number, digit = divmod(number, len(LINK_CODE_ALPHABET))
+        characters.append(LINK_CODE_ALPHABET[digit])
+    return "".join(characters)
 
 
 def text_has_link(text: str) -> bool:

@@ -29,6 +29,7 @@ from django.db import connection, connections
 
 from bench.cpu import CpuBreakdown
 from bench.harness import (
+    MARKETING_TEXT,
     bench_campaign_start,
     bench_shop_create,
     bench_shop_delete,
@@ -75,6 +76,9 @@ class Command(BaseCommand):
             "--holdout", type=int, default=0, help="percent of the audience held out (0-50; default 0)"
         )
         parser.add_argument(
+            "--link", action="store_true", help="the text carries ${shop_link}: a short-link code per message"
+        )
+        parser.add_argument(
             "--breakdown",
             action="store_true",
             help="also print the CPU per recipient of planning: Python, PostgreSQL backend, per statement",
@@ -82,7 +86,7 @@ class Command(BaseCommand):
 
     def handle(
         self, *args, recipients: list[int], keep: bool, breakdown: bool, planners: int | None, holdout: int,
-        **options,
+        link: bool = False, **options,
     ) -> None:
         if any(n < 1 for n in recipients):
             raise CommandError("--recipients must be >= 1")
@@ -100,14 +104,15 @@ class Command(BaseCommand):
         if not 0 <= holdout <= 50:
             raise CommandError("--holdout must be 0-50")
         for n in recipients:
-            self._one(n, keep=keep, breakdown=breakdown, planners=planners, holdout=holdout)
+            self._one(n, keep=keep, breakdown=breakdown, planners=planners, holdout=holdout, link=link)
 
-    def _one(self, n: int, *, keep: bool, breakdown: bool, planners: int, holdout: int) -> None:
+    def _one(self, n: int, *, keep: bool, breakdown: bool, planners: int, holdout: int, link: bool) -> None:
         at = send_moment()
         started = time.perf_counter()
         bench = bench_shop_create(recipients=n, balance=2 * n)
         history = frequency_history_seed(bench=bench, day=at.date())
-        run = bench_campaign_start(bench=bench, holdout=holdout)
+        text = MARKETING_TEXT + "${shop_link}" if link else MARKETING_TEXT
+        run = bench_campaign_start(bench=bench, holdout=holdout, text=text)
         self.stdout.write(
             f"\n== N = {n:,}: set-up {time.perf_counter() - started:.1f} s "
             f"({n:,} customers, {history:,} frequency counter rows of other shops)"
