@@ -118,13 +118,16 @@ def test_it_lists_each_campaign_with_its_kind_status_time_counts_and_progress(cl
     rows = html.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
     assert len(rows) == 2  # newest first
     assert f'<a href="/shop/{alice_shop.pk}/campaigns/{draft.pk}/" translate="no">复购</a>' in rows[0]
-    assert '<td>复购提醒</td><td><span class="badge status-draft">草稿</span></td>' in rows[0]
-    assert "<td>—</td>" in rows[0] and "<progress" not in rows[0]
+    kind_status = '<td data-label="类型">{}</td><td data-label="状态">'
+    kind_status += '<span class="badge status-{}">{}</span></td>'
+    assert kind_status.format("复购提醒", "draft", "草稿") in rows[0]
+    assert '<td class="stack-wide" data-label="发送时间">—</td>' in rows[0] and "<progress" not in rows[0]
     sent_link = f'<a href="/shop/{alice_shop.pk}/campaigns/{sent.pk}/" translate="no">夏季&lt;上新&gt;</a>'
     assert sent_link in rows[1]
-    assert '<td>短信营销</td><td><span class="badge status-completed">已完成</span></td>' in rows[1]
-    assert "<td>2026-06-01 10:00</td>" in rows[1]  # local time
-    cells = '<td class="num">2,000</td><td class="num">1,200</td><td class="num">300</td>'
+    assert kind_status.format("短信营销", "completed", "已完成") in rows[1]
+    assert '<td class="stack-wide" data-label="发送时间">2026-06-01 10:00</td>' in rows[1]  # local time
+    cells = '<td class="num" data-label="发送">2,000</td><td class="num" data-label="成功">1,200</td>'
+    cells += '<td class="num" data-label="失败">300</td>'
     assert cells in rows[1]
     assert '<progress class="progress" max="100" value="75">75%</progress> 75%' in rows[1]
 
