@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -27,14 +30,28 @@ class PolicyAdmin(admin.ModelAdmin):
         link_policy_forget()
 
 
+# A host name: labels of letters, digits and hyphens, with at least one dot (jd.com, shop.example.cn).
+HOST_NAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
+
+
+class LandingDomainForm(forms.ModelForm):
+    class Meta:
+        model = LandingDomain
+        fields = ["domain", "subdomains", "note"]
+
+    def clean_domain(self) -> str:
+        """Lower case, no surrounding dots or spaces, so that the unique check sees the stored form."""
+        domain = self.cleaned_data["domain"].strip().lower().strip(".")
+        if not HOST_NAME.match(domain):
+            raise forms.ValidationError(_("请填写域名，例如 jd.com（不含 https://、路径和端口）。"))
+        return domain
+
+
 @admin.register(LandingDomain)
 class LandingDomainAdmin(PolicyAdmin):
+    form = LandingDomainForm
     list_display = ["domain", "subdomains", "note"]
     search_fields = ["domain", "note"]
-
-    def save_model(self, request, obj, form, change) -> None:
-        obj.domain = obj.domain.strip().lower().strip(".")
-        super().save_model(request, obj, form, change)
 
 
 @admin.register(LinkPreviewerAgent)

@@ -94,6 +94,12 @@ def test_reviewers_edit_landing_domains_and_previewers_and_only_read_clicks(clie
     )
     assert response.status_code == 302
     assert LandingDomain.objects.get(note="合作商城").domain == "shop.example.cn"
+    # The same domain written otherwise is the same domain; a URL is not a domain.
+    refused = [("SHOP.example.cn", "已存在"), ("https://jd.com/x", "请填写域名"), ("localhost", "请填写域名")]
+    for typed, error in refused:
+        response = client.post(reverse("admin:campaigns_landingdomain_add"), {"domain": typed})
+        assert response.status_code == 200 and error in response.content.decode()
+    assert LandingDomain.objects.count() == 2  # the seeded jd.com and this one
     response = client.post(
         reverse("admin:campaigns_linkprevieweragent_add"), {"pattern": "CarrierLinkCheck", "note": "运营商"}
     )
