@@ -116,6 +116,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         recipients = report.stats.planned + report.stats.holdout if report else 0
         results, results_kept = campaign_results_for_page(campaign=campaign, recipients=recipients)
     testable = status in BEFORE_SEND or (daily and status == S.RUNNING)
+    names = _variant_names(campaign, results)
     context = {
         "nav": "campaigns",
         "campaign": campaign,
@@ -134,7 +135,8 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "testable": testable,
         "results": results,
         "results_kept": results_kept,
-        "variant_names": _variant_names(campaign, results),
+        "variant_names": names,
+        "variants": list(campaign.variants.select_related("template").order_by("position")) if names else [],
         "holdout_groups": [(_("发送组"), results.sent_group), (_("对照组（未发送）"), results.holdout_group)]
         if results
         else [],

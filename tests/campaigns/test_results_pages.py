@@ -85,6 +85,8 @@ def test_it_shows_the_settings_on_the_draft_and_copies_them(client, alice, ready
     html = detail(client, campaign)
     assert "随机留出 10% 的客户不发送" in text_of(html, "holdout-setting")
     assert "版本 A、B" in text_of(html, "ab-setting") and "6 小时后" in text_of(html, "ab-setting")
+    texts = html.split('id="variant-texts"')[1].split("</ul>")[0]
+    assert MARKETING_TEXT in texts and TEXT_B in texts
     html = client.get(reverse("campaigns:copy", args=[ready_shop.pk, campaign.pk])).content.decode()
     assert '<details class="ab-test" id="ab-test" open>' in html and TEXT_B in html
     assert 'name="holdout_percent" value="10"' in html
