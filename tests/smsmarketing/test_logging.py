@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from django.conf import settings
 
 from tests.dburl import test_database_url as database_url_of_test_db
@@ -18,6 +19,11 @@ ISO_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+08:00"
 ISO_LINE = re.compile(rf"^{ISO_TIME} (DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+ .+$")
 CJK = re.compile(r"[\u3400-\u9fff]")
 LOG_A_LINE = "import logging; logging.getLogger('ops.check').warning('disk %s is %d%% full', '/var', 91)"
+
+# Transactional: the processes these tests start must see the test database's committed rows
+# (a marker, not the transactional_db fixture, so tests/conftest.py adds serialized_rollback).
+pytestmark = pytest.mark.django_db(transaction=True)
+
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -32,7 +38,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_it_writes_one_iso_line_and_no_start_up_chatter(transactional_db):
+def test_it_writes_one_iso_line_and_no_start_up_chatter():
     result = manage("shell", "-c", LOG_A_LINE, DATABASE_URL=database_url_of_test_db())
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
@@ -41,7 +47,7 @@ def test_it_writes_one_iso_line_and_no_start_up_chatter(transactional_db):
     assert lines[0].endswith(" WARNING ops.check disk /var is 91% full")
 
 
-def test_it_writes_json_lines_for_log_shippers(transactional_db):
+def test_it_writes_json_lines_for_log_shippers():
     result = manage("shell", "-c", LOG_A_LINE, DATABASE_URL=database_url_of_test_db(), LOG_FORMAT="json")
     assert result.returncode == 0, result.stderr
     (line,) = result.stderr.splitlines()
@@ -52,7 +58,7 @@ def test_it_writes_json_lines_for_log_shippers(transactional_db):
     assert re.fullmatch(ISO_TIME, record["time"])
 
 
-def test_it_logs_the_task_cluster_in_english_in_the_same_format(transactional_db):
+def test_it_logs_the_task_cluster_in_english_in_the_same_format():
     """django-q2 translates its messages; under LANGUAGE_CODE zh-hans they came out half Chinese."""
     environment = {
         **os.environ,

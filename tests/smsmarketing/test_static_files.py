@@ -16,6 +16,11 @@ from django.conf import settings
 
 from tests.dburl import test_database_url as database_url_of_test_db
 
+# Transactional: the processes these tests start must see the test database's committed rows
+# (a marker, not the transactional_db fixture, so tests/conftest.py adds serialized_rollback).
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -32,7 +37,7 @@ def get(url: str) -> tuple[int, str]:
 
 
 @pytest.fixture
-def uncollected_server(tmp_path, transactional_db):
+def uncollected_server(tmp_path):
     """``manage.py runserver`` with the production settings and an empty STATIC_ROOT."""
     database_url = database_url_of_test_db()
     port = free_port()
