@@ -10,6 +10,7 @@ All figures are of the campaign's audience runs: test SMS are not part of them.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -188,30 +189,53 @@ class CampaignMoney:
     roi: Decimal | None = None
 
 
-def campaigns_money(*, shop_id: int, campaign_ids: list[int]) -> dict[int, CampaignMoney]:
+def campaigns_money(
+    *, shop_id: int, campaigns: list[Campaign], settled: Collection[int] = ()
+) -> dict[int, CampaignMoney]:
     """Revenue, cost and ROI of many campaigns of one shop (the campaign list's page): ONE
     statement for every campaign's attributed revenue and charged parts (not one per row), and
-    the shop's price per part; each figure defined as in ``campaign_results``."""
-    money = {pk: CampaignMoney() for pk in campaign_ids}
-    if not campaign_ids:
+    the shop's price per part; each figure defined as in ``campaign_results``.
+
+    ``settled``: campaigns over whose every message has its final report; their charged parts
+    can no longer change, so they are kept in the cache and not summed again (a campaign of a
+    million messages would cost the list a scan of them on every view). Revenue is always read
+    (orders keep arriving; one indexed sum per campaign)."""
+    money = {c.pk: CampaignMoney() for c in campaigns}
+    if not campaigns:
         return money
+    over = [c for c in campaigns if c.pk in settled]
+    keys = {c.pk: PARTS_KEY.format(pk=c.pk, created=c.created_at.timestamp()) for c in over}
+    kept = cache.get_many(list(keys.values())) if keys else {}
+    parts_of = {pk: kept[key] for pk, key in keys.items() if key in kept}
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT c.id,
                        (SELECT coalesce(sum(o.amount), 0) FROM {_ORDER} o
                         WHERE o.attributed_campaign_id = c.id AND o.shop_id = %(shop)s),
+                       CASE WHEN c.id = ANY(%(kept)s::bigint[]) THEN NULL ELSE
                        (SELECT coalesce(sum(m.parts), 0) FROM {_MESSAGE} m {_AUDIENCE}
-                        WHERE m.campaign_id = c.id AND m.settlement = %(charged)s)
+                        WHERE m.campaign_id = c.id AND m.settlement = %(charged)s) END
                 FROM unnest(%(ids)s::bigint[]) AS c(id)""",
-            {"shop": shop_id, "charged": Message.Settlement.CHARGED, "ids": list(campaign_ids)},
+            {
+                "shop": shop_id,
+                "charged": Message.Settlement.CHARGED,
+                "ids": list(money),
+                "kept": list(parts_of),
+            },
         )
         rows = cursor.fetchall()
-    charged = any(row[2] for row in rows)
+    for pk, _revenue, parts in rows:
+        if parts is not None:
+            parts_of[pk] = int(parts)
+    to_keep = {keys[pk]: parts_of[pk] for pk in keys if keys[pk] not in kept}
+    if to_keep:
+        cache.set_many(to_keep, timeout=None)
+    charged = any(parts_of.values())
     price = shop_price_per_part(shop_id=shop_id) if charged else Decimal(0)
-    for pk, revenue, parts in rows:
+    for pk, revenue, _parts in rows:
         line = money[pk]
-        line.revenue, line.parts_charged = yuan_of(revenue), int(parts)
-        line.cost_yuan = yuan_of(parts * price)
+        line.revenue, line.parts_charged = yuan_of(revenue), parts_of[pk]
+        line.cost_yuan = yuan_of(line.parts_charged * price)
         line.roi = roi_of(revenue=line.revenue, cost=line.cost_yuan)
     return money
 
@@ -222,6 +246,9 @@ def campaigns_money(*, shop_id: int, campaign_ids: list[int]) -> dict[int, Campa
 RESULTS_LIVE_MAX_RECIPIENTS = 50_000
 RESULTS_KEPT_SECONDS = 60
 RESULTS_KEY = "campaign-results:{pk}"
+# A settled campaign's charged parts (the campaign list), by id and creation time (ids of test
+# databases repeat; a shared cache outlives them).
+PARTS_KEY = "campaign-parts:{pk}:{created}"
 
 
 def campaign_results_for_page(*, campaign: Campaign, recipients: int) -> tuple[CampaignResults, bool]:

@@ -69,7 +69,8 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(shop_campaigns(shop=request.shop), LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     listed = list(page)
     progress = campaigns_progress(campaigns=listed)
-    money = campaigns_money(shop_id=request.shop.pk, campaign_ids=[campaign.pk for campaign in listed])
+    settled = {c.pk for c in listed if _settled(c, progress[c.pk])}
+    money = campaigns_money(shop_id=request.shop.pk, campaigns=listed, settled=settled)
     return render_portal(
         request,
         "portal/campaigns.html",
@@ -81,6 +82,13 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
             "windows": attribution_windows(),
         },
     )
+
+
+def _settled(campaign: Campaign, stats) -> bool:
+    """Over, nothing waiting, every message sent has its final report: its charges are final."""
+    if campaign.status not in {Campaign.Status.COMPLETED, Campaign.Status.STOPPED, Campaign.Status.CANCELLED}:
+        return False
+    return not stats.waiting and stats.sent == stats.delivered + stats.failed + stats.expired
 
 
 # What each state of a campaign offers (the page shows only what fits it).
