@@ -230,8 +230,8 @@ def campaigns_money(
     to_keep = {keys[pk]: parts_of[pk] for pk in keys if keys[pk] not in kept}
     if to_keep:
         cache.set_many(to_keep, timeout=None)
-    charged = any(parts_of.values())
-    price = shop_price_per_part(shop_id=shop_id) if charged else Decimal(0)
+    # Read whether or not anything was charged: the page's statements do not depend on its rows.
+    price = shop_price_per_part(shop_id=shop_id)
     for pk, revenue, _parts in rows:
         line = money[pk]
         line.revenue, line.parts_charged = yuan_of(revenue), parts_of[pk]
@@ -423,21 +423,22 @@ def holdout_lift(*, sent: Group, held: Group) -> Lift:
 def shop_price_per_part(*, shop_id: int) -> Decimal:
     """What one part cost the shop on average, in yuan: the price of its paid recharges over
     every part credited to it by those recharges and by platform grants (granted parts cost
-    nothing, so they lower the average). 0 for a shop that never paid."""
-    account_id = SmsAccount.objects.filter(shop_id=shop_id).values_list("pk", flat=True).first()
-    if account_id is None:
-        return Decimal(0)
+    nothing, so they lower the average). 0 for a shop that never paid. One statement."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT (SELECT coalesce(sum(price), 0) FROM {RechargeOrder._meta.db_table}
-                        WHERE account_id = %(a)s AND status = %(paid)s),
+                        WHERE account_id = a.id AND status = %(paid)s),
                        (SELECT coalesce(sum(units), 0) FROM {RechargeOrder._meta.db_table}
-                        WHERE account_id = %(a)s AND status = %(paid)s),
+                        WHERE account_id = a.id AND status = %(paid)s),
                        (SELECT coalesce(sum(parts), 0) FROM {LedgerEntry._meta.db_table}
-                        WHERE account_id = %(a)s AND kind = %(grant)s)""",
-            {"a": account_id, "paid": RechargeOrder.Status.PAID, "grant": LedgerEntry.Kind.GRANT},
+                        WHERE account_id = a.id AND kind = %(grant)s)
+                FROM {SmsAccount._meta.db_table} a WHERE a.shop_id = %(shop)s""",
+            {"shop": shop_id, "paid": RechargeOrder.Status.PAID, "grant": LedgerEntry.Kind.GRANT},
         )
-        price, units, granted = cursor.fetchone()
+        row = cursor.fetchone()
+    if row is None:
+        return Decimal(0)
+    price, units, granted = row
     credited = units + granted
     return Decimal(price) / credited if credited else Decimal(0)
 
