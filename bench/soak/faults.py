@@ -95,7 +95,8 @@ def inject(*, kind: str, stack: Stack, rng: random.Random, replayed: Replayed) -
         stack.start_gunicorn()
     elif kind == "restart-kannel":
         stack.stop_kannel()
-        stack.start_kannel()
+        failed = stack.start_kannel()
+        fault.detail = f"started after {failed} failed tries" if failed else ""
     elif kind == "restart-smsc":
         stack.smsc("stop")
         time.sleep(rng.uniform(2, 5))

@@ -144,6 +144,13 @@ class Soak:
                 stack.start_gunicorn()
             except StackError as exc:
                 self.restarts_failed.append(f"gunicorn: {exc}")
+        if stack.kannel_env is not None and not stack.kannel_alive():
+            self.restarts_unplanned.append("a Kannel box ended")
+            stack.stop_kannel()
+            try:
+                stack.start_kannel()
+            except StackError as exc:
+                self.restarts_failed.append(f"kannel: {exc}")
 
     def _drain(self, *, traffic: Traffic) -> bool:
         """Wait for every run to finish, then for the reports to stop coming; False on timeout."""

@@ -238,13 +238,30 @@ class Stack:
             return None
         return victim
 
-    def start_kannel(self) -> None:
-        done = subprocess.run(
-            ["bash", str(KANNEL_SCRIPTS / "start.sh")], env=self.kannel_env, capture_output=True, text=True,
-            timeout=90,
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise StackError(f"scripts/kannel/start.sh failed:\n{done.stdout}{done.stderr}")
+    def start_kannel(self, *, attempts: int = 3) -> int:
+        """scripts/kannel/start.sh, tried again after a failed start (stop.sh first), as an operator
+        would: Kannel 1.4's smsbox sometimes panics while it starts under load (``lock_out:
+        Assertion `conn != NULL' failed`, seen in the 30-minute soak). Returns the failed tries."""
+        failures = []
+        for _ in range(attempts):
+            done = subprocess.run(
+                ["bash", str(KANNEL_SCRIPTS / "start.sh")], env=self.kannel_env, capture_output=True,
+                text=True, timeout=90,
+            )  # fmt: skip
+            if done.returncode == 0:
+                return len(failures)
+            failures.append(f"{done.stdout}{done.stderr}".strip())
+            self.stop_kannel()
+        raise StackError(f"scripts/kannel/start.sh failed {attempts} times: {failures[-1]}")
+
+    def kannel_alive(self) -> bool:
+        """Both boxes of this soak's Kannel are running (their pid files, as stop.sh reads them)."""
+        for box in ("bearerbox", "smsbox"):
+            try:
+                os.kill(int((self.folder / "kannel" / f"{box}.pid").read_text()), 0)
+            except (OSError, ValueError):
+                return False
+        return True
 
     def stop_kannel(self) -> None:
         subprocess.run(
