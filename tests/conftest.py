@@ -26,6 +26,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 pytest.mark.django_db(*marker.args, **{**marker.kwargs, "serialized_rollback": True}),
                 append=False,
             )
+        elif marker is None and {"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ())):
+            # The same for a test that asks for the fixture instead of the marker.
+            item.add_marker(pytest.mark.django_db(transaction=True, serialized_rollback=True))
 
 
 @pytest.fixture

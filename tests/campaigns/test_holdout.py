@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.core.management import call_command
 from django.db import transaction
 from django.db.models import Sum
 from django.test import TransactionTestCase
@@ -224,13 +223,6 @@ class HoldoutCrashTests(TransactionTestCase):
 
     serialized_rollback = True
 
-    @classmethod
-    def _fixture_setup(cls) -> None:
-        # As CrashTests: start from an empty database whatever a transactional test left.
-        call_command(
-            "flush", verbosity=0, interactive=False, inhibit_post_migrate=True, reset_sequences=False
-        )
-        super()._fixture_setup()
 
     def test_it_draws_the_same_holdout_when_a_planner_dies_and_another_takes_over(self):
         alice = make_user("alice")

@@ -12,7 +12,6 @@ from datetime import timedelta
 
 import time_machine
 from django.conf import settings
-from django.core.management import call_command
 from django.db.models import Count, Sum
 from django.test import TransactionTestCase
 
@@ -94,15 +93,6 @@ class CrashTests(TransactionTestCase):
 
     serialized_rollback = True
 
-    @classmethod
-    def _fixture_setup(cls) -> None:
-        # A transactional test without serialized rollback that ran before may have left rows
-        # (its flush re-runs post_migrate, which recreates the reviewers group with a new id);
-        # restoring the serialized seed on top of them would collide. Start from empty.
-        call_command(
-            "flush", verbosity=0, interactive=False, inhibit_post_migrate=True, reset_sequences=False
-        )
-        super()._fixture_setup()
 
     def test_it_resumes_after_the_worker_dies_mid_planning_and_mid_dispatch(self):
         run = big_campaign()

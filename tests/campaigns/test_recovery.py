@@ -18,7 +18,6 @@ import psycopg
 import pytest
 import time_machine
 from django.conf import settings
-from django.core.management import call_command
 from django.db import OperationalError, connection
 from django.db.models import Count, Min
 from django.test import TransactionTestCase
@@ -112,13 +111,6 @@ class RecoveryTests(TransactionTestCase):
 
     serialized_rollback = True
 
-    @classmethod
-    def _fixture_setup(cls) -> None:
-        # As in test_pipeline_crash: start from empty, then restore the serialized seed.
-        call_command(
-            "flush", verbosity=0, interactive=False, inhibit_post_migrate=True, reset_sequences=False
-        )
-        super()._fixture_setup()
 
     def test_it_resumes_sending_within_a_minute_after_the_whole_cluster_is_killed_mid_planning(self):
         run = scheduled_campaign()

@@ -9,7 +9,6 @@ import time
 from datetime import timedelta
 
 import time_machine
-from django.core.management import call_command
 from django.db import connection
 from django.test import TransactionTestCase
 
@@ -55,13 +54,6 @@ class WorkerGone(AssertionError):
 class DatabaseFaultTests(TransactionTestCase):
     serialized_rollback = True
 
-    @classmethod
-    def _fixture_setup(cls) -> None:
-        # See tests/campaigns/test_pipeline_crash.py: start from an empty database.
-        call_command(
-            "flush", verbosity=0, interactive=False, inhibit_post_migrate=True, reset_sequences=False
-        )
-        super()._fixture_setup()
 
     def test_it_loses_and_duplicates_nothing_when_the_connection_drops_mid_planning_and_mid_dispatch(self):
         run = big_campaign()

@@ -14,7 +14,6 @@ from datetime import timedelta
 
 import time_machine
 from django.conf import settings
-from django.core.management import call_command
 from django.db.models import Count
 from django.test import TransactionTestCase
 from django_q.models import OrmQ
@@ -79,13 +78,6 @@ def describe() -> str:
 class ClusterFaultTests(TransactionTestCase):
     serialized_rollback = True
 
-    @classmethod
-    def _fixture_setup(cls) -> None:
-        # See tests/campaigns/test_pipeline_crash.py: start from an empty database.
-        call_command(
-            "flush", verbosity=0, interactive=False, inhibit_post_migrate=True, reset_sequences=False
-        )
-        super()._fixture_setup()
 
     def test_it_completes_once_after_the_cluster_is_killed_mid_dispatch(self):
         run = big_campaign()
