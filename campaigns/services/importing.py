@@ -34,7 +34,7 @@ import io
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -199,13 +199,20 @@ def _open(stream: BinaryIO) -> tuple[io.TextIOWrapper, str, type[csv.Dialect] | 
     return text, encoding, dialect
 
 
-def _columns(header: list[str]) -> dict[str, int]:
+def header_columns(header: list[str], aliases: dict[str, Collection[str]]) -> dict[str, int]:
+    """Column name -> its index in a CSV header, by the titles each column may have (the first
+    title found wins; a BOM and case are ignored). Customers' and orders' files alike."""
     found: dict[str, int] = {}
     for index, title in enumerate(header):
         key = title.strip().lstrip("\ufeff").lower()
-        for column, aliases in HEADER_ALIASES.items():
-            if key in aliases and column not in found:
+        for column, titles in aliases.items():
+            if key in titles and column not in found:
                 found[column] = index
+    return found
+
+
+def _columns(header: list[str]) -> dict[str, int]:
+    found = header_columns(header, HEADER_ALIASES)
     if "phone" not in found:
         raise ImportFileError(
             _("文件第 1 行（表头）缺少“手机号”列。表头可用：手机号、姓名、标签、商品、购买时间、金额。")

@@ -38,7 +38,7 @@ from campaigns.models.audience import Customer, Purchase
 from campaigns.models.orders import Order
 from campaigns.phones import normalize_phone
 from campaigns.services.attribution import orders_attribute
-from campaigns.services.importing import ImportFileError, detect_encoding
+from campaigns.services.importing import ImportFileError, detect_encoding, header_columns
 from smsmarketing.models import Shop
 
 BAD_ROW = "BAD-ROW"
@@ -340,12 +340,7 @@ def _feed_purchases(cursor, *, order_ids: list[int]) -> None:
 
 
 def _columns(header: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for index, title in enumerate(header):
-        key = title.strip().lstrip("\ufeff").lower()
-        for column, aliases in HEADER_ALIASES.items():
-            if key in aliases and column not in found:
-                found[column] = index
+    found = header_columns(header, HEADER_ALIASES)
     missing = [COLUMN_LABELS[c] for c in REQUIRED_COLUMNS if c not in found]
     if missing:
         raise ImportFileError(
