@@ -22,6 +22,7 @@ export AGENT="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit
 PY=.venv/bin/python
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 2; }
 
+$PY -m smsmarketing.embedded_db  # creates the database of DATABASE_URL if it does not exist
 $PY manage.py migrate --verbosity 0
 CODES_FILE=$(mktemp)
 export CODES_FILE
