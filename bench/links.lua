@@ -1,7 +1,9 @@
 -- wrk script of bench/links.sh: each request taps the next short link of CODES_FILE (every thread
 -- starts at its own offset), as phones tapping different messages' links would. With THINK_MS > 0
--- each connection waits that long between its answer and its next tap (a client with think time;
--- wrk leaves the wait out of the latency), with 0 it taps again at once (the saturation test).
+-- each connection waits between its answer and its next tap a random time, exponential with that
+-- mean (independent phones: taps arrive as a Poisson stream; a fixed wait would keep the 50
+-- connections in step and send them as one burst each period); wrk leaves the wait out of the
+-- latency. With 0 it taps again at once (the saturation test).
 -- Prints p50/p95/p99 latency and the answers that were not the expected 302 as one line.
 local codes = {}
 for line in io.lines(os.getenv("CODES_FILE")) do
@@ -19,12 +21,14 @@ end
 function init(args)
   counter = (id or 0) * 7919
   wrong = 0
+  math.randomseed(7919 * ((id or 0) + 1))
 end
 
 local think = tonumber(os.getenv("THINK_MS") or "0")
 
 function delay()
-  return think
+  if think <= 0 then return 0 end
+  return -think * math.log(1 - math.random())
 end
 
 function request()
