@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -101,7 +102,10 @@ class Soak:
             finally:
                 stack.stop()
             delivery_settle()
-            return self._report(traffic=traffic, drained=drained, handed_over=handed_over)
+            passed = self._report(traffic=traffic, drained=drained, handed_over=handed_over)
+        if passed and options.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)  # the logs of a failed soak stay, for reading
+        return passed
 
     def _load(self, *, stack: Stack, traffic: Traffic, plan, rng: random.Random) -> None:
         started = time.monotonic()
