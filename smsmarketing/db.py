@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import quote, urlencode
 
 from django.db import connection, transaction
 
@@ -28,3 +29,27 @@ def commit_without_flush() -> Iterator[None]:
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = off")
         yield
+
+
+def connection_url(**params: str) -> str:
+    """A URL of the database this process uses, for the processes it starts (workers, gunicorn,
+    Kannel's DLR storage); ``params`` become libpq query parameters.
+
+    A TCP server gives ``postgres://user:pass@host:port/name``. A server on a Unix socket (the
+    embedded pgserver: ``HOST`` is its socket folder) gives libpq's socket form
+    ``postgresql://user@/name?host=/socket/folder`` (the folder in the query, not percent-encoded
+    in the authority, where URL parsers lower-case it); settings move that ``host`` parameter
+    back into ``HOST`` in the child process. Pass parameters here: appending ``?...`` by hand
+    breaks the socket form, which has a query already.
+    """
+    db = connection.settings_dict
+    auth = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    name = quote(db["NAME"], safe="")
+    host = db["HOST"] or "127.0.0.1"
+    if host.startswith("/"):  # a Unix socket folder
+        query = {"host": host, **({"port": str(db["PORT"])} if db["PORT"] else {}), **params}
+        return f"postgresql://{auth}@/{name}?{urlencode(query, safe='/')}"
+    url = f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{name}"
+    return f"{url}?{urlencode(params)}" if params else url

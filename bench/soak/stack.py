@@ -18,13 +18,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import httpx
 from django.conf import settings
-from django.db import connection
 
 from campaigns.gateways.kannel import mo_url
+from smsmarketing.db import connection_url as database_url
 
 ROOT = Path(settings.BASE_DIR)
 KANNEL_SCRIPTS = ROOT / "scripts" / "kannel"
@@ -44,21 +44,6 @@ def free_port() -> int:
             port = sock.getsockname()[1]
         if port not in RESERVED_PORTS:
             return port
-
-
-def database_url(**params: str) -> str:
-    """The URL of the database this process uses (TCP or a Unix socket folder), with ``params``."""
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    name = quote(db["NAME"], safe="")
-    host = db["HOST"] or "127.0.0.1"
-    if host.startswith("/"):
-        query = {"host": host, **({"port": str(db["PORT"])} if db["PORT"] else {}), **params}
-        return f"postgresql://{auth}@/{name}?{urlencode(query, safe='/')}"
-    url = f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{name}"
-    return f"{url}?{urlencode(params)}" if params else url
 
 
 def wait_until(condition, *, seconds: float, what: str) -> None:
