@@ -11,6 +11,7 @@ from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from campaigns.api.idempotency import idempotency_purge
 from campaigns.services.ab_testing import ab_tests_end_due
 from campaigns.services.attribution import orders_reattribute_recent
 from campaigns.services.campaigns import RUN_TASK, repurchase_run_today
@@ -120,3 +121,8 @@ def reattribute_recent_orders() -> int:
 def purge_frequency_counters() -> int:
     """Daily (03:30 Asia/Shanghai): delete frequency counters of days no window or report reaches."""
     return frequency_counters_purge_old()
+
+
+def purge_idempotency_records() -> int:
+    """Hourly: drop the open API's idempotency records older than 24 h (campaigns.api.idempotency)."""
+    return idempotency_purge()

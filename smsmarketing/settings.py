@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "csp",
     "reviews",
     "campaigns",
+    "ninja",  # the open API's docs page from static files, not a CDN (campaigns.api)
     "health_check",  # /readyz (smsmarketing.health)
     "django_prometheus",  # /metrics' request metrics
 ]
@@ -252,6 +253,11 @@ AXES_VERBOSE = False  # no "AXES: BEGIN version …" line on every management co
 SMS_CALLBACK_ALLOWED_NETS = env.list("SMS_CALLBACK_ALLOWED_NETS", default=[])
 SMS_CALLBACK_RATE = env.bounded("SMS_CALLBACK_RATE", 30000, minimum=1)
 SMS_CALLBACK_REFUSED_RATE = env.bounded("SMS_CALLBACK_REFUSED_RATE", 20, minimum=1)
+
+# The open API (campaigns.api.auth): each key may make API_RATE_LIMIT["requests"] calls per fixed
+# window of API_RATE_LIMIT["seconds"] (20 per second on average, bursts of 40); beyond, 429 with
+# Retry-After. Counted in PostgreSQL, or in Redis when CACHE_URL is set: shared by every process.
+API_RATE_LIMIT = {"requests": 40, "seconds": 2}
 
 # Customer CSV uploads larger than this are refused with a clear message, while the
 # body is read and before anything is stored (smsmarketing.uploads).

@@ -18,4 +18,6 @@ urlpatterns = [
     path("", include("reviews.urls")),
     path("", include("campaigns.urls")),
     path("hooks/kannel/", include("campaigns.urls_gateway")),
+    # The open API (campaigns.api, docs/API.md): its own auth (API keys), JSON errors.
+    path("api/v1/", include("campaigns.urls_api")),
 ]

@@ -7,9 +7,11 @@
 - ``imports``: customer imports (the job, the uploaded file's chunks, the checked rows)
 - ``links``: clicks of short links, link previewers, allowed landing domains
 - ``orders``: the shops' orders and their attribution to messages
+- ``api``: the open API's keys and idempotency records
 Each module's models are imported here so Django finds them.
 """
 
+from campaigns.models.api import ApiKey, ApiScope, IdempotencyRecord  # noqa: F401
 from campaigns.models.audience import Coupon, Customer, Purchase, Segment  # noqa: F401
 from campaigns.models.frequency import (  # noqa: F401
     FrequencyRule,
