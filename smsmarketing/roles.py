@@ -52,6 +52,14 @@ REVIEWER_PERMISSIONS: list[tuple[str, str]] = [
     ("reviews", "delete_wordlistexception"),
     ("reviews", "view_wordlistrevision"),
     ("reviews", "view_templatevariable"),
+    # reviews: pattern rules (edit, try, publish) and reviewer-taught rule proposals (a second
+    # reviewer publishes or declines them; proposing happens on the decision page).
+    ("reviews", "view_contentpattern"),
+    ("reviews", "add_contentpattern"),
+    ("reviews", "change_contentpattern"),
+    ("reviews", "view_patternrevision"),
+    ("reviews", "view_ruleproposal"),
+    ("reviews", "change_ruleproposal"),
     # campaigns: frequency rules, promotion periods, opt-out keywords; opt-outs read-only.
     ("campaigns", "view_ruleset"),
     ("campaigns", "add_ruleset"),

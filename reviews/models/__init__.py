@@ -7,6 +7,13 @@
 Each module's models are imported here so Django finds them.
 """
 
+from reviews.models.patterns import (  # noqa: E402,F401
+    ContentPattern,
+    PatternRevision,
+    ProposalKind,
+    ProposalStatus,
+    RuleProposal,
+)
 from reviews.models.policy import (  # noqa: E402,F401
     Severity,
     TemplateVariable,

@@ -10,6 +10,7 @@ from reviews.choices import ContentKind, ContentUse, MessageClass
 from reviews.findings import Finding, blocks
 from reviews.policy import rules
 from reviews.policy.length import count_parts
+from reviews.policy.patterns import CompiledPattern, published_patterns, with_pattern_findings
 from reviews.policy.variables import VariableSpec, variable_specs
 from reviews.policy.wordlists import CompiledList, published_lists
 
@@ -24,11 +25,12 @@ class ContentPolicy:
 
     specs: dict[str, VariableSpec]
     wordlists: list[CompiledList]
+    patterns: list[CompiledPattern] = field(default_factory=list)  # published pattern rules
 
 
 def content_policy() -> ContentPolicy:
     """Today's content policy (two queries; compiled word lists are cached per version)."""
-    return ContentPolicy(specs=variable_specs(), wordlists=published_lists())
+    return ContentPolicy(specs=variable_specs(), wordlists=published_lists(), patterns=published_patterns())
 
 
 @dataclass
@@ -90,6 +92,9 @@ def check_content(
         allowed=set(allowed_variables), use_label=_use_label(kind, use), wordlists=policy.wordlists,
     )
     findings = check_subject(subject)
+    findings = with_pattern_findings(
+        findings, text=text, patterns=policy.patterns, masked=subject.token_spans
+    )
     total, _prefix, _suffix = rules.message_length(subject)
     return CheckResult(findings=findings, length=total, parts=count_parts(total))
 

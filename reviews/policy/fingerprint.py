@@ -35,6 +35,7 @@ def template_findings_key(
     """The fingerprint of ``check_content`` for a template: the policy's word lists (version,
     message, hint) and variables, the shop's live signature, the template's own fields."""
     lists = [[w.rule, w.version, w.message, w.hint] for w in policy.wordlists]
+    lists += [["pattern", p.pattern_id, p.version] for p in policy.patterns]
     specs = [
         [s.name, s.label, s.type, s.example, s.max_length, sorted(s.uses)] for s in policy.specs.values()
     ]
