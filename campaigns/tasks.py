@@ -27,6 +27,7 @@ from campaigns.services.pipeline import pipeline_setting
 from campaigns.services.planning import run_plan
 from campaigns.services.recovery import pipeline_recover
 from campaigns.services.sending import run_execute
+from campaigns.services.webhooks import webhook_deliveries_run
 
 
 def run_campaign(run_id: int) -> str:
@@ -121,6 +122,12 @@ def reattribute_recent_orders() -> int:
 def purge_frequency_counters() -> int:
     """Daily (03:30 Asia/Shanghai): delete frequency counters of days no window or report reaches."""
     return frequency_counters_purge_old()
+
+
+def deliver_webhooks() -> int:
+    """Post the webhook deliveries that are due: enqueued after a commit that wrote some, and
+    every minute (the retries after their back-off, and any whose task was lost)."""
+    return webhook_deliveries_run(time_budget=pipeline_setting("TASK_TIME_BUDGET"))
 
 
 def purge_idempotency_records() -> int:

@@ -319,6 +319,12 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SMS_SHORT_LINK_BASE = env.str("SMS_SHORT_LINK_BASE", default=f"{SITE_URL}/t/")
 # A code answers for this many days after its message was planned, then a 404 page.
 SMS_SHORT_LINK_DAYS = env.bounded("SMS_SHORT_LINK_DAYS", 90, minimum=1, maximum=3650)
+# Webhooks (campaigns.services.webhooks, docs/API.md "Webhooks"): receiver URLs must be https and
+# resolve to public addresses only (SSRF). WEBHOOKS_ALLOW_HTTP accepts plain http, and
+# WEBHOOKS_ALLOW_PRIVATE private, loopback and link-local addresses (127.0.0.1 for the tests and
+# local development); both follow DEBUG and must stay False in production.
+WEBHOOKS_ALLOW_HTTP = DEBUG
+WEBHOOKS_ALLOW_PRIVATE = DEBUG
 if not SMS_SHORT_LINK_BASE.startswith(("https://", "http://")):
     raise ImproperlyConfigured(f"SMS_SHORT_LINK_BASE={SMS_SHORT_LINK_BASE!r} must be an http(s) URL.")
 # A demo set-up (make run): with the simulated or console gateway, where no SMS leaves the

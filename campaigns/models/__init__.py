@@ -8,6 +8,7 @@
 - ``links``: clicks of short links, link previewers, allowed landing domains
 - ``orders``: the shops' orders and their attribution to messages
 - ``api``: the open API's keys and idempotency records
+- ``webhooks``: the shops' webhook endpoints, their events, deliveries and attempts
 Each module's models are imported here so Django finds them.
 """
 
@@ -37,4 +38,11 @@ from campaigns.models.sending import (  # noqa: F401
     Message,
     PlanBatch,
     VerifiedPhone,
+)
+from campaigns.models.webhooks import (  # noqa: F401
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookEventType,
 )

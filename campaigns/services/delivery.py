@@ -29,6 +29,7 @@ from django.utils import timezone
 from campaigns.models.frequency import MessageClass
 from campaigns.models.sending import DeliveryReport, Message, reservation_reference
 from campaigns.services.frequency import ReleaseItem, frequency_release_many
+from campaigns.services.webhooks import webhook_events_emit_messages
 from smsmarketing.db import commit_without_flush
 from smsmarketing.services import account_charge, account_release
 
@@ -205,4 +206,7 @@ def _settle_batch(*, limit: int) -> int:
         Message.objects.filter(pk__in=[r[0] for r in rows if r[0] not in set(charged)]).update(
             settlement=Message.Settlement.RELEASED
         )
+        # The outbox: each final message is settled once, so its webhook event is written once,
+        # with its settlement (one indexed query when no shop of the batch has an endpoint).
+        webhook_events_emit_messages(message_ids=[r[0] for r in rows], shop_ids={r[6] for r in rows})
     return len(rows)

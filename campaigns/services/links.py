@@ -37,6 +37,7 @@ from ua_parser import parse_device
 from campaigns.models.audience import Coupon
 from campaigns.models.links import Click, LandingDomain, LinkPreviewerAgent
 from campaigns.models.sending import Campaign, Message
+from campaigns.services.webhooks import link_clicked_params, link_clicked_sql, webhook_deliveries_written
 from smsmarketing.db import commit_without_flush
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Shop
@@ -226,6 +227,7 @@ def link_follow(
         "agent": user_agent[:512],
         "hash": client_hash(client),
         "human": human,
+        **link_clicked_params(now=timezone.now()),
     }
     # A lost click in a database crash is a lost statistic: no wait for the WAL flush.
     with commit_without_flush(), connection.cursor() as cursor:
@@ -233,7 +235,8 @@ def link_follow(
         found = cursor.fetchone()
     if found is None:
         return None
-    coupon_url, shop_url, click_id = found
+    coupon_url, shop_url, click_id, webhook_deliveries = found
+    webhook_deliveries_written(webhook_deliveries)
     # The platform may have withdrawn a domain since the merchant saved the URL: check again.
     allowed = [url for url in (coupon_url, shop_url) if url and landing_url_allowed(url, policy=policy)]
     target = allowed[0] if allowed else ""
@@ -244,6 +247,8 @@ LINK_CODE_MAX_LENGTH = Message._meta.get_field("link_code").max_length
 # Performance (docs/PERFORMANCE.md, "Short links"): the redirect's one statement. The message by
 # its unique code (index campaigns_message_link_code_key) with its coupon's and its shop's
 # landing URLs, and the click inserted from that row in the same statement (no row, no click).
+# A human click of a shop with a webhook endpoint for link.clicked also writes its event and
+# deliveries there (campaigns.services.webhooks, the outbox); other shops pay one indexed EXISTS.
 # The ORM's read then ``Click.objects.create`` cost 1.9 ms of CPU per redirect against 0.7 ms
 # for this statement, measured in one process on one database.
 FOLLOW_SQL = f"""
@@ -261,6 +266,6 @@ FOLLOW_SQL = f"""
         SELECT id, campaign_id, shop_id, phone, %(at)s, %(method)s, %(agent)s, %(hash)s, %(human)s
         FROM message
         RETURNING id
-    )
-    SELECT message.coupon_url, message.shop_url, click.id FROM message, click
+    ),{link_clicked_sql(message_cte="message", click_cte="click")}
+    SELECT message.coupon_url, message.shop_url, click.id, (SELECT count(*) FROM hook) FROM message, click
 """

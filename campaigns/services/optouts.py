@@ -10,11 +10,14 @@ import unicodedata
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns.models.frequency import OptOut, OptOutEvent, OptOutKeyword, OptOutSource, normalise_keyword
+from campaigns.models.webhooks import WebhookEventType
 from campaigns.phones import INVALID_PHONE, normalize_phone
 from campaigns.selectors import optouts_changed
+from campaigns.services.webhooks import webhook_event_emit
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Shop
 from smsmarketing.services import shop_ensure_sms_allowed
@@ -82,6 +85,16 @@ def optout_record(*, shop_id: int, phone: str, keyword: str, source: str) -> boo
             kind=OptOutEvent.Kind.OPT_OUT,
             keyword=keyword[:64],
             source=source,
+        )
+        webhook_event_emit(
+            shop_id=shop_id,
+            type=WebhookEventType.OPTOUT_CREATED,
+            data={
+                "phone": normalised,
+                "keyword": keyword[:64],
+                "source": source,
+                "created_at": timezone.localtime().isoformat(),
+            },
         )
         return True
 

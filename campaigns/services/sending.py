@@ -33,6 +33,7 @@ from campaigns.gateways import get_gateway
 from campaigns.gateways.base import OutboundSms, PendingBatch
 from campaigns.models.frequency import OptOut
 from campaigns.models.sending import Campaign, CampaignRun, Message
+from campaigns.models.webhooks import WebhookEventType
 from campaigns.services.campaigns import (
     CATEGORY_RESTRICTED,
     NO_SIGNATURE,
@@ -47,6 +48,7 @@ from campaigns.services.frequency import in_quiet_hours, next_send_window
 from campaigns.services.leases import RUN_LEASE, task_lease
 from campaigns.services.pipeline import pipeline_setting
 from campaigns.services.planning import run_plan
+from campaigns.services.webhooks import webhook_event_emit
 from campaigns.sqlarrays import sql_int_array
 from reviews.models.signatures import Signature
 from reviews.policy.length import MULTI_PART_SIZE, SINGLE_PART_MAX
@@ -171,6 +173,21 @@ def _run_finish(*, run_id: int) -> None:
         if one_off and campaign.status == Campaign.Status.RUNNING:
             campaign.complete(at=run.finished_at)
             campaign.save()
+        if run.kind != CampaignRun.Kind.TEST:
+            # The outbox: the event commits with the run's end (nothing without a subscriber).
+            webhook_event_emit(
+                shop_id=campaign.shop_id,
+                type=WebhookEventType.CAMPAIGN_FINISHED,
+                data={
+                    "campaign_id": campaign.pk,
+                    "run_id": run.pk,
+                    "name": campaign.name,
+                    "kind": campaign.kind,
+                    "phase": run.phase,
+                    "campaign_status": campaign.status,
+                    "finished_at": timezone.localtime(run.finished_at).isoformat(),
+                },
+            )
 
 
 def _requeue(run_id: int) -> None:
