@@ -648,3 +648,21 @@ def shop_setup_steps(*, shop: Shop, account: SmsAccount | None = None) -> list[S
         SetupStep("发送第一个营销任务", campaigns, "已创建" if campaigns else "还没有任务",
                   "campaigns:list", "去新建"),
     ]
+
+
+def campaign_messages(
+    *, campaign: Campaign, phone: str | None = None, status: str | None = None
+) -> QuerySet[Message]:
+    """A campaign's messages (test SMS included, as the export lists them), for the open API's
+    keyset pages in id order (never an OFFSET). ``phone`` (normalised) goes through the runs'
+    unique (run, phone) index; each message has ``run_kind`` and ``variant_name``."""
+    messages = Message.objects.filter(campaign=campaign)
+    if phone is not None:
+        runs = CampaignRun.objects.filter(campaign=campaign).values("id")
+        messages = messages.filter(run_id__in=runs, phone=phone)
+    if status is not None:
+        messages = messages.filter(status=status)
+    return messages.annotate(run_kind=F("run__kind"), variant_name=F("variant__name")).only(
+        "id", "campaign_id", "run_id", "phone", "status", "reason", "parts", "settlement", "link_code",
+        "created_at", "sent_at", "final_at",
+    )  # fmt: skip
