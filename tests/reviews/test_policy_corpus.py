@@ -42,7 +42,7 @@ SIGNATURE_FAMILIES = {
 OTHER_LIVE_SIGNATURE = "LilyGarden"
 # Families of the items the test builds from the database (they may repeat a file's text).
 GENERATED_FAMILIES = {"official", "approved_history", "sig_duplicate"}
-
+# pytest-django creates the test database only for a session with marked tests.
 pytestmark = pytest.mark.django_db
 
 
