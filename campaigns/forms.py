@@ -11,7 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, Coupon, Segment
+from campaigns.models.api import ApiScope
 from campaigns.models.sending import AbMetric
+from campaigns.models.webhooks import WebhookEventType
 from campaigns.services.campaigns import AB_KINDS, TEMPLATE_AND_TEXT
 from campaigns.services.optouts import CONSENT_NOTE_MIN_LENGTH
 from campaigns.services.variants import MAX_HOLDOUT_PERCENT, VARIANT_NAMES, VariantInput
@@ -469,6 +471,24 @@ class VerifyCodeForm(forms.Form):
     )
 
 
+class WebhookEndpointForm(forms.Form):
+    """A new webhook endpoint (Webhook 接收地址): its URL, events and a note."""
+
+    url = forms.CharField(
+        label=_("接收地址"),
+        max_length=500,
+        help_text=_("贵方系统接收推送的网址，须以 https:// 开头，且不能是内网地址。"),
+        widget=forms.URLInput(attrs={"placeholder": "https://erp.example.com/hooks/sms"}),
+    )
+    events = forms.MultipleChoiceField(
+        label=_("订阅的事件"),
+        choices=WebhookEventType.choices,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("请至少选择一种事件。")},
+    )
+    description = forms.CharField(label=_("备注"), max_length=100, required=False)
+
+
 class ResubscribeForm(forms.Form):
     phone = forms.CharField(label=_("手机号"), max_length=32)
     consent_note = forms.CharField(
@@ -483,4 +503,19 @@ class ResubscribeForm(forms.Form):
     confirm = forms.BooleanField(
         label=_("我确认已取得该客户的明确同意"),
         error_messages={"required": _("请确认已取得客户同意。")},
+    )
+
+
+class ApiKeyForm(forms.Form):
+    """A new API key of the open API (开放接口): its name and scopes."""
+
+    name = forms.CharField(
+        label=_("密钥名称"), max_length=64, help_text=_("便于识别用途，如“ERP 订单同步”“CRM 营销”。")
+    )
+    scopes = forms.MultipleChoiceField(
+        label=_("权限范围"),
+        choices=ApiScope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("请至少选择一项权限范围。")},
+        help_text=_("只勾选对方系统需要的范围；查询短信账户不需要任何范围。"),
     )

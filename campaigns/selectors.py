@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.fields.array import ArrayOverlap
 from django.core.cache import cache
-from django.db.models import Count, Exists, F, Func, OuterRef, Q, QuerySet, Sum, TextField
+from django.db.models import Count, Exists, F, Func, OuterRef, Prefetch, Q, QuerySet, Sum, TextField
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 from django_q.models import Schedule
@@ -20,6 +20,7 @@ from django_q.models import Schedule
 from campaigns.models.audience import Customer, Purchase, Segment
 from campaigns.models.frequency import OptOut, OptOutEvent
 from campaigns.models.sending import Campaign, CampaignRun, Message, VerifiedPhone
+from campaigns.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from reviews.models.review import ReviewState
 from reviews.models.templates import MessageTemplate, TemplateOrigin
 from reviews.selectors import live_signature, pending_signature
@@ -666,3 +667,28 @@ def campaign_messages(
         "id", "campaign_id", "run_id", "phone", "status", "reason", "parts", "settlement", "link_code",
         "created_at", "sent_at", "final_at",
     )  # fmt: skip
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+def shop_webhook_endpoints(*, shop_id: int) -> QuerySet[WebhookEndpoint]:
+    """The shop's endpoints, newest first."""
+    return WebhookEndpoint.objects.filter(shop_id=shop_id).order_by("-created_at", "-pk")
+
+
+def shop_webhooks_failing(*, shop_id: int) -> list[WebhookEndpoint]:
+    """The shop's endpoints marked failing (the portal's notice)."""
+    return list(WebhookEndpoint.objects.filter(shop_id=shop_id, status=WebhookEndpoint.Status.FAILING))
+
+
+def webhook_endpoint_deliveries(*, endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
+    """An endpoint's deliveries, newest first, with their event and attempts (index
+    webhook_delivery_recent; the attempts in one query per page)."""
+    attempts = Prefetch("attempt_log", queryset=WebhookAttempt.objects.order_by("at", "pk"))
+    return (
+        WebhookDelivery.objects.filter(endpoint=endpoint)
+        .select_related("event")
+        .prefetch_related(attempts)
+        .order_by("-created_at", "-pk")
+    )

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from campaigns.views import api_keys as api_key_views
 from campaigns.views import campaigns as campaign_views
 from campaigns.views import coupons as coupon_views
 from campaigns.views import customers as customer_views
@@ -7,12 +8,14 @@ from campaigns.views import editor as editor_views
 from campaigns.views import links as link_views
 from campaigns.views import optouts as optout_views
 from campaigns.views import segments as segment_views
+from campaigns.views import webhooks as webhook_views
 
 app_name = "campaigns"
 
 SHOP = "shop/<int:shop_id>/"
 CAMPAIGN = SHOP + "campaigns/<int:campaign_id>/"
 IMPORT = SHOP + "customers/import/<int:import_id>/"
+WEBHOOK = SHOP + "webhooks/<int:webhook_id>/"
 
 urlpatterns = [
     # Short links in the messages (public, no login): SMS_SHORT_LINK_BASE + code.
@@ -51,6 +54,15 @@ urlpatterns = [
     path(CAMPAIGN + "export/orders/", campaign_views.campaign_export_orders, name="export_orders"),
     path(CAMPAIGN + "ab/<int:variant_id>/pick/", campaign_views.campaign_ab_pick, name="ab_pick"),
     path(SHOP + "optouts/", optout_views.optout_list, name="optouts"),
+    path(SHOP + "webhooks/", webhook_views.webhook_list, name="webhooks"),
+    path(WEBHOOK, webhook_views.webhook_detail, name="webhook_detail"),
+    path(WEBHOOK + "delete/", webhook_views.webhook_delete, name="webhook_delete"),
+    path(
+        WEBHOOK + "deliveries/<int:delivery_id>/resend/", webhook_views.webhook_resend, name="webhook_resend"
+    ),
     path(SHOP + "optouts/export/", optout_views.optout_export, name="optouts_export"),
     path(SHOP + "optouts/resubscribe/", optout_views.optout_resubscribe_view, name="optouts_resubscribe"),
+    # The open API's keys (开放接口; the API itself is campaigns.urls_api at /api/v1/).
+    path(SHOP + "api/keys/", api_key_views.api_keys, name="api_keys"),
+    path(SHOP + "api/keys/<int:key_id>/revoke/", api_key_views.api_key_revoke_view, name="api_key_revoke"),
 ]

@@ -30,7 +30,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Header
-from ninja.utils import contribute_operation_args, contribute_operation_callback
+from ninja.decorators import decorate_view
+from ninja.utils import contribute_operation_args
 
 from campaigns.api.auth import api_key_of
 from campaigns.api.errors import (
@@ -90,14 +91,9 @@ def idempotent(func: Callable[..., Any]) -> Callable[..., Any]:
         str | None,
         Header(None, alias=HEADER, min_length=1, max_length=MAX_KEY_LENGTH, description=_DOC),
     )
-    contribute_operation_callback(operation, _guard_operation)
-    operation.idempotent = True
-    return operation
-
-
-def _guard_operation(operation: Any) -> None:
-    # ninja's decorate_view does the same: wrap the operation's view (auth, parsing, answer).
-    operation.run = _guard(operation.run)
+    # ninja's decorate_view wraps the operation's whole view (auth, parsing, the answer): the
+    # guard sees the final response, and ninja re-applies it when the router is mounted.
+    return decorate_view(_guard)(operation)
 
 
 def _bad_key(raw: str) -> bool:

@@ -10,10 +10,13 @@ import time_machine
 from django.apps import apps
 from django_q.scheduler import scheduler
 
-from campaigns.models import Campaign, CampaignVariant, Coupon, CustomerImport, Segment
+from campaigns.models import Campaign, CampaignVariant, Coupon, CustomerImport, Segment, WebhookEndpoint
+from campaigns.models.api import ApiKey
+from campaigns.services.api_keys import api_key_create, shop_owner
 from campaigns.services.audience import segment_save
 from campaigns.services.campaigns import campaign_create, campaign_schedule
 from campaigns.services.optouts import optout_record
+from campaigns.services.webhooks import webhook_endpoint_create
 from reviews.models import MessageTemplate, Signature
 from reviews.services.signatures import signature_submit
 from reviews.services.templates import template_submit
@@ -60,6 +63,8 @@ WATCHED_MODELS = [
     "campaigns.OptOut",
     "campaigns.OptOutEvent",
     "campaigns.VerifiedPhone",
+    "campaigns.WebhookEndpoint",
+    "campaigns.WebhookDelivery",
 ]
 
 
@@ -85,6 +90,18 @@ class World:
     signature: Signature
     order: RechargeOrder
 
+    def api_key_id(self) -> int:
+        key = ApiKey.objects.filter(shop=self.alice_shop).first()
+        if key is None:
+            owner = shop_owner(shop=self.alice_shop)
+            key, _token = api_key_create(shop=self.alice_shop, user=owner, name="ERP", scopes=["orders"])
+        return key.pk
+
+    def webhook_ids(self) -> tuple[int, int]:
+        """A webhook endpoint of alice's shop and one delivery of it (the Webhook pages)."""
+        endpoint = WebhookEndpoint.objects.get(shop=self.alice_shop)
+        return endpoint.pk, endpoint.deliveries.values_list("pk", flat=True)[0]
+
     def ids(self) -> dict[str, int]:
         """A value for every URL keyword of merchant pages (alice's objects)."""
         return {
@@ -99,6 +116,11 @@ class World:
             )[0].pk,
             # ready_shop imported alice's customers: her import job.
             "import_id": CustomerImport.objects.filter(shop=self.alice_shop).values_list("pk", flat=True)[0],
+            # Alice's webhook endpoint and a delivery of it (the Webhook pages, resend).
+            "webhook_id": self.webhook_ids()[0],
+            "delivery_id": self.webhook_ids()[1],
+            # An API key of alice's shop (the open API's key pages: revoke).
+            "key_id": self.api_key_id(),
         }
 
 
@@ -126,6 +148,9 @@ def world(ready_shop, alice, bob, bob_shop, reviewer, django_capture_on_commit_c
             scheduler()
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.COMPLETED
+    # A webhook endpoint of alice's (nothing listens on the discard port): the opt-out below is
+    # its event and delivery.
+    webhook_endpoint_create(shop=shop, user=alice, url="http://127.0.0.1:9/hooks", events=["optout.created"])
     optout_record(shop_id=shop.pk, phone="13800130007", keyword="TD", source="sms_reply")
     package = RechargePackage.objects.filter(active=True).order_by("units").first()
     order = recharge(shop=shop, user=alice, package_id=package.pk, request_token="alice-order")
