@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,18 @@ class NormalizedText:
         return (first, last)
 
 
+@lru_cache(maxsize=16384)
+def fold(char: str) -> str:
+    """One character after NFKC and case folding (cached: texts repeat the same few thousand)."""
+    return unicodedata.normalize("NFKC", char).casefold()
+
+
 def normalize(text: str) -> NormalizedText:
     """NFKC + case folding, with the origin of every resulting character."""
     chars: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(text):
-        folded = unicodedata.normalize("NFKC", char).casefold()
+        folded = fold(char)
         chars.append(folded)
         origin.extend([index] * len(folded))
     return NormalizedText(original=text, text="".join(chars), origin=tuple(origin))

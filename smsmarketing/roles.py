@@ -52,6 +52,14 @@ REVIEWER_PERMISSIONS: list[tuple[str, str]] = [
     ("reviews", "delete_wordlistexception"),
     ("reviews", "view_wordlistrevision"),
     ("reviews", "view_templatevariable"),
+    # reviews: the confusables table (look-alike/homophone spellings; saving publishes a version).
+    ("reviews", "view_confusabletable"),
+    ("reviews", "change_confusabletable"),
+    ("reviews", "view_confusable"),
+    ("reviews", "add_confusable"),
+    ("reviews", "change_confusable"),
+    ("reviews", "delete_confusable"),
+    ("reviews", "view_confusablerevision"),
     # reviews: pattern rules (edit, try, publish) and reviewer-taught rule proposals (a second
     # reviewer publishes or declines them; proposing happens on the decision page).
     ("reviews", "view_contentpattern"),

@@ -3,10 +3,17 @@
 - ``review``: the shared review machinery (FSM states, decisions audit);
 - ``signatures``: Signature and its word lists;
 - ``policy``: content-policy word lists and variables;
+- ``confusables``: look-alike/homophone spellings of listed words (the evasion matcher's table);
 - ``templates``: MessageTemplate.
 Each module's models are imported here so Django finds them.
 """
 
+from reviews.models.confusables import (  # noqa: E402,F401
+    Confusable,
+    ConfusableKind,
+    ConfusableRevision,
+    ConfusableTable,
+)
 from reviews.models.patterns import (  # noqa: E402,F401
     ContentPattern,
     PatternRevision,

@@ -19,8 +19,12 @@ from collections.abc import Iterable
 
 from reviews.models.signatures import NeutralName, PlatformBrandTerm
 from reviews.policy.checker import ContentPolicy
+from reviews.policy.confusables import Confusables, published_confusables
 
-RULES_VERSION = 2  # 2: TPL-PUNCT grouped into one finding; the space after a link counted
+# 2: TPL-PUNCT grouped into one finding; the space after a link counted
+# 3: evasion-resistant matching (confusables, pinyin, separators, obfuscated links and numbers);
+#    SIG-CHARSET on the text as typed
+RULES_VERSION = 3
 
 
 def findings_key(*parts: object) -> str:
@@ -34,7 +38,9 @@ def template_findings_key(
 ) -> str:
     """The fingerprint of ``check_content`` for a template: the policy's word lists (version,
     message, hint) and variables, the shop's live signature, the template's own fields."""
-    lists = [[w.rule, w.version, w.message, w.hint] for w in policy.wordlists]
+    lists = [
+        [w.rule, w.version, w.message, w.hint, w.confusables.version] for w in policy.wordlists
+    ]
     lists += [["pattern", p.pattern_id, p.version] for p in policy.patterns]
     specs = [
         [s.name, s.label, s.type, s.example, s.max_length, sorted(s.uses)] for s in policy.specs.values()
@@ -43,12 +49,14 @@ def template_findings_key(
 
 
 def signature_findings_key(
-    *, neutral_names: Iterable[NeutralName], brand_terms: Iterable[PlatformBrandTerm], text: str
+    *, neutral_names: Iterable[NeutralName], brand_terms: Iterable[PlatformBrandTerm], text: str,
+    confusables: Confusables | None = None,
 ) -> str:
     """The fingerprint of ``signature_findings`` for a pending signature: the active neutral
-    names and brand terms, and the text. Other shops' signatures are not an input: while this
-    one is pending no other shop can hold the same text (``signature_normalized_in_use_unique``),
-    so SIG-DUPLICATE cannot appear later."""
+    names and brand terms, the confusables table's version, and the text. Other shops'
+    signatures are not an input: while this one is pending no other shop can hold the same text
+    (``signature_normalized_in_use_unique``), so SIG-DUPLICATE cannot appear later."""
     neutral = sorted([n.term, n.match] for n in neutral_names)
     brand = sorted(b.term for b in brand_terms)
-    return findings_key("signature", neutral, brand, text)
+    table = published_confusables() if confusables is None else confusables
+    return findings_key("signature", neutral, brand, table.version, text)

@@ -4,7 +4,11 @@ Every rule takes the ``Subject`` (the text and what is known about it) and
 returns findings whose spans refer to the original text. Rules on characters
 (TPL-SYMBOL, TPL-PUNCT, TPL-VARIABLE) read the original text, because NFKC
 would turn the correct full-width ，！ into half-width ones and ① into 1.
-Rules on words, links and numbers read a normalised view (``reviews.policy.text``).
+Rules on words, links and numbers read views that see through evasions
+(``reviews.policy.text``): word lists the evasion view (separators, look-alikes,
+homophones, pinyin), links the link view (点/。/dot for the dot), phone numbers the
+digits view (separators, full-width digits, Chinese numerals, O/0 and l/1). Spans
+always map back to the text as typed.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from reviews.findings import Finding
 from reviews.policy import length as length_mod
-from reviews.policy.text import compact, is_cjk, normalized
+from reviews.policy.text import compact, digits_view, is_cjk, link_view, normalized
 from reviews.policy.variables import (
     PLACEHOLDER_LIKE_RE,
     TOKEN_RE,
@@ -67,10 +71,11 @@ LINK_RE = re.compile(
 )
 
 # --- TPL-OFFSITE (numbers) --------------------------------------------------
+# Matched on ``digits_view``: separators between digits are gone, digit-like characters are digits.
 PHONE_RES = (
-    re.compile(r"(?<![0-9])(?:\+?86[\s-]?)?1[3-9][0-9](?:[\s-]?[0-9]){8}(?![0-9])"),  # mobile
-    re.compile(r"(?<![0-9])(?:\(0[0-9]{2,3}\)|0[0-9]{2,3})[\s-]?[1-9][0-9]{6,7}(?![0-9])"),  # landline
-    re.compile(r"(?<![0-9])[48]00[\s-]?[0-9]{3}[\s-]?[0-9]{4}(?![0-9])"),  # 400/800 service numbers
+    re.compile(r"(?<![0-9])(?:\+?86)?1[3-9][0-9]{9}(?![0-9])"),  # mobile
+    re.compile(r"(?<![0-9])0[0-9]{2,3}[1-9][0-9]{6,7}(?![0-9])"),  # landline with area code
+    re.compile(r"(?<![0-9])[48]00[0-9]{7}(?![0-9])"),  # 400/800 service numbers
 )
 
 # --- TPL-SUFFIX -------------------------------------------------------------
@@ -195,7 +200,7 @@ def _strip_tokens(text: str) -> str:
 
 
 def link_spans(subject: Subject) -> list[Span]:
-    view = normalized(subject.text)
+    view = link_view(subject.text)
     spans = []
     for match in LINK_RE.finditer(view.text):
         span = view.span(*match.span())
@@ -216,7 +221,7 @@ def rule_link(subject: Subject) -> list[Finding]:
 
 
 def phone_spans(subject: Subject) -> list[Span]:
-    view = normalized(subject.text)
+    view = digits_view(subject.text)
     spans: list[Span] = []
     for pattern in PHONE_RES:
         for match in pattern.finditer(view.text):
@@ -240,10 +245,10 @@ def rule_offsite_numbers(subject: Subject) -> list[Finding]:
 
 def rule_wordlists(subject: Subject) -> list[Finding]:
     """TPL-ADLAW, TPL-REVIEW-BAIT, TPL-OFFSITE (words), TPL-IMPERSONATE: the published word lists."""
-    view = compact(subject.text)
     masked = subject.token_spans
     found = []
     for wordlist in subject.wordlists:
+        view = wordlist.view(subject.text)  # cached: lists sharing a confusables table share it
         for hit in wordlist.hits(view):
             span = view.span(hit.start, hit.end)
             if _overlaps(span, masked):

@@ -1,70 +1,146 @@
 """Views of a text that the content rules match on, each mapping back to the input.
 
 Findings point at the text the merchant typed, so every derived text keeps, for
-each of its characters, the index of the input character it came from:
+each of its characters, the span of the input it came from:
 
-- ``normalize`` (from ``reviews.normalization``): NFKC + case folding. Links and
-  phone numbers are matched on it (full-width ｗｗｗ or １３８… are caught).
-- ``compact``: the normalised text without whitespace, zero-width characters
-  and "interference" marks (``*``, ``_``, ``-``, ``~``, ``·``, ``•``, symbols),
-  so that 加 微 信 or 最*低*价 still match their word-list terms.
+- ``normalized``: NFKC + case folding (``reviews.normalization``);
+- ``compact``: the normalised text without whitespace, zero-width characters and
+  "interference" marks (``*``, ``_``, ``-``, ``~``, ``·``, ``•``, symbols); the
+  unsubscribe and completeness rules read it;
+- ``evasion_view``: what word lists and patterns match on. The compact text, and also
+  without punctuation put *between* the characters of a word (微.信, 好，评，返，现: a
+  "gap", see ``MatchText.gaps``), digits used as letters inside a Latin word (ta0bao),
+  look-alikes and homophones replaced by what they stand for (``confusables``: 薇信 → 微信,
+  扣扣 → qq), and, when the text has Latin letters, a pinyin view (``PinyinView``: 微信 as
+  "wei xin", "weixin", "wei信");
+- ``digits_view``: phone numbers written with separators, full-width digits, Chinese
+  numerals (一三八…, 壹叁捌…, 幺) or letters for digits (O/0, l/1);
+- ``link_view``: domains written with 点, 。 or "dot" for the dot.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
 
-from reviews.normalization import NormalizedText, is_ascii_alnum, is_cjk, normalize
+from reviews.normalization import NormalizedText, fold, is_ascii_alnum, is_cjk, normalize
+from reviews.policy import pinyin
 
-__all__ = ["MatchText", "compact", "is_ascii_alnum", "is_cjk", "normalize", "NormalizedText"]
+__all__ = [
+    "MatchText", "PinyinView", "compact", "compact_term", "digits_view", "evasion_view", "is_ascii_alnum",
+    "is_cjk", "link_view", "normalize", "normalized", "NormalizedText",
+]
 
 # Characters merchants (or spammers) put between the characters of a banned
-# word; matching ignores them. Punctuation is *not* ignored, so words in two
-# different clauses (第一。次日…) never join.
+# word; matching ignores them.
 INTERFERENCE = set("*_-~·•+=^#@&|/\\'\"`")
+# Digits written for letters inside a Latin word (ta0bao, we1xin).
+DIGIT_AS_LETTER = {"0": "o", "1": "i"}
+VIEW_CACHE = 512  # texts whose views are kept (a check reads each view several times)
 
 
 def _skipped(char: str) -> bool:
     if char.isspace() or char in INTERFERENCE:
         return True
-    category = unicodedata.category(char)
-    return category in {"Cf", "Mn", "So", "Sk"}
+    return unicodedata.category(char) in {"Cf", "Mn", "So", "Sk"}
+
+
+def _punctuation(char: str) -> bool:
+    return unicodedata.category(char).startswith("P")
+
+
+def is_ascii_letter(char: str) -> bool:
+    return char.isascii() and char.isalpha()
+
+
+@dataclass(frozen=True)
+class PinyinView:
+    """The evasion view with every 汉字 replaced by its pinyin syllable, for matching a term's
+    pinyin against what the merchant wrote in Latin letters.
+
+    ``parent[k]`` is the index in the evasion view of ``text[k]``; a match may begin at a
+    position in ``starts`` and end at one in ``ends`` (syllable edges; inside a run of Latin
+    letters only where the run can be cut into pinyin syllables there); ``latin[k]`` says the
+    character is a Latin letter (a match without one is a plain homophone, never reported);
+    ``pieces`` holds (start, end) of every run of Latin letters typed without a break."""
+
+    text: str
+    parent: tuple[int, ...]
+    starts: frozenset[int]
+    ends: frozenset[int]
+    latin: tuple[bool, ...]
+    pieces: frozenset[tuple[int, int]]
+
+    def accepts(self, start: int, end: int, *, syllables: int) -> bool:
+        if start not in self.starts or end not in self.ends or not any(self.latin[start:end]):
+            return False
+        # A one-syllable term (群 → qun) only as a whole Latin run: "qun" yes, "renqun" no.
+        return syllables > 1 or (start, end) in self.pieces
+
+    def parent_span(self, start: int, end: int) -> tuple[int, int]:
+        return self.parent[start], self.parent[end - 1] + 1
 
 
 @dataclass(frozen=True)
 class MatchText:
-    """A derived text plus ``origin[i]`` = index in the original of ``text[i]``."""
+    """A derived text plus ``origin[i]`` = index in the original of ``text[i]``.
+
+    ``ends[i]`` (when set) is where the original characters behind ``text[i]`` end: a
+    replacement (企鹅 → qq) covers more than one typed character. ``gaps`` holds the positions
+    ``i`` where punctuation typed between ``text[i-1]`` and ``text[i]`` was dropped."""
 
     original: str
     text: str
     origin: tuple[int, ...]
+    ends: tuple[int, ...] | None = None
+    gaps: frozenset[int] = frozenset()
+    pinyin: PinyinView | None = None
+
+    def end_of(self, index: int) -> int:
+        return self.ends[index] if self.ends is not None else self.origin[index] + 1
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Map [start, end) of this text to the original text."""
-        return (self.origin[start], self.origin[end - 1] + 1)
+        return (self.origin[start], self.end_of(end - 1))
 
     def before(self, start: int) -> str:
         """The normalised original character just before the match at ``start`` ('' at the edge)."""
         index = self.origin[start] - 1
         if index < 0:
             return ""
-        return unicodedata.normalize("NFKC", self.original[index]).casefold()[-1:]
+        return fold(self.original[index])[-1:]
 
     def after(self, end: int) -> str:
         """The normalised original character just after the match ending at ``end``."""
-        index = self.origin[end - 1] + 1
+        index = self.end_of(end - 1)
         if index >= len(self.original):
             return ""
-        return unicodedata.normalize("NFKC", self.original[index]).casefold()[:1]
+        return fold(self.original[index])[:1]
+
+    def crosses_gap(self, start: int, end: int, allowed: frozenset[int] = frozenset()) -> bool:
+        """Punctuation was dropped inside [start, end), other than at offsets in ``allowed``
+        (where the term itself has punctuation: no.1)."""
+        return any(p in self.gaps and (p - start) not in allowed for p in range(start + 1, end))
+
+    def glued(self, start: int, end: int) -> bool:
+        """The match continues a word of the typed text on either side (a letter, digit or 汉字
+        right before or after it, with no separator)."""
+        return _word_char(self.before(start)) or _word_char(self.after(end))
 
 
+def _word_char(char: str) -> bool:
+    return bool(char) and (is_cjk(char) or char.isalnum())
+
+
+@lru_cache(maxsize=VIEW_CACHE)
 def compact(text: str) -> MatchText:
     """NFKC + casefold, then drop whitespace and interference characters."""
-    normalized = normalize(text)
+    normalized_ = normalize(text)
     chars: list[str] = []
     origin: list[int] = []
-    for char, index in zip(normalized.text, normalized.origin, strict=True):
+    for char, index in zip(normalized_.text, normalized_.origin, strict=True):
         if _skipped(char):
             continue
         chars.append(char)
@@ -72,12 +148,351 @@ def compact(text: str) -> MatchText:
     return MatchText(original=text, text="".join(chars), origin=tuple(origin))
 
 
+@lru_cache(maxsize=VIEW_CACHE)
 def normalized(text: str) -> MatchText:
-    """NFKC + casefold only (for links and phone numbers, where separators matter)."""
+    """NFKC + casefold only (separators matter)."""
     result = normalize(text)
     return MatchText(original=text, text=result.text, origin=result.origin)
 
 
 def compact_term(term: str) -> str:
-    """A word-list term in the form it is matched in (same transformation as ``compact``)."""
+    """A word-list term without whitespace and interference marks (NFKC + casefold)."""
     return compact(term).text
+
+
+# --- the evasion view -----------------------------------------------------------
+
+
+class Replacements(Protocol):
+    """What ``evasion_view`` needs of a confusables table (``reviews.policy.confusables``)."""
+
+    version: int
+
+    def candidates(self, char: str) -> tuple[tuple[str, str, bool], ...]:
+        """(variant, canonical, latin_edged) pairs whose variant begins with ``char``, longest first."""
+
+
+def plain_key(text: str) -> tuple[str, frozenset[int]]:
+    """``text`` as the evasion view sees it before look-alikes are replaced: compact, without
+    punctuation, digits-as-letters read as letters; with the positions where punctuation was."""
+    chars, _starts, _ends, gaps = _stripped(text)
+    return "".join(chars), frozenset(gaps)
+
+
+def _stripped(text: str) -> tuple[list[str], list[int], list[int], set[int]]:
+    norm = normalize(text)
+    chars: list[str] = []
+    starts: list[int] = []
+    gaps: set[int] = set()
+    pending_gap = False
+    for char, index in zip(norm.text, norm.origin, strict=True):
+        if _skipped(char):
+            continue
+        if _punctuation(char):
+            pending_gap = bool(chars)
+            continue
+        if pending_gap:
+            gaps.add(len(chars))
+            pending_gap = False
+        chars.append(char)
+        starts.append(index)
+    for i, char in enumerate(chars):
+        if char in DIGIT_AS_LETTER and 0 < i < len(chars) - 1:
+            if is_ascii_letter(chars[i - 1]) and is_ascii_letter(chars[i + 1]):
+                chars[i] = DIGIT_AS_LETTER[char]
+    return chars, starts, [s + 1 for s in starts], gaps
+
+
+def latin_continues(original: str, index: int, neighbour: int) -> bool:
+    """The typed character at ``neighbour`` continues the Latin word of the one at ``index``
+    (both letters, or both digits, with no case change lower→upper marking a new word)."""
+    if not (0 <= neighbour < len(original)):
+        return False
+    a, b = fold(original[index])[:1], fold(original[neighbour])[:1]
+    if not (a and b and is_ascii_alnum(a) and is_ascii_alnum(b)) or a.isdigit() != b.isdigit():
+        return False
+    pair = (original[neighbour], original[index])
+    left, right = pair if neighbour < index else pair[::-1]
+    return not (left.islower() and right.isupper())  # camelCase: TestShop is two words
+
+
+def _replace(
+    original: str, chars: list[str], starts: list[int], ends: list[int], gaps: set[int], table: Replacements
+) -> tuple[list[str], list[int], list[int], set[int]]:
+    text = "".join(chars)
+    out_chars: list[str] = []
+    out_starts: list[int] = []
+    out_ends: list[int] = []
+    out_gaps: set[int] = set()
+    i = 0
+    while i < len(chars):
+        for variant, canonical, latin_edged in table.candidates(chars[i]):
+            j = i + len(variant)
+            if not text.startswith(variant, i):
+                continue
+            if latin_edged and (
+                latin_continues(original, starts[i], starts[i] - 1)
+                or latin_continues(original, ends[j - 1] - 1, ends[j - 1])
+            ):
+                continue
+            inner_gap = any(p in gaps for p in range(i + 1, j))
+            for k, char in enumerate(canonical):
+                if (k == 0 and i in gaps) or (k == 1 and inner_gap):
+                    out_gaps.add(len(out_chars))
+                out_chars.append(char)
+                out_starts.append(starts[i])
+                out_ends.append(ends[j - 1])
+            i = j
+            break
+        else:
+            if i in gaps:
+                out_gaps.add(len(out_chars))
+            out_chars.append(chars[i])
+            out_starts.append(starts[i])
+            out_ends.append(ends[i])
+            i += 1
+    return out_chars, out_starts, out_ends, out_gaps
+
+
+@lru_cache(maxsize=VIEW_CACHE)
+def evasion_view(text: str, table: Replacements | None = None) -> MatchText:
+    """The view word lists and patterns match on (see the module docstring); ``table`` is the
+    confusables table (``reviews.policy.confusables``), none for no replacements."""
+    chars, starts, ends, gaps = _stripped(text)
+    if table is not None:
+        chars, starts, ends, gaps = _replace(text, chars, starts, ends, gaps, table)
+    view = MatchText(
+        original=text, text="".join(chars), origin=tuple(starts), ends=tuple(ends), gaps=frozenset(gaps)
+    )
+    if any(is_ascii_letter(c) for c in chars):
+        view = MatchText(
+            original=view.original, text=view.text, origin=view.origin, ends=view.ends, gaps=view.gaps,
+            pinyin=_pinyin_view(view),
+        )
+    return view
+
+
+def _pinyin_view(view: MatchText) -> PinyinView:
+    chars: list[str] = []
+    parent: list[int] = []
+    latin: list[bool] = []
+    starts: set[int] = set()
+    ends: set[int] = set()
+    pieces: set[tuple[int, int]] = set()
+    text = view.text
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if is_ascii_letter(char):
+            # A piece: Latin letters typed one after the other (a space or mark ends it).
+            j = i + 1
+            while j < len(text) and is_ascii_letter(text[j]) and view.end_of(j - 1) == view.origin[j]:
+                j += 1
+            offset = len(chars)
+            for cut in pinyin.boundaries(text[i:j]):
+                if cut < j - i:
+                    starts.add(offset + cut)
+                if cut > 0:
+                    ends.add(offset + cut)
+            pieces.add((offset, offset + j - i))
+            chars.extend(text[i:j])
+            parent.extend(range(i, j))
+            latin.extend([True] * (j - i))
+            i = j
+            continue
+        reading = pinyin.syllable(char) if is_cjk(char) else None
+        piece = reading or char
+        starts.add(len(chars))
+        chars.extend(piece)
+        parent.extend([i] * len(piece))
+        latin.extend([False] * len(piece))
+        ends.add(len(chars))
+        i += 1
+    return PinyinView(
+        text="".join(chars), parent=tuple(parent), starts=frozenset(starts), ends=frozenset(ends),
+        latin=tuple(latin), pieces=frozenset(pieces),
+    )
+
+
+# --- phone numbers ------------------------------------------------------------------
+
+# Characters read as a digit in a phone number. Letters only count inside a run of such
+# characters that holds real digits too (see ``digits_view``).
+CHINESE_DIGITS = {
+    **dict.fromkeys("零〇○洞", "0"), **dict.fromkeys("一壹幺", "1"), **dict.fromkeys("二贰两", "2"),
+    **dict.fromkeys("三叁", "3"), **dict.fromkeys("四肆", "4"), **dict.fromkeys("五伍", "5"),
+    **dict.fromkeys("六陆", "6"), **dict.fromkeys("七柒拐", "7"), **dict.fromkeys("八捌", "8"),
+    **dict.fromkeys("九玖勾", "9"),
+}
+LETTER_DIGITS = {"o": "0", "l": "1", "i": "1"}
+# Marks a number may be broken with (at most ``MAX_SEPARATORS`` in a row between two digits).
+NUMBER_SEPARATORS = set(" \t-_.·•,，、。/|*~()（）[]【】")
+MAX_SEPARATORS = 3
+MIN_REAL_DIGITS = 2  # letters read as digits only in a run with real digits too (l38OOl38OOO)
+NOT_A_DIGIT = "x"
+
+
+@lru_cache(maxsize=VIEW_CACHE)
+def digits_view(text: str) -> MatchText:
+    """The text with every digit-like character as an ASCII digit and separators between two
+    digits dropped, for the phone-number patterns. Anything else is ``x`` (so numbers never join
+    across words), except ``+`` (a country code). Letters O/o, l/I stand for digits only in a
+    run that has real digits too (never inside a word like "hello")."""
+    norm = normalize(text)
+    digit_like: list[str | None] = []
+    for char in norm.text:
+        if char.isdigit() and char.isascii():
+            digit_like.append(char)
+        elif char in CHINESE_DIGITS:
+            digit_like.append(CHINESE_DIGITS[char])
+        elif char in LETTER_DIGITS:
+            digit_like.append("?")  # decided below, by its run
+        else:
+            digit_like.append(None)
+    _settle_letters(norm.text, digit_like)
+    chars: list[str] = []
+    origin: list[int] = []
+    index = 0
+    size = len(norm.text)
+    while index < size:
+        char, value = norm.text[index], digit_like[index]
+        if value is not None:
+            chars.append(value)
+            origin.append(norm.origin[index])
+            index += 1
+            continue
+        if char in NUMBER_SEPARATORS or unicodedata.category(char) == "Cf":
+            run_end = index
+            while run_end < size and digit_like[run_end] is None and (
+                norm.text[run_end] in NUMBER_SEPARATORS or unicodedata.category(norm.text[run_end]) == "Cf"
+            ):
+                run_end += 1
+            visible = sum(1 for c in norm.text[index:run_end] if unicodedata.category(c) != "Cf")
+            between_digits = (
+                chars and chars[-1].isdigit() and run_end < size and digit_like[run_end] is not None
+            )
+            if between_digits and visible <= MAX_SEPARATORS:
+                index = run_end
+                continue
+        chars.append("+" if char == "+" else NOT_A_DIGIT)
+        origin.append(norm.origin[index])
+        index += 1
+    return MatchText(original=text, text="".join(chars), origin=tuple(origin))
+
+
+def _settle_letters(text: str, digit_like: list[str | None]) -> None:
+    """Letters in ``digit_like`` ("?") become digits when their run of letters and digits
+    (separators allowed) holds at least as many real digits and the letters are not part of a
+    longer word; otherwise they are not digits."""
+    index = 0
+    while index < len(text):
+        if digit_like[index] is None:
+            index += 1
+            continue
+        run_end = index
+        while run_end < len(text) and (digit_like[run_end] is not None or text[run_end] in NUMBER_SEPARATORS):
+            run_end += 1
+        run = range(index, run_end)
+        letters = [i for i in run if digit_like[i] == "?"]
+        digits = sum(1 for i in run if digit_like[i] not in (None, "?"))
+        glued_to_word = any(
+            0 <= n < len(text) and is_ascii_letter(text[n]) and text[n] not in LETTER_DIGITS
+            for i in letters for n in (i - 1, i + 1)
+        )
+        for i in letters:
+            as_digit = digits >= MIN_REAL_DIGITS and not glued_to_word
+            digit_like[i] = LETTER_DIGITS[text[i]] if as_digit else None
+        index = run_end
+
+
+# --- links ----------------------------------------------------------------------------
+
+DOT_WORDS = (
+    "点", "。", "dot", "(dot)", "[dot]", "{dot}", "(.)", "[.]", "{.}", "（.）", "（dot）", "【.】", "【dot】",
+)
+_DOTS_LONGEST_FIRST = sorted(DOT_WORDS, key=len, reverse=True)
+
+
+@lru_cache(maxsize=VIEW_CACHE)
+def link_view(text: str) -> MatchText:
+    """The normalised text with the obfuscated dots of a domain written as ``.``: ``点``, ``。``,
+    ``dot``, ``(dot)``, ``[.]`` … between two Latin labels, spaces around a dot and zero-width
+    characters inside a link removed. A dot word becomes a dot only when the label before it or
+    the one after it has a letter (so 8点30, 3点半 stay times) and "dot" is its own word."""
+    norm = normalize(text)
+    source = norm.text
+    chars: list[str] = []
+    origin: list[int] = []
+    index = 0
+    while index < len(source):
+        char = source[index]
+        if unicodedata.category(char) == "Cf":
+            index += 1
+            continue
+        dot = _dot_at(source, index)
+        if dot:
+            while chars and chars[-1] == " ":
+                chars.pop()
+                origin.pop()
+            chars.append(".")
+            origin.append(norm.origin[index])
+            index = _skip_spaces(source, index + dot)
+            continue
+        chars.append(char)
+        origin.append(norm.origin[index])
+        index += 1
+    return MatchText(original=text, text="".join(chars), origin=tuple(origin))
+
+
+def _label_char(char: str) -> bool:
+    return char.isascii() and (char.isalnum() or char == "-")
+
+
+def _label_before(source: str, index: int) -> str:
+    end = index
+    while end > 0 and source[end - 1] == " ":
+        end -= 1
+    start = end
+    while start > 0 and _label_char(source[start - 1]):
+        start -= 1
+    return source[start:end]
+
+
+def _label_after(source: str, index: int) -> str:
+    start = _skip_spaces(source, index)
+    end = start
+    while end < len(source) and _label_char(source[end]):
+        end += 1
+    return source[start:end]
+
+
+def _skip_spaces(source: str, index: int) -> int:
+    while index < len(source) and source[index] == " ":
+        index += 1
+    return index
+
+
+def _dot_at(source: str, index: int) -> int:
+    """The length of an obfuscated (or spaced) dot at ``index``, 0 when there is none."""
+    if source[index] == " ":
+        return 0
+    for word in _DOTS_LONGEST_FIRST if source[index] in "点。d([{（【" else ():
+        if not source.startswith(word, index):
+            continue
+        before = _label_before(source, index)
+        after = _label_after(source, index + len(word))
+        if not before or not after:
+            return 0
+        after_word = source[index + len(word):index + len(word) + 1]
+        if word.isalpha() and word.isascii() and (source[index - 1:index].isalnum() or after_word.isalnum()):
+            return 0  # "dot" inside a word (dotcom, anecdote)
+        if not any(c.isalpha() for c in before):
+            return 0  # 8点30, 8点AI课: a time, not a domain
+        return len(word)
+    spaced = source[index - 1:index] == " " and source[index + 1:index + 2] == " "
+    if source[index] == "." and (spaced or _label_before(source, index) == "www"):
+        before = _label_before(source, index)
+        after = _label_after(source, index + 1)
+        if before and after and any(c.isalpha() for c in before):
+            return 1  # "www . taobao . com": the spaces around the dot go too
+    return 0

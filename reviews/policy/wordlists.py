@@ -1,29 +1,47 @@
-"""Word-list matching with exceptions as data.
+"""Word-list matching that sees through evasions, with exceptions as data.
 
-A compiled list holds the terms and exceptions of one published revision,
-in the form they are matched in (``text.compact_term``). Matching a text:
+A compiled list holds the terms and exceptions of one published revision, each in the form the
+evasion view shows it (``reviews.policy.text.evasion_view``: NFKC, case folded, no separators,
+look-alikes replaced through the confusables table), plus the pinyin of every term with 汉字.
+Matching a text (``CompiledList.hits`` on the text's evasion view):
 
-1. every occurrence of every term (overlapping occurrences included);
-   a term that begins or ends with a Latin letter (digit) only matches where the
-   original text does not continue with another letter (digit): QQ in "QQ号",
-   vx in "vx123456", but 加V not in "加VIP" and top1 not in "top10";
-2. every occurrence of every exception (allowed phrase);
-3. a term occurrence lying entirely inside an exception occurrence is dropped
-   (第一 inside 第一次, 群 inside 人群, QQ inside QQ音乐);
-4. occurrences inside a longer occurrence are dropped, overlapping ones are
-   merged into one hit (加微信号 is one hit, not 加微信 + 微信号 + 微信).
+1. every occurrence of every term (overlapping occurrences included), found through an index
+   by the first two characters, so the cost grows with the text, not with the list;
+   a term that begins or ends with a Latin letter (digit) only matches where the typed text
+   does not continue with another letter (digit): QQ in "QQ号", vx in "vx123456", but 加V not
+   in "加VIP" and top1 not in "top10" (a lower→upper case change starts a new word: TestShop);
+2. an occurrence spanning punctuation the merchant put between its characters (微.信, 好，评)
+   counts only when it stands alone (no letter, digit or 汉字 glued to either end), so two
+   clauses never join into a word: "快，手慢无" is not 快手, "加 微.信" is 微信;
+3. the pinyin of every term with 汉字 against the pinyin view: "wei xin", "weixin", "wei信"
+   match 微信 (at syllable edges; at least one Latin letter, so 维新 is never 微信; a
+   one-syllable term like 群 only as a whole Latin word);
+4. every occurrence of every exception (allowed phrase), typed without punctuation inside;
+   a term occurrence lying entirely inside an exception occurrence is dropped (第一 inside
+   第一次, 群 inside 人群, QQ inside QQ音乐);
+5. occurrences inside a longer occurrence are dropped, overlapping ones are merged into one hit
+   (加微信号 is one hit, not 加微信 + 微信号 + 微信).
 
-Compiled lists are cached per process by (list id, version, updated_at); a
-publish bumps the version, so every process sees the new terms on its next check.
+Compiled lists are cached per process by (list id, version, updated_at) and the confusables
+table's version; a publish of either bumps a version, so every process sees the change on its
+next check. ``CompiledList.build`` also compiles a *proposed* revision without publishing it (the
+reviewers' dry run), and ``published_lists(confusables=...)`` recompiles the lists with a
+proposed confusables table.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 
+from django.db.models import Subquery
+
+from reviews.models.confusables import TABLE_ID, ConfusableTable
 from reviews.models.policy import WordList, WordListRevision
-from reviews.policy.text import MatchText, compact_term, is_ascii_alnum
+from reviews.policy import pinyin
+from reviews.policy.confusables import EMPTY, Confusables, published_confusables
+from reviews.policy.text import MatchText, evasion_view, is_ascii_alnum, is_cjk, latin_continues
 
 BLOCK, WARN = "block", "warn"
 
@@ -37,74 +55,160 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class _Entry:
+    key: str  # the term (or exception) in the evasion view's form
+    severity: str
+    gaps: frozenset[int] = frozenset()  # offsets where the term itself has punctuation (no.1)
+    syllables: int = 0  # for a pinyin form: how many 汉字 the term has
+
+
+class _Index:
+    """Keys by their first two characters (one-character keys by their character)."""
+
+    def __init__(self, entries: Iterable[tuple[str, _Entry]]) -> None:
+        self.singles: dict[str, list[tuple[str, _Entry]]] = {}
+        self.pairs: dict[str, list[tuple[str, _Entry]]] = {}
+        for key, entry in entries:
+            bucket = self.singles if len(key) == 1 else self.pairs
+            bucket.setdefault(key[:2], []).append((key, entry))
+        self.firsts = {key[0] for key in self.singles} | {key[0] for key in self.pairs}
+
+    def __bool__(self) -> bool:
+        return bool(self.firsts)
+
+    def scan(self, text: str) -> Iterator[tuple[int, str, _Entry]]:
+        firsts, singles, pairs = self.firsts, self.singles, self.pairs
+        for start, char in enumerate(text):
+            if char not in firsts:
+                continue
+            for key, entry in singles.get(char, ()):
+                yield start, key, entry
+            for key, entry in pairs.get(text[start:start + 2], ()):
+                if text.startswith(key, start):
+                    yield start, key, entry
+
+
+@dataclass(frozen=True, eq=False)
 class CompiledList:
     rule: str
     version: int
     message: str
     hint: str
-    terms: tuple[tuple[str, str], ...]  # (compact term, severity)
-    exceptions: tuple[str, ...]  # compact phrases
+    terms: tuple[tuple[str, str], ...]  # (term as matched, severity)
+    exceptions: tuple[str, ...]  # phrases as matched
+    confusables: Confusables = EMPTY
+    latin_boundaries: bool = True
+    _terms: _Index = field(default=None, repr=False)
+    _exceptions: _Index = field(default=None, repr=False)
+    _pinyin_terms: _Index = field(default=None, repr=False)
+    _pinyin_exceptions: _Index = field(default=None, repr=False)
 
     @classmethod
-    def build(cls, *, rule: str, version: int, message: str, hint: str, terms, exceptions) -> CompiledList:
-        compiled_terms: dict[str, str] = {}
+    def build(
+        cls, *, rule: str, version: int, message: str, hint: str, terms, exceptions,
+        confusables: Confusables | None = None, latin_boundaries: bool = True,
+    ) -> CompiledList:
+        """Compile ``terms`` ([(term, severity)]) and ``exceptions`` ([phrase]). ``confusables``
+        defaults to the published table (one query while it is cached); ``latin_boundaries=False``
+        lets a Latin term match inside a longer Latin word (the brand JD in "JDshop")."""
+        table = published_confusables() if confusables is None else confusables
+        compiled: dict[str, _Entry] = {}
         for term, severity in terms:
-            key = compact_term(term)
-            if not key:
-                continue
-            # The same term listed twice (after normalisation): the stricter severity wins.
-            if compiled_terms.get(key) != BLOCK:
-                compiled_terms[key] = severity
-        compiled_exceptions = {compact_term(phrase) for phrase in exceptions} - {""}
+            # A term is matched as the table reads it (vx → 微信) and as written, for where the
+            # table does not replace it (the brand jd inside "JDshop").
+            for view in {evasion_view(term, table), evasion_view(term)}:
+                if not view.text:
+                    continue
+                known = compiled.get(view.text)
+                # The same term listed twice (after normalisation): the stricter severity wins.
+                strict = BLOCK if BLOCK in (severity, known.severity if known else WARN) else WARN
+                gaps = view.gaps | (known.gaps if known else frozenset())
+                compiled[view.text] = _Entry(view.text, strict, gaps)
+        phrases: dict[str, _Entry] = {}
+        for phrase in exceptions:
+            for view in {evasion_view(phrase, table), evasion_view(phrase)}:
+                if view.text:
+                    phrases[view.text] = _Entry(view.text, "", view.gaps)
         return cls(
             rule=rule, version=version, message=message, hint=hint,
-            terms=tuple(sorted(compiled_terms.items())),
-            exceptions=tuple(sorted(compiled_exceptions)),
+            terms=tuple(sorted((key, e.severity) for key, e in compiled.items())),
+            exceptions=tuple(sorted(phrases)), confusables=table, latin_boundaries=latin_boundaries,
+            _terms=_Index(compiled.items()), _exceptions=_Index(phrases.items()),
+            _pinyin_terms=_Index(_pinyin_entries(compiled.values())),
+            _pinyin_exceptions=_Index(_pinyin_entries(phrases.values())),
         )
 
-    def hits(self, text: MatchText) -> list[Hit]:
-        haystack = text.text
+    def view(self, text: str) -> MatchText:
+        """``text``'s evasion view with this list's confusables table (cached per text)."""
+        return evasion_view(text, self.confusables)
+
+    def find(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, severity) of every hit, as spans of ``text`` as typed."""
+        view = self.view(text)
+        return [(*view.span(h.start, h.end), h.severity) for h in self.hits(view)]
+
+    def hits(self, view: MatchText) -> list[Hit]:
+        """The hits in ``view`` (an ``evasion_view`` of the text), positions in ``view.text``."""
         found: list[tuple[int, int, str, str]] = []
-        for term, severity in self.terms:
-            for start in _occurrences(haystack, term):
-                end = start + len(term)
-                if _at_latin_boundary(text, start, end, term):
-                    found.append((start, end, term, severity))
+        for start, key, entry in self._terms.scan(view.text):
+            end = start + len(key)
+            if self.latin_boundaries and _continues_latin(view, start, end, key):
+                continue
+            if view.crosses_gap(start, end, entry.gaps) and view.glued(start, end):
+                continue
+            found.append((start, end, key, entry.severity))
+        found += self._pinyin_hits(view, self._pinyin_terms)
         if not found:
             return []
-        allowed = [(s, s + len(p)) for p in self.exceptions for s in _occurrences(haystack, p)]
+        allowed = [
+            (start, start + len(key)) for start, key, entry in self._exceptions.scan(view.text)
+            if not view.crosses_gap(start, start + len(key), entry.gaps)
+        ]
+        allowed += [(s, e) for s, e, _key, _sev in self._pinyin_hits(view, self._pinyin_exceptions)]
         found = [f for f in found if not any(a <= f[0] and f[1] <= b for a, b in allowed)]
         # Drop occurrences strictly inside a longer one.
         found = [f for f in found if not any(_strictly_inside(f, o) for o in found)]
         return _merge(found)
 
+    @staticmethod
+    def _pinyin_hits(view: MatchText, index: _Index) -> list[tuple[int, int, str, str]]:
+        spelled = view.pinyin
+        if spelled is None or not index:
+            return []
+        found = []
+        for start, key, entry in index.scan(spelled.text):
+            end = start + len(key)
+            if not spelled.accepts(start, end, syllables=entry.syllables):
+                continue
+            first, last = spelled.parent_span(start, end)
+            if view.crosses_gap(first, last) and view.glued(first, last):
+                continue
+            found.append((first, last, entry.key, entry.severity))
+        return found
+
+
+def _pinyin_entries(entries: Iterable[_Entry]) -> Iterator[tuple[str, _Entry]]:
+    """The pinyin forms of the entries that have 汉字 (微信 → weixin)."""
+    for entry in entries:
+        syllables = sum(1 for char in entry.key if is_cjk(char) and pinyin.syllable(char))
+        if not syllables:
+            continue
+        for form in pinyin.term_pinyins(entry.key):
+            if form != entry.key:
+                yield form, _Entry(entry.key, entry.severity, syllables=syllables)
+
+
+def _continues_latin(view: MatchText, start: int, end: int, key: str) -> bool:
+    """A Latin edge of ``key`` continues a Latin word of the typed text: 加V in 加VIP."""
+    first, last = view.origin[start], view.end_of(end - 1) - 1
+    if is_ascii_alnum(key[0]) and latin_continues(view.original, first, first - 1):
+        return True
+    return is_ascii_alnum(key[-1]) and latin_continues(view.original, last, last + 1)
+
 
 def _strictly_inside(inner: tuple, outer: tuple) -> bool:
     """``inner`` lies within ``outer`` and is shorter."""
     return outer[0] <= inner[0] and inner[1] <= outer[1] and (outer[1] - outer[0]) > (inner[1] - inner[0])
-
-
-def _occurrences(haystack: str, needle: str):
-    start = haystack.find(needle)
-    while start != -1:
-        yield start
-        start = haystack.find(needle, start + 1)
-
-
-def _same_latin_class(a: str, b: str) -> bool:
-    """Both ASCII letters or both ASCII digits (a Latin word would continue)."""
-    if not (a and b and is_ascii_alnum(a) and is_ascii_alnum(b)):
-        return False
-    return a.isdigit() == b.isdigit()
-
-
-def _at_latin_boundary(text: MatchText, start: int, end: int, term: str) -> bool:
-    """A term's Latin edge must not continue a Latin word: 加V not in 加VIP, but vx in vx123456."""
-    if _same_latin_class(term[0], text.before(start)):
-        return False
-    if _same_latin_class(term[-1], text.after(end)):
-        return False
-    return True
 
 
 def _merge(found: list[tuple[int, int, str, str]]) -> list[Hit]:
@@ -124,26 +228,39 @@ _cache: dict[tuple, CompiledList] = {}
 _cache_lock = threading.Lock()
 
 
-def published_lists() -> list[CompiledList]:
-    """The compiled latest revision of every word list (cached per version)."""
-    lists = list(WordList.objects.values("id", "rule", "version", "message", "hint", "updated_at"))
+def published_lists(*, confusables: Confusables | None = None) -> list[CompiledList]:
+    """The compiled latest revision of every word list (one query while cached).
+
+    ``confusables`` compiles them with another table instead of the published one (a proposal's
+    dry run); such lists are not cached."""
+    table_row = ConfusableTable.objects.filter(pk=TABLE_ID)
+    rows = list(
+        WordList.objects.annotate(
+            table_version=Subquery(table_row.values("version")[:1]),
+            table_updated=Subquery(table_row.values("updated_at")[:1]),
+        ).values("id", "rule", "version", "message", "hint", "updated_at", "table_version", "table_updated")
+    )
     result = []
-    for row in lists:
+    for row in rows:
         if row["version"] == 0:
             continue  # never published: nothing to match yet
-        key = (row["id"], row["version"], row["updated_at"])
-        compiled = _cache.get(key)
+        table = confusables or published_confusables(
+            version=row["table_version"] or 0, updated_at=row["table_updated"]
+        )
+        key = (row["id"], row["version"], row["updated_at"], table.version, table.updated_at)
+        compiled = _cache.get(key) if confusables is None else None
         if compiled is None:
             revision = WordListRevision.objects.filter(wordlist_id=row["id"], version=row["version"]).first()
             if revision is None:
                 continue
             compiled = CompiledList.build(
                 rule=row["rule"], version=row["version"], message=row["message"], hint=row["hint"],
-                terms=[(t, s) for t, s in revision.terms], exceptions=revision.exceptions,
+                terms=[(t, s) for t, s in revision.terms], exceptions=revision.exceptions, confusables=table,
             )
-            with _cache_lock:
-                for stale in [k for k in _cache if k[0] == row["id"]]:
-                    _cache.pop(stale, None)
-                _cache[key] = compiled
+            if confusables is None:
+                with _cache_lock:
+                    for stale in [k for k in _cache if k[0] == row["id"]]:
+                        _cache.pop(stale, None)
+                    _cache[key] = compiled
         result.append(compiled)
     return result

@@ -136,6 +136,9 @@ def test_the_brand_terms_are_data_an_operator_edits():
     PlatformBrandTerm.objects.create(term="京喜")
     assert rules("京喜好物") == ["SIG-PLATFORM"]
     PlatformBrandTerm.objects.filter(term="jd").update(active=False)
+    assert rules("JDshop") == []  # jd only inside a Latin word was the brand term itself
+    assert rules("JD优选") == ["SIG-PLATFORM"]  # the confusables table still reads JD as 京东
+    PlatformBrandTerm.objects.filter(term__in=["京东", "京東"]).update(active=False)
     assert rules("JD优选") == []
 
 
