@@ -42,6 +42,10 @@ SIGNATURE_FAMILIES = {
 OTHER_LIVE_SIGNATURE = "LilyGarden"
 # Families of the items the test builds from the database (they may repeat a file's text).
 GENERATED_FAMILIES = {"official", "approved_history", "sig_duplicate"}
+# check_content --json prints these keys (its shape is an interface: operators' scripts read it).
+RESULT_KEYS = {"text", "ok", "findings", "length", "parts"}
+FINDING_KEYS = {"rule", "start", "end", "severity", "message", "hint"}
+OPTIONAL_FINDING_KEYS = {"list_version", "spans"}
 # pytest-django creates the test database only for a session with marked tests.
 pytestmark = pytest.mark.django_db
 
@@ -155,6 +159,17 @@ def test_it_marks_the_characters_the_merchant_typed(report):
             assert 0 <= finding["start"] <= finding["end"] <= len(outcome.item.text)
             assert finding["message"] and finding["hint"]
         assert outcome.ok == (not outcome.blocked)
+
+
+def test_it_reads_the_commands_json_in_todays_shape(report):
+    for outcome in report.outcomes:
+        assert set(outcome.result) == RESULT_KEYS, outcome.item.source
+        if outcome.item.kind == harness.SIGNATURE:
+            assert outcome.result["length"] is None and outcome.result["parts"] is None
+        else:
+            assert isinstance(outcome.result["length"], int) and outcome.result["parts"] >= 1
+        for finding in outcome.findings:
+            assert FINDING_KEYS <= set(finding) <= FINDING_KEYS | OPTIONAL_FINDING_KEYS, outcome.item.source
 
 
 def test_it_refuses_a_malformed_line(tmp_path):

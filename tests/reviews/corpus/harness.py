@@ -63,6 +63,7 @@ class Outcome:
     blocked: frozenset[str]  # rules with a block finding
     warned: frozenset[str]  # rules with only warn findings
     findings: list[dict]
+    result: dict = field(default_factory=dict)  # the command's JSON object for the item, as printed
 
     @property
     def missed(self) -> frozenset[str]:
@@ -166,7 +167,7 @@ def run(items: list[Item]) -> list[Outcome]:
             blocked = frozenset(f["rule"] for f in findings if f["severity"] == "block")
             warned = frozenset(f["rule"] for f in findings) - blocked
             outcomes[index] = Outcome(
-                item=item, ok=result["ok"], blocked=blocked, warned=warned, findings=findings
+                item=item, ok=result["ok"], blocked=blocked, warned=warned, findings=findings, result=result
             )
     return [outcomes[i] for i in range(len(items))]
 
