@@ -30,7 +30,12 @@ class AccountOut(Schema):
     key: KeyOut = Field(..., description="发起请求的密钥")
 
 
-@router.get("/account", response={200: AccountOut, **COMMON_ERRORS}, summary="查询短信账户")
+@router.get(
+    "/account",
+    response={200: AccountOut, **COMMON_ERRORS},
+    summary="查询短信账户",
+    operation_id="account_detail",
+)
 def account_detail(request: HttpRequest) -> dict:
     """返回密钥所属店铺的短信账户：可用余量、冻结中的条数和余量提醒阈值。任何权限范围的密钥都可调用。"""
     key = request.auth
