@@ -320,16 +320,35 @@ def is_special_symbol(char: str) -> bool:
     return not (category in _LETTER_OR_DIGIT or category == "Zs")
 
 
+# Brackets typed around an obfuscated dot (alice[.]com, taobao(dot)com): part of the link, but
+# still symbols the merchant typed, so TPL-SYMBOL reports them although links are masked.
+LINK_OBFUSCATION_MARKS = set("[]{}【】")
+
+
+def _obfuscation_marks(subject: Subject) -> set[int]:
+    text = subject.text
+    kept = subject.token_spans + placeholder_spans(subject)
+    return {
+        i for a, b in link_spans(subject) for i in range(a, b)
+        if text[i] in LINK_OBFUSCATION_MARKS and not _inside(i, kept)
+    }
+
+
 def rule_symbol(subject: Subject, *, masked: list[Span]) -> list[Finding]:
     """TPL-SYMBOL: no special symbols outside the system's variable tokens."""
     text, found = subject.text, []
+    shown = _obfuscation_marks(subject)
+
+    def hidden(i: int) -> bool:
+        return _inside(i, masked) and i not in shown
+
     index = 0
     while index < len(text):
-        if _inside(index, masked) or not is_special_symbol(text[index]):
+        if hidden(index) or not is_special_symbol(text[index]):
             index += 1
             continue
         start = index
-        while index < len(text) and not _inside(index, masked) and is_special_symbol(text[index]):
+        while index < len(text) and not hidden(index) and is_special_symbol(text[index]):
             index += 1
         symbols = text[start:index]
         found.append(_finding(

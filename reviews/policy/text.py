@@ -21,7 +21,7 @@ each of its characters, the span of the input it came from:
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Protocol
 
@@ -36,6 +36,9 @@ __all__ = [
 # Characters merchants (or spammers) put between the characters of a banned
 # word; matching ignores them.
 INTERFERENCE = set("*_-~·•+=^#@&|/\\'\"`")
+# Punctuation that ends a clause when used properly. A word split by one of these (快，手慢无)
+# may be two clauses; split by any other mark (微.信, 微、信, 淘—宝) it is an evasion.
+CLAUSE_MARKS = set("，。！？；：,!?;:")
 # Digits written for letters inside a Latin word (ta0bao, we1xin).
 DIGIT_AS_LETTER = {"0": "o", "1": "i"}
 VIEW_CACHE = 512  # texts whose views are kept (a check reads each view several times)
@@ -97,6 +100,7 @@ class MatchText:
     ends: tuple[int, ...] | None = None
     gaps: frozenset[int] = frozenset()
     pinyin: PinyinView | None = None
+    clause_gaps: frozenset[int] = frozenset()  # the gaps made of clause marks only (，。！？…)
 
     def end_of(self, index: int) -> int:
         return self.ends[index] if self.ends is not None else self.origin[index] + 1
@@ -123,6 +127,18 @@ class MatchText:
         """Punctuation was dropped inside [start, end), other than at offsets in ``allowed``
         (where the term itself has punctuation: no.1)."""
         return any(p in self.gaps and (p - start) not in allowed for p in range(start + 1, end))
+
+    def separated_word(self, start: int, end: int, allowed: frozenset[int] = frozenset()) -> bool:
+        """[start, end) reads as one word whose characters the merchant split with punctuation:
+        no punctuation inside (other than the term's own), or a mark that never ends a clause
+        there (微.信, 微、信, 淘—宝), or clause marks between three or more pieces (五，星，好，评),
+        or a clause mark with nothing glued to either end (“加 微，信 ”). Not "快，手慢无"."""
+        crossed = [p for p in range(start + 1, end) if p in self.gaps and (p - start) not in allowed]
+        if not crossed:
+            return True
+        if any(p not in self.clause_gaps for p in crossed) or len(crossed) >= 2:
+            return True
+        return not self.glued(start, end)
 
     def glued(self, start: int, end: int) -> bool:
         """The match continues a word of the typed text on either side (a letter, digit or 汉字
@@ -175,32 +191,36 @@ class Replacements(Protocol):
 def plain_key(text: str) -> tuple[str, frozenset[int]]:
     """``text`` as the evasion view sees it before look-alikes are replaced: compact, without
     punctuation, digits-as-letters read as letters; with the positions where punctuation was."""
-    chars, _starts, _ends, gaps = _stripped(text)
+    chars, _starts, _ends, gaps, _clause = _stripped(text)
     return "".join(chars), frozenset(gaps)
 
 
-def _stripped(text: str) -> tuple[list[str], list[int], list[int], set[int]]:
+def _stripped(text: str) -> tuple[list[str], list[int], list[int], set[int], set[int]]:
     norm = normalize(text)
     chars: list[str] = []
     starts: list[int] = []
     gaps: set[int] = set()
-    pending_gap = False
+    other_marks: set[int] = set()  # gaps holding a mark that is not a clause mark
+    pending: list[str] = []
     for char, index in zip(norm.text, norm.origin, strict=True):
         if _skipped(char):
             continue
         if _punctuation(char):
-            pending_gap = bool(chars)
+            if chars:
+                pending.append(text[index] if index < len(text) else char)
             continue
-        if pending_gap:
+        if pending:
             gaps.add(len(chars))
-            pending_gap = False
+            if any(mark not in CLAUSE_MARKS for mark in pending):
+                other_marks.add(len(chars))
+            pending = []
         chars.append(char)
         starts.append(index)
     for i, char in enumerate(chars):
         if char in DIGIT_AS_LETTER and 0 < i < len(chars) - 1:
             if is_ascii_letter(chars[i - 1]) and is_ascii_letter(chars[i + 1]):
                 chars[i] = DIGIT_AS_LETTER[char]
-    return chars, starts, [s + 1 for s in starts], gaps
+    return chars, starts, [s + 1 for s in starts], gaps, gaps - other_marks
 
 
 def latin_continues(original: str, index: int, neighbour: int) -> bool:
@@ -217,13 +237,15 @@ def latin_continues(original: str, index: int, neighbour: int) -> bool:
 
 
 def _replace(
-    original: str, chars: list[str], starts: list[int], ends: list[int], gaps: set[int], table: Replacements
-) -> tuple[list[str], list[int], list[int], set[int]]:
+    original: str, chars: list[str], starts: list[int], ends: list[int], gaps: set[int], clause: set[int],
+    table: Replacements,
+) -> tuple[list[str], list[int], list[int], set[int], set[int]]:
     text = "".join(chars)
     out_chars: list[str] = []
     out_starts: list[int] = []
     out_ends: list[int] = []
     out_gaps: set[int] = set()
+    out_clause: set[int] = set()
     i = 0
     while i < len(chars):
         for variant, canonical, latin_edged in table.candidates(chars[i]):
@@ -235,10 +257,12 @@ def _replace(
                 or latin_continues(original, ends[j - 1] - 1, ends[j - 1])
             ):
                 continue
-            inner_gap = any(p in gaps for p in range(i + 1, j))
+            inner = [p for p in range(i + 1, j) if p in gaps]
             for k, char in enumerate(canonical):
-                if (k == 0 and i in gaps) or (k == 1 and inner_gap):
+                if (k == 0 and i in gaps) or (k == 1 and inner):
                     out_gaps.add(len(out_chars))
+                    if (k == 0 and i in clause) or (k == 1 and all(p in clause for p in inner)):
+                        out_clause.add(len(out_chars))
                 out_chars.append(char)
                 out_starts.append(starts[i])
                 out_ends.append(ends[j - 1])
@@ -247,28 +271,28 @@ def _replace(
         else:
             if i in gaps:
                 out_gaps.add(len(out_chars))
+            if i in clause:
+                out_clause.add(len(out_chars))
             out_chars.append(chars[i])
             out_starts.append(starts[i])
             out_ends.append(ends[i])
             i += 1
-    return out_chars, out_starts, out_ends, out_gaps
+    return out_chars, out_starts, out_ends, out_gaps, out_clause
 
 
 @lru_cache(maxsize=VIEW_CACHE)
 def evasion_view(text: str, table: Replacements | None = None) -> MatchText:
     """The view word lists and patterns match on (see the module docstring); ``table`` is the
     confusables table (``reviews.policy.confusables``), none for no replacements."""
-    chars, starts, ends, gaps = _stripped(text)
+    chars, starts, ends, gaps, clause = _stripped(text)
     if table is not None:
-        chars, starts, ends, gaps = _replace(text, chars, starts, ends, gaps, table)
+        chars, starts, ends, gaps, clause = _replace(text, chars, starts, ends, gaps, clause, table)
     view = MatchText(
-        original=text, text="".join(chars), origin=tuple(starts), ends=tuple(ends), gaps=frozenset(gaps)
+        original=text, text="".join(chars), origin=tuple(starts), ends=tuple(ends), gaps=frozenset(gaps),
+        clause_gaps=frozenset(clause),
     )
     if any(is_ascii_letter(c) for c in chars):
-        view = MatchText(
-            original=view.original, text=view.text, origin=view.origin, ends=view.ends, gaps=view.gaps,
-            pinyin=_pinyin_view(view),
-        )
+        view = replace(view, pinyin=_pinyin_view(view))
     return view
 
 
@@ -326,7 +350,7 @@ CHINESE_DIGITS = {
 }
 LETTER_DIGITS = {"o": "0", "l": "1", "i": "1"}
 # Marks a number may be broken with (at most ``MAX_SEPARATORS`` in a row between two digits).
-NUMBER_SEPARATORS = set(" \t-_.·•,，、。/|*~()（）[]【】")
+NUMBER_SEPARATORS = set(" \t-_.·•,，、。/|*~()（）[]【】—–―‐‑−")
 MAX_SEPARATORS = 3
 MIN_REAL_DIGITS = 2  # letters read as digits only in a run with real digits too (l38OOl38OOO)
 NOT_A_DIGIT = "x"
@@ -466,6 +490,48 @@ def _label_after(source: str, index: int) -> str:
     return source[start:end]
 
 
+# A domain whose labels are digits (163点com, 3。cn/…) only with these, or with a path after it.
+DIGIT_DOMAIN_TLDS = {"com", "cn", "net", "org"}
+URL_TLDS = {
+    "com", "cn", "net", "org", "cc", "co", "io", "me", "top", "vip", "shop", "xyz", "info", "biz", "tv",
+}
+
+
+# Domain endings an obfuscated dot (点, 。, dot) may lead to; words common in marketing text
+# (vip, shop, club, live …) only when a path follows (“。VIP会员” is a sentence, not a link).
+OBFUSCATED_TLDS = {
+    "com", "cn", "net", "org", "cc", "co", "io", "me", "top", "xyz", "info", "biz", "tv", "ly", "gl", "im",
+    "ink", "wang", "site", "online", "link",
+}
+MAX_LABELS = 6
+
+
+def _domain_tail(source: str, index: int) -> bool:
+    """The labels from ``index`` on (separated by dots or dot words) end in a domain ending."""
+    for _ in range(MAX_LABELS):
+        index = _skip_spaces(source, index)
+        label = _label_after(source, index)
+        if not label:
+            return False
+        index += len(label)
+        following = _skip_spaces(source, index)
+        word = next((w for w in (*_DOTS_LONGEST_FIRST, ".") if source.startswith(w, following)), "")
+        if word and _label_after(source, following + len(word)):
+            index = following + len(word)
+            continue
+        label = label.lower()
+        return label in OBFUSCATED_TLDS or (label in URL_TLDS and source[index:index + 1] == "/")
+    return False
+
+
+def _digit_domain(source: str, index: int, after: str) -> bool:
+    """The label ``after`` (starting at or after ``index``) is a top-level domain of a digits
+    domain: 163点com, or 3。cn/2aBcD4e (a TLD followed by a path)."""
+    label_end = _skip_spaces(source, index) + len(after)
+    with_path = source[label_end:label_end + 1] == "/" and after in URL_TLDS
+    return after in DIGIT_DOMAIN_TLDS and not source[label_end:label_end + 1].isalnum() or with_path
+
+
 def _skip_spaces(source: str, index: int) -> int:
     while index < len(source) and source[index] == " ":
         index += 1
@@ -486,8 +552,10 @@ def _dot_at(source: str, index: int) -> int:
         after_word = source[index + len(word):index + len(word) + 1]
         if word.isalpha() and word.isascii() and (source[index - 1:index].isalnum() or after_word.isalnum()):
             return 0  # "dot" inside a word (dotcom, anecdote)
-        if not any(c.isalpha() for c in before):
-            return 0  # 8点30, 8点AI课: a time, not a domain
+        if not _domain_tail(source, index + len(word)):
+            return 0  # iPhone。VIP会员, 8点AI课: the last label is no domain ending
+        if not any(c.isalpha() for c in before) and not _digit_domain(source, index + len(word), after):
+            return 0  # 8点30, 12点com: a time, not a domain
         return len(word)
     spaced = source[index - 1:index] == " " and source[index + 1:index + 2] == " "
     if source[index] == "." and (spaced or _label_before(source, index) == "www"):

@@ -10,9 +10,10 @@ Matching a text (``CompiledList.hits`` on the text's evasion view):
    a term that begins or ends with a Latin letter (digit) only matches where the typed text
    does not continue with another letter (digit): QQ in "QQ号", vx in "vx123456", but 加V not
    in "加VIP" and top1 not in "top10" (a lower→upper case change starts a new word: TestShop);
-2. an occurrence spanning punctuation the merchant put between its characters (微.信, 好，评)
-   counts only when it stands alone (no letter, digit or 汉字 glued to either end), so two
-   clauses never join into a word: "快，手慢无" is not 快手, "加 微.信" is 微信;
+2. an occurrence spanning punctuation the merchant put between its characters counts when the
+   marks cannot be clause ends there (微.信, 微、信, 淘—宝), when they split it into three or
+   more pieces (五，星，好，评), or when nothing is glued to either end; so two clauses never
+   join into a word: "快，手慢无" is not 快手 (``MatchText.separated_word``);
 3. the pinyin of every term with 汉字 against the pinyin view: "wei xin", "weixin", "wei信"
    match 微信 (at syllable edges; at least one Latin letter, so 维新 is never 微信; a
    one-syllable term like 群 only as a whole Latin word);
@@ -154,7 +155,7 @@ class CompiledList:
             end = start + len(key)
             if self.latin_boundaries and _continues_latin(view, start, end, key):
                 continue
-            if view.crosses_gap(start, end, entry.gaps) and view.glued(start, end):
+            if not view.separated_word(start, end, entry.gaps):
                 continue
             found.append((start, end, key, entry.severity))
         found += self._pinyin_hits(view, self._pinyin_terms)
@@ -181,7 +182,7 @@ class CompiledList:
             if not spelled.accepts(start, end, syllables=entry.syllables):
                 continue
             first, last = spelled.parent_span(start, end)
-            if view.crosses_gap(first, last) and view.glued(first, last):
+            if not view.separated_word(first, last):
                 continue
             found.append((first, last, entry.key, entry.severity))
         return found

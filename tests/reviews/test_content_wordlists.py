@@ -17,12 +17,15 @@ def adlaw() -> WordList:
     return WordList.objects.get(rule="TPL-ADLAW")
 
 
-def test_every_list_is_seeded_and_published_as_version_1():
+def test_every_list_is_seeded_and_published():
     lists = {w.rule: w for w in WordList.objects.all()}
     assert set(lists) == {"TPL-ADLAW", "TPL-REVIEW-BAIT", "TPL-OFFSITE", "TPL-IMPERSONATE"}
+    # TPL-OFFSITE is at version 2: migration 0016 added the exception QQ弹.
+    assert {rule: w.version for rule, w in lists.items()} == {
+        "TPL-ADLAW": 1, "TPL-REVIEW-BAIT": 1, "TPL-OFFSITE": 2, "TPL-IMPERSONATE": 1,
+    }
     for wordlist in lists.values():
-        assert wordlist.version == 1
-        revision = WordListRevision.objects.get(wordlist=wordlist, version=1)
+        revision = WordListRevision.objects.get(wordlist=wordlist, version=wordlist.version)
         assert len(revision.terms) == wordlist.terms.count()
         assert len(revision.exceptions) == wordlist.exceptions.count()
 
@@ -77,7 +80,8 @@ def test_a_term_can_be_made_a_warning(reviewer):
 
 def test_terms_match_after_normalisation_whatever_their_case_or_width(reviewer):
     offsite = WordList.objects.get(rule="TPL-OFFSITE")
+    seeded = offsite.version
     WordListTerm.objects.create(wordlist=offsite, term="ＷｅＣｈａｔ")
     wordlist_publish(wordlist=offsite, by=reviewer)
     findings = check_content(kind="template", text="${shop_name}搜索wechat领券" + TAIL).findings
-    assert [(f.rule, f.list_version) for f in findings] == [("TPL-OFFSITE", 2)]
+    assert [(f.rule, f.list_version) for f in findings] == [("TPL-OFFSITE", seeded + 1)]
