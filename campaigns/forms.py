@@ -478,7 +478,7 @@ class WebhookEndpointForm(forms.Form):
         label=_("接收地址"),
         max_length=500,
         help_text=_("贵方系统接收推送的网址，须以 https:// 开头，且不能是内网地址。"),
-        widget=forms.URLInput(attrs={"placeholder": "https://erp.example.com/hooks/sms"}),
+        widget=forms.TextInput(attrs={"placeholder": "https://erp.example.com/hooks", "inputmode": "url"}),
     )
     events = forms.MultipleChoiceField(
         label=_("订阅的事件"),

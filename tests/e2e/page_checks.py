@@ -54,6 +54,7 @@ ENGLISH_ALLOWLIST = frozenset(
         "JD", "Kannel", "Excel", "WPS", "QQ", "Chrome", "iPhone", "Android", "Alibaba", "Klaviyo",
         # formats and technical acronyms a merchant meets in Chinese consoles
         "SMS", "CSV", "UTF", "GBK", "URL", "ID", "VIP", "API", "PDF", "PNG", "HTTP", "HTTPS",
+        "Webhook", "JSON",
         # opt-out reply words (拒收请回复R; 回复 T、TD 退订)
         "TD",
         # units
