@@ -1,3 +1,3 @@
 """Admin of the reviews app (the reviewers' workbench), one module per model family."""
 
-from reviews.admin import policy, signatures, templates, workbench  # noqa: E402,F401
+from reviews.admin import confusables, patterns, policy, signatures, templates, workbench  # noqa: E402,F401

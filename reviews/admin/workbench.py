@@ -23,6 +23,7 @@ from contextvars import ContextVar
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -150,6 +151,16 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
         """The item's text cut at its findings' spans (``templates/reviews/marked_text.html``)."""
         return marked_segments(obj.text, findings)
 
+    # Teaching a rule while rejecting (``reviews.admin.teach``): a kind whose reviewers may turn a
+    # rejected item's span into a rule proposal sets the form class and implements ``teach_item``.
+    teach_form_class = None
+
+    def teach_item(self, *, item, reviewer, form) -> object:
+        raise NotImplementedError
+
+    def teach_context(self, obj) -> dict:
+        return {}
+
     def review_context(self, obj) -> list[tuple[str, object]]:
         shop = obj.shop
         if shop is None:
@@ -263,26 +274,42 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
             raise PermissionDenied
         changelist = reverse(f"admin:{self._url_name('changelist')}", current_app=self.admin_site.name)
         form = ReviewDecisionForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
+        teach = self.teach_form_class(request.POST or None) if self.teach_form_class else None
+        decided = request.method == "POST" and form.is_valid()
+        # The teaching part only counts (and is only validated) when rejecting.
+        rejecting = decided and form.cleaned_data["decision"] == ReviewDecisionForm.REJECT
+        if decided and (teach is None or not rejecting or teach.is_valid()):
             try:
                 if form.cleaned_data["decision"] == ReviewDecisionForm.APPROVE:
                     self.approve_item(item=obj, reviewer=request.user)
                     done = _("已通过：%s") % self.review_summary_text(obj)
                     self.message_user(request, done, messages.SUCCESS)
                 else:
-                    self.reject_item(
-                        item=obj,
-                        reviewer=request.user,
-                        reason_code=form.cleaned_data["reason_code"],
-                        reason_text=form.cleaned_data["reason_text"],
-                    )
+                    # The rejection and the rule it teaches are one decision: both or neither.
+                    with transaction.atomic():
+                        self.reject_item(
+                            item=obj,
+                            reviewer=request.user,
+                            reason_code=form.cleaned_data["reason_code"],
+                            reason_text=form.cleaned_data["reason_text"],
+                        )
+                        taught = self.teach_item(item=obj, reviewer=request.user, form=teach) if (
+                            teach is not None and teach.has_span) else None
                     done = _("已驳回：%s") % self.review_summary_text(obj)
                     self.message_user(request, done, messages.SUCCESS)
+                    if taught is not None:
+                        self.message_user(request, taught, messages.SUCCESS)
             except PermissionDenied:
                 raise
             except SmsError as exc:  # already decided, reason missing, shop restricted ...
-                self.message_user(request, exc.message, messages.ERROR)
-            return HttpResponseRedirect(changelist)
+                if teach is None or not exc.rule.startswith("PROPOSAL-"):
+                    self.message_user(request, exc.message, messages.ERROR)
+                    return HttpResponseRedirect(changelist)
+                # The proposal was refused: nothing was written; the page shows why, selection kept.
+                teach.add_error(None, exc.message)
+                obj = get_object_or_404(self.get_queryset(request), pk=object_id)
+            else:
+                return HttpResponseRedirect(changelist)
         context = {
             **self.admin_site.each_context(request),
             **self._review_extra_context(request, obj),
@@ -290,6 +317,8 @@ class ReviewWorkbenchAdmin(admin.ModelAdmin):
             "media": self.media,
             "title": _("审核 %s") % obj,
             "form": form,
+            "teach_form": teach,
+            **(self.teach_context(obj) if teach is not None else {}),
             "changelist_url": changelist,
             "original": obj,
         }

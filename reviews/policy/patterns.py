@@ -5,7 +5,8 @@ most ``max_gap`` characters between them (in either order, or first-group-first 
 and no sentence end (。！？!?; or a line break) between them: 晒图 … 红包, 关注 … 公众号.
 
 Each group is matched like a word list (``reviews.policy.wordlists.CompiledList``): on the same
-evasion-resistant view of the text the word-list rules use, with the pattern's exceptions masking
+evasion view of the text the word-list rules use (``reviews.policy.text.evasion_view``: separators,
+full-width forms, the confusables table, pinyin), with the pattern's exceptions masking
 a term inside an allowed phrase (好评 in 好评如潮) and the Latin-boundary rule. So every trick the
 word lists see through (separators, full-width forms, look-alikes) holds for patterns too. Spans
 are mapped back to the text as typed.
@@ -20,9 +21,13 @@ import re
 import threading
 from dataclasses import dataclass
 
+from django.db.models import Subquery
+
 from reviews.findings import Finding
+from reviews.models.confusables import TABLE_ID, ConfusableTable
 from reviews.models.patterns import ContentPattern, PatternRevision
-from reviews.policy.text import MatchText, compact
+from reviews.policy.confusables import Confusables, published_confusables
+from reviews.policy.text import MatchText
 from reviews.policy.wordlists import CompiledList
 
 # Marks that end a sentence: a pattern never joins words across them.
@@ -73,8 +78,16 @@ class CompiledPattern:
     active: bool
 
     @classmethod
-    def build(cls, *, definition: dict, version: int, pattern_id: int | None = None) -> CompiledPattern:
-        """Compile a definition (``pattern_definition``); also used for drafts and proposals."""
+    def build(
+        cls,
+        *,
+        definition: dict,
+        version: int,
+        pattern_id: int | None = None,
+        confusables: Confusables | None = None,
+    ) -> CompiledPattern:
+        """Compile a definition (``pattern_definition``); also used for drafts and proposals.
+        ``confusables`` defaults to the published table (as for word lists)."""
         severity = definition["severity"]
 
         def group(terms: list[str]) -> CompiledList:
@@ -85,6 +98,7 @@ class CompiledPattern:
                 hint=definition["hint"],
                 terms=[(t, severity) for t in terms],
                 exceptions=definition.get("exceptions", []),
+                confusables=confusables,
             )
 
         return cls(
@@ -103,7 +117,8 @@ class CompiledPattern:
         )
 
     def spans(self, view: MatchText) -> list[tuple[int, int]]:
-        """Spans [start, end) of ``view.text`` where the pattern matches, overlapping ones merged."""
+        """Spans [start, end) of ``view.text`` (the text's ``view``) where the pattern matches,
+        overlapping ones merged."""
         firsts = self.first.hits(view)
         if not firsts:
             return []
@@ -126,9 +141,9 @@ class CompiledPattern:
 
 
 def _sentence_ends_between(view: MatchText, start: int, end: int) -> bool:
-    """A sentence-ending mark (or a line break, which the compact view drops) in the typed text
-    between the match ending at ``start`` and the one beginning at ``end`` (view positions)."""
-    typed_from, typed_to = view.origin[start - 1] + 1, view.origin[end]
+    """A sentence-ending mark (or a line break, which the view drops) in the typed text between
+    the match ending at ``start`` and the one beginning at ``end`` (view positions)."""
+    typed_from, typed_to = view.span(start - 1, start)[1], view.span(end, end + 1)[0]
     return any(char in SENTENCE_END for char in view.original[typed_from:typed_to])
 
 
@@ -143,21 +158,16 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def pattern_findings(
-    *,
-    text: str,
-    patterns: list[CompiledPattern],
-    masked: list[tuple[int, int]] = (),
-    view: MatchText | None = None,
+    *, text: str, patterns: list[CompiledPattern], masked: list[tuple[int, int]] = ()
 ) -> list[Finding]:
-    """The findings of ``patterns`` in ``text`` (spans in the text as typed). A match touching a
-    ``masked`` span (the system's variable tokens) is not reported."""
-    if not patterns:
-        return []
-    view = view or compact(text)
+    """The findings of ``patterns`` in ``text`` (spans in the text as typed), matched on the same
+    evasion view as the word lists. A match touching a ``masked`` span (the system's variable
+    tokens) is not reported."""
     found = []
     for pattern in patterns:
         if not pattern.active:
             continue
+        view = pattern.first.view(text)  # the evasion view (cached per text and confusables table)
         for start, end in pattern.spans(view):
             span = view.span(start, end)
             if any(span[0] < b and a < span[1] for a, b in masked):
@@ -183,17 +193,33 @@ _cache_lock = threading.Lock()
 
 def published_patterns() -> list[CompiledPattern]:
     """The compiled latest revision of every published, active pattern (one query while cached)."""
-    rows = list(ContentPattern.objects.filter(version__gt=0).values("id", "version", "updated_at"))
+    # The groups match through the confusables table: a new table version recompiles them. Its
+    # version is read in the same query (as ``published_lists`` does).
+    table_row = ConfusableTable.objects.filter(pk=TABLE_ID)
+    rows = list(
+        ContentPattern.objects.filter(version__gt=0)
+        .annotate(
+            table_version=Subquery(table_row.values("version")[:1]),
+            table_updated=Subquery(table_row.values("updated_at")[:1]),
+        )
+        .values("id", "version", "updated_at", "table_version", "table_updated")
+    )
+    if not rows:
+        return []
+    table = published_confusables(version=rows[0]["table_version"] or 0, updated_at=rows[0]["table_updated"])
     result = []
     for row in rows:
-        key = (row["id"], row["version"], row["updated_at"])
+        key = (row["id"], row["version"], row["updated_at"], table.version, table.updated_at)
         compiled = _cache.get(key)
         if compiled is None:
             revision = PatternRevision.objects.filter(pattern_id=row["id"], version=row["version"]).first()
             if revision is None:
                 continue
             compiled = CompiledPattern.build(
-                definition=revision.definition, version=row["version"], pattern_id=row["id"]
+                definition=revision.definition,
+                version=row["version"],
+                pattern_id=row["id"],
+                confusables=table,
             )
             with _cache_lock:
                 for stale in [k for k in _cache if k[0] == row["id"]]:
