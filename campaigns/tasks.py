@@ -27,7 +27,7 @@ from campaigns.services.pipeline import pipeline_setting
 from campaigns.services.planning import run_plan
 from campaigns.services.recovery import pipeline_recover
 from campaigns.services.sending import run_execute
-from campaigns.services.webhooks import webhook_deliveries_run
+from campaigns.services.webhooks import webhook_deliveries_run, webhook_events_purge
 
 
 def run_campaign(run_id: int) -> str:
@@ -133,3 +133,8 @@ def deliver_webhooks() -> int:
 def purge_idempotency_records() -> int:
     """Hourly: drop the open API's idempotency records older than 24 h (campaigns.api.idempotency)."""
     return idempotency_purge()
+
+
+def purge_webhook_events() -> int:
+    """Daily (03:50 Asia/Shanghai): delete webhook events older than 30 days, with their deliveries."""
+    return webhook_events_purge()

@@ -75,6 +75,10 @@ RETRY_WINDOW = timedelta(hours=24)
 CLAIM_BATCH = 10
 CLAIM_LEASE = timedelta(seconds=CLAIM_BATCH * 2 * TIMEOUT_SECONDS + 60)
 MAX_ENDPOINTS_PER_SHOP = 10
+# Events (with their deliveries and attempts) are kept this long, then purged daily; one still
+# pending (resent late) is kept until it is final.
+EVENT_RETENTION = timedelta(days=30)
+PURGE_BATCH = 5000
 URL_MAX_LENGTH = 500
 # How much of a receiver's answer is kept on the attempt (error text) and read at most.
 ERROR_MAX_LENGTH = 300
@@ -552,3 +556,21 @@ def webhook_endpoint_failing_notify(*, endpoint_id: int) -> int:
         # No mail server reachable: the portal's notice still tells the merchant.
         logger.warning("webhook failing notice for endpoint %s not mailed", endpoint_id, exc_info=True)
         return 0
+
+
+def webhook_events_purge(*, now: datetime | None = None) -> int:
+    """Delete events older than ``EVENT_RETENTION`` whose deliveries are all final (with those
+    deliveries and their attempts), in batches; returns how many events were deleted."""
+    cutoff = (now or timezone.now()) - EVENT_RETENTION
+    purged = 0
+    while True:
+        old = WebhookEvent.objects.filter(created_at__lt=cutoff).exclude(
+            deliveries__status=WebhookDelivery.Status.PENDING
+        )
+        ids = list(old.order_by().values_list("pk", flat=True)[:PURGE_BATCH])
+        if not ids:
+            return purged
+        with transaction.atomic():
+            WebhookAttempt.objects.filter(delivery__event_id__in=ids).delete()
+            WebhookDelivery.objects.filter(event_id__in=ids).delete()
+            purged += WebhookEvent.objects.filter(pk__in=ids).delete()[1].get(WebhookEvent._meta.label, 0)

@@ -32,6 +32,7 @@ from campaigns.services.webhooks import (
     webhook_delivery_resend,
     webhook_endpoint_create,
     webhook_endpoint_delete,
+    webhook_events_purge,
     webhook_signature,
     webhook_url_check,
 )
@@ -396,3 +397,25 @@ def test_it_posts_each_delivery_once_with_workers_racing(alice_shop, alice):
     assert sum(tried) == 40 == receiver.requests
     assert WebhookAttempt.objects.count() == 40
     assert set(WebhookDelivery.objects.values_list("status", "attempts")) == {("succeeded", 1)}
+
+
+def test_it_purges_events_older_than_30_days_unless_a_delivery_is_pending(alice_shop, alice):
+    webhook_endpoint_create(
+        shop=alice_shop, user=alice, url="http://127.0.0.1:9/hooks", events=["optout.created"]
+    )
+    with time_machine.travel(MORNING, tick=False):
+        for i in range(3):
+            optout_record(shop_id=alice_shop.pk, phone=f"1390000{i:04d}", keyword="TD", source="sms_reply")
+        webhook_deliveries_run()  # an attempt each (nothing listens on the discard port)
+    old = list(WebhookEvent.objects.order_by("created_at"))
+    WebhookDelivery.objects.filter(event__in=old[:2]).update(status="failed", next_attempt_at=None)
+    optout_record(shop_id=alice_shop.pk, phone="13900000009", keyword="TD", source="sms_reply")  # today's
+    assert webhook_events_purge(now=MORNING + timedelta(days=29)) == 0
+    assert webhook_events_purge(now=MORNING + timedelta(days=31)) == 2
+    # The old one still pending (say, resent) and today's stay, with their attempts.
+    assert set(WebhookEvent.objects.values_list("pk", flat=True)) == {
+        old[2].pk,
+        WebhookEvent.objects.latest("created_at").pk,
+    }
+    assert not WebhookAttempt.objects.filter(delivery__event__in=old[:2]).exists()
+    assert WebhookAttempt.objects.filter(delivery__event=old[2]).count() == 1
