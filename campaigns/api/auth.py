@@ -7,6 +7,7 @@ the portal's text). Endpoints then call ``require_scope`` for the scope they nee
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import datetime
 
@@ -20,10 +21,12 @@ from ninja.security import HttpBearer
 
 from campaigns.api.errors import RATE_LIMITED, SCOPE_MISSING, ApiError
 from campaigns.models.api import ApiKey, ApiScope
-from campaigns.services.api_keys import api_key_authenticate
+from campaigns.services.api_keys import KEY_PREFIX, PREFIX_LENGTH, api_key_authenticate
 from smsmarketing.errors import CategoryRestricted
 from smsmarketing.security import rate_limit_hit
 from smsmarketing.services.shops import restricted_message
+
+logger = logging.getLogger(__name__)
 
 # The request attribute holding the checked key (None: no key or a bad one), so the
 # idempotency guard and ninja's auth check a request once and count it once.
@@ -35,8 +38,19 @@ def api_key_of(request: HttpRequest) -> ApiKey | None:
     if hasattr(request, _CHECKED):
         return getattr(request, _CHECKED)
     scheme, _space, token = request.headers.get("Authorization", "").partition(" ")
-    key = api_key_authenticate(token=token.strip()) if scheme.lower() == "bearer" else None
+    token = token.strip()
+    key = api_key_authenticate(token=token) if scheme.lower() == "bearer" else None
     setattr(request, _CHECKED, key)
+    if key is None and token.startswith(KEY_PREFIX):
+        # Only the prefix is logged: it names the key without revealing it.
+        prefix = token[len(KEY_PREFIX) : len(KEY_PREFIX) + PREFIX_LENGTH]
+        logger.warning(
+            "api: refused key %s%s… (unknown or revoked) on %s %s",
+            KEY_PREFIX,
+            prefix,
+            request.method,
+            request.path,
+        )
     if key is not None:
         rate_limit_check(key=key)
         if key.shop.sms_restricted:
@@ -69,6 +83,13 @@ def rate_limit_check(*, key: ApiKey, now: datetime | None = None) -> None:
     if hits <= limit:
         return
     retry_after = max(1, math.ceil(window + seconds - epoch))
+    logger.warning(
+        "api: key %s of shop %s is over its rate limit (%s calls in %s s)",
+        key.display_prefix,
+        key.shop_id,
+        hits,
+        seconds,
+    )
     raise ApiError(
         429,
         RATE_LIMITED,

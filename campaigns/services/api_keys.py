@@ -9,6 +9,7 @@ returned once by ``api_key_create`` and never stored.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import string
 from collections.abc import Iterable
@@ -24,6 +25,8 @@ from campaigns.models.api import ApiKey, ApiScope
 from smsmarketing.errors import NotShopMember, SmsError
 from smsmarketing.models import Membership, Shop
 from smsmarketing.services import shop_ensure_sms_allowed
+
+logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "sk_live_"
 PREFIX_LENGTH = 8
@@ -123,6 +126,9 @@ def api_key_create(
                         scopes=chosen,
                         created_by=user,
                     )
+                logger.info(
+                    "api key %s (%s) of shop %s created by %s", key.display_prefix, name, shop.pk, user.pk
+                )
                 return key, token
             except IntegrityError:
                 continue  # a prefix collision (1 in 62^8 per pair): draw again
@@ -137,6 +143,7 @@ def api_key_revoke(*, key: ApiKey, user: AbstractBaseUser) -> ApiKey:
         revoked_at=timezone.now(), revoked_by=user
     )
     key.refresh_from_db()
+    logger.info("api key %s of shop %s revoked by %s", key.display_prefix, key.shop_id, user.pk)
     return key
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from campaigns.models.api import ApiKey
 from campaigns.services.api_keys import api_key_revoke, key_hash
@@ -95,3 +97,16 @@ def test_it_answers_json_404_for_an_unknown_path(client, alice_shop):
     response = api_get(client, "/no-such-thing", token)
     assert response.status_code == 404
     assert response.json()["code"] == "NOT-FOUND"
+
+
+def test_it_answers_in_a_bounded_number_of_queries(client, alice_shop, django_assert_max_num_queries):
+    """The key (with shop and category), the rate-limit count, the account; last_used_at once a
+    minute and the old windows' cleanup once a window. (Inside the test's transaction the count
+    also takes a savepoint and its release.)"""
+    make_active_account(alice_shop, balance=10)
+    _key, token = make_api_key(alice_shop)
+    with time_machine.travel(timezone.now(), tick=False):  # both in one rate-limit window
+        with django_assert_max_num_queries(7):
+            assert api_get(client, "/account", token).status_code == 200
+        with django_assert_max_num_queries(5):
+            assert api_get(client, "/account", token).status_code == 200
