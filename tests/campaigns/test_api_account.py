@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from campaigns.models.api import ApiKey
 from campaigns.services.api_keys import api_key_revoke, key_hash
-from tests.campaigns.api_helpers import api_get, make_api_key
+from tests.campaigns.api_helpers import api_get, bearer, make_api_key
 from tests.factories import make_active_account
 
 pytestmark = pytest.mark.django_db
@@ -110,3 +110,14 @@ def test_it_answers_in_a_bounded_number_of_queries(client, alice_shop, django_as
             assert api_get(client, "/account", token).status_code == 200
         with django_assert_max_num_queries(5):
             assert api_get(client, "/account", token).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("get", "/orders"), ("delete", "/account"), ("put", "/campaigns")]
+)
+def test_it_answers_a_method_a_path_lacks_with_a_json_405(client, alice_shop, method, path):
+    _key, token = make_api_key(alice_shop)
+    response = getattr(client, method)(f"/api/v1{path}", headers=bearer(token))
+    assert response.status_code == 405
+    assert response.json()["code"] == "METHOD-NOT-ALLOWED"
+    assert response["Allow"]
