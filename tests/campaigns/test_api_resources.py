@@ -9,6 +9,8 @@ import json
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from campaigns.models import Campaign, CampaignRun, Customer, Message, Order
 from campaigns.services.campaigns import campaign_create
@@ -272,3 +274,31 @@ def test_it_gives_the_short_url_of_a_message_with_a_link(client, ready_shop, ali
     campaign = campaign_create(shop=ready_shop, user=alice, kind="marketing", name="x", text=MARKETING_TEXT)
     _key, token = make_api_key(ready_shop, scopes=["reports"])
     assert api_get(client, "/messages", token, campaign=campaign.pk).json() == {"items": [], "next": None}
+
+
+# --- statements per page -----------------------------------------------------------------------
+
+
+def _statements(client, path: str, token: str, **params) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert api_get(client, path, token, **params).status_code == 200
+    return len(queries)
+
+
+@time_machine.travel(MORNING, tick=False)
+def test_it_reads_a_page_in_the_same_statements_whatever_its_size(
+    client, ready_shop, django_capture_on_commit_callbacks
+):
+    _key, token = make_api_key(ready_shop, scopes=["campaigns", "reports"])
+    campaign_id = _create(client, token, schedule=True, ab_test={"variants": [{"text": OTHER_TEXT}]}).json()[
+        "id"
+    ]
+    for i in range(4):
+        _create(client, token, name=f"任务{i}", ab_test={"variants": [{"text": OTHER_TEXT}]})
+    send(campaign_id, django_capture_on_commit_callbacks)
+    _statements(client, "/campaigns", token, limit=1)  # the key's last use written once a minute
+    one = _statements(client, "/campaigns", token, limit=1)
+    assert _statements(client, "/campaigns", token, limit=5) == one
+    few = _statements(client, "/messages", token, campaign=campaign_id, limit=1)
+    assert _statements(client, "/messages", token, campaign=campaign_id, limit=20) == few
+    assert few <= 6 and one <= 6
