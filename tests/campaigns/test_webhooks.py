@@ -106,7 +106,7 @@ def endpoint_for(shop, user, receiver: Receiver, events=None) -> WebhookEndpoint
         "https://[::1]/hooks",
         "https://[::ffff:127.0.0.1]/hooks",  # IPv4-mapped loopback
         "https://0.0.0.0/hooks",
-        "https://user:secret@93.184.215.14/hooks",
+        "https://user:pw@93.184.215.14/hooks",  # credentials in the URL
         "https://no-such-host.invalid/hooks",
         "https:///hooks",
         "",
