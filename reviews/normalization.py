@@ -38,8 +38,10 @@ def fold(char: str) -> str:
     return unicodedata.normalize("NFKC", char).casefold()
 
 
+@lru_cache(maxsize=512)
 def normalize(text: str) -> NormalizedText:
-    """NFKC + case folding, with the origin of every resulting character."""
+    """NFKC + case folding, with the origin of every resulting character (cached per text:
+    every view of a text starts from it)."""
     chars: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(text):

@@ -12,6 +12,7 @@ and check texts as usual.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from reviews.policy.text import evasion_view, is_ascii_alnum, plain_key
 
 Pair = tuple[str, str, str]  # (variant, canonical, kind) as published
 KEEP = "keep"  # ConfusableKind.KEEP: the variant stays as written
+NEVER = re.compile(r"(?!)")  # matches nothing
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,6 +33,7 @@ class Confusables:
     pairs: tuple[Pair, ...]
     updated_at: object = None
     _index: dict[str, tuple[tuple[str, str, bool], ...]] = field(default_factory=dict, repr=False)
+    first_chars: re.Pattern = field(default=NEVER, repr=False)  # a character some variant begins with
 
     @classmethod
     def build(cls, pairs: Iterable[Iterable[str]], *, version: int, updated_at: object = None) -> Confusables:
@@ -57,7 +60,11 @@ class Confusables:
             first: tuple(sorted(entries, key=lambda e: (-len(e[0]), e[0])))
             for first, entries in index.items()
         }
-        return cls(version=version, pairs=tuple(published), updated_at=updated_at, _index=frozen)
+        first_chars = re.compile("[" + "".join(map(re.escape, sorted(frozen))) + "]") if frozen else NEVER
+        return cls(
+            version=version, pairs=tuple(published), updated_at=updated_at, _index=frozen,
+            first_chars=first_chars,
+        )
 
     def candidates(self, char: str) -> tuple[tuple[str, str, bool], ...]:
         return self._index.get(char, ())

@@ -20,6 +20,7 @@ each of its characters, the span of the input it came from:
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -39,19 +40,32 @@ INTERFERENCE = set("*_-~·•+=^#@&|/\\'\"`")
 # Punctuation that ends a clause when used properly. A word split by one of these (快，手慢无)
 # may be two clauses; split by any other mark (微.信, 微、信, 淘—宝) it is an evasion.
 CLAUSE_MARKS = set("，。！？；：,!?;:")
+# A variable token (``${name}``, as ``reviews.policy.variables.TOKEN_RE``) stands in the evasion
+# view as this character, repeated.
+TOKEN_RE = re.compile(r"\$\{[^{}\s$]{0,40}\}")
+TOKEN_CHAR = "\ufffc"
 # Digits written for letters inside a Latin word (ta0bao, we1xin).
 DIGIT_AS_LETTER = {"0": "o", "1": "i"}
 VIEW_CACHE = 512  # texts whose views are kept (a check reads each view several times)
 
 
-def _skipped(char: str) -> bool:
+KEEP, SKIP, PUNCT = 0, 1, 2
+
+
+@lru_cache(maxsize=16384)
+def _char_class(char: str) -> int:
+    """KEEP a character, SKIP it (spaces, interference marks, invisible and combining
+    characters, symbols), or drop it as PUNCTuation that leaves a gap."""
     if char.isspace() or char in INTERFERENCE:
-        return True
-    return unicodedata.category(char) in {"Cf", "Mn", "So", "Sk"}
+        return SKIP
+    category = unicodedata.category(char)
+    if category in {"Cf", "Mn", "So", "Sk"}:
+        return SKIP
+    return PUNCT if category.startswith("P") else KEEP
 
 
-def _punctuation(char: str) -> bool:
-    return unicodedata.category(char).startswith("P")
+def _skipped(char: str) -> bool:
+    return _char_class(char) == SKIP
 
 
 def is_ascii_letter(char: str) -> bool:
@@ -183,6 +197,7 @@ class Replacements(Protocol):
     """What ``evasion_view`` needs of a confusables table (``reviews.policy.confusables``)."""
 
     version: int
+    first_chars: re.Pattern  # matches a character some variant begins with
 
     def candidates(self, char: str) -> tuple[tuple[str, str, bool], ...]:
         """(variant, canonical, latin_edged) pairs whose variant begins with ``char``, longest first."""
@@ -197,17 +212,35 @@ def plain_key(text: str) -> tuple[str, frozenset[int]]:
 
 def _stripped(text: str) -> tuple[list[str], list[int], list[int], set[int], set[int]]:
     norm = normalize(text)
+    token_at = {m.start(): m.end() for m in TOKEN_RE.finditer(text)}
     chars: list[str] = []
     starts: list[int] = []
+    ends: list[int] = []
     gaps: set[int] = set()
     other_marks: set[int] = set()  # gaps holding a mark that is not a clause mark
     pending: list[str] = []
-    for char, index in zip(norm.text, norm.origin, strict=True):
-        if _skipped(char):
+    source, origin = norm.text, norm.origin
+    position, size = 0, len(source)
+    while position < size:
+        char, index = source[position], origin[position]
+        token_end = token_at.get(index)
+        if token_end is not None:
+            # A variable token is opaque (one placeholder per typed character, so distances stay
+            # as typed): no word joins across it, and its Latin name (${shop_name}) is no pinyin.
+            pending = []
+            while position < size and origin[position] < token_end:
+                chars.append(TOKEN_CHAR)
+                starts.append(origin[position])
+                ends.append(origin[position] + 1)
+                position += 1
             continue
-        if _punctuation(char):
+        position += 1
+        kind = _char_class(char)
+        if kind == SKIP:
+            continue
+        if kind == PUNCT:
             if chars:
-                pending.append(text[index] if index < len(text) else char)
+                pending.append(text[index])
             continue
         if pending:
             gaps.add(len(chars))
@@ -216,11 +249,12 @@ def _stripped(text: str) -> tuple[list[str], list[int], list[int], set[int], set
             pending = []
         chars.append(char)
         starts.append(index)
+        ends.append(index + 1)
     for i, char in enumerate(chars):
         if char in DIGIT_AS_LETTER and 0 < i < len(chars) - 1:
             if is_ascii_letter(chars[i - 1]) and is_ascii_letter(chars[i + 1]):
                 chars[i] = DIGIT_AS_LETTER[char]
-    return chars, starts, [s + 1 for s in starts], gaps, gaps - other_marks
+    return chars, starts, ends, gaps, gaps - other_marks
 
 
 def latin_continues(original: str, index: int, neighbour: int) -> bool:
@@ -246,37 +280,42 @@ def _replace(
     out_ends: list[int] = []
     out_gaps: set[int] = set()
     out_clause: set[int] = set()
-    i = 0
-    while i < len(chars):
-        for variant, canonical, latin_edged in table.candidates(chars[i]):
-            j = i + len(variant)
-            if not text.startswith(variant, i):
+    i = 0  # next character of ``chars`` not yet copied
+
+    def copy_to(stop: int) -> None:
+        offset = len(out_chars) - i
+        out_chars.extend(chars[i:stop])
+        out_starts.extend(starts[i:stop])
+        out_ends.extend(ends[i:stop])
+        out_gaps.update(p + offset for p in gaps if i <= p < stop)
+        out_clause.update(p + offset for p in clause if i <= p < stop)
+
+    for match in table.first_chars.finditer(text):
+        at = match.start()
+        if at < i:
+            continue  # inside a variant already replaced
+        for variant, canonical, latin_edged in table.candidates(text[at]):
+            j = at + len(variant)
+            if not text.startswith(variant, at):
                 continue
             if latin_edged and (
-                latin_continues(original, starts[i], starts[i] - 1)
+                latin_continues(original, starts[at], starts[at] - 1)
                 or latin_continues(original, ends[j - 1] - 1, ends[j - 1])
             ):
                 continue
-            inner = [p for p in range(i + 1, j) if p in gaps]
+            copy_to(at)
+            inner = [p for p in range(at + 1, j) if p in gaps]
             for k, char in enumerate(canonical):
-                if (k == 0 and i in gaps) or (k == 1 and inner):
+                if (k == 0 and at in gaps) or (k == 1 and inner):
                     out_gaps.add(len(out_chars))
-                    if (k == 0 and i in clause) or (k == 1 and all(p in clause for p in inner)):
+                    if (k == 0 and at in clause) or (k == 1 and all(p in clause for p in inner)):
                         out_clause.add(len(out_chars))
                 out_chars.append(char)
-                out_starts.append(starts[i])
+                out_starts.append(starts[at])
                 out_ends.append(ends[j - 1])
             i = j
             break
-        else:
-            if i in gaps:
-                out_gaps.add(len(out_chars))
-            if i in clause:
-                out_clause.add(len(out_chars))
-            out_chars.append(chars[i])
-            out_starts.append(starts[i])
-            out_ends.append(ends[i])
-            i += 1
+    copy_to(len(chars))
     return out_chars, out_starts, out_ends, out_gaps, out_clause
 
 
@@ -354,6 +393,8 @@ NUMBER_SEPARATORS = set(" \t-_.·•,，、。/|*~()（）[]【】—–―‐�
 MAX_SEPARATORS = 3
 MIN_REAL_DIGITS = 2  # letters read as digits only in a run with real digits too (l38OOl38OOO)
 NOT_A_DIGIT = "x"
+MIN_PHONE_DIGITS = 10  # the shortest number matched: 400 numbers and landlines with area code
+DIGIT_LIKE_RE = re.compile("[0-9" + "".join(CHINESE_DIGITS) + "".join(LETTER_DIGITS) + "]")
 
 
 @lru_cache(maxsize=VIEW_CACHE)
@@ -363,6 +404,8 @@ def digits_view(text: str) -> MatchText:
     across words), except ``+`` (a country code). Letters O/o, l/I stand for digits only in a
     run that has real digits too (never inside a word like "hello")."""
     norm = normalize(text)
+    if len(DIGIT_LIKE_RE.findall(norm.text)) < MIN_PHONE_DIGITS:
+        return MatchText(original=text, text="", origin=())  # too few digits for any number
     digit_like: list[str | None] = []
     for char in norm.text:
         if char.isdigit() and char.isascii():
@@ -435,6 +478,7 @@ DOT_WORDS = (
     "点", "。", "dot", "(dot)", "[dot]", "{dot}", "(.)", "[.]", "{.}", "（.）", "（dot）", "【.】", "【dot】",
 )
 _DOTS_LONGEST_FIRST = sorted(DOT_WORDS, key=len, reverse=True)
+LINK_MARKS = (".", "点", "。", "dot", "://")  # a text without any of them holds no link
 
 
 @lru_cache(maxsize=VIEW_CACHE)
@@ -445,6 +489,8 @@ def link_view(text: str) -> MatchText:
     the one after it has a letter (so 8点30, 3点半 stay times) and "dot" is its own word."""
     norm = normalize(text)
     source = norm.text
+    if not any(mark in source for mark in LINK_MARKS):
+        return MatchText(original=text, text=source, origin=norm.origin)  # no dot, no scheme: nothing to do
     chars: list[str] = []
     origin: list[int] = []
     index = 0

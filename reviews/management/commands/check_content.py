@@ -17,7 +17,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from reviews.checking import KINDS, UnknownKind, check_text
-from reviews.policy.checker import CheckResult
+from reviews.choices import ContentKind
+from reviews.policy.checker import CheckResult, content_policy
 
 EXIT_BLOCKED = 1
 EXIT_USAGE = 2
@@ -41,9 +42,13 @@ class Command(BaseCommand):
             texts = [line.rstrip("\r\n") for line in stdin]
             texts = [t for t in texts if t.strip()]
         blocked = 0
+        # One policy (word lists, patterns, variables) for every text of this run.
+        policy = content_policy() if texts and options["kind"] != ContentKind.SIGNATURE else None
         for text in texts:
             try:
-                result = check_text(kind=options["kind"], text=text, signature=options["signature"])
+                result = check_text(
+                    kind=options["kind"], text=text, signature=options["signature"], policy=policy
+                )
             except UnknownKind as exc:
                 message = f"暂不支持的检查类型 {options['kind']}：{exc}"
                 raise CommandError(message, returncode=EXIT_USAGE) from exc
