@@ -200,3 +200,22 @@ def test_saving_a_pattern_keeps_it_a_draft_and_leads_to_the_try_page(client, rev
         "admin:reviews_contentpattern_try", args=[pattern.pk]
     )
     assert pattern.version == 0
+
+
+def test_staff_without_the_pattern_permission_can_neither_try_nor_publish(client):
+    pattern = ContentPattern.objects.get(name="评价换返利")
+    client.force_login(make_user("mallory", staff=True))
+    assert client.get(reverse("admin:reviews_contentpattern_try", args=[pattern.pk])).status_code == 403
+    assert client.post(reverse("admin:reviews_contentpattern_publish", args=[pattern.pk])).status_code == 403
+    assert ContentPattern.objects.get(pk=pattern.pk).version == 1
+
+
+def test_publishing_a_pattern_whose_example_fails_shows_why_and_keeps_the_version(client, reviewer):
+    pattern = ContentPattern.objects.get(name="评价换返利")
+    pattern.examples += "\n这句话什么也不命中"
+    pattern.save()
+    client.force_login(reviewer)
+    response = client.post(reverse("admin:reviews_contentpattern_publish", args=[pattern.pk]), follow=True)
+    body = response.content.decode()
+    assert "例句检查未通过" in body and "这句话什么也不命中" in body and "未通过" in body
+    assert ContentPattern.objects.get(pk=pattern.pk).version == 1
