@@ -23,9 +23,9 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 
+# Query parameters of a paginated list (use as ``params: Query[PageParams]``). A comment, not a
+# docstring: pydantic would publish a docstring as the schema's (English) description.
 class PageParams(Schema):
-    """Query parameters of a paginated list (use as ``params: Query[PageParams]``)."""
-
     cursor: str | None = Field(None, max_length=200, description="上一页返回的 next；第一页不传")
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"每页条数（1–{MAX_LIMIT}）")
 

@@ -89,36 +89,36 @@ class CampaignIn(Schema):
 
 class VariantOut(Schema):
     name: str = Field(..., description="版本名 A–E")
-    text: str
-    template_id: int | None
+    text: str = Field(..., description="版本的短信内容（使用模板时为空）")
+    template_id: int | None = Field(None, description="版本使用的模板")
     winner: bool = Field(..., description="是否为胜出版本")
 
 
 class CampaignOut(Schema):
-    id: int
-    kind: str = Field(..., description="marketing / coupon / repurchase")
-    name: str
+    id: int = Field(..., description="营销任务 ID")
+    kind: str = Field(..., description="任务类型：marketing 短信营销，coupon 定向优惠券，repurchase 复购提醒")
+    name: str = Field(..., description="任务名称")
     status: str = Field(
         ...,
         description=(
             "draft 草稿，scheduled 已排期，running 发送中，completed 已完成，cancelled 已取消，stopped 已停止"
         ),
     )
-    text: str
-    template_id: int | None
-    segment_id: int | None
-    coupon_id: int | None
-    products: list[str]
-    days_since_purchase: int | None
-    holdout_percent: int
-    ab_test_percent: int
-    ab_test_hours: int
-    ab_metric: str
-    variants: list[VariantOut]
+    text: str = Field(..., description="短信内容（使用模板时为空）")
+    template_id: int | None = Field(None, description="使用的模板")
+    segment_id: int | None = Field(None, description="目标人群；为空表示全部客户")
+    coupon_id: int | None = Field(None, description="优惠券")
+    products: list[str] = Field(..., description="复购提醒的商品")
+    days_since_purchase: int | None = Field(None, description="复购提醒：距上次购买的天数")
+    holdout_percent: int = Field(..., description="对照组比例（%）")
+    ab_test_percent: int = Field(..., description="A/B 测试人群比例（%）")
+    ab_test_hours: int = Field(..., description="A/B 测试时长（小时）")
+    ab_metric: str = Field(..., description="胜出指标：clicks 独立点击率，orders 归因下单率")
+    variants: list[VariantOut] = Field(..., description="A/B 测试的版本；没有 A/B 测试时为空")
     scheduled_at: datetime | None = Field(None, description="计划发送时间")
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: datetime = Field(..., description="创建时间")
+    started_at: datetime | None = Field(None, description="开始发送的时间")
+    finished_at: datetime | None = Field(None, description="结束的时间")
 
 
 class WhenIn(Schema):
@@ -137,13 +137,13 @@ class ScheduleIn(WhenIn):
 
 class SuppressedOut(Schema):
     reason: str = Field(..., description="原因编号，如 OPTED-OUT、FREQ-SHOP-2DAY")
-    count: int
+    count: int = Field(..., description="人数")
 
 
 class SendableAgainOut(Schema):
     reason: str = Field(..., description="频次规则编号")
     at: datetime = Field(..., description="这些客户最早可再次发送的时间")
-    count: int
+    count: int = Field(..., description="人数")
 
 
 class AbPlanOut(Schema):
@@ -164,44 +164,43 @@ class DryRunOut(Schema):
     coupons_left: int | None = Field(None, description="剩余优惠券张数")
     send_at: datetime = Field(..., description="实际发送时间（已按营销时段 08:00–21:00 顺延）")
     ruleset: str = Field(..., description="所用频次规则集")
-    sendable_again: list[SendableAgainOut]
-    ab_plan: AbPlanOut | None = None
+    sendable_again: list[SendableAgainOut] = Field(..., description="被频次规则过滤的客户最早何时可再次发送")
+    ab_plan: AbPlanOut | None = Field(None, description="A/B 测试的两次发送；没有 A/B 测试时为空")
     quote: str | None = Field(
         None, description="草稿的试算凭证：排期时传回，结果有变化则拒绝排期；已排期的任务为空"
     )
 
 
 class VariantReportOut(Schema):
-    name: str
-    recipients: int
-    delivered: int
-    unique_clicks: int
-    attributed_orders: int
-    attributed_revenue: str | None
-    winner: bool
+    name: str = Field(..., description="版本名 A–E")
+    recipients: int = Field(..., description="收到该版本的人数")
+    delivered: int = Field(..., description="发送成功数")
+    unique_clicks: int = Field(..., description="有真人点击的短信数")
+    attributed_orders: int = Field(..., description="归因订单数")
+    attributed_revenue: str | None = Field(None, description="归因收入（元）")
+    winner: bool = Field(..., description="是否为胜出版本")
 
 
+# The keys of ``manage.py campaign_report --json`` (docs/RESULTS.md): amounts in yuan as strings.
 class ReportOut(Schema):
-    """The keys of ``manage.py campaign_report --json`` (docs/RESULTS.md): amounts in yuan as strings."""
-
-    recipients: int
-    holdout: int
-    sent: int
-    delivered: int
-    failed: int
+    recipients: int = Field(..., description="目标客户数（含对照组）")
+    holdout: int = Field(..., description="对照组人数")
+    sent: int = Field(..., description="已发送数")
+    delivered: int = Field(..., description="发送成功数")
+    failed: int = Field(..., description="发送失败数")
     clicks: int = Field(..., description="真人点击次数")
     unique_clicks: int = Field(..., description="有真人点击的短信数")
-    attributed_orders: int
-    attributed_revenue: str | None
-    sent_group_orders: int
-    sent_group_revenue: str | None
-    holdout_orders: int
-    holdout_revenue: str | None
+    attributed_orders: int = Field(..., description="归因订单数（最后触达）")
+    attributed_revenue: str | None = Field(None, description="归因收入（元）")
+    sent_group_orders: int = Field(..., description="发送组在比较窗口内的订单数")
+    sent_group_revenue: str | None = Field(None, description="发送组在比较窗口内的收入（元）")
+    holdout_orders: int = Field(..., description="对照组在比较窗口内的订单数")
+    holdout_revenue: str | None = Field(None, description="对照组在比较窗口内的收入（元）")
     incremental_revenue: str | None = Field(None, description="增量收入（元）；无对照组时为空")
-    parts_charged: int
-    cost_yuan: str | None
+    parts_charged: int = Field(..., description="已扣费条数")
+    cost_yuan: str | None = Field(None, description="花费（元）")
     roi: str | None = Field(None, description="投资回报率；无花费时为空")
-    variants: list[VariantReportOut]
+    variants: list[VariantReportOut] = Field(..., description="A/B 测试各版本的效果")
 
 
 class CampaignFilter(Schema):

@@ -34,8 +34,8 @@ class MessageFilter(Schema):
 
 
 class MessageOut(Schema):
-    id: int
-    campaign_id: int
+    id: int = Field(..., description="短信 ID（分页按它升序）")
+    campaign_id: int = Field(..., description="营销任务 ID")
     run_id: int = Field(..., description="发送批次 ID")
     test: bool = Field(..., description="是否为测试短信（统计中不计入）")
     phone: str = Field(..., description="手机号（完整，与后台导出相同）")
