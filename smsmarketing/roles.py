@@ -52,9 +52,7 @@ REVIEWER_PERMISSIONS: list[tuple[str, str]] = [
     ("reviews", "delete_wordlistexception"),
     ("reviews", "view_wordlistrevision"),
     ("reviews", "view_templatevariable"),
-    # reviews: the confusables table (look-alike/homophone spellings; saving publishes a version).
-    ("reviews", "view_confusabletable"),
-    ("reviews", "change_confusabletable"),
+    # reviews: the confusables table (look-alike/homophone spellings; every change publishes a version).
     ("reviews", "view_confusable"),
     ("reviews", "add_confusable"),
     ("reviews", "change_confusable"),

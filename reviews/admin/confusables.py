@@ -1,42 +1,25 @@
-"""Admin of the confusables table: reviewers edit variants inline; a save that changes them
-publishes a new version (like the word lists)."""
+"""Admin of the confusables table: reviewers add, edit and delete rows one at a time (the table
+has hundreds of rows, too many for one inline form); every change publishes a new version (like
+the word lists), so the checker uses it at once. Published versions are read-only."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from reviews.models.confusables import Confusable, ConfusableRevision, ConfusableTable
+from reviews.models.confusables import Confusable, ConfusableRevision
 from reviews.services.confusables import confusables_publish
 
 
-class ConfusableInline(admin.TabularInline):
-    model = Confusable
-    extra = 3
+@admin.register(Confusable)
+class ConfusableAdmin(admin.ModelAdmin):
+    list_display = ["variant", "canonical", "kind", "note"]
+    list_filter = ["kind"]
+    search_fields = ["variant", "canonical", "note"]
     fields = ["variant", "canonical", "kind", "note"]
+    list_per_page = 100
 
-
-@admin.register(ConfusableTable)
-class ConfusableTableAdmin(admin.ModelAdmin):
-    """One table; every save that changes its rows publishes a new version."""
-
-    list_display = ["name", "version", "entry_count", "updated_at"]
-    readonly_fields = ["version", "updated_at"]
-    fields = ["name", "version", "updated_at"]
-    inlines = [ConfusableInline]
-
-    @admin.display(description=_("条目数"))
-    def entry_count(self, obj) -> int:
-        return obj.entries.count()
-
-    def has_add_permission(self, request) -> bool:
-        return False  # the single table is created by a migration
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def save_related(self, request, form, formsets, change) -> None:
-        super().save_related(request, form, formsets, change)
+    def _publish(self, request) -> None:
         revision = confusables_publish(by=request.user)
         if revision is not None:
             self.message_user(
@@ -45,13 +28,25 @@ class ConfusableTableAdmin(admin.ModelAdmin):
                 messages.SUCCESS,
             )
 
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        self._publish(request)  # same transaction as the save (the admin's change view is atomic)
+
+    def delete_model(self, request, obj) -> None:
+        super().delete_model(request, obj)
+        self._publish(request)
+
+    def delete_queryset(self, request, queryset) -> None:
+        super().delete_queryset(request, queryset)
+        self._publish(request)
+
 
 @admin.register(ConfusableRevision)
 class ConfusableRevisionAdmin(admin.ModelAdmin):
     """Published versions, read-only."""
 
-    list_display = ["table", "version", "published_at", "published_by"]
-    list_select_related = ["table", "published_by"]
+    list_display = ["version", "published_at", "published_by"]
+    list_select_related = ["published_by"]
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]

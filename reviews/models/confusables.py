@@ -63,7 +63,8 @@ class Confusable(models.Model):
         help_text=_("商家用来规避的写法，如“薇信”“扣扣”“vx”；匹配时忽略大小写、全角/半角和空格。"),
     )
     canonical = models.CharField(
-        _("对应的词"), max_length=32, help_text=_("词库中使用的写法，如“微信”“qq”。")
+        _("对应的词"), max_length=32, blank=True,
+        help_text=_("词库中使用的写法，如“微信”“qq”；类型为“保持原样”时可留空。"),
     )
     kind = models.CharField(_("类型"), max_length=16, choices=ConfusableKind.choices)
     note = models.CharField(_("备注"), max_length=200, blank=True)
@@ -85,6 +86,11 @@ class Confusable(models.Model):
 
     def __str__(self) -> str:
         return f"{self.variant} → {self.canonical}"
+
+    def clean_fields(self, exclude=None) -> None:
+        if self.kind == ConfusableKind.KEEP and not self.canonical:
+            self.canonical = self.variant  # kept as written: the canonical spelling is the variant
+        super().clean_fields(exclude=exclude)
 
     def clean(self) -> None:
         variant, _gaps = plain_key(self.variant or "")
