@@ -233,6 +233,12 @@ def unmarked(outcomes: list[Outcome]) -> list[tuple[Outcome, str]]:
     return missing
 
 
+def _file_of(source: str) -> str:
+    """The corpus file of an item ("templates_x.jsonl:12"), or "database" for a generated one."""
+    name = source.rsplit(":", 1)[0]
+    return name if name.endswith(".jsonl") else "database"
+
+
 @dataclass
 class Report:
     outcomes: list[Outcome]
@@ -261,17 +267,20 @@ class Report:
                 f"{s.precision:>11.1%}{s.recall:>9.1%}{mark}"
             )
         lines.append(f"clean items with a finding: {len(unclean(self.outcomes))}")
-        lines += self.family_table()
+        lines += self._grouped("family", lambda o: (o.item.kind, o.item.family))
+        lines += self._grouped("file", lambda o: (o.item.kind, _file_of(o.item.source)))
         return "\n".join(lines)
 
-    def family_table(self) -> list[str]:
-        by_family: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
+    def _grouped(self, title: str, key) -> list[str]:
+        """Items and wrong items (a rule missed or extra, or a clean item with a warning) per group."""
+        groups: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
         for o in self.outcomes:
-            by_family[(o.item.kind, o.item.family)].append(o)
-        lines = [f"{'kind':<10}{'family':<24}{'items':>6}{'wrong':>7}"]
-        for (kind, family), group in sorted(by_family.items()):
-            wrong = sum(not o.correct or (o.item.clean and o in unclean(group)) for o in group)
-            lines.append(f"{kind:<10}{family:<24}{len(group):>6}{wrong:>7}")
+            groups[key(o)].append(o)
+        lines = [f"{'kind':<10}{title:<36}{'items':>6}{'wrong':>7}"]
+        for (kind, name), group in sorted(groups.items()):
+            flagged_clean = unclean(group)
+            wrong = sum(not o.correct or o in flagged_clean for o in group)
+            lines.append(f"{kind:<10}{name:<36}{len(group):>6}{wrong:>7}")
         return lines
 
     def mistakes(self, limit: int = 80) -> str:
