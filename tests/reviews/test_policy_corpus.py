@@ -199,3 +199,25 @@ def test_it_scores_a_miss_and_a_false_alarm():
     assert (scored.tp, scored.fp, scored.fn, scored.support) == (1, 1, 1, 2)
     assert scored.precision == 0.5 and scored.recall == 0.5 and not scored.passes
     assert harness.unclean(outcomes) == [outcomes[0]]
+
+
+def test_it_requires_the_blocking_spans_to_cover_every_marked_character():
+    item = harness.Item(
+        kind=harness.TEMPLATE, text="请加 微 信领取", expect=frozenset({"TPL-OFFSITE"}), family="separator",
+        note="", source="x", marks=("微 信",),
+    )
+    finding = {"rule": "TPL-OFFSITE", "severity": "block", "start": 3, "end": 6}
+    covered = harness.Outcome(
+        item=item, ok=False, blocked=frozenset({"TPL-OFFSITE"}), warned=frozenset(), findings=[finding]
+    )
+    assert harness.unmarked([covered]) == []
+    half = harness.Outcome(
+        item=item, ok=False, blocked=frozenset({"TPL-OFFSITE"}), warned=frozenset(),
+        findings=[{**finding, "end": 4}],
+    )
+    warned = harness.Outcome(
+        item=item, ok=True, blocked=frozenset(), warned=frozenset({"TPL-OFFSITE"}),
+        findings=[{**finding, "severity": "warn"}],
+    )
+    assert harness.unmarked([half, warned]) == [(half, "微 信"), (warned, "微 信")]
+
