@@ -11,7 +11,9 @@ from reviews.errors import ReviewPermissionDenied
 from reviews.models import ContentPattern, PatternRevision
 from reviews.policy.checker import check_content
 from reviews.policy.patterns import CompiledPattern, parse_terms, pattern_findings
+from reviews.services.findings import review_findings_refresh
 from reviews.services.patterns import PatternTestFailed, pattern_examples, pattern_publish
+from reviews.services.templates import template_findings_key, template_submit
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -188,3 +190,26 @@ def test_it_gives_each_version_once_when_two_reviewers_publish_at_once():
     assert errors == []
     assert sorted(r is None for r in results) == [False, True]  # the second found nothing to publish
     assert list(PatternRevision.objects.filter(pattern=pattern).values_list("version", flat=True)) == [2, 1]
+
+
+def test_a_published_pattern_makes_pending_templates_stored_findings_stale_and_the_refresh_adds_it(
+    reviewer, alice, alice_shop, django_capture_on_commit_callbacks
+):
+    text = "下单后截图私戳客服领取惊喜" + TAIL
+    template = template_submit(shop=alice_shop, by=alice, name="券", use="coupon", message_class="marketing",
+                               text=text)  # fmt: skip
+    assert (template.checked_findings, template.checked_key) == ([], template_findings_key(template))
+    pattern = ContentPattern.objects.create(
+        rule="TPL-REVIEW-BAIT", name="截图领惊喜", first_terms="截图", second_terms="惊喜", max_gap=8,
+        message="“{term}”诱导评价。", hint="请删除。", examples="截图找客服领惊喜",
+    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=False) as enqueued:
+        pattern_publish(pattern=pattern, by=reviewer)
+    template.refresh_from_db()
+    assert template.checked_key != template_findings_key(template)  # stale: the pattern is an input
+    assert len(enqueued) == 1
+    enqueued[0]()  # the refresh task (synchronous in tests)
+    template.refresh_from_db()
+    assert template.checked_key == template_findings_key(template)
+    assert [(f["rule"], f["list_version"]) for f in template.checked_findings] == [("TPL-REVIEW-BAIT", 1)]
+    assert review_findings_refresh(kind="template") == 0  # nothing stale any more

@@ -275,3 +275,31 @@ def test_two_reviewers_publishing_one_proposal_at_once_publish_it_once():
     assert sorted(outcomes) == ["already", "published"]
     assert WordList.objects.get(rule="TPL-OFFSITE").version == before + 1
     assert WordListTerm.objects.filter(term="绿泡泡").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_reviewers_proposing_the_same_rule_at_once_file_one_proposal():
+    alice = make_user("alice3")
+    shop = make_shop("爱丽丝3", owner=alice)
+    template = submit(shop, alice, "新品上市，下单后加绿泡泡：shop888，${coupon_link}")
+    reviewers = [make_reviewer("rita"), make_reviewer("sam")]
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def propose(user):
+        try:
+            barrier.wait()
+            propose_term(template, user)
+            outcomes.append("filed")
+        except ProposalInvalid as exc:
+            outcomes.append(exc.message)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=propose, args=(user,)) for user in reviewers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == sorted(["filed", "相同的提案已在等待复核。"])
+    assert RuleProposal.objects.filter(status="pending").count() == 1
