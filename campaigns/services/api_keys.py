@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -150,12 +150,20 @@ def api_key_revoke(*, key: ApiKey, user: AbstractBaseUser) -> ApiKey:
 
 
 def api_key_authenticate(*, token: str) -> ApiKey | None:
-    """The active key whose whole value is ``token`` (with its shop and category), or None."""
+    """The active key whose whole value is ``token`` (with its shop and category), or None: also
+    None when the key's creator is no longer a member of its shop, or no longer active."""
     if len(token) != KEY_LENGTH or not token.startswith(KEY_PREFIX):
         return None
     key = (
         ApiKey.objects.select_related("shop__category", "created_by")
-        .filter(key_hash=key_hash(token), revoked_at__isnull=True)
+        # A key acts as its creator: once they leave the shop or are deactivated, it stops
+        # working like a revoked one (one join on the unique membership, same query).
+        .filter(
+            key_hash=key_hash(token),
+            revoked_at__isnull=True,
+            created_by__is_active=True,
+            created_by__memberships__shop_id=F("shop_id"),
+        )
         .first()
     )
     if key is None:

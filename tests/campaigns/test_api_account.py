@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from campaigns.models.api import ApiKey
 from campaigns.services.api_keys import api_key_revoke, key_hash
+from smsmarketing.models import Membership
 from tests.campaigns.api_helpers import api_get, bearer, make_api_key
 from tests.factories import make_active_account
 
@@ -121,3 +122,20 @@ def test_it_answers_a_method_a_path_lacks_with_a_json_405(client, alice_shop, me
     assert response.status_code == 405
     assert response.json()["code"] == "METHOD-NOT-ALLOWED"
     assert response["Allow"]
+
+
+def test_a_key_stops_working_when_its_creator_leaves_the_shop_or_is_deactivated(client, alice, alice_shop):
+    _key, token = make_api_key(alice_shop)
+    _second, second_token = make_api_key(alice_shop, name="second")
+    membership = Membership.objects.get(user=alice, shop=alice_shop)
+    assert api_get(client, "/account", token).status_code == 200
+
+    membership.delete()
+    assert api_get(client, "/account", token).status_code == 401
+    assert api_get(client, "/account", second_token).status_code == 401
+
+    Membership.objects.create(user=alice, shop=alice_shop, role=Membership.Role.OWNER)
+    assert api_get(client, "/account", token).status_code == 200
+    alice.is_active = False
+    alice.save(update_fields=["is_active"])
+    assert api_get(client, "/account", token).status_code == 401
