@@ -13,7 +13,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from campaigns.models import Campaign, CampaignRun, Customer, Message, Order
-from campaigns.services.campaigns import campaign_create
 from campaigns.services.sending import run_execute
 from tests.campaigns.api_helpers import api_get, api_post, make_api_key
 from tests.campaigns.campaign_fixtures import MARKETING_TEXT, MORNING, phones
@@ -270,10 +269,17 @@ def test_it_pages_a_campaigns_messages_by_id_with_filters(
     assert (bad.status_code, bad.json()["code"]) == (422, "VALIDATION")
 
 
-def test_it_gives_the_short_url_of_a_message_with_a_link(client, ready_shop, alice):
-    campaign = campaign_create(shop=ready_shop, user=alice, kind="marketing", name="x", text=MARKETING_TEXT)
-    _key, token = make_api_key(ready_shop, scopes=["reports"])
-    assert api_get(client, "/messages", token, campaign=campaign.pk).json() == {"items": [], "next": None}
+@time_machine.travel(MORNING, tick=False)
+def test_it_gives_each_message_its_own_short_url(client, ready_shop, django_capture_on_commit_callbacks):
+    _key, token = make_api_key(ready_shop, scopes=["campaigns", "reports"])
+    campaign_id = _create(client, token, text=MARKETING_TEXT + "${shop_link}", schedule=True).json()["id"]
+    send(campaign_id, django_capture_on_commit_callbacks)
+    items = api_get(client, "/messages", token, campaign=campaign_id, limit=50).json()["items"]
+    codes = dict(Message.objects.filter(campaign_id=campaign_id).values_list("id", "link_code"))
+    sent = [m for m in items if codes[m["id"]]]
+    assert sent and all(m["short_url"].endswith("/" + codes[m["id"]]) for m in sent)
+    assert all(m["short_url"] is None for m in items if not codes[m["id"]])
+    assert len({m["short_url"] for m in sent}) == len(sent)
 
 
 # --- statements per page -----------------------------------------------------------------------
