@@ -20,7 +20,6 @@ from django.views.decorators.http import require_POST
 
 from reviews.findings import Finding
 from reviews.models.patterns import ContentPattern, PatternRevision, ProposalStatus, RuleProposal
-from reviews.models.policy import WordList
 from reviews.policy.highlight import marked_segments
 from reviews.policy.patterns import pattern_findings
 from reviews.policy.variables import tokens, variable_specs
@@ -284,7 +283,8 @@ class RuleProposalAdmin(AdminReviewMedia, admin.ModelAdmin):
             "proposal_marked": marked_segments(proposal.item_text, [source], variable_specs()),
             "proposal_pending": pending,
             "proposal_own": proposal.proposed_by_id == request.user.pk,
-            "proposal_rule_label": WordList.Rule(proposal.rule).label,
+            "proposal_rule_label": proposal.get_rule_display(),
+            "proposal_item_label": _("签名") if proposal.item_kind == "signature" else _("模板"),
             "decline_form": decline_form or ProposalDeclineForm(),
             "publish_url": reverse("admin:reviews_ruleproposal_publish", args=[proposal.pk]),
             "decline_url": reverse("admin:reviews_ruleproposal_decline", args=[proposal.pk]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from reviews.admin.teach import SignatureTeachForm, teach_proposal, teach_segments
 from reviews.admin.workbench import ReviewWorkbenchAdmin
 from reviews.models.signatures import NeutralName, PlatformBrandTerm, Signature
 from reviews.selectors import live_signature
@@ -41,6 +42,15 @@ class SignatureAdmin(ReviewWorkbenchAdmin):
 
     def bulk_approve_items(self, *, items, reviewer):
         return signature_bulk_approve(signatures=items, reviewer=reviewer)
+
+    # A reviewer who rejects may select the offending part and propose it as a rule.
+    teach_form_class = SignatureTeachForm
+
+    def teach_context(self, obj):
+        return {"teach_segments": teach_segments(obj.text, {})}
+
+    def teach_item(self, *, item, reviewer, form):
+        return teach_proposal(item=item, reviewer=reviewer, form=form)
 
 
 @admin.register(NeutralName)

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from reviews.models.patterns import MAX_PATTERN_GAP, ProposalKind
+from reviews.models.patterns import MAX_PATTERN_GAP, SIGNATURE_RULES, ProposalKind
 from reviews.models.policy import WordList
 from reviews.policy.variables import VariableSpec, tokens
-from reviews.services.proposals import DEFAULT_PATTERN_GAP, MAX_PROPOSAL_CHARS
+from reviews.services.proposals import DEFAULT_PATTERN_GAP, MAX_PROPOSAL_CHARS, rule_proposal_create
 
 
 class RuleTeachForm(forms.Form):
@@ -63,6 +63,51 @@ class RuleTeachForm(forms.Form):
         if not spanned and data.get("rule"):
             self.add_error(None, _("请先在上面的文本中选中违规的文字，再选择规则。"))
         return data
+
+
+class SignatureTeachForm(RuleTeachForm):
+    """A signature teaches its own lists (neutral names, brand terms) or a confusable."""
+
+    kind = forms.ChoiceField(
+        label=_("作为"),
+        choices=[
+            (ProposalKind.TERM, _("新增通用/中性名称或平台品牌词")),
+            (ProposalKind.CONFUSABLE, ProposalKind.CONFUSABLE.label),
+        ],
+        initial=ProposalKind.TERM,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    rule = forms.ChoiceField(
+        label=_("规则"), choices=[("", "---------"), *SIGNATURE_RULES.items()], required=False
+    )
+    canonical = forms.CharField(
+        label=_("对应的词"),
+        required=False,
+        max_length=MAX_PROPOSAL_CHARS,
+        help_text=_("形近/谐音：被模仿的词（如“京东”）。"),
+    )
+    max_gap = None
+
+
+def teach_proposal(*, item, reviewer, form: RuleTeachForm) -> str:
+    """File the proposal the form describes; the success message for the reviewer."""
+    data = form.cleaned_data
+    proposal = rule_proposal_create(
+        item=item,
+        reviewer=reviewer,
+        kind=data["kind"],
+        rule=data["rule"],
+        start=data["start"],
+        end=data["end"],
+        canonical=data.get("canonical") or "",
+        max_gap=data.get("max_gap"),
+    )
+    return _("已提交规则提案 #%(id)d（%(kind)s“%(text)s”），等待另一位审核员复核后发布。") % {
+        "id": proposal.pk,
+        "kind": proposal.get_kind_display(),
+        "text": proposal.text,
+    }
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from reviews.admin.teach import RuleTeachForm, teach_segments
+from reviews.admin.teach import RuleTeachForm, teach_proposal, teach_segments
 from reviews.admin.workbench import ReviewWorkbenchAdmin, VariablesOncePerPage
 from reviews.choices import MessageClass
 from reviews.errors import ReviewError
@@ -15,7 +15,6 @@ from reviews.policy.highlight import marked_segments
 from reviews.policy.length import full_message, signature_prefix
 from reviews.policy.variables import readable, render_examples, variable_specs
 from reviews.selectors import live_signature, template_live_version
-from reviews.services.proposals import rule_proposal_create
 from reviews.services.templates import (
     TemplateRefused,
     official_template_create,
@@ -96,13 +95,7 @@ class MessageTemplateAdmin(VariablesOncePerPage, ReviewWorkbenchAdmin):
         return {"teach_segments": teach_segments(obj.text, variable_specs())}
 
     def teach_item(self, *, item, reviewer, form):
-        data = form.cleaned_data
-        proposal = rule_proposal_create(
-            item=item, reviewer=reviewer, kind=data["kind"], rule=data["rule"], start=data["start"],
-            end=data["end"], canonical=data.get("canonical") or "", max_gap=data.get("max_gap"),
-        )
-        return _("已提交规则提案 #%(id)d（%(kind)s“%(text)s”），等待另一位审核员复核后发布。") % {
-            "id": proposal.pk, "kind": proposal.get_kind_display(), "text": proposal.text}
+        return teach_proposal(item=item, reviewer=reviewer, form=form)
 
 
 class OfficialTemplateForm(forms.ModelForm):

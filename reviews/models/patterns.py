@@ -25,6 +25,10 @@ from django.utils.translation import gettext_lazy as _
 
 from reviews.models.policy import Severity, WordList
 
+# The rules a proposal may teach: the word-list rules (templates) and the signature lists'.
+SIGNATURE_RULES = {"SIG-NEUTRAL": _("通用/中性签名"), "SIG-PLATFORM": _("冒用平台品牌")}
+PROPOSAL_RULES = [*WordList.Rule.choices, *SIGNATURE_RULES.items()]
+
 # The largest gap (characters of the matched text, spaces and marks removed) a pattern may span.
 MAX_PATTERN_GAP = 30
 
@@ -138,7 +142,7 @@ class RuleProposal(models.Model):
     """A rule taught by a reviewer on a rejected item, waiting for a second reviewer."""
 
     kind = models.CharField(_("提案类型"), max_length=16, choices=ProposalKind.choices)
-    rule = models.CharField(_("规则编号"), max_length=32, choices=WordList.Rule.choices)
+    rule = models.CharField(_("规则编号"), max_length=32, choices=PROPOSAL_RULES)
     status = models.CharField(
         _("状态"), max_length=16, choices=ProposalStatus.choices, default=ProposalStatus.PENDING
     )

@@ -23,6 +23,7 @@ from reviews.findings import Finding
 from reviews.models.confusables import ConfusableKind
 from reviews.models.patterns import (
     MAX_PATTERN_GAP,
+    SIGNATURE_RULES,
     ContentPattern,
     ProposalKind,
     ProposalStatus,
@@ -30,7 +31,9 @@ from reviews.models.patterns import (
 )
 from reviews.models.policy import Severity, WordList, WordListTerm
 from reviews.models.review import ReviewState, may_review
+from reviews.models.signatures import NeutralName, PlatformBrandTerm, Signature
 from reviews.models.templates import MessageTemplate, TemplateOrigin
+from reviews.normalization import normalize
 from reviews.policy import rules
 from reviews.policy.confusables import published_confusables
 from reviews.policy.patterns import CompiledPattern, pattern_findings
@@ -40,6 +43,7 @@ from reviews.policy.wordlists import CompiledList, published_lists
 from reviews.services.confusables import confusable_add
 from reviews.services.patterns import pattern_publish
 from reviews.services.wordlists import wordlist_publish
+from reviews.signature_rules import active_brand_terms, active_neutral_names, check_neutral, check_platform
 
 # The dry run reads every pending item and this many of the most recently reviewed ones.
 DRY_RUN_REVIEWED = 10_000
@@ -52,6 +56,16 @@ PUBLISH_PERMISSIONS = {
     ProposalKind.PATTERN: "reviews.change_contentpattern",
     ProposalKind.CONFUSABLE: "reviews.add_confusable",
 }
+SIGNATURE_TERM_PERMISSIONS = {
+    "SIG-NEUTRAL": "reviews.add_neutralname",
+    "SIG-PLATFORM": "reviews.add_platformbrandterm",
+}
+
+
+def _publish_permission(proposal: RuleProposal) -> str:
+    if proposal.kind == ProposalKind.TERM and proposal.rule in SIGNATURE_TERM_PERMISSIONS:
+        return SIGNATURE_TERM_PERMISSIONS[proposal.rule]
+    return PUBLISH_PERMISSIONS[proposal.kind]
 
 
 class ProposalInvalid(ReviewError):
@@ -69,7 +83,7 @@ class ProposalSelfReview(ReviewError):
 
 def rule_proposal_create(
     *,
-    item: MessageTemplate,
+    item: MessageTemplate | Signature,
     reviewer,
     kind: str,
     rule: str,
@@ -87,13 +101,19 @@ def rule_proposal_create(
     message) for a span outside the text, across a variable, empty once normalised, or a term the
     list already holds. Race: the same proposal made twice at once: the partial unique constraint
     ``ruleproposal_one_pending`` lets one in and the other gets the same refusal as a duplicate.
+
+    A signature teaches its own lists (SIG-NEUTRAL: a neutral name, SIG-PLATFORM: a brand term) or
+    a confusable; never a pattern.
     """
     if not may_review(item, reviewer):
         raise ReviewPermissionDenied()
     if kind not in ProposalKind.values:
         raise ProposalInvalid(_("请选择提案类型。"))
-    if rule not in WordList.Rule.values:
+    signature = item.review_kind == Signature.review_kind
+    if rule not in (SIGNATURE_RULES if signature else WordList.Rule.values):
         raise ProposalInvalid(_("请选择规则。"))
+    if signature and kind == ProposalKind.PATTERN:
+        raise ProposalInvalid(_("签名不能提出组合规则，请选择禁用词或形近/谐音字词。"))
     if severity not in Severity.values:
         raise ProposalInvalid(_("级别无效。"))
     text = item.text
@@ -111,7 +131,7 @@ def rule_proposal_create(
     canonical = (canonical or "").strip()
     if kind == ProposalKind.TERM:
         canonical, max_gap = "", None
-        if WordListTerm.objects.filter(wordlist__rule=rule, term=selected).exists():
+        if _listed(rule, selected):
             raise ProposalInvalid(_("“%(t)s”已在词库中。") % {"t": selected})
     elif kind == ProposalKind.CONFUSABLE:
         max_gap = None
@@ -150,6 +170,14 @@ def rule_proposal_create(
         raise ProposalInvalid(_("相同的提案已在等待复核。")) from exc
 
 
+def _listed(rule: str, term: str) -> bool:
+    if rule == "SIG-NEUTRAL":
+        return NeutralName.objects.filter(term__iexact=term).exists()
+    if rule == "SIG-PLATFORM":
+        return PlatformBrandTerm.objects.filter(term__iexact=term).exists()
+    return WordListTerm.objects.filter(wordlist__rule=rule, term=term).exists()
+
+
 # --- what a proposal would flag ------------------------------------------------
 
 
@@ -174,6 +202,8 @@ def _wordlist_of(rule: str) -> WordList:
 
 def proposal_candidate(proposal: RuleProposal) -> Callable[[str], list[Finding]]:
     """A function giving the findings the proposed change alone would add to a text."""
+    if proposal.rule in SIGNATURE_RULES:
+        return _signature_candidate(proposal)
     wordlist = _wordlist_of(proposal.rule)
     if proposal.kind == ProposalKind.TERM:
         exceptions = list(wordlist.exceptions.values_list("phrase", flat=True))
@@ -209,6 +239,42 @@ def _confusable_candidate(proposal: RuleProposal, wordlist: WordList) -> Callabl
         before = {(f.rule, f.start, f.end) for f in rules.rule_wordlists(_subject(text, current))}
         after = rules.rule_wordlists(_subject(text, proposed))
         return [f for f in after if (f.rule, f.start, f.end) not in before]
+
+    return added
+
+
+def _neutral_name(proposal: RuleProposal) -> NeutralName:
+    """The neutral name a SIG-NEUTRAL term becomes: the whole signature selected means that exact
+    name (政务通知), a part of it means any signature containing it (测试)."""
+    whole = proposal.text == proposal.item_text.strip()
+    return NeutralName(
+        term=proposal.text,
+        match=NeutralName.Match.EXACT if whole else NeutralName.Match.CONTAINS,
+        note=_("审核提案 #%(id)d") % {"id": proposal.pk},
+    )
+
+
+def _signature_candidate(proposal: RuleProposal) -> Callable[[str], list[Finding]]:
+    table = published_confusables()
+    if proposal.kind == ProposalKind.TERM and proposal.rule == "SIG-NEUTRAL":
+        name = _neutral_name(proposal)
+        return lambda text: check_neutral(normalize(text), [name], table)
+    if proposal.kind == ProposalKind.TERM:
+        brand = PlatformBrandTerm(term=proposal.text)
+        return lambda text: check_platform(normalize(text), [brand], table)
+    proposed = table.with_pairs([(proposal.text, proposal.canonical, _confusable_kind(proposal))])
+    names, brands = active_neutral_names(), active_brand_terms()
+    variant = compact_term(proposal.text)
+
+    def found(text: str, with_table) -> list[Finding]:
+        norm = normalize(text)
+        return [*check_neutral(norm, names, with_table), *check_platform(norm, brands, with_table)]
+
+    def added(text: str) -> list[Finding]:
+        if variant not in compact_term(text):
+            return []
+        before = {(f.rule, f.start, f.end) for f in found(text, table)}
+        return [f for f in found(text, proposed) if (f.rule, f.start, f.end) not in before]
 
     return added
 
@@ -260,6 +326,11 @@ class DryRun:
     reviewed_approved_flagged: int = 0
     source_flagged: bool = False
     samples: list[DryRunSample] = field(default_factory=list)
+    item_kind: str = MessageTemplate.review_kind
+
+    @property
+    def item_label(self) -> str:
+        return str(_("签名") if self.item_kind == Signature.review_kind else _("模板"))
 
 
 def dry_run(
@@ -267,11 +338,16 @@ def dry_run(
     *,
     source_text: str | None = None,
     reviewed_limit: int = DRY_RUN_REVIEWED,
+    item_kind: str = MessageTemplate.review_kind,
 ) -> DryRun:
-    """Run ``matcher`` over every pending custom template and the ``reviewed_limit`` most recently
-    decided ones (approved, rejected, superseded). Read-only."""
-    result = DryRun()
-    custom = MessageTemplate.objects.filter(origin=TemplateOrigin.CUSTOM)
+    """Run ``matcher`` over every pending custom template (signature, for ``item_kind``
+    "signature") and the ``reviewed_limit`` most recently decided ones (approved, rejected,
+    superseded). Read-only."""
+    result = DryRun(item_kind=item_kind)
+    if item_kind == Signature.review_kind:
+        custom = Signature.objects.all()
+    else:
+        custom = MessageTemplate.objects.filter(origin=TemplateOrigin.CUSTOM)
     pending = (
         custom.filter(state=ReviewState.PENDING).order_by("due_at", "id").values_list("id", "state", "text")
     )
@@ -310,7 +386,10 @@ def dry_run(
 def proposal_dry_run(proposal: RuleProposal, *, reviewed_limit: int = DRY_RUN_REVIEWED) -> DryRun:
     """The dry run of a proposal (read-only; what the second reviewer sees before publishing)."""
     return dry_run(
-        proposal_candidate(proposal), source_text=proposal.item_text, reviewed_limit=reviewed_limit
+        proposal_candidate(proposal),
+        source_text=proposal.item_text,
+        reviewed_limit=reviewed_limit,
+        item_kind=proposal.item_kind,
     )
 
 
@@ -345,7 +424,7 @@ def rule_proposal_publish(*, proposal: RuleProposal, reviewer) -> RuleProposal:
     the proposal row first, then the word list (``wordlist_publish``) or the new pattern; the
     loser finds the proposal no longer pending (``AlreadyDecided``).
     """
-    _ensure_second_reviewer(proposal, reviewer, PUBLISH_PERMISSIONS[proposal.kind])
+    _ensure_second_reviewer(proposal, reviewer, _publish_permission(proposal))
     with transaction.atomic():
         locked = _lock_pending(proposal)
         run = proposal_dry_run(locked)
@@ -364,7 +443,11 @@ def rule_proposal_publish(*, proposal: RuleProposal, reviewer) -> RuleProposal:
     return proposal
 
 
-def _apply(proposal: RuleProposal, reviewer) -> tuple[int, ContentPattern | None]:
+def _apply(proposal: RuleProposal, reviewer) -> tuple[int | None, ContentPattern | None]:
+    if proposal.kind == ProposalKind.CONFUSABLE:
+        return _apply_confusable(proposal, reviewer), None
+    if proposal.rule in SIGNATURE_RULES:
+        return _apply_signature_term(proposal), None
     wordlist = _wordlist_of(proposal.rule)
     if proposal.kind == ProposalKind.PATTERN:
         pattern = ContentPattern.objects.create(
@@ -381,8 +464,6 @@ def _apply(proposal: RuleProposal, reviewer) -> tuple[int, ContentPattern | None
         )
         revision = pattern_publish(pattern=pattern, by=reviewer)
         return revision.version, pattern
-    if proposal.kind == ProposalKind.CONFUSABLE:
-        return _apply_confusable(proposal, reviewer), None
     term, created = WordListTerm.objects.get_or_create(
         wordlist=wordlist,
         term=proposal.text,
@@ -392,6 +473,18 @@ def _apply(proposal: RuleProposal, reviewer) -> tuple[int, ContentPattern | None
         raise ProposalInvalid(_("“%(t)s”已在词库中（可能已由其他途径加入）。") % {"t": proposal.text})
     revision = wordlist_publish(wordlist=wordlist, by=reviewer)
     return (revision.version if revision else wordlist.version), None
+
+
+def _apply_signature_term(proposal: RuleProposal) -> None:
+    """A neutral name or brand term (saving it re-checks pending signatures: ``reviews.signals``).
+    These lists are not versioned, so the proposal records no version."""
+    if _listed(proposal.rule, proposal.text):
+        raise ProposalInvalid(_("“%(t)s”已在词库中（可能已由其他途径加入）。") % {"t": proposal.text})
+    if proposal.rule == "SIG-NEUTRAL":
+        _neutral_name(proposal).save()
+    else:
+        PlatformBrandTerm.objects.create(term=proposal.text, note=_("审核提案 #%(id)d") % {"id": proposal.pk})
+    return None
 
 
 def _apply_confusable(proposal: RuleProposal, reviewer) -> int:
@@ -420,7 +513,7 @@ def rule_proposal_decline(*, proposal: RuleProposal, reviewer, reason: str) -> R
     reason = (reason or "").strip()
     if not reason:
         raise ProposalInvalid(_("请填写未采纳的原因。"))
-    _ensure_second_reviewer(proposal, reviewer, PUBLISH_PERMISSIONS[proposal.kind])
+    _ensure_second_reviewer(proposal, reviewer, _publish_permission(proposal))
     with transaction.atomic():
         locked = _lock_pending(proposal)
         RuleProposal.objects.filter(pk=locked.pk, status=ProposalStatus.PENDING).update(
