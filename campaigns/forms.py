@@ -510,11 +510,17 @@ class ApiKeyForm(forms.Form):
     """A new API key of the open API (开放接口): its name and scopes."""
 
     name = forms.CharField(
-        label=_("密钥名称"), max_length=64, help_text=_("便于识别用途，如“ERP 订单同步”“CRM 营销”。")
+        label=_("密钥名称"), max_length=64, help_text=_("便于识别用途，如“订单同步”“会员营销”。")
     )
     scopes = forms.MultipleChoiceField(
         label=_("权限范围"),
-        choices=ApiScope.choices,
+        choices=[
+            (ApiScope.CUSTOMERS.value, _("客户：推送客户")),
+            (ApiScope.ORDERS.value, _("订单：推送订单")),
+            (ApiScope.CAMPAIGNS.value, _("营销任务：创建、试算、排期、取消")),
+            (ApiScope.REPORTS.value, _("报表：效果报告和短信明细")),
+            (ApiScope.WEBHOOKS.value, _("Webhook：管理推送地址")),
+        ],
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": _("请至少选择一项权限范围。")},
         help_text=_("只勾选对方系统需要的范围；查询短信账户不需要任何范围。"),

@@ -48,6 +48,7 @@ def _render_list(
         "new_key": new_key,
         "new_row": new_row,
         "max_active": MAX_ACTIVE_KEYS,
+        "api_base": request.build_absolute_uri("/api/v1/"),
     }
     return render_portal(request, "portal/api_keys.html", context, status=status)
 

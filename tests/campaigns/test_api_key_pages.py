@@ -34,6 +34,7 @@ def test_it_creates_a_key_shows_it_once_and_stores_only_its_hash(client, alice, 
     assert len(set(shown)) == 1
     token = shown[0]
     assert "只显示这一次" in html and 'data-copy="new-key"' in html
+    assert "http://testserver/api/v1/" in html and 'href="/api/v1/docs"' in html
     key = ApiKey.objects.get(shop=alice_shop)
     assert key.key_hash == hashlib.sha256(token.encode()).hexdigest()
     assert key.prefix == token[len("sk_live_") : len("sk_live_") + 8]
