@@ -1,7 +1,8 @@
 """The compiled confusables table (``reviews.models.confusables``): variant → canonical spelling.
 
-``Confusables`` is what ``reviews.policy.text.evasion_view`` replaces with: for each first
-character, the variants beginning with it, longest first (so 企鹅号 can win over 企鹅). A variant
+``Confusables`` is what ``reviews.policy.text.evasion_view`` replaces with: single characters,
+then words; for each first character, the variants beginning with it, longest first (so 企鹅号
+can win over 企鹅). A variant
 with a Latin edge (vx, pdd) only replaces a whole Latin word: vx in "加vx123", not in "vxyz".
 
 ``published_confusables()`` is the latest published revision, compiled once per version and
@@ -15,7 +16,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from reviews.models.confusables import TABLE_ID, ConfusableRevision, ConfusableTable
 from reviews.policy.text import evasion_view, is_ascii_alnum, plain_key
@@ -25,15 +26,40 @@ KEEP = "keep"  # ConfusableKind.KEEP: the variant stays as written
 NEVER = re.compile(r"(?!)")  # matches nothing
 
 
+@dataclass(frozen=True)
+class Pass:
+    """Variants replaced in one left-to-right pass: by first character, longest first."""
+
+    index: dict[str, tuple[tuple[str, str, bool], ...]]
+    first_chars: re.Pattern  # a character some variant begins with
+
+    @classmethod
+    def build(cls, kept: dict[str, tuple[str, bool]]) -> Pass:
+        index: dict[str, list[tuple[str, str, bool]]] = {}
+        for key, (target, latin_edged) in kept.items():
+            index.setdefault(key[0], []).append((key, target, latin_edged))
+        frozen = {
+            first: tuple(sorted(entries, key=lambda e: (-len(e[0]), e[0])))
+            for first, entries in index.items()
+        }
+        first_chars = re.compile("[" + "".join(map(re.escape, sorted(frozen))) + "]") if frozen else NEVER
+        return cls(index=frozen, first_chars=first_chars)
+
+    def candidates(self, char: str) -> tuple[tuple[str, str, bool], ...]:
+        return self.index.get(char, ())
+
+
 @dataclass(frozen=True, eq=False)
 class Confusables:
-    """One compiled revision of the table (hashed by identity: views are cached per table)."""
+    """One compiled revision of the table (hashed by identity: views are cached per table).
+
+    Replacement runs in two passes: single characters first (東 → 东, Cyrillic о → o), then
+    words, so a word variant also meets its variant characters (晶東 → 晶东 → 京东)."""
 
     version: int
     pairs: tuple[Pair, ...]
     updated_at: object = None
-    _index: dict[str, tuple[tuple[str, str, bool], ...]] = field(default_factory=dict, repr=False)
-    first_chars: re.Pattern = field(default=NEVER, repr=False)  # a character some variant begins with
+    passes: tuple[Pass, ...] = ()
 
     @classmethod
     def build(cls, pairs: Iterable[Iterable[str]], *, version: int, updated_at: object = None) -> Confusables:
@@ -53,21 +79,10 @@ class Confusables:
                 continue
             kept[key] = (target, is_ascii_alnum(key[0]) or is_ascii_alnum(key[-1]))
             published.append((variant, canonical, kind))
-        index: dict[str, list[tuple[str, str, bool]]] = {}
-        for key, (target, latin_edged) in kept.items():
-            index.setdefault(key[0], []).append((key, target, latin_edged))
-        frozen = {
-            first: tuple(sorted(entries, key=lambda e: (-len(e[0]), e[0])))
-            for first, entries in index.items()
-        }
-        first_chars = re.compile("[" + "".join(map(re.escape, sorted(frozen))) + "]") if frozen else NEVER
-        return cls(
-            version=version, pairs=tuple(published), updated_at=updated_at, _index=frozen,
-            first_chars=first_chars,
-        )
-
-    def candidates(self, char: str) -> tuple[tuple[str, str, bool], ...]:
-        return self._index.get(char, ())
+        characters = {k: v for k, v in kept.items() if len(k) == 1}
+        words = {k: v for k, v in kept.items() if len(k) > 1}
+        passes = tuple(Pass.build(part) for part in (characters, words) if part)
+        return cls(version=version, pairs=tuple(published), updated_at=updated_at, passes=passes)
 
     def with_pairs(self, extra: Iterable[Iterable[str]]) -> Confusables:
         """This table plus ``extra`` pairs (a proposal), unpublished: version -1 marks it."""

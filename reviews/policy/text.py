@@ -193,14 +193,19 @@ def compact_term(term: str) -> str:
 # --- the evasion view -----------------------------------------------------------
 
 
-class Replacements(Protocol):
-    """What ``evasion_view`` needs of a confusables table (``reviews.policy.confusables``)."""
-
-    version: int
+class ReplacementPass(Protocol):
     first_chars: re.Pattern  # matches a character some variant begins with
 
     def candidates(self, char: str) -> tuple[tuple[str, str, bool], ...]:
         """(variant, canonical, latin_edged) pairs whose variant begins with ``char``, longest first."""
+
+
+class Replacements(Protocol):
+    """What ``evasion_view`` needs of a confusables table (``reviews.policy.confusables``): its
+    passes, applied one after the other."""
+
+    version: int
+    passes: tuple[ReplacementPass, ...]
 
 
 def plain_key(text: str) -> tuple[str, frozenset[int]]:
@@ -272,7 +277,7 @@ def latin_continues(original: str, index: int, neighbour: int) -> bool:
 
 def _replace(
     original: str, chars: list[str], starts: list[int], ends: list[int], gaps: set[int], clause: set[int],
-    table: Replacements,
+    table: ReplacementPass,
 ) -> tuple[list[str], list[int], list[int], set[int], set[int]]:
     text = "".join(chars)
     out_chars: list[str] = []
@@ -324,8 +329,8 @@ def evasion_view(text: str, table: Replacements | None = None) -> MatchText:
     """The view word lists and patterns match on (see the module docstring); ``table`` is the
     confusables table (``reviews.policy.confusables``), none for no replacements."""
     chars, starts, ends, gaps, clause = _stripped(text)
-    if table is not None:
-        chars, starts, ends, gaps, clause = _replace(text, chars, starts, ends, gaps, clause, table)
+    for step in table.passes if table is not None else ():
+        chars, starts, ends, gaps, clause = _replace(text, chars, starts, ends, gaps, clause, step)
     view = MatchText(
         original=text, text="".join(chars), origin=tuple(starts), ends=tuple(ends), gaps=frozenset(gaps),
         clause_gaps=frozenset(clause),
@@ -543,8 +548,14 @@ URL_TLDS = {
 }
 
 
-# Domain endings an obfuscated dot (点, 。, dot) may lead to; words common in marketing text
-# (vip, shop, club, live …) only when a path follows (“。VIP会员” is a sentence, not a link).
+# Domain endings an obfuscated dot (点, 。, dot) may lead to. After a 。 (which ends sentences),
+# words common in marketing text (vip, shop, club, live …) only when a path follows: “iPhone。VIP会员”
+# is a sentence, alice点shop a link.
+LINK_TLDS = {
+    "com", "cn", "net", "org", "cc", "co", "io", "me", "top", "vip", "shop", "xyz", "info", "biz", "tv", "ly",
+    "gl", "im", "link", "club", "site", "online", "store", "ink", "ren", "wang", "asia", "hk", "tw", "mobi",
+    "app", "ltd", "tech", "fun", "icu", "live", "work", "pro", "red", "kim", "ai",
+}
 OBFUSCATED_TLDS = {
     "com", "cn", "net", "org", "cc", "co", "io", "me", "top", "xyz", "info", "biz", "tv", "ly", "gl", "im",
     "ink", "wang", "site", "online", "link",
@@ -552,8 +563,9 @@ OBFUSCATED_TLDS = {
 MAX_LABELS = 6
 
 
-def _domain_tail(source: str, index: int) -> bool:
-    """The labels from ``index`` on (separated by dots or dot words) end in a domain ending."""
+def _domain_tail(source: str, index: int, *, strict: bool) -> bool:
+    """The labels from ``index`` on (separated by dots or dot words) end in a domain ending; after
+    a 。 (``strict``, a sentence end) words common in marketing text (vip, shop …) only with a path."""
     for _ in range(MAX_LABELS):
         index = _skip_spaces(source, index)
         label = _label_after(source, index)
@@ -566,7 +578,9 @@ def _domain_tail(source: str, index: int) -> bool:
             index = following + len(word)
             continue
         label = label.lower()
-        return label in OBFUSCATED_TLDS or (label in URL_TLDS and source[index:index + 1] == "/")
+        if label in OBFUSCATED_TLDS or (label in URL_TLDS and source[index:index + 1] == "/"):
+            return True
+        return not strict and label in LINK_TLDS
     return False
 
 
@@ -598,7 +612,7 @@ def _dot_at(source: str, index: int) -> int:
         after_word = source[index + len(word):index + len(word) + 1]
         if word.isalpha() and word.isascii() and (source[index - 1:index].isalnum() or after_word.isalnum()):
             return 0  # "dot" inside a word (dotcom, anecdote)
-        if not _domain_tail(source, index + len(word)):
+        if not _domain_tail(source, index + len(word), strict=word == "。"):
             return 0  # iPhone。VIP会员, 8点AI课: the last label is no domain ending
         if not any(c.isalpha() for c in before) and not _digit_domain(source, index + len(word), after):
             return 0  # 8点30, 12点com: a time, not a domain

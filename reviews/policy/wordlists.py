@@ -16,7 +16,8 @@ Matching a text (``CompiledList.hits`` on the text's evasion view):
    join into a word: "快，手慢无" is not 快手 (``MatchText.separated_word``);
 3. the pinyin of every term with 汉字 against the pinyin view: "wei xin", "weixin", "wei信"
    match 微信 (at syllable edges; at least one Latin letter, so 维新 is never 微信; a
-   one-syllable term like 群 only as a whole Latin word);
+   one-syllable term like 群 only as a whole Latin word); and a term of 汉字 with one of them
+   written as its initial (抖y, 微x, 京d客服) as a Latin-edged term;
 4. every occurrence of every exception (allowed phrase), typed without punctuation inside;
    a term occurrence lying entirely inside an exception occurrence is dropped (第一 inside
    第一次, 群 inside 人群, QQ inside QQ音乐);
@@ -62,6 +63,7 @@ class _Entry:
     severity: str
     gaps: frozenset[int] = frozenset()  # offsets where the term itself has punctuation (no.1)
     syllables: int = 0  # for a pinyin form: how many 汉字 the term has
+    standalone: bool = False  # a one-initial form: its Latin edge must touch no letter or digit (3D一体)
 
 
 class _Index:
@@ -152,11 +154,15 @@ class CompiledList:
             for view in {evasion_view(phrase, table), evasion_view(phrase)}:
                 if view.text:
                     phrases[view.text] = _Entry(view.text, "", view.gaps)
+        spelled = dict(compiled)
+        for key, entry in compiled.items():
+            for form in _one_initial_forms(key):
+                spelled.setdefault(form, _Entry(entry.key, entry.severity, standalone=True))
         return cls(
             rule=rule, version=version, message=message, hint=hint,
             terms=tuple(sorted((key, e.severity) for key, e in compiled.items())),
             exceptions=tuple(sorted(phrases)), confusables=table, latin_boundaries=latin_boundaries,
-            _terms=_Index(compiled.items()), _exceptions=_Index(phrases.items()),
+            _terms=_Index(spelled.items()), _exceptions=_Index(phrases.items()),
             _pinyin_terms=_Index(_pinyin_entries(compiled.values())),
             _pinyin_exceptions=_Index(_pinyin_entries(phrases.values())),
         )
@@ -176,6 +182,8 @@ class CompiledList:
         for start, key, entry in self._terms.scan(view.text):
             end = start + len(key)
             if self.latin_boundaries and _continues_latin(view, start, end, key):
+                continue
+            if entry.standalone and _touches_alnum(view, start, end, key):
                 continue
             if not view.separated_word(start, end, entry.gaps):
                 continue
@@ -210,6 +218,23 @@ class CompiledList:
         return found
 
 
+MAX_INITIAL_TERM = 6  # longer terms get no one-initial forms (they are rare and many)
+
+
+def _one_initial_forms(key: str) -> list[str]:
+    """``key`` with one of its 汉字 written as the initial of its pinyin (抖音 → 抖y, d音; 京东客服
+    → 京d客服): the half-Latin spelling merchants use. Only for terms of two to six 汉字, one
+    initial at a time, so a whole word of initials (tb, dy, hp) never comes from here."""
+    if not 2 <= len(key) <= MAX_INITIAL_TERM or not all(is_cjk(char) for char in key):
+        return []
+    forms = []
+    for index, char in enumerate(key):
+        reading = pinyin.syllable(char)
+        if reading:
+            forms.append(key[:index] + reading[0] + key[index + 1:])
+    return forms
+
+
 def _pinyin_entries(entries: Iterable[_Entry]) -> Iterator[tuple[str, _Entry]]:
     """The pinyin forms of the entries that have 汉字 (微信 → weixin)."""
     for entry in entries:
@@ -227,6 +252,13 @@ def _continues_latin(view: MatchText, start: int, end: int, key: str) -> bool:
     if is_ascii_alnum(key[0]) and latin_continues(view.original, first, first - 1):
         return True
     return is_ascii_alnum(key[-1]) and latin_continues(view.original, last, last + 1)
+
+
+def _touches_alnum(view: MatchText, start: int, end: int, key: str) -> bool:
+    """A Latin edge of ``key`` has a letter or digit typed right next to it."""
+    before = view.before(start) if is_ascii_alnum(key[0]) else ""
+    after = view.after(end) if is_ascii_alnum(key[-1]) else ""
+    return any(c and c.isascii() and c.isalnum() for c in (before, after))
 
 
 def _strictly_inside(inner: tuple, outer: tuple) -> bool:

@@ -22,6 +22,7 @@ from reviews.models.signatures import Signature
 from reviews.models.templates import MessageTemplate, TemplateOrigin
 from reviews.policy import fingerprint
 from reviews.policy.checker import content_policy
+from reviews.policy.confusables import published_confusables
 from reviews.selectors import live_signature_texts
 from reviews.services.templates import template_checked
 from reviews.signature_rules import active_brand_terms, active_neutral_names, signature_findings
@@ -73,17 +74,19 @@ def _refresh_templates(batch: int) -> int:
 
 def _refresh_signatures(batch: int) -> int:
     neutral_names, brand_terms = active_neutral_names(), active_brand_terms()
+    confusables = published_confusables()  # once for the whole refresh, not a query per row
     written = 0
     for rows in _batches(Signature.objects.filter(state=ReviewState.PENDING), batch):
         stale = []
         for row in rows:
             key = fingerprint.signature_findings_key(
-                neutral_names=neutral_names, brand_terms=brand_terms, text=row.text
+                neutral_names=neutral_names, brand_terms=brand_terms, text=row.text, confusables=confusables
             )
             if key == row.checked_key:
                 continue
             findings = signature_findings(
-                row.text, shop_id=row.shop_id, neutral_names=neutral_names, brand_terms=brand_terms
+                row.text, shop_id=row.shop_id, neutral_names=neutral_names, brand_terms=brand_terms,
+                confusables=confusables,
             )
             stale.append(_stored(row, findings, key))
         written += _store(Signature, stale)

@@ -69,6 +69,30 @@ def test_abbreviations_are_data_in_the_confusables_table():
     assert rules_of("搜索mmd领券" + TAIL, "TPL-OFFSITE") == ["mmd"]
 
 
+@pytest.mark.parametrize(
+    ("text", "rule", "typed"),
+    [
+        ("抖Y搜索同款，直播间更优惠" + TAIL, "TPL-OFFSITE", "抖Y"),
+        ("售后加微x：alice888" + TAIL, "TPL-OFFSITE", "加微x"),
+        ("京d客服提醒您，会员券即将到期" + TAIL, "TPL-IMPERSONATE", "京d客服"),
+    ],
+)
+def test_it_reads_a_word_with_one_character_written_as_its_initial(text, rule, typed):
+    assert typed in rules_of(text, rule)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "3D一体成型，舒适透气" + TAIL,  # d一 would be 第一: the initial must stand alone
+        "抖you同款T恤上新" + TAIL,  # y continues a Latin word
+        "V领毛衣两件9折" + TAIL,
+    ],
+)
+def test_an_initial_inside_a_latin_word_or_code_is_no_evasion(text):
+    assert [r for r, _typed, _s in found(text) if r in {"TPL-OFFSITE", "TPL-ADLAW"}] == []
+
+
 # --- look-alikes and homophones ------------------------------------------------------
 
 @pytest.mark.parametrize(
@@ -84,6 +108,9 @@ def test_abbreviations_are_data_in_the_confusables_table():
         ("售后加我ԛԛ：123456" + TAIL, "TPL-OFFSITE", "ԛԛ"),  # Cyrillic ԛ for q
         ("ＱＱ：123456" + TAIL, "TPL-OFFSITE", "ＱＱ"),
         ("全网ta0bao最低" + TAIL, "TPL-OFFSITE", "ta0bao"),
+        ("晶東客服提醒您" + TAIL, "TPL-IMPERSONATE", "晶東客服"),  # characters first, then words
+        ("售后请加微亻言：alice888" + TAIL, "TPL-OFFSITE", "加微亻言"),  # 信 split into 亻言
+        ("新品已在小红薯种草" + TAIL, "TPL-OFFSITE", "在小红薯"),
     ],
 )
 def test_it_sees_through_look_alikes_homophones_and_width(text, rule, typed):
@@ -101,6 +128,8 @@ def test_it_sees_through_look_alikes_homophones_and_width(text, rule, typed):
         "衬衫加裙子两件套" + TAIL,
         "微心愿活动开启" + TAIL,
         "烟台好苹果，买二送一" + TAIL,
+        "新鲜小红薯5斤装，产地直发" + TAIL,
+        "伊利QQ星儿童成长牛奶" + TAIL,
     ],
 )
 def test_it_leaves_real_words_that_look_like_variants(text):
