@@ -19,7 +19,8 @@ TAIL = "，领券：${coupon_link}"
 
 def found(text: str) -> list[tuple[str, str, str]]:
     """(rule, the typed characters the finding covers, severity) of every finding."""
-    return [(f.rule, text[f.start:f.end], f.severity) for f in check_content(kind="template", text=text).findings]
+    findings = check_content(kind="template", text=text).findings
+    return [(f.rule, text[f.start:f.end], f.severity) for f in findings]
 
 
 def rules_of(text: str, rule: str) -> list[str]:
