@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reviews.models import Confusable, ConfusableKind, WordList, WordListTerm
 from reviews.policy.checker import check_content
@@ -297,3 +299,23 @@ def test_a_proposal_is_compiled_without_publishing_anything():
     assert lists["TPL-OFFSITE"].confusables is proposed
     assert not Confusable.objects.filter(variant="得勿").exists()
     assert published_confusables() is table
+
+
+# --- properties ------------------------------------------------------------------------------
+
+EVASIVE_PIECES = st.sampled_from([
+    "微", "信", "薇", "扣", "企鹅", "加", "wei", " ", "xin", "vx", "Q", "q", "点", "。", ".", "com", "www",
+    "dot", "1", "3", "8", "0", "一", "三", "八", "零", "l", "O", "-", "—", "，", "、", "\u200b", "Ｑ", "１",
+    "${shop_name}", "${coupon_link}", "好", "评", "返现", "第一", "次", "群", "人", "亻言", "東", "ԛ", "™",
+])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(EVASIVE_PIECES, max_size=30).map("".join))
+def test_every_span_covers_typed_characters_whatever_the_evasion(text):
+    for finding in check_content(kind="template", text=text).findings:
+        assert 0 <= finding.start <= finding.end <= len(text)
+        if finding.rule in {"TPL-OFFSITE", "TPL-LINK", "TPL-ADLAW", "TPL-REVIEW-BAIT", "TPL-IMPERSONATE"}:
+            typed = text[finding.start:finding.end]
+            assert typed
+            assert typed.strip() == typed, f"a span starts or ends on a separator: {typed!r}"
