@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -14,6 +20,9 @@ from django.utils import timezone
 from campaigns.models.api import IdempotencyRecord
 from smsmarketing.models import RateLimitCounter
 from tests.campaigns.api_helpers import api_get, api_post, bearer, make_api_key
+from tests.dburl import test_database_url as database_url
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.django_db
@@ -128,3 +137,41 @@ def test_a_limited_post_is_not_stored_as_its_idempotent_answer(client, alice_sho
         limited = api_post(client, "/campaigns", token, {"kind": "marketing"}, idempotency_key="k1")
     assert limited.status_code == 429
     assert not IdempotencyRecord.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_rate_limit_holds_across_processes(alice_shop):
+    """Three processes (as three web nodes) share one key's limit through PostgreSQL only."""
+    key, token = make_api_key(alice_shop)
+    window, limit, per_process, processes = 3600, 25, 15, 3
+    # The count is per fixed window: start well inside one (wait out the last minute of an hour,
+    # so the requests of all processes fall in the same window; a state, not a timed assertion).
+    while window - time.time() % window < 60:
+        threading.Event().wait(1)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DJANGO_SETTINGS_MODULE": "smsmarketing.settings_test",
+    }
+    config = {"token": token, "n": per_process, "limit": limit, "window": window, "start_at": time.time() + 5}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.campaigns.api_rate_worker", json.dumps(config)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    results = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=300)
+        assert worker.returncode == 0, err
+        results.append(json.loads(out.strip().splitlines()[-1]))
+
+    statuses = sorted(status for result in results for status in result["statuses"])
+    assert statuses == [200] * limit + [429] * (per_process * processes - limit)
+    assert all(int(value) >= 1 for result in results for value in result["retry_after"])
+    assert RateLimitCounter.objects.get(key=f"api:{key.pk}").hits == per_process * processes
