@@ -118,7 +118,8 @@ def _whole(text: str, term: str, table: Confusables) -> bool:
     if view.text == key or evasion_view(text).text == evasion_view(term).text:
         return True
     spelled = view.pinyin
-    return spelled is not None and any(spelled.text == form for form in pinyin.term_pinyins(key))
+    forms = {pinyin.fuzzy(form)[0] for form in pinyin.term_pinyins(key)}  # spelled as the view spells
+    return spelled is not None and spelled.text in forms
 
 
 def check_neutral(

@@ -3,6 +3,8 @@
 - ``syllable(char)``: the toneless pinyin of one 汉字 (its most common reading; ü as v: 绿 → lv);
 - ``term_pinyin(term)``: a word-list term in pinyin, read as a phrase (银行 → yinhang); Latin
   letters and digits stay as they are;
+- ``fuzzy(spelling)``: pinyin as near-homophones hear it: zh/ch/sh as z/c/s and -ng as -n
+  (好pin for 好评 = haoping, wei xing for 微信), applied to the text's pinyin and the terms' alike;
 - ``boundaries(run)``: where a run of Latin letters can be cut into pinyin syllables
   ("jiaweixin" → {0, 3, 6, 9}); an English word that is not pinyin gives only its two ends, so a
   term's pinyin never matches in the middle of one ("qun" is not found in "aqunb").
@@ -86,3 +88,15 @@ def boundaries(run: str) -> frozenset[int]:
             if run[end - length:end] in known:
                 reach_to_end[end - length] = True
     return frozenset(i for i in range(size + 1) if reach_from_start[i] and reach_to_end[i])
+
+
+@lru_cache(maxsize=8192)
+def fuzzy(spelling: str) -> tuple[str, tuple[int, ...]]:
+    """``spelling`` with the letters near-homophones drop (the h of zh/ch/sh, the g of ng), and
+    the index in ``spelling`` of every letter kept."""
+    def dropped(i: int) -> bool:
+        before, char = spelling[i - 1] if i else "", spelling[i]
+        return (char == "h" and before in ("z", "c", "s")) or (char == "g" and before == "n")
+
+    kept = tuple(i for i in range(len(spelling)) if not dropped(i))
+    return "".join(spelling[i] for i in kept), kept

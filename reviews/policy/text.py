@@ -85,6 +85,7 @@ class PinyinView:
 
     text: str
     parent: tuple[int, ...]
+    parent_ends: tuple[int, ...]  # where in the evasion view ``text[k]`` ends (with letters fuzzy dropped)
     starts: frozenset[int]
     ends: frozenset[int]
     latin: tuple[bool, ...]
@@ -97,7 +98,7 @@ class PinyinView:
         return syllables > 1 or (start, end) in self.pieces
 
     def parent_span(self, start: int, end: int) -> tuple[int, int]:
-        return self.parent[start], self.parent[end - 1] + 1
+        return self.parent[start], self.parent_ends[end - 1]
 
 
 @dataclass(frozen=True)
@@ -343,6 +344,7 @@ def evasion_view(text: str, table: Replacements | None = None) -> MatchText:
 def _pinyin_view(view: MatchText) -> PinyinView:
     chars: list[str] = []
     parent: list[int] = []
+    parent_ends: list[int] = []
     latin: list[bool] = []
     starts: set[int] = set()
     ends: set[int] = set()
@@ -357,27 +359,37 @@ def _pinyin_view(view: MatchText) -> PinyinView:
             while j < len(text) and is_ascii_letter(text[j]) and view.end_of(j - 1) == view.origin[j]:
                 j += 1
             offset = len(chars)
+            spelled, kept = pinyin.fuzzy(text[i:j])
+            moved = [0] * (j - i + 1)  # where each cut of the typed piece lands in ``spelled``
+            for position, source in enumerate(kept):
+                moved[source + 1] = position + 1
+            for cut in range(1, j - i + 1):
+                moved[cut] = max(moved[cut], moved[cut - 1])
             for cut in pinyin.boundaries(text[i:j]):
                 if cut < j - i:
-                    starts.add(offset + cut)
+                    starts.add(offset + moved[cut])
                 if cut > 0:
-                    ends.add(offset + cut)
-            pieces.add((offset, offset + j - i))
-            chars.extend(text[i:j])
-            parent.extend(range(i, j))
-            latin.extend([True] * (j - i))
+                    ends.add(offset + moved[cut])
+            pieces.add((offset, offset + len(spelled)))
+            chars.extend(spelled)
+            parent.extend(i + source for source in kept)
+            # A kept letter also covers the letters dropped after it (the g of "xing").
+            parent_ends.extend(i + following for following in (*kept[1:], j - i))
+            latin.extend([True] * len(spelled))
             i = j
             continue
         reading = pinyin.syllable(char) if is_cjk(char) else None
-        piece = reading or char
+        piece = pinyin.fuzzy(reading)[0] if reading else char
         starts.add(len(chars))
         chars.extend(piece)
         parent.extend([i] * len(piece))
+        parent_ends.extend([i + 1] * len(piece))
         latin.extend([False] * len(piece))
         ends.add(len(chars))
         i += 1
     return PinyinView(
-        text="".join(chars), parent=tuple(parent), starts=frozenset(starts), ends=frozenset(ends),
+        text="".join(chars), parent=tuple(parent), parent_ends=tuple(parent_ends), starts=frozenset(starts),
+        ends=frozenset(ends),
         latin=tuple(latin), pieces=frozenset(pieces),
     )
 

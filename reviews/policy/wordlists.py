@@ -15,7 +15,8 @@ Matching a text (``CompiledList.hits`` on the text's evasion view):
    more pieces (五，星，好，评), or when nothing is glued to either end; so two clauses never
    join into a word: "快，手慢无" is not 快手 (``MatchText.separated_word``);
 3. the pinyin of every term with 汉字 against the pinyin view: "wei xin", "weixin", "wei信"
-   match 微信 (at syllable edges; at least one Latin letter, so 维新 is never 微信; a
+   match 微信, and so do near-homophones "wei xing", "hao pin" (zh/ch/sh read as z/c/s, -ng
+   as -n) (at syllable edges; at least one Latin letter, so 维新 is never 微信; a
    one-syllable term like 群 only as a whole Latin word); and a term of 汉字 with one of them
    written as its initial (抖y, 微x, 京d客服) as a Latin-edged term;
 4. every occurrence of every exception (allowed phrase), typed without punctuation inside;
@@ -242,8 +243,9 @@ def _pinyin_entries(entries: Iterable[_Entry]) -> Iterator[tuple[str, _Entry]]:
         if not syllables:
             continue
         for form in pinyin.term_pinyins(entry.key):
-            if form != entry.key:
-                yield form, _Entry(entry.key, entry.severity, syllables=syllables)
+            spelled, _kept = pinyin.fuzzy(form)  # as the pinyin view spells it (zh → z, ng → n)
+            if spelled != entry.key:
+                yield spelled, _Entry(entry.key, entry.severity, syllables=syllables)
 
 
 def _continues_latin(view: MatchText, start: int, end: int, key: str) -> bool:

@@ -42,6 +42,8 @@ def rules_of(text: str, rule: str) -> list[str]:
         ("售后请加我 wei-xin 领红包" + TAIL, "wei-xin"),
         ("进qun领福利" + TAIL, "qun"),
         ("下单后去taobao搜同款" + TAIL, "taobao"),
+        ("售后加我 wei xing 领红包" + TAIL, "wei xing"),  # near-homophone: -ng as -n
+        ("关注gong zong hao领券" + TAIL, "gong zong hao"),  # zh as z
     ],
 )
 def test_it_matches_a_terms_pinyin_in_latin_letters(text, typed):
@@ -60,6 +62,10 @@ def test_it_matches_a_terms_pinyin_in_latin_letters(text, typed):
 )
 def test_it_leaves_pinyin_lookalikes_that_are_no_listed_word(text):
     assert rules_of(text, "TPL-OFFSITE") == []
+
+
+def test_near_homophone_pinyin_reaches_review_bait_too():
+    assert rules_of("收货后 hao pin fan xian 5元" + TAIL, "TPL-REVIEW-BAIT") == ["hao pin fan xian"]
 
 
 def test_abbreviations_are_data_in_the_confusables_table():
