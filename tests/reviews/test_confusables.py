@@ -135,3 +135,22 @@ def test_two_reviewers_adding_the_same_variant_at_once_leave_one_row():
     )
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     assert Confusable.objects.filter(variant="徽芯").count() == 1
+
+
+def test_the_try_page_shows_how_the_matcher_reads_a_text(client, reviewer):
+    client.force_login(reviewer)
+    changelist = client.get(reverse("admin:reviews_confusable_changelist")).content.decode()
+    url = reverse("admin:reviews_confusable_try")
+    assert url in changelist
+    assert client.get(url).status_code == 200
+    body = client.get(url, {"text": "售后加我 wei xin 或扣扣：${shop_name}"}).content.decode()
+    assert "售后加我微信或qq□" in body  # spaces and the colon dropped, variants replaced, the token opaque
+    assert body.count("TPL-OFFSITE") >= 2
+    assert "没有词库、链接或号码问题" in client.get(url, {"text": "全场包邮，欢迎选购"}).content.decode()
+
+
+def test_the_try_page_needs_the_view_permission(client, alice):
+    alice.is_staff = True
+    alice.save(update_fields=["is_staff"])
+    client.force_login(alice)
+    assert client.get(reverse("admin:reviews_confusable_try"), {"text": "薇信"}).status_code == 403
