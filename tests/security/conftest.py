@@ -12,7 +12,7 @@ from django_q.scheduler import scheduler
 
 from campaigns.models import Campaign, CampaignVariant, Coupon, CustomerImport, Segment, WebhookEndpoint
 from campaigns.models.api import ApiKey
-from campaigns.services.api_keys import api_key_create, shop_owner
+from campaigns.services.api_keys import api_key_create
 from campaigns.services.audience import segment_save
 from campaigns.services.campaigns import campaign_create, campaign_schedule
 from campaigns.services.optouts import optout_record
@@ -39,6 +39,7 @@ SECRETS = [
     "夏季上新机密",
     "13800130005",
     "13800130007",
+    "爱丽丝ERP",
 ]
 
 # Every table a merchant's action could write to: compared before and after each refused request.
@@ -65,6 +66,7 @@ WATCHED_MODELS = [
     "campaigns.VerifiedPhone",
     "campaigns.WebhookEndpoint",
     "campaigns.WebhookDelivery",
+    "campaigns.ApiKey",
 ]
 
 
@@ -91,11 +93,7 @@ class World:
     order: RechargeOrder
 
     def api_key_id(self) -> int:
-        key = ApiKey.objects.filter(shop=self.alice_shop).first()
-        if key is None:
-            owner = shop_owner(shop=self.alice_shop)
-            key, _token = api_key_create(shop=self.alice_shop, user=owner, name="ERP", scopes=["orders"])
-        return key.pk
+        return ApiKey.objects.filter(shop=self.alice_shop).values_list("pk", flat=True)[0]
 
     def webhook_ids(self) -> tuple[int, int]:
         """A webhook endpoint of alice's shop and one delivery of it (the Webhook pages)."""
@@ -152,6 +150,8 @@ def world(ready_shop, alice, bob, bob_shop, reviewer, django_capture_on_commit_c
     # its event and delivery.
     webhook_endpoint_create(shop=shop, user=alice, url="http://127.0.0.1:9/hooks", events=["optout.created"])
     optout_record(shop_id=shop.pk, phone="13800130007", keyword="TD", source="sms_reply")
+    # An API key of alice's (the 开放接口 pages' revoke confirmation is its page).
+    api_key_create(shop=shop, user=alice, name="爱丽丝ERP", scopes=["orders"])
     package = RechargePackage.objects.filter(active=True).order_by("units").first()
     order = recharge(shop=shop, user=alice, package_id=package.pk, request_token="alice-order")
     return World(shop, bob_shop, campaign, template, segment, coupon, signature, order)
