@@ -322,16 +322,33 @@ def is_special_symbol(char: str) -> bool:
 
 # Brackets typed around an obfuscated dot (alice[.]com, taobao(dot)com): part of the link, but
 # still symbols the merchant typed, so TPL-SYMBOL reports them although links are masked.
+# Likewise half-width brackets around a 汉字 dot word (alice(点)com) are TPL-PUNCT.
 LINK_OBFUSCATION_MARKS = set("[]{}【】")
+LINK_OBFUSCATION_PUNCT = set("()")
 
 
-def _obfuscation_marks(subject: Subject) -> set[int]:
+def _obfuscation_marks(subject: Subject, marks: set[str] = LINK_OBFUSCATION_MARKS) -> set[int]:
     text = subject.text
     kept = subject.token_spans + placeholder_spans(subject)
     return {
         i for a, b in link_spans(subject) for i in range(a, b)
-        if text[i] in LINK_OBFUSCATION_MARKS and not _inside(i, kept)
+        if text[i] in marks and not _inside(i, kept)
     }
+
+
+def _carve(spans: list[Span], positions: set[int]) -> list[Span]:
+    """``spans`` with ``positions`` cut out of them."""
+    carved: list[Span] = []
+    for a, b in spans:
+        start = a
+        for i in range(a, b):
+            if i in positions:
+                if start < i:
+                    carved.append((start, i))
+                start = i + 1
+        if start < b:
+            carved.append((start, b))
+    return carved
 
 
 def rule_symbol(subject: Subject, *, masked: list[Span]) -> list[Finding]:
@@ -425,7 +442,11 @@ def _wrong_runs(subject: Subject, *, masked: list[Span]) -> list[Span]:
 def rule_punct(subject: Subject, *, masked: list[Span]) -> list[Finding]:
     """TPL-PUNCT: Chinese punctuation next to Chinese text, one finding for the whole text
     listing the marks (every place in ``Finding.spans``)."""
-    runs = _wrong_runs(subject, masked=masked)
+    shown = {
+        i for i in _obfuscation_marks(subject, LINK_OBFUSCATION_PUNCT)
+        if is_cjk(subject.text[i + 1:i + 2] or " ") or is_cjk(subject.text[i - 1:i] or " ")
+    }
+    runs = _wrong_runs(subject, masked=_carve(masked, shown) if shown else masked)
     if not runs:
         return []
     text = subject.text

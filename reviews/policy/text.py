@@ -493,6 +493,7 @@ def _settle_letters(text: str, digit_like: list[str | None]) -> None:
 
 DOT_WORDS = (
     "点", "。", "dot", "(dot)", "[dot]", "{dot}", "(.)", "[.]", "{.}", "（.）", "（dot）", "【.】", "【dot】",
+    "(点)", "（点）", "[点]", "【点】", "{点}",
 )
 _DOTS_LONGEST_FIRST = sorted(DOT_WORDS, key=len, reverse=True)
 LINK_MARKS = (".", "点", "。", "dot", "://")  # a text without any of them holds no link

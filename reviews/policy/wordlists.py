@@ -188,7 +188,7 @@ class CompiledList:
                 continue
             if not view.separated_word(start, end, entry.gaps):
                 continue
-            found.append((start, end, key, entry.severity))
+            found.append((start, end, entry.key, entry.severity))
         found += self._pinyin_hits(view, self._pinyin_terms)
         if not found:
             return []

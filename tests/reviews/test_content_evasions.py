@@ -206,6 +206,10 @@ def test_it_reads_dot_words_as_the_dot_of_a_domain(text, typed):
 
 def test_brackets_around_an_obfuscated_dot_are_symbols_too():
     assert rules_of("访问alice[.]com了解更多", "TPL-SYMBOL") == ["[", "]"]
+    text = "官网alice(点)com，欢迎访问"
+    assert rules_of(text, "TPL-LINK") == ["alice(点)com"]
+    (punct,) = [f for f in check_content(kind="template", text=text).findings if f.rule == "TPL-PUNCT"]
+    assert [text[a:b] for a, b in punct.places] == ["(", ")"]
 
 
 @pytest.mark.parametrize(
