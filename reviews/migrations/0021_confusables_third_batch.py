@@ -1,7 +1,8 @@
 """Evasions from the corpus's third batch, published as the next versions of the confusables table
 and of the impersonation list.
 
-- 绿泡泡 (slang for 微信), 某鱼 (闲鱼), 某手 (快手); 加我V/加个V for 加V and 加个微/加我微 for 加微 (a
+- 某鱼 (闲鱼), 某手 (快手); not 绿泡泡 (slang for 微信): it is the trick the reviewer-taught rules'
+  browser journey teaches (tests/e2e/test_journey_rule_teaching.py), so it must not be seeded; 加我V/加个V for 加V and 加个微/加我微 for 加微 (a
   filler character between 加 and the contact word);
 - 京东商城提醒, 平台消息, 系统提醒 read as sent by the platform, like the listed 京东商城通知,
   平台通知 and 系统通知.
@@ -12,7 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 PAIRS = [
-    ("绿泡泡", "微信", "homophone"), ("某鱼", "闲鱼", "homophone"), ("某手", "快手", "homophone"),
+    ("某鱼", "闲鱼", "homophone"), ("某手", "快手", "homophone"),
     ("加我v", "加v", "shape"), ("加个v", "加v", "shape"), ("加个微", "加微", "shape"), ("加我微", "加微", "shape"),
 ]
 IMPERSONATE_TERMS = ["京东商城提醒", "平台消息", "系统提醒"]
