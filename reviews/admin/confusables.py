@@ -18,7 +18,7 @@ from reviews.policy.confusables import published_confusables
 from reviews.policy.highlight import marked_segments
 from reviews.policy.text import evasion_view
 from reviews.policy.variables import variable_specs
-from reviews.services.confusables import confusables_publish
+from reviews.services.confusables import confusable_check, confusables_publish
 
 TRY_MAX_CHARS = 500  # a message's longest text
 # The rules whose matching the table changes (the others read characters as typed).
@@ -32,8 +32,24 @@ class ConfusableTryForm(forms.Form):
     )
 
 
+class ConfusableForm(forms.ModelForm):
+    class Meta:
+        model = Confusable
+        fields = ["variant", "canonical", "kind", "note"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            confusable_check(
+                variant=cleaned.get("variant", ""), canonical=cleaned.get("canonical", ""),
+                kind=cleaned.get("kind", ""),
+            )
+        return cleaned
+
+
 @admin.register(Confusable)
 class ConfusableAdmin(admin.ModelAdmin):
+    form = ConfusableForm
     list_display = ["variant", "canonical", "kind", "note"]
     list_filter = ["kind"]
     search_fields = ["variant", "canonical", "note"]

@@ -16,13 +16,10 @@ for it. There is exactly one table (a row created by the seed migration).
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-
-from reviews.policy.text import plain_key
 
 TABLE_ID = 1  # the single table
 
@@ -93,18 +90,10 @@ class Confusable(models.Model):
         super().clean_fields(exclude=exclude)
 
     def clean(self) -> None:
-        variant, _gaps = plain_key(self.variant or "")
-        canonical, _gaps = plain_key(self.canonical or "")
-        if not variant:
-            raise ValidationError({"variant": _("变体写法不能只有空格或符号。")})
-        if not canonical:
-            raise ValidationError({"canonical": _("对应的词不能只有空格或符号。")})
+        # How the pair reads to the checker is validated by reviews.services.confusables.confusable_check
+        # (the admin form and confusable_add call it): the model layer does not import the policy code.
         if self.kind == ConfusableKind.KEEP:
             self.canonical = self.variant
-        elif variant == canonical:
-            raise ValidationError(
-                {"variant": _("变体写法与对应的词相同（忽略大小写、全角/半角后），无需添加。")}
-            )
 
 
 class ConfusableRevision(models.Model):
