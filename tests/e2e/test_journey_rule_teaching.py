@@ -1,5 +1,5 @@
-"""Journey: a reviewer-taught rule (issue 24). A merchant writes 绿泡泡 (slang for WeChat) that no
-list knows. Reviewer rita rejects the template, selecting 绿泡泡 in its text with the mouse and
+"""Journey: a reviewer-taught rule (issue 24). A merchant writes 小飞机 (slang for Telegram) that no
+list knows. Reviewer rita rejects the template, selecting 小飞机 in its text with the mouse and
 picking TPL-OFFSITE; the proposal waits for a second reviewer. Rita cannot publish her own
 proposal; sam sees the dry run (pending and recently reviewed templates it would flag) and
 publishes it. The rejected template checked again now has the finding, and the merchant's next
@@ -21,8 +21,8 @@ JOURNEY = "rule-teaching"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-TRICK = "绿泡泡"
-TEXT = "新品上市，下单后加绿泡泡：dora888，领专属福利，${coupon_link}"
+TRICK = "小飞机"
+TEXT = "新品上市，下单后加小飞机：dora888，领专属福利，${coupon_link}"
 
 
 def select_with_mouse(page, part: str) -> None:
@@ -61,7 +61,7 @@ def test_a_reviewer_teaches_a_rule_that_a_second_reviewer_publishes(journey):
     other_owner = make_user("olga")
     other = make_shop("奥尔加服饰", owner=other_owner)
     template_submit(shop=other, by=other_owner, name="关注券", use="coupon", message_class="marketing",
-                    text="关注店铺，加绿泡泡领券：${coupon_link}")  # fmt: skip
+                    text="关注店铺，加小飞机领券：${coupon_link}")  # fmt: skip
     tricky = template_submit(shop=shop, by=dora, name="新品福利券", use="coupon", message_class="marketing",
                              text=TEXT)  # fmt: skip
     assert template_current_findings(tricky) == []  # no list knows the trick yet
@@ -84,7 +84,7 @@ def test_a_reviewer_teaches_a_rule_that_a_second_reviewer_publishes(journey):
     reviewer.select_option("#id_teach-rule", "TPL-OFFSITE")
     reviewer.check("#id_teach-kind input[value=term]")
     reviewer.select_option("select[name=reason_code]", "offsite")
-    reviewer.fill("textarea[name=reason_text]", "“绿泡泡”指微信，请勿引导到站外。")
+    reviewer.fill("textarea[name=reason_text]", "“小飞机”指境外聊天软件，请勿引导到站外。")
     journey.check_both(reviewer, "decide-span-selected", merchant=False)
     reviewer.click("#review-decide-form input[type=submit]")
     reviewer.locator(".messagelist .success", has_text="规则提案").wait_for()
@@ -138,11 +138,11 @@ def test_a_reviewer_teaches_a_rule_that_a_second_reviewer_publishes(journey):
     merchant.fill("#id_name", "周末福利券")
     area = merchant.locator("#id_text")
     area.click()
-    area.type("周末福利，加 绿 泡 泡 领取惊喜，")
+    area.type("周末福利，加 小 飞 机 领取惊喜，")
     merchant.click("#variable-picker button[data-token='${coupon_link}']")
     finding = merchant.locator("#template-findings li[data-rule=TPL-OFFSITE]")
     finding.wait_for()
-    assert "绿 泡 泡" in merchant.inner_text("#marked-text mark")
+    assert "小 飞 机" in merchant.inner_text("#marked-text mark")
     assert merchant.is_disabled("#submit-template")
     journey.check_both(merchant, "editor-trick-caught")
     journey.assert_console_clean()

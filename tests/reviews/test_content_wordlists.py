@@ -20,10 +20,10 @@ def adlaw() -> WordList:
 def test_every_list_is_seeded_and_published():
     lists = {w.rule: w for w in WordList.objects.all()}
     assert set(lists) == {"TPL-ADLAW", "TPL-REVIEW-BAIT", "TPL-OFFSITE", "TPL-IMPERSONATE"}
-    # Later migrations published TPL-OFFSITE (0016, 0019: QQ弹, QQ星, B站 …) and TPL-IMPERSONATE
-    # (0021: 平台消息 …) again.
+    # Later migrations published TPL-OFFSITE (0016, 0019: QQ弹, QQ星, B站 …; 0022: 绿泡泡) and
+    # TPL-IMPERSONATE (0021: 平台消息 …) again.
     assert {rule: w.version for rule, w in lists.items()} == {
-        "TPL-ADLAW": 1, "TPL-REVIEW-BAIT": 1, "TPL-OFFSITE": 3, "TPL-IMPERSONATE": 2,
+        "TPL-ADLAW": 1, "TPL-REVIEW-BAIT": 1, "TPL-OFFSITE": 4, "TPL-IMPERSONATE": 2,
     }
     for wordlist in lists.values():
         revision = WordListRevision.objects.get(wordlist=wordlist, version=wordlist.version)

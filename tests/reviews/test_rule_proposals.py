@@ -52,11 +52,11 @@ def sam(db):
 
 @pytest.fixture
 def tricky(alice_shop, alice):
-    return submit(alice_shop, alice, "新品上市，下单后加绿泡泡：shop888，领专属福利，${coupon_link}")
+    return submit(alice_shop, alice, "新品上市，下单后加小飞机：shop888，领专属福利，${coupon_link}")
 
 
 def propose_term(
-    template, reviewer, part: str = "绿泡泡", rule: str = "TPL-OFFSITE", **extra
+    template, reviewer, part: str = "小飞机", rule: str = "TPL-OFFSITE", **extra
 ) -> RuleProposal:
     start, end = span_of(template, part)
     return rule_proposal_create(
@@ -75,16 +75,16 @@ def test_it_teaches_a_new_term_that_catches_the_same_item_after_a_second_reviewe
 ):
     assert template_current_findings(tricky) == []
     before = WordList.objects.get(rule="TPL-OFFSITE").version
-    template_reject(template=tricky, reviewer=rita, reason_code="offsite", reason_text="绿泡泡=微信")
+    template_reject(template=tricky, reviewer=rita, reason_code="offsite", reason_text="小飞机=境外聊天软件")
     proposal = propose_term(tricky, rita)
     assert (proposal.status, proposal.text, proposal.rule, proposal.item_text) == (
         "pending",
-        "绿泡泡",
+        "小飞机",
         "TPL-OFFSITE",
         tricky.text,
     )
     # Another shop uses the same trick meanwhile; an approved template does not.
-    other = submit(bob_shop, bob, "关注店铺，加绿泡泡领券，${coupon_link}", name="b")
+    other = submit(bob_shop, bob, "关注店铺，加小飞机领券，${coupon_link}", name="b")
     run = proposal_dry_run(proposal)
     assert (run.pending_total, run.pending_flagged) == (1, 1)
     assert (run.reviewed_total, run.reviewed_flagged, run.reviewed_approved_flagged) == (1, 1, 0)
@@ -96,13 +96,13 @@ def test_it_teaches_a_new_term_that_catches_the_same_item_after_a_second_reviewe
     assert published.published_version == before + 1
     assert (published.dry_run_pending, published.dry_run_reviewed, published.dry_run_approved) == (1, 1, 0)
     assert offsite.version == before + 1
-    assert WordListTerm.objects.filter(wordlist=offsite, term="绿泡泡").exists()
+    assert WordListTerm.objects.filter(wordlist=offsite, term="小飞机").exists()
     # The same item checked again gets the new finding, as does a new submission with the trick.
     tricky.refresh_from_db()
     assert [
         (f.rule, tricky.text[f.start : f.end], f.list_version) for f in template_current_findings(tricky)
-    ] == [("TPL-OFFSITE", "绿泡泡", before + 1)]
-    assert not check_content(kind="template", text="加 绿 泡 泡 领券，${coupon_link}").ok
+    ] == [("TPL-OFFSITE", "小飞机", before + 1)]
+    assert not check_content(kind="template", text="加 小 飞 机 领券，${coupon_link}").ok
 
 
 def test_the_proposer_cannot_publish_or_decline_her_own_proposal(tricky, rita):
@@ -236,9 +236,9 @@ def test_a_declined_proposal_publishes_nothing_and_needs_a_reason(tricky, rita, 
 def test_the_dry_run_counts_an_approved_item_the_change_would_flag(
     rita, sam, alice_shop, alice, bob_shop, bob
 ):
-    approved = submit(bob_shop, bob, "绿泡泡洗衣凝珠，专柜正品，${coupon_link}", name="brand")
+    approved = submit(bob_shop, bob, "小飞机拼装模型，专柜正品，${coupon_link}", name="brand")
     template_approve(template=approved, reviewer=sam)
-    tricky = submit(alice_shop, alice, "新品上市，下单后加绿泡泡：shop888，${coupon_link}")
+    tricky = submit(alice_shop, alice, "新品上市，下单后加小飞机：shop888，${coupon_link}")
     run = proposal_dry_run(propose_term(tricky, rita))
     assert (run.reviewed_total, run.reviewed_flagged, run.reviewed_approved_flagged) == (1, 1, 1)
     assert [s.state for s in run.samples if s.item_id == approved.pk] == [ReviewState.APPROVED]
@@ -251,7 +251,7 @@ def test_two_reviewers_publishing_one_proposal_at_once_publish_it_once():
     alice = make_user("alice2")
     shop = make_shop("爱丽丝2", owner=alice)
     rita, sam, tom = make_reviewer("rita"), make_reviewer("sam"), make_reviewer("tom")
-    template = submit(shop, alice, "新品上市，下单后加绿泡泡：shop888，${coupon_link}")
+    template = submit(shop, alice, "新品上市，下单后加小飞机：shop888，${coupon_link}")
     proposal = propose_term(template, rita)
     before = WordList.objects.get(rule="TPL-OFFSITE").version
     barrier = threading.Barrier(2)
@@ -274,14 +274,14 @@ def test_two_reviewers_publishing_one_proposal_at_once_publish_it_once():
         thread.join()
     assert sorted(outcomes) == ["already", "published"]
     assert WordList.objects.get(rule="TPL-OFFSITE").version == before + 1
-    assert WordListTerm.objects.filter(term="绿泡泡").count() == 1
+    assert WordListTerm.objects.filter(term="小飞机").count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_reviewers_proposing_the_same_rule_at_once_file_one_proposal():
     alice = make_user("alice3")
     shop = make_shop("爱丽丝3", owner=alice)
-    template = submit(shop, alice, "新品上市，下单后加绿泡泡：shop888，${coupon_link}")
+    template = submit(shop, alice, "新品上市，下单后加小飞机：shop888，${coupon_link}")
     reviewers = [make_reviewer("rita"), make_reviewer("sam")]
     barrier = threading.Barrier(2)
     outcomes = []

@@ -12,7 +12,7 @@ from tests.factories import make_reviewer, make_user
 
 pytestmark = pytest.mark.django_db
 
-TRICK = "新品上市，下单后加绿泡泡：shop888，领专属福利，${coupon_link}"
+TRICK = "新品上市，下单后加小飞机：shop888，领专属福利，${coupon_link}"
 
 
 def submit(shop, user, text=TRICK, name="新品券"):
@@ -29,7 +29,7 @@ def reject_with_span(client, template, part: str, **teach) -> object:
     data = {
         "decision": "reject",
         "reason_code": "offsite",
-        "reason_text": "绿泡泡指微信",
+        "reason_text": "小飞机指境外聊天软件",
         "teach-start": start,
         "teach-end": start + len(part),
         "teach-kind": "term",
@@ -55,13 +55,13 @@ def test_the_decision_page_offers_the_text_to_select_with_positions_and_the_scri
 def test_rejecting_with_a_span_files_a_proposal_in_the_same_decision(client, reviewer, alice, alice_shop):
     template = submit(alice_shop, alice)
     client.force_login(reviewer)
-    response = reject_with_span(client, template, "绿泡泡")
+    response = reject_with_span(client, template, "小飞机")
     assert response.status_code == 302
     template.refresh_from_db()
     proposal = RuleProposal.objects.get()
     assert template.state == ReviewState.REJECTED
     assert (proposal.text, proposal.kind, proposal.rule, proposal.proposed_by, proposal.item_id) == (
-        "绿泡泡",
+        "小飞机",
         "term",
         "TPL-OFFSITE",
         reviewer,
@@ -82,7 +82,7 @@ def test_a_refused_proposal_leaves_the_item_pending_and_says_why(client, reviewe
 def test_a_span_without_a_rule_is_asked_for_and_nothing_is_decided(client, reviewer, alice, alice_shop):
     template = submit(alice_shop, alice)
     client.force_login(reviewer)
-    response = reject_with_span(client, template, "绿泡泡", rule="")
+    response = reject_with_span(client, template, "小飞机", rule="")
     assert response.status_code == 200 and "请选择它违反的规则" in response.content.decode()
     assert MessageTemplate.objects.get(pk=template.pk).state == ReviewState.PENDING
 
@@ -90,7 +90,7 @@ def test_a_span_without_a_rule_is_asked_for_and_nothing_is_decided(client, revie
 def test_rejecting_without_a_span_proposes_nothing(client, reviewer, alice, alice_shop):
     template = submit(alice_shop, alice)
     client.force_login(reviewer)
-    reject_with_span(client, template, "绿泡泡", start="", end="", rule="")
+    reject_with_span(client, template, "小飞机", start="", end="", rule="")
     assert MessageTemplate.objects.get(pk=template.pk).state == ReviewState.REJECTED
     assert not RuleProposal.objects.exists()
 
@@ -99,9 +99,9 @@ def test_the_second_reviewer_sees_the_dry_run_and_publishes(
     client, reviewer, sam, alice, alice_shop, bob, bob_shop
 ):
     template = submit(alice_shop, alice)
-    submit(bob_shop, bob, text="加绿泡泡领券，${coupon_link}")
+    submit(bob_shop, bob, text="加小飞机领券，${coupon_link}")
     client.force_login(reviewer)
-    reject_with_span(client, template, "绿泡泡")
+    reject_with_span(client, template, "小飞机")
     proposal = RuleProposal.objects.get()
     page = reverse("admin:reviews_ruleproposal_change", args=[proposal.pk])
     own = client.get(page).content.decode()
@@ -122,13 +122,13 @@ def test_the_second_reviewer_sees_the_dry_run_and_publishes(
         before + 1,
     )
     template.refresh_from_db()
-    assert [template.text[f.start : f.end] for f in template_current_findings(template)] == ["绿泡泡"]
+    assert [template.text[f.start : f.end] for f in template_current_findings(template)] == ["小飞机"]
 
 
 def test_the_proposer_posting_publish_is_refused_and_nothing_changes(client, reviewer, alice, alice_shop):
     template = submit(alice_shop, alice)
     client.force_login(reviewer)
-    reject_with_span(client, template, "绿泡泡")
+    reject_with_span(client, template, "小飞机")
     proposal = RuleProposal.objects.get()
     before = WordList.objects.get(rule="TPL-OFFSITE").version
     response = client.post(reverse("admin:reviews_ruleproposal_publish", args=[proposal.pk]), follow=True)
@@ -140,7 +140,7 @@ def test_the_proposer_posting_publish_is_refused_and_nothing_changes(client, rev
 def test_staff_without_the_permission_get_403_on_publish(client, reviewer, alice, alice_shop):
     template = submit(alice_shop, alice)
     client.force_login(reviewer)
-    reject_with_span(client, template, "绿泡泡")
+    reject_with_span(client, template, "小飞机")
     client.force_login(make_user("mallory", staff=True))
     response = client.post(
         reverse("admin:reviews_ruleproposal_publish", args=[RuleProposal.objects.get().pk])
@@ -152,7 +152,7 @@ def test_staff_without_the_permission_get_403_on_publish(client, reviewer, alice
 def test_the_second_reviewer_declines_with_a_reason(client, reviewer, sam, alice, alice_shop):
     template = submit(alice_shop, alice)
     client.force_login(reviewer)
-    reject_with_span(client, template, "绿泡泡")
+    reject_with_span(client, template, "小飞机")
     proposal = RuleProposal.objects.get()
     client.force_login(sam)
     client.post(
@@ -164,6 +164,7 @@ def test_the_second_reviewer_declines_with_a_reason(client, reviewer, sam, alice
 
 def test_the_pattern_page_tries_a_text_on_the_draft_and_the_published_version(client, reviewer):
     pattern = ContentPattern.objects.get(name="评价换返利")
+    before = pattern.version
     pattern.second_terms += "\n惊喜"
     pattern.save()
     client.force_login(reviewer)
@@ -175,7 +176,7 @@ def test_the_pattern_page_tries_a_text_on_the_draft_and_the_published_version(cl
     assert 'id="pattern-examples"' in body and "未通过" not in body
     assert 'id="dry-run-pending"' in body
     assert client.post(reverse("admin:reviews_contentpattern_publish", args=[pattern.pk])).status_code == 302
-    assert ContentPattern.objects.get(pk=pattern.pk).version == 2
+    assert ContentPattern.objects.get(pk=pattern.pk).version == before + 1
 
 
 def test_saving_a_pattern_keeps_it_a_draft_and_leads_to_the_try_page(client, reviewer):
@@ -207,15 +208,16 @@ def test_staff_without_the_pattern_permission_can_neither_try_nor_publish(client
     client.force_login(make_user("mallory", staff=True))
     assert client.get(reverse("admin:reviews_contentpattern_try", args=[pattern.pk])).status_code == 403
     assert client.post(reverse("admin:reviews_contentpattern_publish", args=[pattern.pk])).status_code == 403
-    assert ContentPattern.objects.get(pk=pattern.pk).version == 1
+    assert ContentPattern.objects.get(pk=pattern.pk).version == pattern.version
 
 
 def test_publishing_a_pattern_whose_example_fails_shows_why_and_keeps_the_version(client, reviewer):
     pattern = ContentPattern.objects.get(name="评价换返利")
+    before = pattern.version
     pattern.examples += "\n这句话什么也不命中"
     pattern.save()
     client.force_login(reviewer)
     response = client.post(reverse("admin:reviews_contentpattern_publish", args=[pattern.pk]), follow=True)
     body = response.content.decode()
     assert "例句检查未通过" in body and "这句话什么也不命中" in body and "未通过" in body
-    assert ContentPattern.objects.get(pk=pattern.pk).version == 1
+    assert ContentPattern.objects.get(pk=pattern.pk).version == before
