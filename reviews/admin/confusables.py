@@ -19,6 +19,7 @@ from reviews.policy.highlight import marked_segments
 from reviews.policy.text import evasion_view
 from reviews.policy.variables import variable_specs
 from reviews.services.confusables import confusable_check, confusables_publish
+from smsmarketing.admin import ReadOnlyAdmin
 
 TRY_MAX_CHARS = 500  # a message's longest text
 # The rules whose matching the table changes (the others read characters as typed).
@@ -108,20 +109,8 @@ class ConfusableAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConfusableRevision)
-class ConfusableRevisionAdmin(admin.ModelAdmin):
+class ConfusableRevisionAdmin(ReadOnlyAdmin):
     """Published versions, read-only."""
 
     list_display = ["version", "published_at", "published_by"]
     list_select_related = ["published_by"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

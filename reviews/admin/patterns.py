@@ -25,6 +25,7 @@ from reviews.policy.patterns import pattern_findings
 from reviews.policy.variables import tokens, variable_specs
 from reviews.services.patterns import pattern_draft, pattern_examples, pattern_publish, pattern_published
 from reviews.services.proposals import dry_run, proposal_dry_run, rule_proposal_decline, rule_proposal_publish
+from smsmarketing.admin import ReadOnlyAdmin
 from smsmarketing.errors import SmsError
 
 TRY_TEXT_CHARS = 500
@@ -161,24 +162,12 @@ def _marked(text: str, patterns, specs) -> list:
 
 
 @admin.register(PatternRevision)
-class PatternRevisionAdmin(admin.ModelAdmin):
+class PatternRevisionAdmin(ReadOnlyAdmin):
     """Published versions, read-only, so a finding's version can always be traced."""
 
     list_display = ["pattern", "version", "published_at", "published_by"]
     list_filter = ["pattern"]
     list_select_related = ["pattern", "published_by"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class ProposalStatusFilter(admin.SimpleListFilter):

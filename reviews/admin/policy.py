@@ -13,6 +13,7 @@ from reviews.models.policy import (
     WordListTerm,
 )
 from reviews.services.wordlists import wordlist_publish
+from smsmarketing.admin import ReadOnlyAdmin
 
 
 class WordListTermInline(admin.TabularInline):
@@ -62,24 +63,12 @@ class WordListAdmin(admin.ModelAdmin):
 
 
 @admin.register(WordListRevision)
-class WordListRevisionAdmin(admin.ModelAdmin):
+class WordListRevisionAdmin(ReadOnlyAdmin):
     """Published versions: read-only, so a finding's list_version can always be traced."""
 
     list_display = ["wordlist", "version", "published_at", "published_by"]
     list_filter = ["wordlist"]
     list_select_related = ["wordlist", "published_by"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(TemplateVariable)
