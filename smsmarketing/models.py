@@ -64,8 +64,10 @@ class Membership(models.Model):
     """A user's membership in a shop: a merchant user sees only their shops."""
 
     class Role(models.TextChoices):
+        # What each role may do is smsmarketing.permissions.ROLE_CAPABILITIES.
         OWNER = "owner", _("店主")
-        STAFF = "staff", _("店员")
+        OPERATOR = "operator", _("运营")
+        ANALYST = "analyst", _("只读")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"

@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce, Lag
 from django.http import Http404
 from django.utils import timezone
 
-from smsmarketing.models import LedgerEntry, RechargeOrder, Reservation, Shop, SmsAccount
+from smsmarketing.models import LedgerEntry, Membership, RechargeOrder, Reservation, Shop, SmsAccount
 
 
 def shops_for_user(*, user: AbstractBaseUser) -> QuerySet[Shop]:
@@ -27,10 +27,20 @@ def shops_for_user(*, user: AbstractBaseUser) -> QuerySet[Shop]:
 
 def shop_for_user(*, user: AbstractBaseUser, shop_id: int) -> Shop:
     """The shop if the user belongs to it; 404 otherwise (never reveal it exists)."""
-    shop = shops_for_user(user=user).filter(pk=shop_id).first()
-    if shop is None:
+    return membership_for_user(user=user, shop_id=shop_id).shop
+
+
+def membership_for_user(*, user: AbstractBaseUser, shop_id: int) -> Membership:
+    """The user's membership of the shop, with the shop and its category (one query); 404 for
+    any other shop (never reveal it exists)."""
+    membership = None
+    if user.is_authenticated:
+        membership = (
+            Membership.objects.select_related("shop__category").filter(user=user, shop_id=shop_id).first()
+        )
+    if membership is None:
         raise Http404("店铺不存在")
-    return shop
+    return membership
 
 
 # --- SMS account (短信账户) -------------------------------------------------

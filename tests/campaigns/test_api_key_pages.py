@@ -61,7 +61,7 @@ def test_it_refuses_a_key_without_name_or_scope_and_creates_nothing(client, alic
 
 def test_it_refuses_staff_with_a_chinese_message(client, alice_shop):
     clerk = make_user("clerk")
-    Membership.objects.create(user=clerk, shop=alice_shop, role=Membership.Role.STAFF)
+    Membership.objects.create(user=clerk, shop=alice_shop, role=Membership.Role.OPERATOR)
     key, _token = make_api_key(alice_shop)
     client.force_login(clerk)
 

@@ -58,7 +58,7 @@ def test_it_lets_only_the_owner_add_delete_or_resend(client, alice, alice_shop):
     optout_record(shop_id=alice_shop.pk, phone="13900000001", keyword="TD", source="sms_reply")
     delivery = WebhookDelivery.objects.get()
     staff = make_user("dora")
-    Membership.objects.create(user=staff, shop=alice_shop, role=Membership.Role.STAFF)
+    Membership.objects.create(user=staff, shop=alice_shop, role=Membership.Role.OPERATOR)
     client.force_login(staff)
     page = client.get(reverse("campaigns:webhooks", args=[alice_shop.pk])).content.decode()
     assert "只有店主可以" in page and 'id="webhook-new"' not in page

@@ -170,7 +170,7 @@ def test_it_refuses_bad_events_non_owners_restricted_shops_and_too_many(
         webhook_endpoint_create(shop=alice_shop, user=alice, url=url, events=["order.created"])
     assert refused.value.rule == "WEBHOOK-EVENTS"
     staff = make_user("dora")
-    Membership.objects.create(user=staff, shop=alice_shop, role=Membership.Role.STAFF)
+    Membership.objects.create(user=staff, shop=alice_shop, role=Membership.Role.OPERATOR)
     with pytest.raises(SmsError) as refused:
         webhook_endpoint_create(shop=alice_shop, user=staff, url=url, events=ALL_EVENTS)
     assert refused.value.rule == "OWNER-ONLY"
@@ -192,7 +192,7 @@ def test_it_deletes_an_endpoint_with_its_deliveries(alice_shop, alice):
     optout_record(shop_id=alice_shop.pk, phone="13900000001", keyword="TD", source="sms_reply")
     assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == 1
     staff = make_user("dora")
-    Membership.objects.create(user=staff, shop=alice_shop, role=Membership.Role.STAFF)
+    Membership.objects.create(user=staff, shop=alice_shop, role=Membership.Role.OPERATOR)
     with pytest.raises(SmsError):
         webhook_endpoint_delete(endpoint=endpoint, user=staff)
     webhook_endpoint_delete(endpoint=endpoint, user=alice)
