@@ -9,6 +9,7 @@ from smsmarketing.models import (
     Category,
     LedgerEntry,
     Membership,
+    MembershipEvent,
     RechargeOrder,
     RechargePackage,
     Reservation,
@@ -167,3 +168,15 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     list_select_related = ["account__shop"]
     date_hierarchy = "created_at"
     show_full_result_count = False  # the ledger grows large; skip the second COUNT(*)
+
+
+@admin.register(MembershipEvent)
+class MembershipEventAdmin(ReadOnlyAdmin):
+    """The shops' member changes (append-only audit, written by smsmarketing.services.members)."""
+
+    list_display = ["at", "shop", "action", "member_username", "old_role", "new_role", "actor"]
+    list_filter = ["action"]
+    search_fields = ["member_username", "=shop__id", "shop__name", "actor__username"]
+    list_select_related = ["shop", "actor"]
+    date_hierarchy = "at"
+    readonly_fields = [f.name for f in MembershipEvent._meta.fields]
