@@ -44,6 +44,7 @@ from reviews.policy.variables import VariableMissing, render
 from reviews.selectors import live_signature, usable_templates
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Shop, SmsAccount
+from smsmarketing.permissions import Capability, require_capability
 from smsmarketing.security import rate_limit_hit
 from smsmarketing.services import shop_ensure_sms_allowed
 
@@ -236,6 +237,7 @@ def campaign_create(
     a repurchase reminder products, a number of days and a template or text
     (not both: which one would be sent must never be a guess).
     """
+    require_capability(shop=shop, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=shop)
     campaign = Campaign(shop=shop, kind=Campaign.Kind(kind).value, created_by=user)
     campaign_seed_ensure(campaign)
@@ -264,6 +266,7 @@ def campaign_update(
     Refused once the campaign has left the draft state: what is scheduled or sent is
     what the merchant confirmed (copy it into a new draft instead).
     """
+    require_capability(shop=campaign.shop_id, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=campaign.shop)
     with transaction.atomic():
         # Race: an edit saved while the same draft is being scheduled in another tab; the
@@ -405,6 +408,7 @@ def campaign_schedule(*, campaign: Campaign, user, at: datetime | None = None) -
     the content no longer passes. Repurchase reminders get a DAILY schedule that
     runs until the campaign is stopped.
     """
+    require_capability(shop=campaign.shop_id, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=campaign.shop)
     now = timezone.now()
     if at is not None and at < now - timedelta(minutes=1):
@@ -460,6 +464,7 @@ def campaign_schedule(*, campaign: Campaign, user, at: datetime | None = None) -
 
 def campaign_cancel(*, campaign: Campaign, user) -> Campaign:
     """Cancel a draft or scheduled campaign; refused once it has started."""
+    require_capability(shop=campaign.shop_id, user=user, capability=Capability.OPERATE)
     with transaction.atomic():
         # Race: cancelling while the run task starts; both lock the campaign row first.
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
@@ -474,6 +479,7 @@ def campaign_cancel(*, campaign: Campaign, user) -> Campaign:
 
 def campaign_stop(*, campaign: Campaign, user) -> Campaign:
     """Stop a repurchase reminder (no more daily runs); a run in progress finishes."""
+    require_capability(shop=campaign.shop_id, user=user, capability=Capability.OPERATE)
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if campaign.status not in {Campaign.Status.SCHEDULED, Campaign.Status.RUNNING}:
@@ -641,6 +647,7 @@ def campaign_send_test(*, campaign: Campaign, user, phone: str) -> CampaignRun:
     It goes through the whole pipeline as a one-recipient run: it counts toward
     the frequency caps and is charged like any other message.
     """
+    require_capability(shop=campaign.shop_id, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=campaign.shop)
     if in_quiet_hours(timezone.now()):
         raise CampaignInvalid(_("营销短信（含测试短信）只能在 08:00–21:00 发送，请在此时间内再试。"))
@@ -692,6 +699,7 @@ def _code_hash(*, phone: str, code: str) -> str:
 
 def verified_phone_request(*, shop: Shop, user, phone: str):
     """Send a 6-digit code to ``phone`` (a platform message: not charged, not counted)."""
+    require_capability(shop=shop, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=shop)
     normalized = normalize_phone(phone or "")
     if normalized is None:
@@ -716,6 +724,7 @@ def verified_phone_request(*, shop: Shop, user, phone: str):
 
 
 def verified_phone_confirm(*, shop: Shop, user, phone: str, code: str):
+    require_capability(shop=shop, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=shop)
     normalized = normalize_phone(phone or "") or ""
     with transaction.atomic():

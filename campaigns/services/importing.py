@@ -64,6 +64,7 @@ from campaigns.models.imports import (  # noqa: F401  (the reason ids are this m
 from campaigns.phones import normalize_phone
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Shop
+from smsmarketing.permissions import Capability, require_capability
 from smsmarketing.services import shop_ensure_sms_allowed
 
 SNIFF_BYTES = 64 * 1024
@@ -386,6 +387,7 @@ def customer_import_start(*, shop: Shop, user, upload) -> CustomerImport:
     """Keep an uploaded file and queue its check. ``ImportFileError`` (nothing kept) for a file
     that cannot be imported at all. The shop's earlier previews that were never confirmed are
     cancelled: one file waits for confirmation at a time."""
+    require_capability(shop=shop, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=shop)
     upload.seek(0)
     columns = customers_import_check_header(head=upload.read(SNIFF_BYTES))
@@ -758,8 +760,11 @@ def customers_import(
     (``on_rejection`` sees every one in line order; the report keeps the first
     ``REPORTED_REJECTIONS``). Re-importing a file adds nothing: its purchase rows
     come back as duplicates. Raises ``ImportFileError`` for a file that cannot
-    be read at all, with nothing imported.
+    be read at all, with nothing imported. A ``user`` (a member) needs the OPERATE
+    capability; without one (the management command, the platform's operator) none is checked.
     """
+    if user is not None:
+        require_capability(shop=shop, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=shop)
     job = CustomerImport.objects.create(
         shop=shop,

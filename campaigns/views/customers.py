@@ -22,6 +22,7 @@ from campaigns.services.importing import (
     customer_import_start,
 )
 from smsmarketing.errors import SmsError
+from smsmarketing.permissions import Capability
 from smsmarketing.portal import render_portal, shop_view
 from smsmarketing.uploads import upload_limit, upload_too_large_message
 
@@ -54,7 +55,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 @require_POST
 def customer_import_upload(request: HttpRequest) -> HttpResponse:
     shop = request.shop
@@ -105,7 +106,7 @@ def customer_import_progress(request: HttpRequest, import_id: int) -> HttpRespon
     return render_portal(request, "portal/customer_import_progress.html", {"job": job})
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 @require_POST
 def customer_import_confirm_view(request: HttpRequest, import_id: int) -> HttpResponse:
     job = _job(request, import_id)
@@ -116,7 +117,7 @@ def customer_import_confirm_view(request: HttpRequest, import_id: int) -> HttpRe
     return redirect("campaigns:customers_import_job", request.shop.pk, job.pk)
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 @require_POST
 def customer_import_cancel_view(request: HttpRequest, import_id: int) -> HttpResponse:
     job = _job(request, import_id)

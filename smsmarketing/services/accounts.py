@@ -28,13 +28,13 @@ from smsmarketing.errors import (
     IdempotencyConflict,
     InsufficientBalance,
     InvalidUnits,
-    NotShopMember,
     ReasonRequired,
     TermsNotAccepted,
     UnknownReservation,
     UnknownShop,
 )
-from smsmarketing.models import LedgerEntry, Membership, Reservation, Settlement, Shop, SmsAccount
+from smsmarketing.models import LedgerEntry, Reservation, Settlement, Shop, SmsAccount
+from smsmarketing.permissions import Capability, require_capability
 from smsmarketing.services.shops import shop_ensure_sms_allowed
 
 # The version of the service terms (《短信服务协议》) a merchant accepts on activation.
@@ -85,11 +85,12 @@ def _actor_label(actor: AbstractBaseUser | None, fallback: str = SYSTEM_ACTOR) -
     return fallback
 
 
-def _ensure_member(*, shop: Shop, user: AbstractBaseUser) -> None:
+def _ensure_billing(*, shop: Shop, user: AbstractBaseUser) -> None:
+    """The shop's owner (BILLING: activation, recharge, the threshold), or a platform superuser
+    acting for the shop; else ``RoleRequired`` / ``NotShopMember``, before anything is written."""
     if getattr(user, "is_superuser", False):
         return
-    if not Membership.objects.filter(user_id=user.pk, shop_id=shop.pk).exists():
-        raise NotShopMember(_("您不是该店铺的成员，不能操作其短信账户。"))
+    require_capability(shop=shop, user=user, capability=Capability.BILLING)
 
 
 def _apply(
@@ -188,8 +189,8 @@ def account_activate(*, shop: Shop, user: AbstractBaseUser, accept_terms: bool) 
     Refused for a restricted-category shop (``CategoryRestricted``), a user who is not a
     member of the shop (``NotShopMember``) and without accepting the terms.
     """
+    _ensure_billing(shop=shop, user=user)
     shop_ensure_sms_allowed(shop=shop)
-    _ensure_member(shop=shop, user=user)
     if accept_terms is not True:
         raise TermsNotAccepted(_("请阅读并勾选同意《短信服务协议》后再开通短信服务。"))
     with transaction.atomic():
@@ -209,8 +210,8 @@ def account_activate(*, shop: Shop, user: AbstractBaseUser, accept_terms: bool) 
 
 def account_set_low_balance_threshold(*, shop: Shop, user: AbstractBaseUser, threshold: int) -> SmsAccount:
     """Set the balance below which the dashboard warns (0 turns the warning off)."""
+    _ensure_billing(shop=shop, user=user)
     shop_ensure_sms_allowed(shop=shop)
-    _ensure_member(shop=shop, user=user)
     if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
         raise InvalidUnits(_("提醒阈值必须是不小于 0 的整数。"))
     if threshold > MAX_LOW_BALANCE_THRESHOLD:

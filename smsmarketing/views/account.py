@@ -28,6 +28,7 @@ from smsmarketing.errors import SmsError
 from smsmarketing.forms import ActivationForm, DateRangeForm, RechargeForm, ThresholdForm
 from smsmarketing.models import RechargeOrder, RechargePackage
 from smsmarketing.payments import payment_label
+from smsmarketing.permissions import Capability
 from smsmarketing.portal import render_portal, shop_view
 from smsmarketing.selectors import (
     account_daily_usage,
@@ -79,7 +80,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     return _overview(request)
 
 
-@shop_view
+@shop_view(requires=Capability.BILLING)
 @require_POST
 def activate(request: HttpRequest) -> HttpResponse:
     form = ActivationForm(request.POST)
@@ -95,7 +96,7 @@ def activate(request: HttpRequest) -> HttpResponse:
     return redirect("portal:account", shop_id=request.shop.pk)
 
 
-@shop_view
+@shop_view(requires=Capability.BILLING)
 @require_POST
 def threshold(request: HttpRequest) -> HttpResponse:
     form = ThresholdForm(request.POST)
@@ -124,14 +125,14 @@ def _packages_page(request: HttpRequest, *, error: str = "", status: int = 200) 
     return _render(request, "portal/account_recharge.html", context, status=status)
 
 
-@shop_view
+@shop_view(requires=Capability.BILLING)
 @require_GET
 def recharge_page(request: HttpRequest) -> HttpResponse:
     """权益中心: the packages on sale; 购买 opens the confirmation (nothing is charged here)."""
     return _packages_page(request)
 
 
-@shop_view
+@shop_view(requires=Capability.BILLING)
 @require_http_methods(["GET", "POST"])
 def recharge_confirm(request: HttpRequest) -> HttpResponse:
     """The confirmation of a purchase: GET shows what it does, POST (with the figures' token) buys."""
