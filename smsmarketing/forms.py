@@ -64,3 +64,39 @@ class GrantForm(forms.Form):
         widget=forms.TextInput(attrs={"size": 60}),
         help_text=_("必填，记录在账户流水中，商家可在发放记录中看到。"),
     )
+
+
+# --- members (成员管理) ------------------------------------------------------
+
+_ROLE_CHOICES = [
+    ("operator", _("运营：客户、人群、模板、签名、营销任务（不能充值、管理成员和密钥）")),
+    ("analyst", _("只读：查看页面和导出")),
+    ("owner", _("店主：全部权限，包括充值、成员、API 密钥和消费上限")),
+]
+
+
+class MemberInviteForm(forms.Form):
+    """The owner's invite form; ``smsmarketing.services.members.member_invite`` decides."""
+
+    username = forms.CharField(
+        label=_("用户名"),
+        max_length=150,
+        help_text=_("对方登录商家后台用的用户名。"),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    role = forms.ChoiceField(label=_("角色"), choices=_ROLE_CHOICES, initial="operator")
+    create = forms.BooleanField(label=_("此用户还没有账号：新建账号"), required=False)
+    password = forms.CharField(
+        label=_("初始密码"),
+        required=False,
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("仅新建账号时填写；请当面或通过安全渠道告诉对方。"),
+    )
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(
+        label=_("角色"), choices=[("owner", _("店主")), ("operator", _("运营")), ("analyst", _("只读"))]
+    )

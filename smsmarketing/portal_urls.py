@@ -1,6 +1,7 @@
 from django.urls import path
 
 from smsmarketing.views import account as account_views
+from smsmarketing.views import members as member_views
 from smsmarketing.views import portal as portal_views
 
 app_name = "portal"
@@ -24,4 +25,8 @@ urlpatterns = [
         account_views.consumption_records,
         name="account_consumption",
     ),
+    path("shop/<int:shop_id>/members/", member_views.members, name="members"),
+    path("shop/<int:shop_id>/members/invite/", member_views.invite, name="member_invite"),
+    path("shop/<int:shop_id>/members/<int:member_id>/role/", member_views.change_role, name="member_role"),
+    path("shop/<int:shop_id>/members/<int:member_id>/remove/", member_views.remove, name="member_remove"),
 ]
