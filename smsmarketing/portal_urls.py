@@ -2,6 +2,7 @@ from django.urls import path
 
 from smsmarketing.views import account as account_views
 from smsmarketing.views import members as member_views
+from smsmarketing.views import notifications as notification_views
 from smsmarketing.views import portal as portal_views
 
 app_name = "portal"
@@ -29,4 +30,20 @@ urlpatterns = [
     path("shop/<int:shop_id>/members/invite/", member_views.invite, name="member_invite"),
     path("shop/<int:shop_id>/members/<int:member_id>/role/", member_views.change_role, name="member_role"),
     path("shop/<int:shop_id>/members/<int:member_id>/remove/", member_views.remove, name="member_remove"),
+    path("shop/<int:shop_id>/notifications/", notification_views.inbox, name="notifications"),
+    path(
+        "shop/<int:shop_id>/notifications/read-all/",
+        notification_views.mark_all_read,
+        name="notifications_read_all",
+    ),
+    path(
+        "shop/<int:shop_id>/notifications/<int:notification_id>/read/",
+        notification_views.mark_read,
+        name="notification_read",
+    ),
+    path(
+        "shop/<int:shop_id>/notifications/settings/",
+        notification_views.preferences,
+        name="notification_settings",
+    ),
 ]

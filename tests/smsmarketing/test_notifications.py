@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from smsmarketing.models import MailDelivery, Membership, Notification, NotificationPreference
@@ -167,3 +168,131 @@ def test_it_keeps_the_time_it_is_given(alice_shop, alice):
     moment = timezone.now() - timedelta(minutes=5)
     emit(alice_shop, now=moment)
     assert Notification.objects.get().created_at == moment
+
+
+# --- pages -------------------------------------------------------------------------------
+
+
+def test_it_shows_the_bell_with_the_unread_count_on_every_shop_page(client, alice_shop, team):
+    client.force_login(team["owner"])
+    page = client.get(reverse("portal:dashboard", args=[alice_shop.pk])).content.decode()
+    assert 'id="notification-bell"' in page
+    assert 'id="notification-count"' not in page
+    emit(alice_shop)
+    emit(alice_shop, key="signature_rejected:2")
+    page = client.get(reverse("portal:account", args=[alice_shop.pk])).content.decode()
+    assert '<span class="bell-count" id="notification-count">2</span>' in page
+    # The analyst got none of these: no count on their bell.
+    client.force_login(team["analyst"])
+    page = client.get(reverse("portal:dashboard", args=[alice_shop.pk])).content.decode()
+    assert 'id="notification-bell"' in page and 'id="notification-count"' not in page
+
+
+def test_it_lists_the_inbox_newest_first_with_the_unread_highlighted(client, alice_shop, team):
+    now = timezone.now()
+    notify(
+        shop_id=alice_shop.pk, kind=Kind.TEMPLATE_APPROVED, event_key="template_approved:1",
+        title="模板「会员日」审核通过", body="可以在营销任务中使用了。", now=now - timedelta(hours=1),
+    )  # fmt: skip
+    notify(
+        shop_id=alice_shop.pk, kind=Kind.CAMPAIGN_FINISHED, event_key="campaign_finished:7",
+        title="营销任务「双11」已完成", body="成功 98 条，失败 2 条，退回 2 条。", link="/shop/1/x/", now=now,
+    )  # fmt: skip
+    first = Notification.objects.get(recipient=team["owner"], event_key="template_approved:1")
+    notification_mark_read(shop=alice_shop, user=team["owner"], notification_id=first.pk)
+    client.force_login(team["owner"])
+    page = client.get(reverse("portal:notifications", args=[alice_shop.pk])).content.decode()
+    assert page.index("营销任务「双11」已完成") < page.index("模板「会员日」审核通过")
+    assert "成功 98 条，失败 2 条，退回 2 条。" in page
+    finished = Notification.objects.get(recipient=team["owner"], event_key="campaign_finished:7")
+    assert f'class="notification unread" id="notification-{finished.pk}"' in page
+    assert f'class="notification" id="notification-{first.pk}"' in page
+    assert 'href="/shop/1/x/"' in page
+    assert 'id="mark-all-read"' in page
+
+
+def test_it_marks_one_and_all_read_from_the_inbox(client, alice_shop, team):
+    emit(alice_shop)
+    emit(alice_shop, key="signature_rejected:2")
+    one = Notification.objects.filter(recipient=team["owner"]).first()
+    client.force_login(team["owner"])
+    response = client.post(reverse("portal:notification_read", args=[alice_shop.pk, one.pk]), {"page": "1"})
+    assert response.status_code == 302 and response["Location"].endswith("/notifications/?page=1")
+    one.refresh_from_db()
+    assert one.read_at is not None
+    # Another member's notification: untouched (and no error revealing it).
+    theirs = Notification.objects.filter(recipient=team["operator"]).first()
+    client.post(reverse("portal:notification_read", args=[alice_shop.pk, theirs.pk]))
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+    response = client.post(reverse("portal:notifications_read_all", args=[alice_shop.pk]), follow=True)
+    assert "已将 1 条消息标为已读。" in response.content.decode()
+    assert not Notification.objects.filter(recipient=team["owner"], read_at__isnull=True).exists()
+    assert client.get(reverse("portal:notifications_read_all", args=[alice_shop.pk])).status_code == 405
+
+
+def test_it_paginates_the_inbox(client, alice_shop, alice):
+    for i in range(25):
+        emit(alice_shop, key=f"signature_rejected:{i}")
+    client.force_login(alice)
+    page = client.get(reverse("portal:notifications", args=[alice_shop.pk]) + "?page=2").content.decode()
+    assert "第 2 / 2 页，共 25 条" in page
+    assert page.count('class="notification unread"') == 5
+
+
+def test_it_saves_the_members_own_preferences_from_the_settings_page(client, alice_shop, team):
+    client.force_login(team["analyst"])
+    url = reverse("portal:notification_settings", args=[alice_shop.pk])
+    page = client.get(url).content.decode()
+    assert 'name="inbox_campaign_finished" checked' in page
+    assert 'name="email_campaign_finished" checked' not in page
+    assert 'id="no-email-warning"' not in page
+    response = client.post(url, {"inbox_balance_low": "on", "email_campaign_finished": "on"})
+    assert response.status_code == 302
+    chosen = {
+        p.kind: (p.inbox, p.email)
+        for p in NotificationPreference.objects.filter(membership__user=team["analyst"])
+    }
+    assert len(chosen) == len(Kind)
+    assert chosen[Kind.BALANCE_LOW] == (True, False)
+    assert chosen[Kind.CAMPAIGN_FINISHED] == (False, True)
+    assert chosen[Kind.CAMPAIGN_STOPPED] == (False, False)
+    # Only the analyst's own rows changed.
+    assert not NotificationPreference.objects.exclude(membership__user=team["analyst"]).exists()
+
+
+def test_it_warns_a_member_without_an_email_address(client, alice_shop, alice):
+    client.force_login(alice)
+    page = client.get(reverse("portal:notification_settings", args=[alice_shop.pk])).content.decode()
+    assert 'id="no-email-warning"' in page and "没有设置邮箱地址" in page
+
+
+def test_it_hides_another_shops_inbox(client, alice_shop, bob, bob_shop):
+    emit(alice_shop)
+    client.force_login(bob)
+    for name in ("portal:notifications", "portal:notification_settings"):
+        assert client.get(reverse(name, args=[alice_shop.pk])).status_code == 404
+    assert client.post(reverse("portal:notifications_read_all", args=[alice_shop.pk])).status_code == 404
+
+
+def test_it_runs_the_same_queries_on_the_inbox_with_few_or_many_notifications(
+    client, alice_shop, alice, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("portal:notifications", args=[alice_shop.pk])
+    client.force_login(alice)
+    emit(alice_shop)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    few = count()
+    for i in range(60):
+        emit(alice_shop, key=f"signature_rejected:many:{i}")
+    assert count() == few
+    with django_assert_max_num_queries(10):
+        client.get(url)
