@@ -315,15 +315,15 @@ def notification_mail_send(*, delivery_id: int, now: datetime | None = None) -> 
     try:
         notification_mail(delivery.notification, to=delivery.to).send(fail_silently=False)
     except (OSError, smtplib.SMTPException) as exc:  # refused, unreachable, timed out, rejected
-        _record_failure(delivery=delivery, error=f"{type(exc).__name__}: {exc}", now=timezone.now())
+        _record_failure(delivery=delivery, error=f"{type(exc).__name__}: {exc}", now=now)
         return False
     except Exception as exc:  # a bug: counted and bounded like any failure, never retried forever
         logger.exception("notification mail %s could not be built or sent", delivery_id)
-        _record_failure(delivery=delivery, error=f"{type(exc).__name__}: {exc}", now=timezone.now())
+        _record_failure(delivery=delivery, error=f"{type(exc).__name__}: {exc}", now=now)
         return False
     MailDelivery.objects.filter(pk=delivery_id, status=MailDelivery.Status.PENDING).update(
         status=MailDelivery.Status.SENT,
-        sent_at=timezone.now(),
+        sent_at=now,
         next_attempt_at=None,
         attempts=F("attempts") + 1,
         last_error="",
