@@ -83,13 +83,14 @@ def invite(request: HttpRequest) -> HttpResponse:
 @shop_view(requires=Capability.MEMBERS)
 @require_POST
 def change_role(request: HttpRequest, member_id: int) -> HttpResponse:
+    member = shop_member(shop=request.shop, member_id=member_id)  # 404 for another shop's member
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("请选择角色：店主、运营或只读。"))
         return redirect("portal:members", shop_id=request.shop.pk)
     try:
         membership = member_role_change(
-            shop=request.shop, user=request.user, member=member_id, role=form.cleaned_data["role"]
+            shop=request.shop, user=request.user, member=member.pk, role=form.cleaned_data["role"]
         )
     except SmsError as exc:
         messages.error(request, exc.message)

@@ -20,7 +20,7 @@ from campaigns.services.webhooks import webhook_endpoint_create
 from reviews.models import MessageTemplate, Signature
 from reviews.services.signatures import signature_submit
 from reviews.services.templates import template_submit
-from smsmarketing.models import RechargeOrder, RechargePackage
+from smsmarketing.models import Membership, RechargeOrder, RechargePackage
 from smsmarketing.services.recharge import recharge
 from tests.campaigns.campaign_fixtures import MARKETING_TEXT, MORNING, pipeline_settings, ready_shop  # noqa: F401
 from tests.factories import make_coupon
@@ -49,6 +49,7 @@ WATCHED_MODELS = [
     "smsmarketing.RechargeOrder",
     "smsmarketing.Reservation",
     "smsmarketing.Membership",
+    "smsmarketing.MembershipEvent",
     "smsmarketing.Shop",
     "reviews.Signature",
     "reviews.MessageTemplate",
@@ -119,6 +120,9 @@ class World:
             "delivery_id": self.webhook_ids()[1],
             # An API key of alice's shop (the open API's key pages: revoke).
             "key_id": self.api_key_id(),
+            # Alice's own membership (the members pages: change role, remove). Alice is the shop's
+            # only owner, so even her own POSTs to it are refused (LAST-OWNER) and change nothing.
+            "member_id": Membership.objects.get(shop=self.alice_shop, user__username="alice").pk,
         }
 
 
