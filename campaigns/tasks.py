@@ -138,3 +138,11 @@ def purge_idempotency_records() -> int:
 def purge_webhook_events() -> int:
     """Daily (03:50 Asia/Shanghai): delete webhook events older than 30 days, with their deliveries."""
     return webhook_events_purge()
+
+
+def resume_spend_paused_runs() -> int:
+    """Every minute: resume the runs a spending limit paused whose period has ended
+    (``campaigns.services.spend_pause``, docs/SPEND_LIMITS.md)."""
+    from campaigns.services.spend_pause import spend_paused_runs_resume_due
+
+    return spend_paused_runs_resume_due()

@@ -113,6 +113,10 @@ class SmsAccount(models.Model):
         default=DEFAULT_LOW_BALANCE_THRESHOLD,
         help_text=_("可用余量低于此值时在概览页提醒；0 表示不提醒。"),
     )
+    # Spending limits (消费上限, docs/SPEND_LIMITS.md): parts reserved per day / per month
+    # (Asia/Shanghai); null = no cap. SpendCounter holds the use, account_reserve the guard.
+    daily_spend_limit = models.PositiveIntegerField(_("每日消费上限（条）"), null=True, blank=True)
+    monthly_spend_limit = models.PositiveIntegerField(_("每月消费上限（条）"), null=True, blank=True)
     activated_at = models.DateTimeField(_("开通时间"), null=True, blank=True)
     activated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -606,3 +610,41 @@ class MailDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.to} · {self.get_status_display()}"
+
+
+# --- Spending limits (消费上限) ------------------------------------------------
+# smsmarketing.services.spend_limits writes them, docs/SPEND_LIMITS.md.
+
+
+class SpendCounter(models.Model):
+    """Parts reserved by one account in one period (a day or a month, Asia/Shanghai dates).
+
+    Written only by ``account_reserve`` (+ parts, under the caps: a conditional UPDATE) and by
+    releases (- parts: a refund gives the cap back, as it gives the balance back), always
+    after the account row is locked. ``period_start`` is the day, or the month's first day.
+    The cap itself is not a CHECK here: lowering a cap below today's use is allowed (sends
+    stop), so the guard is the UPDATE's ``WHERE spent + n <= cap``, evaluated at write time.
+    """
+
+    class Period(models.TextChoices):
+        DAY = "day", _("每日")
+        MONTH = "month", _("每月")
+
+    account = models.ForeignKey(
+        SmsAccount, on_delete=models.CASCADE, related_name="spend_counters", verbose_name=_("短信账户")
+    )
+    period = models.CharField(_("周期"), max_length=8, choices=Period.choices)
+    period_start = models.DateField(_("周期开始"))
+    spent = models.BigIntegerField(_("已占用（条）"), default=0)
+
+    class Meta:
+        verbose_name = _("消费计数")
+        verbose_name_plural = _("消费计数")
+        constraints = [
+            # Race: two first reservations of a period insert the row at once (ON CONFLICT DO NOTHING).
+            models.UniqueConstraint(fields=["account", "period", "period_start"], name="spendcounter_unique"),
+            models.CheckConstraint(condition=Q(spent__gte=0), name="spendcounter_spent_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.period} {self.period_start}: {self.spent}"

@@ -47,6 +47,7 @@ from smsmarketing.models import Shop, SmsAccount
 from smsmarketing.permissions import Capability, require_capability
 from smsmarketing.security import rate_limit_hit
 from smsmarketing.services import shop_ensure_sms_allowed
+from smsmarketing.services.spend_limits import SpendLimitState, spend_limit_state
 
 NO_SIGNATURE = "NO-SIGNATURE"
 SHOP_INACTIVE = "SHOP-INACTIVE"
@@ -518,6 +519,12 @@ class DryRun:
     ab_test_parts: int = 0
     ab_rest_sendable: int = 0
     ab_rest_parts: list[int] = field(default_factory=list)
+    # The spending limits (docs/SPEND_LIMITS.md), None without a cap: the period's use before this
+    # campaign, the parts it would take of what is left, and the recipients beyond it (SPEND-LIMIT:
+    # held back until the next period; counted in ``sendable``, not in ``suppressed``).
+    spend: SpendLimitState | None = None
+    spend_take: int = 0
+    spend_held: int = 0
 
     @property
     def ab_rest_parts_most(self) -> int:
@@ -554,6 +561,11 @@ def campaign_dry_run(*, campaign: Campaign, at: datetime | None = None) -> DryRu
     at = next_send_window(at or timezone.now())
     account = SmsAccount.objects.filter(shop=campaign.shop).first()
     result = DryRun(balance=account.balance if account and account.is_active else 0, at=at)
+    spend_left = None
+    if account is not None and account.is_active:
+        spend = spend_limit_state(account_id=account.pk, at=at)
+        if spend.has_limit:
+            result.spend, spend_left = spend, spend.left
     state = shop_sms_state(shop=campaign.shop, campaign=campaign)
     probe = CampaignRun(campaign=campaign, run_date=timezone.localdate(at))
     if campaign.coupon_id:
@@ -600,6 +612,12 @@ def campaign_dry_run(*, campaign: Campaign, at: datetime | None = None) -> DryRu
                 for c in contents
             ]
             result.parts += max(parts)
+            if spend_left is not None:
+                # As planning fits: the longest prefix the cap covers; everyone after it waits.
+                if result.spend_held or result.spend_take + max(parts) > spend_left:
+                    result.spend_held += 1
+                else:
+                    result.spend_take += max(parts)
             if variants and where >= 0:
                 result.ab_test_sendable += 1
                 result.ab_test_parts += parts[0]

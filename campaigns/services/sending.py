@@ -121,8 +121,11 @@ def _run_advance(*, run_id: int, now: datetime | None) -> str:
             _defer(run_id, result.retry_at)
             return "deferred"
         return "requeued"
-    _run_finish(run_id=run_id)
-    return "finished"
+    return _run_finish(run_id=run_id)
+
+
+# PAUSED: a spending limit paused the run; only campaigns.services.spend_pause resumes it.
+_NOT_STARTABLE = {CampaignRun.Status.FINISHED, CampaignRun.Status.CANCELLED, CampaignRun.Status.PAUSED}
 
 
 def _run_start(*, run_id: int, now: datetime) -> str:
@@ -131,7 +134,7 @@ def _run_start(*, run_id: int, now: datetime) -> str:
         campaign_id = CampaignRun.objects.values_list("campaign_id", flat=True).get(pk=run_id)
         campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
         run = CampaignRun.objects.select_for_update().get(pk=run_id)
-        if run.status in {CampaignRun.Status.FINISHED, CampaignRun.Status.CANCELLED}:
+        if run.status in _NOT_STARTABLE:
             return "skipped"
         is_test = run.kind == CampaignRun.Kind.TEST
         if run.status != CampaignRun.Status.PENDING:
@@ -155,13 +158,21 @@ def _run_start(*, run_id: int, now: datetime) -> str:
     return "started"
 
 
-def _run_finish(*, run_id: int) -> None:
+def _run_finish(*, run_id: int) -> str:
+    """Everything planned is sent: ``finished``; or ``paused`` (a spending limit held recipients
+    back: they wait for its next period or the owner), or ``requeued`` (resumed meanwhile)."""
     with transaction.atomic():
         campaign_id = CampaignRun.objects.values_list("campaign_id", flat=True).get(pk=run_id)
         campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
         run = CampaignRun.objects.select_for_update().get(pk=run_id)
+        if run.status == CampaignRun.Status.PLANNING:
+            return "requeued"  # race: the owner resumed it while this task dispatched
         if run.status != CampaignRun.Status.DISPATCHING:
-            return
+            return "finished"
+        if run.spend_paused:
+            run.status = CampaignRun.Status.PAUSED
+            run.save(update_fields=["status"])
+            return "paused"
         run.status, run.finished_at = CampaignRun.Status.FINISHED, timezone.now()
         run.save(update_fields=["status", "finished_at"])
         # An A/B test's run is not the end: the campaign completes with its winner's run.
@@ -188,6 +199,7 @@ def _run_finish(*, run_id: int) -> None:
                     "finished_at": timezone.localtime(run.finished_at).isoformat(),
                 },
             )
+    return "finished"
 
 
 def _requeue(run_id: int) -> None:

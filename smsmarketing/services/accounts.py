@@ -36,6 +36,7 @@ from smsmarketing.errors import (
 from smsmarketing.models import LedgerEntry, Reservation, Settlement, Shop, SmsAccount
 from smsmarketing.permissions import Capability, require_capability
 from smsmarketing.services.shops import shop_ensure_sms_allowed
+from smsmarketing.services.spend_limits import spend_release, spend_reserve
 
 # The version of the service terms (《短信服务协议》) a merchant accepts on activation.
 TERMS_VERSION = "2026-11"
@@ -256,9 +257,11 @@ def account_reserve(*, shop_id: int, parts: int, reference: str, label: str = ""
             cursor.execute(
                 f"INSERT INTO {table}"
                 " (account_id, reference, label, parts, charged, released, created_at, updated_at)"
-                " VALUES (%s, %s, %s, %s, 0, 0, now(), now())"
+                " VALUES (%s, %s, %s, %s, 0, 0, %s, %s)"
                 " ON CONFLICT (reference) DO NOTHING RETURNING id",
-                [account.pk, reference, label[:MAX_LABEL_LENGTH], parts],
+                # The application's clock (not now()): a refund gives the spending limit back to
+                # the period of created_at (smsmarketing.services.spend_limits).
+                [account.pk, reference, label[:MAX_LABEL_LENGTH], parts, timezone.now(), timezone.now()],
             )
             row = cursor.fetchone()
         if row is None:
@@ -270,6 +273,9 @@ def account_reserve(*, shop_id: int, parts: int, reference: str, label: str = ""
         if after is None:
             # Raising rolls back the INSERT above: nothing is held, nothing is written.
             raise _insufficient(account_id=account.pk, parts=parts)
+        # The spending limits (SpendLimitReached, rule SPEND-LIMIT): after the account row is
+        # locked by the UPDATE above (lock order: account, day counter, month counter).
+        spend_reserve(account_id=account.pk, parts=parts)
         _write_ledger(
             account_id=account.pk,
             kind=LedgerEntry.Kind.RESERVE,
@@ -328,6 +334,11 @@ def _settle(*, kind: str, reference: str, parts: int, key: str) -> Settlement:
         if after is None:  # reserved < open parts: the ledger is already broken; refuse loudly
             raise RuntimeError(
                 f"account {reservation.account_id}: reserved below open reservation {reference}"
+            )
+        if not is_charge:
+            # A refund gives the spending limit back too, to the reservation's own day and month.
+            spend_release(
+                account_id=reservation.account_id, parts=applied, reserved_at=reservation.created_at
             )
         _write_ledger(
             account_id=reservation.account_id,
