@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -35,6 +35,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @shop_view
 @require_POST
 def mark_read(request: HttpRequest, notification_id: int) -> HttpResponse:
+    # Another member's (or another shop's) notification: 404, as for one that does not exist.
+    if not notifications_for_member(shop=request.shop, user=request.user).filter(pk=notification_id).exists():
+        raise Http404
     notification_mark_read(shop=request.shop, user=request.user, notification_id=notification_id)
     return redirect(_back(request))
 

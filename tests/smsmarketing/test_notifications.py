@@ -220,9 +220,10 @@ def test_it_marks_one_and_all_read_from_the_inbox(client, alice_shop, team):
     assert response.status_code == 302 and response["Location"].endswith("/notifications/?page=1")
     one.refresh_from_db()
     assert one.read_at is not None
-    # Another member's notification: untouched (and no error revealing it).
+    # Another member's notification: untouched, and answered as one that does not exist.
     theirs = Notification.objects.filter(recipient=team["operator"]).first()
-    client.post(reverse("portal:notification_read", args=[alice_shop.pk, theirs.pk]))
+    response = client.post(reverse("portal:notification_read", args=[alice_shop.pk, theirs.pk]))
+    assert response.status_code == 404
     theirs.refresh_from_db()
     assert theirs.read_at is None
     response = client.post(reverse("portal:notifications_read_all", args=[alice_shop.pk]), follow=True)
