@@ -23,6 +23,7 @@ from campaigns.services.importing import (
     customer_imports_purge_stale,
 )
 from campaigns.services.leases import IMPORT_CHECK_LEASE, task_lease
+from campaigns.services.notices import campaign_finished_sweep
 from campaigns.services.pipeline import pipeline_setting
 from campaigns.services.planning import run_plan
 from campaigns.services.recovery import pipeline_recover
@@ -91,8 +92,11 @@ def simulated_reports(reports: list, at: str | None = None) -> int:
 
 
 def settle_deliveries() -> int:
-    """Every minute: settle final messages whose reports came one by one (e.g. from Kannel)."""
-    return delivery_settle()
+    """Every minute: settle final messages whose reports came one by one (e.g. from Kannel), then
+    raise the finished notice of complete runs that have none yet (``campaign_finished_sweep``)."""
+    settled = delivery_settle()
+    campaign_finished_sweep()
+    return settled
 
 
 def resume_unfinished_runs() -> int:

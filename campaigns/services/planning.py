@@ -60,6 +60,7 @@ from campaigns.services.campaigns import (
 )
 from campaigns.services.frequency import frequency_decide
 from campaigns.services.links import LINK_CODE_LENGTH, link_code_new, text_has_link
+from campaigns.services.notices import balance_exhausted_notify, campaign_stopped_notify
 from campaigns.services.pipeline import pipeline_setting
 from campaigns.services.variants import run_split
 from campaigns.sqlarrays import sql_int_array, sql_text_array
@@ -282,6 +283,8 @@ def _plan_rows(*, run: CampaignRun, recipients: list[Recipient], batch: int, now
             batch=batch,
             now=now,
         )
+        # The run is stopped by a rule (no signature, shop closed ...): tell the shop, once per run.
+        campaign_stopped_notify(campaign=campaign, run=run, reason=state.reason)
         return False
     if split is None:
         rows = {r.phone: Row(r, Message.Status.SUPPRESSED) for r in recipients}
@@ -302,6 +305,7 @@ def _plan_rows(*, run: CampaignRun, recipients: list[Recipient], batch: int, now
             # Savepoint: counts, rows, reservation and coupons together or not at all.
             with transaction.atomic():
                 _commit(run=run, rows=fitting, everyone=everyone, reference=reference, batch=batch, now=now)
+            _notify_suppressed(run=run, rows=everyone)
             return any(row.reason == SPEND_LIMIT for row in everyone)
         except (InsufficientBalance, AccountNotActive, CouponExhausted, SpendLimitReached) as exc:
             # Race: another send spent the balance (or coupons) between the sizing and the reserve.
@@ -312,7 +316,22 @@ def _plan_rows(*, run: CampaignRun, recipients: list[Recipient], batch: int, now
                 for row in candidates[len(fitting) :]:
                     row.reason = reason
     _insert(run=run, rows=everyone, batch=batch, now=now)
+    _notify_suppressed(run=run, rows=everyone)
     return any(row.reason == SPEND_LIMIT for row in everyone)
+
+
+def _notify_suppressed(*, run: CampaignRun, rows: list[Row]) -> None:
+    """Tell the shop when the batch suppressed recipients for want of balance, or because the
+    account is not active (the run cannot send): one notice per run (its event key), raised in
+    the batch's transaction; one query for the balance, only when it happens."""
+    reasons = {row.reason for row in rows}
+    campaign = run.campaign
+    if ACCOUNT_INACTIVE in reasons:
+        campaign_stopped_notify(campaign=campaign, run=run, reason=ACCOUNT_INACTIVE)
+    if INSUFFICIENT_BALANCE in reasons:
+        account = SmsAccount.objects.filter(shop_id=campaign.shop_id)
+        balance = account.values_list("balance", flat=True).first() or 0
+        balance_exhausted_notify(campaign=campaign, run=run, balance=balance)
 
 
 def _fit_whole_batch(

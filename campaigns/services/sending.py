@@ -46,6 +46,7 @@ from campaigns.services.campaigns import (
 from campaigns.services.delivery import delivery_settle
 from campaigns.services.frequency import in_quiet_hours, next_send_window
 from campaigns.services.leases import RUN_LEASE, task_lease
+from campaigns.services.notices import STOP_REASONS, campaign_stopped_notify, runs_finished_notify
 from campaigns.services.pipeline import pipeline_setting
 from campaigns.services.planning import run_plan
 from campaigns.services.webhooks import webhook_event_emit
@@ -199,6 +200,9 @@ def _run_finish(*, run_id: int) -> str:
                     "finished_at": timezone.localtime(run.finished_at).isoformat(),
                 },
             )
+        # The inbox and the mail, with the run's figures, on the same commit: now if every outcome
+        # is in and settled (the settlement just ran), else with the settlement of its last messages.
+        runs_finished_notify(run_ids=[run_id])
     return "finished"
 
 
@@ -377,7 +381,7 @@ UPDATE {message} m SET
     final_at = CASE WHEN d.reason = '' THEN m.final_at ELSE %(now)s END
 FROM decided d
 WHERE m.id = d.id AND m.status = 'planned'
-RETURNING m.id, m.phone, m.text, m.status = 'sending'
+RETURNING m.id, m.phone, m.text, m.status = 'sending', m.reason
 """
 
 
@@ -433,7 +437,20 @@ def dispatch_claim(
     if not rows:
         return None
     rows.sort()  # RETURNING has no order; hand over in id order
-    return [OutboundSms(message_id, phone, text) for message_id, phone, text, sending in rows if sending]
+    stopped = next((reason for *_, sending, reason in rows if not sending and reason in STOP_REASONS), None)
+    if stopped:
+        _notify_stopped(run_id=run_id, campaign=campaign, reason=stopped)
+    return [OutboundSms(message_id, phone, text) for message_id, phone, text, sending, _ in rows if sending]
+
+
+def _notify_stopped(*, run_id: int, campaign: Campaign, reason: str) -> None:
+    """A rule stopped the run at dispatch (the signature withdrawn or replaced, the shop closed,
+    the template withdrawn since planning): tell the shop, once per run (the notice's key). The
+    claim committed on its own; the notice follows in its own short transaction, only in this
+    case (a crash between the two loses it only if no later batch of the run is dropped too)."""
+    run = CampaignRun.objects.get(pk=run_id)
+    with transaction.atomic():
+        campaign_stopped_notify(campaign=campaign, run=run, reason=reason)
 
 
 # One statement records a whole batch's answers. Only 'sending' rows change: a delivery

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
@@ -35,6 +36,7 @@ from smsmarketing.errors import (
 )
 from smsmarketing.models import LedgerEntry, Reservation, Settlement, Shop, SmsAccount
 from smsmarketing.permissions import Capability, require_capability
+from smsmarketing.services.notices import balance_low_notify, recharge_credited_notify
 from smsmarketing.services.shops import shop_ensure_sms_allowed
 from smsmarketing.services.spend_limits import spend_release, spend_reserve
 
@@ -94,12 +96,22 @@ def _ensure_billing(*, shop: Shop, user: AbstractBaseUser) -> None:
     require_capability(shop=shop, user=user, capability=Capability.BILLING)
 
 
+class Applied(NamedTuple):
+    """An account row after ``_apply``: ``(balance, reserved)`` first, as the ledger reads it."""
+
+    balance: int
+    reserved: int
+    low_balance_threshold: int
+    shop_id: int
+
+
 def _apply(
     *, account_id: int, amount: int, reserved_delta: int, require_active: bool = False
-) -> tuple[int, int] | None:
+) -> Applied | None:
     """Add ``amount`` to balance and ``reserved_delta`` to reserved in ONE conditional UPDATE.
 
-    Returns ``(balance, reserved)`` after the change, or None when the change would make
+    Returns the row after the change (``Applied``: balance, reserved, and the threshold and shop
+    the low-balance notice needs, read by the same statement), or None when the change would make
     either negative (or the account is not active and ``require_active``): nothing changed.
     Race defended: many workers reserving from one account at once. The row lock taken
     by the UPDATE serialises them and each re-evaluates the WHERE on the newest row, so
@@ -114,11 +126,23 @@ def _apply(
         cursor.execute(
             f"UPDATE {table} SET balance = balance + %s, reserved = reserved + %s, updated_at = %s"
             f" WHERE id = %s AND balance + %s >= 0 AND reserved + %s >= 0{active}"
-            " RETURNING balance, reserved",
+            " RETURNING balance, reserved, low_balance_threshold, shop_id",
             params,
         )
         row = cursor.fetchone()
-    return (row[0], row[1]) if row else None
+    return Applied(*row) if row else None
+
+
+def _notify_if_low(*, after: Applied, debit: int, entry: LedgerEntry) -> None:
+    """Raise the low-balance notice when this debit made the balance cross below the threshold:
+    only on the crossing (before >= threshold > after), not on every later reserve; a threshold
+    of 0 never fires. No query unless it crossed."""
+    threshold = after.low_balance_threshold
+    if after.balance < threshold <= after.balance + debit:
+        balance_low_notify(
+            shop_id=after.shop_id, entry_id=entry.pk, balance=after.balance, threshold=threshold,
+            label=entry.label,
+        )
 
 
 def _write_ledger(
@@ -128,7 +152,7 @@ def _write_ledger(
     parts: int,
     amount: int,
     reserved_delta: int,
-    after: tuple[int, int],
+    after: Applied,
     reference: str = "",
     label: str = "",
     note: str = "",
@@ -276,7 +300,7 @@ def account_reserve(*, shop_id: int, parts: int, reference: str, label: str = ""
         # The spending limits (SpendLimitReached, rule SPEND-LIMIT): after the account row is
         # locked by the UPDATE above (lock order: account, day counter, month counter).
         spend_reserve(account_id=account.pk, parts=parts)
-        _write_ledger(
+        entry = _write_ledger(
             account_id=account.pk,
             kind=LedgerEntry.Kind.RESERVE,
             parts=parts,
@@ -286,6 +310,7 @@ def account_reserve(*, shop_id: int, parts: int, reference: str, label: str = ""
             reference=reference,
             label=label,
         )
+        _notify_if_low(after=after, debit=parts, entry=entry)
     return Reservation.objects.get(pk=row[0])
 
 
@@ -471,7 +496,7 @@ def account_adjust(*, shop_id: int, amount: int, reason: str, actor: AbstractBas
         after = _apply(account_id=account.pk, amount=amount, reserved_delta=0)
         if after is None:
             raise _insufficient(account_id=account.pk, parts=-amount)
-        return _write_ledger(
+        entry = _write_ledger(
             account_id=account.pk,
             kind=LedgerEntry.Kind.ADJUST,
             parts=abs(amount),
@@ -482,12 +507,17 @@ def account_adjust(*, shop_id: int, amount: int, reason: str, actor: AbstractBas
             actor=actor,
             actor_label=_actor_label(actor),
         )
+        if amount < 0:
+            _notify_if_low(after=after, debit=-amount, entry=entry)
+        return entry
 
 
 def account_credit_recharge(*, account_id: int, units: int, order_no: str, actor) -> LedgerEntry:
-    """Credit a paid recharge order. Called only by ``recharge_order_complete`` (exactly once)."""
+    """Credit a paid recharge order. Called only by ``recharge_order_complete`` (exactly once),
+    inside its transaction; the shop's members are told (``recharge_credited``)."""
     after = _apply(account_id=account_id, amount=units, reserved_delta=0)
     assert after is not None
+    recharge_credited_notify(shop_id=after.shop_id, order_no=order_no, units=units, balance=after.balance)
     return _write_ledger(
         account_id=account_id,
         kind=LedgerEntry.Kind.RECHARGE,
