@@ -49,7 +49,7 @@ from campaigns.services.campaigns import AB_KINDS
 from campaigns.services.variants import ab_winner_pick
 from smsmarketing.csvexport import csv_response
 from smsmarketing.errors import SmsError
-from smsmarketing.permissions import Capability
+from smsmarketing.permissions import Capability, role_allows
 from smsmarketing.portal import render_portal, shop_view
 
 LIST_PAGE_SIZE = 20  # campaigns a page of the list shows, newest first (the rows are the page's cost)
@@ -124,7 +124,9 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     if status in STARTED:
         recipients = report.stats.planned + report.stats.holdout if report else 0
         results, results_kept = campaign_results_for_page(campaign=campaign, recipients=recipients)
-    testable = status in BEFORE_SEND or (daily and status == S.RUNNING)
+    # Dry run, scheduling and test SMS are 运营's and 店主's; 只读 sees the campaign without them.
+    can_operate = role_allows(request.shop_role, Capability.OPERATE)
+    testable = can_operate and (status in BEFORE_SEND or (daily and status == S.RUNNING))
     names = _variant_names(campaign, results)
     context = {
         "nav": "campaigns",
@@ -134,12 +136,13 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "preview_parts": preview_parts,
         "sent_signature": sent_signature,
         "sent_text": sent_text,
-        "dry_runnable": status in BEFORE_SEND,
+        "dry_runnable": can_operate and status in BEFORE_SEND,
+        "operate_hint": not can_operate and status in BEFORE_SEND,
         "stats": report.stats if report else None,
         "timeline": report.timeline if report else None,
         "runs": runs if daily else [],
         "next_run": campaign_next_run(campaign=campaign) if daily else None,
-        "schedule_form": ScheduleForm() if status == S.DRAFT else None,
+        "schedule_form": ScheduleForm() if status == S.DRAFT and can_operate else None,
         "test_messages": campaign_test_messages(campaign=campaign),
         "testable": testable,
         "results": results,
