@@ -375,3 +375,22 @@ def notification_mails_send_due(*, now: datetime | None = None, time_budget: flo
             if notification_mail_send(delivery_id=delivery_id, now=moment):
                 sent += 1
     return sent
+
+
+def mail_deliveries_resend(*, delivery_ids: list[int], now: datetime | None = None) -> int:
+    """The platform's operators (admin): send failed mails again, with a fresh retry window.
+    Only failed ones (a pending mail is already on its way, a sent one is never sent twice)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = list(
+            MailDelivery.objects.filter(pk__in=delivery_ids, status=MailDelivery.Status.FAILED).values_list(
+                "pk", flat=True
+            )
+        )
+        MailDelivery.objects.filter(pk__in=ids, status=MailDelivery.Status.FAILED).update(
+            status=MailDelivery.Status.PENDING, next_attempt_at=now, give_up_at=now + RETRY_WINDOW
+        )
+        if ids:
+            transaction.on_commit(lambda: _enqueue(ids))
+    logger.info("notification mails %s queued again by an operator", ids)
+    return len(ids)

@@ -278,3 +278,30 @@ def test_it_sends_each_due_mail_once_with_two_sweepers_at_once(smtp, team):
     )
     assert len(smtp.mailbox.messages) == 12
     assert set(MailDelivery.objects.values_list("status", flat=True)) == {MailDelivery.Status.SENT}
+
+
+def test_it_shows_failed_mails_to_the_platforms_operators_who_may_send_them_again(client, smtp, team):
+    admin = make_user("ops", superuser=True)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        reject_signature(team)  # server down
+        clock.shift(RETRY_WINDOW)
+        notification_mails_send_due()  # past the window: given up
+        assert set(MailDelivery.objects.values_list("status", flat=True)) == {MailDelivery.Status.FAILED}
+    client.force_login(admin)
+    page = client.get("/admin/smsmarketing/maildelivery/?status__exact=failed").content.decode()
+    assert "alice@example.com" in page and "olga@example.com" in page
+    assert "ConnectionRefusedError" in page
+    assert "签名【爱丽丝】审核未通过" in page
+    smtp.start()
+    ids = list(MailDelivery.objects.values_list("pk", flat=True))
+    response = client.post(
+        "/admin/smsmarketing/maildelivery/", {"action": "resend", "_selected_action": ids}, follow=True
+    )
+    assert "已重新排队发送 2 封邮件。" in response.content.decode()
+    assert set(MailDelivery.objects.values_list("status", flat=True)) == {MailDelivery.Status.SENT}
+    assert len(smtp.mailbox.messages) == 2
+    # Sent mails are never sent again by the action.
+    client.post("/admin/smsmarketing/maildelivery/", {"action": "resend", "_selected_action": ids})
+    assert len(smtp.mailbox.messages) == 2
+    assert client.get("/admin/smsmarketing/notification/").status_code == 200
