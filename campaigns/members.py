@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 
 from campaigns.models.api import ApiKey
@@ -26,12 +27,19 @@ def _active_keys(*, shop_id: int, member_user):
 def _describe(keys: list[ApiKey], *, done: bool) -> list[str]:
     if not keys:
         return []
-    names = "、".join(f"“{key.name}”（{key.display_prefix}）" for key in keys)
+    # Names as typed and the keys' prefixes: marked so translators (and the page checks) leave them.
+    names = format_html_join(
+        "、", '“<span translate="no">{}</span>”（<code translate="no">{}</code>）',
+        ((key.name, key.display_prefix) for key in keys),
+    )  # fmt: skip
     if done:
-        return [_("已吊销该成员创建的 {count} 个 API 密钥：{names}。").format(count=len(keys), names=names)]
+        done_text = _("已吊销该成员创建的 {count} 个 API 密钥：{names}。")
+        return [format_html(done_text, count=len(keys), names=names)]
     return [
-        _("该成员创建的 {count} 个 API 密钥将被立即吊销，使用它们的系统会收到 401：{names}。").format(
-            count=len(keys), names=names
+        format_html(
+            _("该成员创建的 {count} 个 API 密钥将被立即吊销，使用它们的系统会收到 401：{names}。"),
+            count=len(keys),
+            names=names,
         )
     ]
 

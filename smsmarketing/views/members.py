@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -27,6 +28,11 @@ from smsmarketing.services.members import (
     member_remove,
     member_role_change,
 )
+
+
+def _name(member: Membership) -> str:
+    """A username as typed, marked so the page's language checks (and translators) leave it."""
+    return format_html('<span translate="no">{}</span>', member.user.get_username())
 
 
 def _page(request: HttpRequest, *, form: MemberInviteForm | None = None, status: int = 200) -> HttpResponse:
@@ -74,9 +80,8 @@ def invite(request: HttpRequest) -> HttpResponse:
         note = _("已新建账号“{username}”并以「{role}」加入本店铺。请把用户名和初始密码告诉对方。")
     else:
         note = _("已邀请“{username}”以「{role}」加入本店铺，对方下次登录即可看到本店铺。")
-    messages.success(
-        request, note.format(username=membership.user.get_username(), role=membership.get_role_display())
-    )
+    role = membership.get_role_display()
+    messages.success(request, format_html(note, username=_name(membership), role=role))
     return redirect("portal:members", shop_id=request.shop.pk)
 
 
@@ -97,8 +102,10 @@ def change_role(request: HttpRequest, member_id: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            _("“{username}”的角色现在是「{role}」。").format(
-                username=membership.user.get_username(), role=membership.get_role_display()
+            format_html(
+                _("“{username}”的角色现在是「{role}」。"),
+                username=_name(membership),
+                role=membership.get_role_display(),
             ),
         )
     return redirect("portal:members", shop_id=request.shop.pk)
@@ -116,8 +123,8 @@ def remove(request: HttpRequest, member_id: int) -> HttpResponse:
         except SmsError as exc:
             error = exc.message
         else:
-            done = _("已将“{username}”移出本店铺。").format(username=member.user.get_username())
-            messages.success(request, " ".join([done, *effects]))
+            done = format_html(_("已将“{username}”移出本店铺。"), username=_name(member))
+            messages.success(request, format_html_join(" ", "{}", [(line,) for line in [done, *effects]]))
             if member.user_id == request.user.pk:
                 return redirect("portal:home")  # they left the shop: its pages are no longer theirs
             return redirect("portal:members", shop_id=request.shop.pk)
