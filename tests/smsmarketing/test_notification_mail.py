@@ -6,12 +6,16 @@ its task runs."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -305,3 +309,32 @@ def test_it_shows_failed_mails_to_the_platforms_operators_who_may_send_them_agai
     client.post("/admin/smsmarketing/maildelivery/", {"action": "resend", "_selected_action": ids})
     assert len(smtp.mailbox.messages) == 2
     assert client.get("/admin/smsmarketing/notification/").status_code == 200
+
+
+def _settings_with(**variables: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_")}
+    env.update({"DJANGO_SETTINGS_MODULE": "smsmarketing.settings", **variables})
+    env.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/unused")
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_USE_TLS)"
+    )
+    return subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=False)
+def test_it_reads_the_mail_server_from_the_environment():
+    development = _settings_with()
+    assert development.stdout.splitlines()[-1].split()[0] == "django.core.mail.backends.console.EmailBackend"
+    production = _settings_with(EMAIL_HOST="smtp.example.com", EMAIL_PORT="587", EMAIL_USE_TLS="1")
+    assert production.stdout.splitlines()[-1].split() == [
+        "django.core.mail.backends.smtp.EmailBackend",
+        "smtp.example.com",
+        "587",
+        "True",
+    ]
+    both = _settings_with(EMAIL_HOST="smtp.example.com", EMAIL_USE_TLS="1", EMAIL_USE_SSL="1")
+    assert both.returncode != 0 and "EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive" in both.stderr
