@@ -17,6 +17,7 @@ from campaigns.services.notices import campaign_finished_notify, campaign_finish
 from campaigns.services.planning import run_plan
 from campaigns.services.sending import run_execute
 from smsmarketing.models import MailDelivery, Notification, SmsAccount
+from smsmarketing.services.notifications import notification_mail
 from tests.campaigns.campaign_fixtures import (
     MARKETING_TEXT,
     MORNING,
@@ -74,7 +75,12 @@ def test_it_tells_the_shop_a_campaign_finished_with_its_figures(
         f"失败退还 {failed} 条余量（实际扣费 {delivered} 条）；归因订单 0 笔，成交金额 ¥0.00。"
     )
     assert notice.link == f"/shop/{customers.pk}/campaigns/{campaign.pk}/"
-    assert MailDelivery.objects.filter(notification__kind=Kind.CAMPAIGN_FINISHED).count() == 2
+    mails = MailDelivery.objects.filter(notification__kind=Kind.CAMPAIGN_FINISHED).select_related(
+        "notification"
+    )
+    assert sorted(m.to for m in mails) == ["alice@example.com", "olga@example.com"]
+    mail = notification_mail(mails[0].notification, to=mails[0].to)
+    assert mail.subject == f"【短信管理】营销任务「夏季上新」发送完成：成功 {delivered} 条"
     # Raised again for the same run (a retried finish): still one per recipient.
     assert campaign_finished_notify(campaign=campaign, run=run) == 0
     assert len(notices(Kind.CAMPAIGN_FINISHED)) == 2

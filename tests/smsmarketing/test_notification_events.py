@@ -29,6 +29,7 @@ from reviews.services.templates import (
 )
 from smsmarketing.models import MailDelivery, Notification, RechargePackage, SmsAccount
 from smsmarketing.services import account_adjust, account_grant, account_reserve
+from smsmarketing.services.notifications import notification_mail
 from smsmarketing.services.recharge import recharge_order_complete, recharge_order_create
 from tests.campaigns.campaign_fixtures import (
     SH,
@@ -79,6 +80,9 @@ def test_it_tells_the_shop_a_signature_was_rejected_with_the_reason_and_mails_it
     assert notice.link == f"/shop/{alice_shop.pk}/signature/"
     mails = MailDelivery.objects.select_related("notification").order_by("to")
     assert [m.to for m in mails] == ["alice@example.com", "olga@example.com"]
+    mail = notification_mail(mails[0].notification, to=mails[0].to)
+    assert mail.subject == "【短信管理】审核未通过：短信签名【爱丽丝服饰】（签名与店铺名称不符）"
+    assert "驳回原因：签名与店铺名称不符" in mail.body and mail.to == ["alice@example.com"]
     assert len(callbacks) == 1  # the mails' tasks are queued on commit, never sent inline
     # The same decision raised again (a retried task, a second caller): still one per recipient.
     assert review_decision_notify(item=Signature.objects.get(pk=signature.pk), decision=decision) == 0
