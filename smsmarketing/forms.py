@@ -100,3 +100,17 @@ class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(
         label=_("角色"), choices=[("owner", _("店主")), ("operator", _("运营")), ("analyst", _("只读"))]
     )
+
+
+class SpendLimitsForm(forms.Form):
+    """The owner's spending limits (消费上限, docs/SPEND_LIMITS.md): empty = 不限."""
+
+    daily = forms.IntegerField(
+        label=_("每日消费上限（条）"), required=False, min_value=1, help_text=_("留空表示不限。")
+    )
+    monthly = forms.IntegerField(
+        label=_("每月消费上限（条）"),
+        required=False,
+        min_value=1,
+        help_text=_("留空表示不限；不能小于每日上限。"),
+    )

@@ -13,6 +13,7 @@ urlpatterns = [
     path("shop/<int:shop_id>/account/", account_views.overview, name="account"),
     path("shop/<int:shop_id>/account/activate/", account_views.activate, name="account_activate"),
     path("shop/<int:shop_id>/account/threshold/", account_views.threshold, name="account_threshold"),
+    path("shop/<int:shop_id>/account/spend-limits/", account_views.spend_limits, name="account_spend_limits"),
     path("shop/<int:shop_id>/account/recharge/", account_views.recharge_page, name="account_recharge"),
     path(
         "shop/<int:shop_id>/account/recharge/confirm/",

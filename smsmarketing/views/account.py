@@ -19,13 +19,14 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from smsmarketing.csvexport import csv_response
 from smsmarketing.errors import SmsError
-from smsmarketing.forms import ActivationForm, DateRangeForm, RechargeForm, ThresholdForm
+from smsmarketing.forms import ActivationForm, DateRangeForm, RechargeForm, SpendLimitsForm, ThresholdForm
 from smsmarketing.models import RechargeOrder, RechargePackage
 from smsmarketing.payments import payment_label
 from smsmarketing.permissions import Capability
@@ -45,6 +46,7 @@ from smsmarketing.services import (
     recharge,
     recharge_quote,
 )
+from smsmarketing.services.spend_limits import SpendLimitState, account_set_spend_limits, spend_limit_state
 from smsmarketing.templatetags.sms_format import ledger_reference
 
 PAGE_SIZE = 20
@@ -70,6 +72,11 @@ def _overview(
         "activation_form": activation_form or ActivationForm(),
         "threshold_form": ThresholdForm(initial={"threshold": account.low_balance_threshold}),
         "terms_version": TERMS_VERSION,
+        # The spending limits and today's / this month's use (one query).
+        "spend": spend_limit_state(account_id=account.pk) if account.pk else SpendLimitState(),
+        "spend_form": SpendLimitsForm(
+            initial={"daily": account.daily_spend_limit, "monthly": account.monthly_spend_limit}
+        ),
     }
     return _render(request, "portal/account.html", context, status=status)
 
@@ -112,6 +119,27 @@ def threshold(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, _("余量提醒阈值已保存。"))
     return redirect("portal:account", shop_id=request.shop.pk)
+
+
+@shop_view(requires=Capability.BILLING)
+@require_POST
+def spend_limits(request: HttpRequest) -> HttpResponse:
+    form = SpendLimitsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(reverse("portal:account", args=[request.shop.pk]) + "#spend-limits")
+    try:
+        account_set_spend_limits(
+            shop=request.shop,
+            user=request.user,
+            daily=form.cleaned_data["daily"],
+            monthly=form.cleaned_data["monthly"],
+        )
+    except SmsError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("消费上限已保存。"))
+    return redirect(reverse("portal:account", args=[request.shop.pk]) + "#spend-limits")
 
 
 def _packages_page(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:

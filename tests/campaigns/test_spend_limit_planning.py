@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 import time_machine
 from django.db.models import Sum
+from django.urls import reverse
 from django_q.models import Schedule
 
 from campaigns.models import Campaign, CampaignRun, Message, PlanBatch
@@ -224,3 +225,42 @@ def test_only_the_owner_resumes_and_only_with_cap_left(alice, shop):
     with pytest.raises(CampaignStateError):
         campaign_resume(campaign=campaign, user=alice)
     assert_ledger_clean()
+
+
+def test_the_campaign_page_shows_the_pause_and_only_the_owner_gets_the_button(client, alice, shop):
+    campaign = make_campaign(shop, alice, name="大促", tag=None, count=1_200, start=0)
+    client.force_login(alice)
+    with time_machine.travel(MORNING, tick=False):  # the draft's dry run page: the cap's share
+        body = client.get(reverse("campaigns:dry_run", args=[shop.pk, campaign.pk])).content.decode()
+    assert "本任务预计占用今日上限 <strong>1,000 / 1,000</strong> 条" in body
+    assert "<strong>200</strong> 位客户将超出消费上限（SPEND-LIMIT）" in body
+    run = start_planning(campaign, alice)
+    with time_machine.travel(MORNING, tick=True):
+        campaign_schedule_running(campaign)
+        plan_until_done(run.pk)
+    detail = reverse("campaigns:detail", args=[shop.pk, campaign.pk])
+    resume = reverse("campaigns:resume", args=[shop.pk, campaign.pk])
+    client.force_login(alice)
+    body = client.get(detail).content.decode()
+    assert "已暂停（达到每日消费上限）" in body and 'id="spend-resume"' in body and resume in body
+    assert "2026-06-02 00:00" in body
+
+    operator = make_user("op")
+    Membership.objects.create(user=operator, shop=shop, role=Membership.Role.OPERATOR)
+    client.force_login(operator)
+    body = client.get(detail).content.decode()
+    assert "已暂停（达到每日消费上限）" in body and 'id="spend-resume"' not in body
+    assert client.post(resume).status_code == 403
+
+    # The owner's button with the cap used up: refused in Chinese, still paused.
+    client.force_login(alice)
+    with time_machine.travel(MORNING, tick=False):
+        body = client.post(resume, follow=True).content.decode()
+    assert "每日消费上限已用完" in body
+    run.refresh_from_db()
+    assert run.spend_paused == "day"
+
+
+def campaign_schedule_running(campaign: Campaign) -> None:
+    """The run task started it: the campaign is running (as _run_start leaves it)."""
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.RUNNING, started_at=MORNING)

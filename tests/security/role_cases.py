@@ -25,7 +25,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 import smsmarketing.services.accounts as accounts
-from campaigns.models import Campaign, CampaignVariant, VerifiedPhone, WebhookDelivery, WebhookEndpoint
+import smsmarketing.services.spend_limits as spend_limits
+from campaigns.models import (
+    Campaign,
+    CampaignRun,
+    CampaignVariant,
+    VerifiedPhone,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from campaigns.models.api import ApiKey
 from campaigns.services import (
     api_keys,
@@ -36,6 +44,7 @@ from campaigns.services import (
     links,
     optouts,
     scheduling,
+    spend_pause,
     variants,
     webhooks,
 )
@@ -64,6 +73,7 @@ ROUTE_ROLES: dict[str, tuple[Capability, Capability]] = {
     "portal:account": (READ, READ),
     "portal:account_activate": (BILLING, BILLING),
     "portal:account_threshold": (BILLING, BILLING),
+    "portal:account_spend_limits": (BILLING, BILLING),
     "portal:account_recharge": (BILLING, BILLING),
     "portal:account_recharge_confirm": (BILLING, BILLING),
     "portal:account_recharges": (READ, READ),
@@ -102,6 +112,7 @@ ROUTE_ROLES: dict[str, tuple[Capability, Capability]] = {
     "campaigns:schedule": (OPERATE, OPERATE),
     "campaigns:cancel": (OPERATE, OPERATE),
     "campaigns:stop": (OPERATE, OPERATE),
+    "campaigns:resume": (BILLING, BILLING),
     "campaigns:send_test": (OPERATE, OPERATE),
     "campaigns:test_phone_request": (OPERATE, OPERATE),
     "campaigns:test_phone_confirm": (OPERATE, OPERATE),
@@ -167,6 +178,17 @@ def _scheduled(world) -> Campaign:
     )
 
 
+def _spend_paused(world) -> Campaign:
+    """A running campaign whose run a spending limit paused (docs/SPEND_LIMITS.md)."""
+    draft = _draft(world)
+    Campaign.objects.filter(pk=draft.pk).update(status=Campaign.Status.RUNNING, started_at=timezone.now())
+    CampaignRun.objects.create(
+        campaign=draft, status=CampaignRun.Status.PAUSED, spend_paused="day",
+        spend_resume_at=timezone.now() + timedelta(days=1),
+    )
+    return draft
+
+
 def _owner(world):
     """Alice, the world's first owner (the member who sets the scene)."""
     return world.alice_shop.memberships.filter(role="owner").order_by("pk").first().user
@@ -209,6 +231,19 @@ SERVICE_CASES: list[ServiceCase] = [
         accounts.account_set_low_balance_threshold,
         BILLING,
         lambda w, c, u: accounts.account_set_low_balance_threshold(shop=w.alice_shop, user=u, threshold=50),
+    ),
+    ServiceCase(
+        spend_limits.account_set_spend_limits,
+        BILLING,
+        lambda w, c, u: spend_limits.account_set_spend_limits(
+            shop=w.alice_shop, user=u, daily=1_000, monthly=None
+        ),
+    ),
+    ServiceCase(
+        spend_pause.campaign_resume,
+        BILLING,
+        lambda w, c, u: spend_pause.campaign_resume(campaign=c, user=u),
+        setup=_spend_paused,
     ),
     ServiceCase(
         recharge.recharge_order_create,

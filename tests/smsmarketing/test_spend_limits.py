@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.db import connections
+from django.urls import reverse
 
 from smsmarketing.errors import AccountNotActive, InvalidUnits, SpendLimitReached
 from smsmarketing.models import LedgerEntry, Membership, Reservation, SmsAccount, SpendCounter
@@ -201,3 +202,57 @@ def test_eight_threads_reserving_at_once_never_pass_the_cap(alice, alice_shop, a
     account.refresh_from_db()
     assert account.reserved == 900
     assert counters(account)[("day", "2026-06-15")] == 900
+
+
+# --- the account page (短信账户 · 消费上限) ------------------------------------------
+
+
+def page(shop) -> str:
+    return reverse("portal:account", args=[shop.pk])
+
+
+def post_url(shop) -> str:
+    return reverse("portal:account_spend_limits", args=[shop.pk])
+
+
+@pytest.mark.django_db
+def test_the_owner_sets_the_limits_on_the_account_page_and_sees_the_use(client, alice, alice_shop, account):
+    client.force_login(alice)
+    with time_machine.travel(NOON, tick=False):
+        account_reserve(shop_id=alice_shop.pk, parts=800, reference="r1")
+        response = client.post(post_url(alice_shop), {"daily": "1000", "monthly": ""}, follow=True)
+        body = response.content.decode()
+    account.refresh_from_db()
+    assert (account.daily_spend_limit, account.monthly_spend_limit) == (1_000, None)
+    assert "消费上限已保存" in body
+    assert 'id="spend-limits"' in body
+    assert "今日已用 <strong>800</strong> 条 / 每日上限 <strong>1,000</strong> 条" in body
+    assert "本月已用 <strong>800</strong> 条 / 每月上限 不限" in body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("daily", "monthly", "message"),
+    [("0", "", "确保该值大于或等于1"), ("abc", "", "输入整数"), ("500", "100", "不能小于每日消费上限")],
+)
+def test_a_bad_limit_on_the_page_is_refused_in_chinese(client, alice, alice_shop, account, daily, monthly, message):  # noqa: E501
+    client.force_login(alice)
+    response = client.post(post_url(alice_shop), {"daily": daily, "monthly": monthly}, follow=True)
+    body = response.content.decode()
+    assert "notice-error" in body and message in body
+    account.refresh_from_db()
+    assert account.daily_spend_limit is None and account.monthly_spend_limit is None
+
+
+@pytest.mark.django_db
+def test_an_operator_sees_the_use_but_cannot_change_the_limits(client, alice_shop, account):
+    operator = make_user("op")
+    Membership.objects.create(user=operator, shop=alice_shop, role=Membership.Role.OPERATOR)
+    client.force_login(operator)
+    body = client.get(page(alice_shop)).content.decode()
+    assert 'id="spend-limits"' in body and "只有店主可以修改消费上限" in body
+    assert post_url(alice_shop) not in body
+    response = client.post(post_url(alice_shop), {"daily": "10", "monthly": ""})
+    assert response.status_code == 403 and "店主" in response.content.decode()
+    account.refresh_from_db()
+    assert account.daily_spend_limit is None
