@@ -22,7 +22,12 @@ import time_machine
 from aiosmtpd.controller import Controller
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
+from django_q.scheduler import scheduler
 
+from campaigns.models import Campaign
+from campaigns.services.campaigns import campaign_create, campaign_schedule
+from reviews.models.review import RejectReason
+from reviews.services.signatures import signature_reject, signature_submit
 from smsmarketing.models import MailDelivery, Membership, Notification
 from smsmarketing.services.notifications import (
     RETRY_WINDOW,
@@ -30,7 +35,15 @@ from smsmarketing.services.notifications import (
     notify,
 )
 from smsmarketing.tasks import send_due_notification_mails, send_notification_mail
-from tests.factories import make_shop, make_user
+from tests.campaigns.campaign_fixtures import (  # noqa: F401 - pipeline_settings is a fixture
+    MARKETING_TEXT,
+    MORNING,
+    import_customers,
+    live_signature_for,
+    phones,
+    pipeline_settings,
+)
+from tests.factories import make_active_account, make_shop, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -338,3 +351,33 @@ def test_it_reads_the_mail_server_from_the_environment():
     ]
     both = _settings_with(EMAIL_HOST="smtp.example.com", EMAIL_USE_TLS="1", EMAIL_USE_SSL="1")
     assert both.returncode != 0 and "EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive" in both.stderr
+
+
+def test_it_mails_the_real_rejection_and_campaign_finished_notices(smtp, reviewer, pipeline_settings):  # noqa: F811
+    """Through the emitters themselves: a reviewer rejects the signature, a campaign runs to its end."""
+    smtp.start()
+    owner = make_user("alice")
+    owner.email = "alice@example.com"
+    owner.save(update_fields=["email"])
+    shop = make_shop("爱丽丝服饰", owner=owner)
+    signature = signature_submit(shop=shop, text="爱丽丝旗舰", by=owner)
+    signature_reject(signature=signature, reviewer=reviewer, reason_code=RejectReason.SHOP_MISMATCH)
+    assert smtp.mailbox.subjects() == ["【短信管理】审核未通过：短信签名【爱丽丝旗舰】（签名与店铺名称不符）"]
+    assert "驳回原因：签名与店铺名称不符" in smtp.mailbox.messages[0].get_content()
+
+    live_signature_for(shop, owner, reviewer)
+    import_customers(shop, [f"{p},客户{i},,T恤,2026-05-01 12:00,99" for i, p in enumerate(phones(10))])
+    make_active_account(shop, balance=1000, user=owner)
+    with time_machine.travel(MORNING, tick=False):
+        campaign = campaign_create(
+            shop=shop, user=owner, kind="marketing", name="夏季上新", text=MARKETING_TEXT
+        )
+        campaign_schedule(campaign=campaign, user=owner, at=MORNING + timedelta(minutes=30))
+    with time_machine.travel(MORNING + timedelta(minutes=31), tick=False):
+        scheduler()
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.COMPLETED
+    finished = [str(m["Subject"]).strip() for m in smtp.mailbox.messages if "发送完成" in str(m["Subject"])]
+    assert len(finished) == 1 and finished[0].startswith("【短信管理】营销任务「夏季上新」发送完成：成功 ")
+    assert MailDelivery.objects.exclude(status=MailDelivery.Status.SENT).count() == 0
+    assert len(smtp.mailbox.messages) == MailDelivery.objects.count()  # each mail once
