@@ -68,11 +68,7 @@ class GrantForm(forms.Form):
 
 # --- members (成员管理) ------------------------------------------------------
 
-_ROLE_CHOICES = [
-    ("operator", _("运营：客户、人群、模板、签名、营销任务（不能充值、管理成员和密钥）")),
-    ("analyst", _("只读：查看页面和导出")),
-    ("owner", _("店主：全部权限，包括充值、成员、API 密钥和消费上限")),
-]
+_ROLE_CHOICES = [("operator", _("运营")), ("analyst", _("只读")), ("owner", _("店主"))]
 
 
 class MemberInviteForm(forms.Form):
@@ -84,7 +80,12 @@ class MemberInviteForm(forms.Form):
         help_text=_("对方登录商家后台用的用户名。"),
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
-    role = forms.ChoiceField(label=_("角色"), choices=_ROLE_CHOICES, initial="operator")
+    role = forms.ChoiceField(
+        label=_("角色"),
+        choices=_ROLE_CHOICES,
+        initial="operator",
+        help_text=_("运营：客户、模板、签名和营销任务；只读：查看和导出；店主：全部权限。"),
+    )
     create = forms.BooleanField(label=_("此用户还没有账号：新建账号"), required=False)
     password = forms.CharField(
         label=_("初始密码"),
@@ -97,9 +98,7 @@ class MemberInviteForm(forms.Form):
 
 
 class MemberRoleForm(forms.Form):
-    role = forms.ChoiceField(
-        label=_("角色"), choices=[("owner", _("店主")), ("operator", _("运营")), ("analyst", _("只读"))]
-    )
+    role = forms.ChoiceField(label=_("角色"), choices=_ROLE_CHOICES)
 
 
 class SpendLimitsForm(forms.Form):
