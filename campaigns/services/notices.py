@@ -31,11 +31,13 @@ from campaigns.services.campaigns import (
     SHOP_INACTIVE,
     TEMPLATE_NOT_APPROVED,
 )
-from smsmarketing.errors import AccountNotActive
-from smsmarketing.models import Notification
+from smsmarketing.errors import AccountNotActive, SpendLimitReached
+from smsmarketing.models import Notification, SmsAccount
 from smsmarketing.services.notices import Notice, notice_kind, notice_raise
+from smsmarketing.services.spend_limits import DAY, period_label
 
 ACCOUNT_INACTIVE = AccountNotActive.rule
+SPEND_LIMIT = SpendLimitReached.rule
 
 # The rules that stop a whole run (every recipient left), with what the merchant should do.
 STOP_REASONS = {
@@ -156,6 +158,47 @@ def balance_exhausted_notice(*, campaign: Campaign, run: CampaignRun, balance: i
         ).format(name=name, balance=balance),
         link=reverse("portal:account_recharge", kwargs={"shop_id": campaign.shop_id}),
     )
+
+
+def campaign_paused_notice(
+    *, campaign: Campaign, run: CampaignRun, period: str, limit: int | None, held: int,
+    resume_at: datetime | None,
+) -> Notice:
+    """A spending limit paused the run (``SPEND-LIMIT``): one notice per pause (its resume time)."""
+    name = _name(campaign, run)
+    cap = _("{period}消费上限（{limit:,} 条）").format(period=period, limit=limit) if limit else _(
+        "{period}消费上限"
+    ).format(period=period)
+    when = (
+        _("将于 {at} 自动继续发送").format(at=timezone.localtime(resume_at).strftime("%Y-%m-%d %H:%M"))
+        if resume_at
+        else _("将在下一周期自动继续发送")
+    )
+    return Notice(
+        kind=notice_kind("CAMPAIGN_PAUSED"),
+        event_key=f"campaign_paused:{run.pk}:{resume_at.isoformat() if resume_at else ''}",
+        title=_("{name}已暂停：达到{cap}").format(name=name, cap=cap),
+        body=_(
+            "{name}已达到店铺的{cap}，{held:,} 位客户暂未发送（SPEND-LIMIT），不扣费，{when}；"
+            "店主也可提高上限后在任务页点击“继续发送”。"
+        ).format(name=name, cap=cap, held=held, when=when),
+        link=_campaign_link(campaign),
+    )
+
+
+def campaign_paused_notify(*, campaign: Campaign, run: CampaignRun) -> int:
+    """Raise the run's paused notice (inside ``_run_finish``'s transaction, where it pauses): the
+    recipients held back and the cap that paused it (two queries, once per pause)."""
+    if run.kind == CampaignRun.Kind.TEST:
+        return 0
+    held = Message.objects.filter(run_id=run.pk, status=Message.Status.SUPPRESSED, reason=SPEND_LIMIT).count()
+    field = "daily_spend_limit" if run.spend_paused == DAY else "monthly_spend_limit"
+    limit = SmsAccount.objects.filter(shop_id=campaign.shop_id).values_list(field, flat=True).first()
+    notice = campaign_paused_notice(
+        campaign=campaign, run=run, period=period_label(run.spend_paused), limit=limit, held=held,
+        resume_at=run.spend_resume_at,
+    )
+    return notice_raise(shop_id=campaign.shop_id, notice=notice)
 
 
 def campaign_finished_notify(*, campaign: Campaign, run: CampaignRun) -> int:

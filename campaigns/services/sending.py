@@ -46,7 +46,12 @@ from campaigns.services.campaigns import (
 from campaigns.services.delivery import delivery_settle
 from campaigns.services.frequency import in_quiet_hours, next_send_window
 from campaigns.services.leases import RUN_LEASE, task_lease
-from campaigns.services.notices import STOP_REASONS, campaign_stopped_notify, runs_finished_notify
+from campaigns.services.notices import (
+    STOP_REASONS,
+    campaign_paused_notify,
+    campaign_stopped_notify,
+    runs_finished_notify,
+)
 from campaigns.services.pipeline import pipeline_setting
 from campaigns.services.planning import run_plan
 from campaigns.services.webhooks import webhook_event_emit
@@ -173,6 +178,7 @@ def _run_finish(*, run_id: int) -> str:
         if run.spend_paused:
             run.status = CampaignRun.Status.PAUSED
             run.save(update_fields=["status"])
+            campaign_paused_notify(campaign=campaign, run=run)
             return "paused"
         run.status, run.finished_at = CampaignRun.Status.FINISHED, timezone.now()
         run.save(update_fields=["status", "finished_at"])

@@ -18,6 +18,7 @@ from campaigns.services.planning import run_plan
 from campaigns.services.sending import run_execute
 from smsmarketing.models import MailDelivery, Notification, SmsAccount
 from smsmarketing.services.notifications import notification_mail
+from smsmarketing.services.spend_limits import account_set_spend_limits
 from tests.campaigns.campaign_fixtures import (
     MARKETING_TEXT,
     MORNING,
@@ -198,3 +199,23 @@ def test_the_sweep_raises_the_notice_of_a_complete_run_that_has_none(
     assert campaign_finished_sweep(now=MORNING + timedelta(hours=1)) == 0
     Notification.objects.filter(kind=Kind.CAMPAIGN_FINISHED).delete()
     assert campaign_finished_sweep(now=MORNING + timedelta(days=5)) == 0  # outside its window
+
+
+def test_it_tells_the_shop_a_spending_limit_paused_a_campaign(
+    customers, team, django_capture_on_commit_callbacks
+):
+    make_active_account(customers, balance=1000, user=team["alice"])
+    SmsAccount.objects.filter(shop=customers).update(low_balance_threshold=0)
+    account_set_spend_limits(shop=customers, user=team["alice"], daily=10, monthly=None)
+    campaign = run_campaign(customers, team["olga"], django_capture_on_commit_callbacks)
+    run = campaign.runs.get()
+    assert (run.status, run.spend_paused) == (CampaignRun.Status.PAUSED, "day")
+    assert Message.objects.filter(run=run, reason="SPEND-LIMIT").count() == 10
+    notice = one_notice(Kind.CAMPAIGN_PAUSED)
+    assert notice.event_key == f"campaign_paused:{run.pk}:{run.spend_resume_at.isoformat()}"
+    assert notice.title == "营销任务「夏季上新」已暂停：达到每日消费上限（10 条）"
+    assert notice.body == (
+        "营销任务「夏季上新」已达到店铺的每日消费上限（10 条），10 位客户暂未发送（SPEND-LIMIT），不扣费，"
+        "将于 2026-06-02 00:00 自动继续发送；店主也可提高上限后在任务页点击“继续发送”。"
+    )
+    assert not notices(Kind.CAMPAIGN_FINISHED)  # paused is not finished
