@@ -138,6 +138,18 @@ def test_an_owner_invites_an_operator_who_schedules_a_campaign_and_reads_its_not
     ).exists()
     journey.check_both(operator, "inbox")
 
+    # The owner opens 移除 for yun: the confirmation says what it does; she cancels.
+    member = Membership.objects.get(shop=shop, user__username="yun")
+    owner.goto(f"/shop/{shop.pk}/members/")
+    owner.click(f"#remove-{member.pk}")
+    owner.locator("#member-remove").wait_for()
+    effects = owner.inner_text("#remove-effects")
+    assert "不可撤销" in owner.inner_text("#member-remove") and "没有本店铺有效的 API 密钥" in effects
+    journey.check_both(owner, "remove-confirm")
+    owner.click("#member-remove >> text=取消")
+    owner.locator("#members").wait_for()
+    assert Membership.objects.filter(pk=member.pk).exists()
+
     # The owner's audit shows the invitation.
     assert list(MembershipEvent.objects.filter(shop=shop).values_list("action", "member_username")) == [
         ("created", "yun")
