@@ -92,6 +92,8 @@ def merchant_pages(shop, campaign) -> list[str]:
         reverse("campaigns:list", args=[shop.pk]),
         reverse("campaigns:detail", args=[shop.pk, campaign.pk]),
         reverse("campaigns:progress", args=[shop.pk, campaign.pk]),
+        reverse("portal:notifications", args=[shop.pk]),
+        reverse("portal:notification_settings", args=[shop.pk]),
     ]
 
 
