@@ -297,3 +297,32 @@ def test_it_runs_the_same_queries_on_the_inbox_with_few_or_many_notifications(
     assert count() == few
     with django_assert_max_num_queries(10):
         client.get(url)
+
+
+def test_it_costs_a_shop_page_exactly_one_query_for_the_bell(client, alice_shop, alice, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("portal:account", args=[alice_shop.pk])
+    client.force_login(alice)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    with_bell = count()
+    for i in range(50):
+        emit(alice_shop, key=f"signature_rejected:bell:{i}")
+    assert count() == with_bell
+    processors = settings.TEMPLATES[0]["OPTIONS"]["context_processors"]
+    settings.TEMPLATES = [
+        {
+            **settings.TEMPLATES[0],
+            "OPTIONS": {
+                **settings.TEMPLATES[0]["OPTIONS"],
+                "context_processors": [p for p in processors if not p.endswith(".notifications")],
+            },
+        }
+    ]
+    assert count() == with_bell - 1
