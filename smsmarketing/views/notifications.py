@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -35,10 +36,24 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @shop_view
 @require_POST
 def mark_read(request: HttpRequest, notification_id: int) -> HttpResponse:
+    """Mark the member's notification read; with ``open`` (its 「查看详情」) go on to its page."""
     # Another member's (or another shop's) notification: 404, as for one that does not exist.
-    if not notifications_for_member(shop=request.shop, user=request.user).filter(pk=notification_id).exists():
+    link = (
+        notifications_for_member(shop=request.shop, user=request.user)
+        .filter(pk=notification_id)
+        .values_list("link", flat=True)
+        .first()
+    )
+    if link is None:
         raise Http404
     notification_mark_read(shop=request.shop, user=request.user, notification_id=notification_id)
+    # The link was written by the platform's emitters; only a path of this site is followed.
+    if (
+        "open" in request.POST
+        and url_has_allowed_host_and_scheme(link, allowed_hosts=None)
+        and link.startswith("/")
+    ):
+        return redirect(link)
     return redirect(_back(request))
 
 

@@ -207,7 +207,8 @@ def test_it_lists_the_inbox_newest_first_with_the_unread_highlighted(client, ali
     finished = Notification.objects.get(recipient=team["owner"], event_key="campaign_finished:7")
     assert f'class="notification unread" id="notification-{finished.pk}"' in page
     assert f'class="notification" id="notification-{first.pk}"' in page
-    assert 'href="/shop/1/x/"' in page
+    assert 'name="open"' in page  # an unread notice's 「查看详情」 marks it read on the way
+    assert 'href="/shop/1/x/"' not in page
     assert 'id="mark-all-read"' in page
 
 
@@ -326,3 +327,20 @@ def test_it_costs_a_shop_page_exactly_one_query_for_the_bell(client, alice_shop,
         }
     ]
     assert count() == with_bell - 1
+
+
+def test_it_opens_a_notices_page_and_marks_it_read_on_the_way(client, alice_shop, alice):
+    emit(alice_shop)
+    notice = Notification.objects.get()
+    client.force_login(alice)
+    url = reverse("portal:notification_read", args=[alice_shop.pk, notice.pk])
+    response = client.post(url, {"open": "1"})
+    assert response.status_code == 302 and response["Location"] == f"/shop/{alice_shop.pk}/"
+    notice.refresh_from_db()
+    assert notice.read_at is not None
+    page = client.get(reverse("portal:notifications", args=[alice_shop.pk])).content.decode()
+    assert f'href="/shop/{alice_shop.pk}/"' in page  # read: a plain link now
+    # A link that is not a path of this site is never followed.
+    Notification.objects.filter(pk=notice.pk).update(link="//evil.example.com/", read_at=None)
+    response = client.post(url, {"open": "1"})
+    assert response["Location"] == reverse("portal:notifications", args=[alice_shop.pk])
