@@ -52,6 +52,9 @@ RETRY_WINDOW = timedelta(hours=24)
 # settings.EMAIL_TIMEOUT); a worker that dies mid-send leaves it to be retried after it.
 CLAIM_LEASE = timedelta(minutes=5)
 SWEEP_BATCH = 50
+# Notifications (with their mails) are kept this long, then purged nightly in batches.
+RETENTION = timedelta(days=180)
+PURGE_BATCH = 5000
 ERROR_MAX_LENGTH = 300
 TITLE_MAX_LENGTH = 200
 LINK_MAX_LENGTH = 500
@@ -394,3 +397,20 @@ def mail_deliveries_resend(*, delivery_ids: list[int], now: datetime | None = No
             transaction.on_commit(lambda: _enqueue(ids))
     logger.info("notification mails %s queued again by an operator", ids)
     return len(ids)
+
+
+def notifications_purge(*, now: datetime | None = None) -> int:
+    """Nightly: delete notifications older than ``RETENTION`` with their mails, in batches (short
+    transactions, the inbox stays usable); returns how many."""
+    cutoff = (now or timezone.now()) - RETENTION
+    purged = 0
+    while True:
+        ids = list(
+            Notification.objects.filter(created_at__lt=cutoff)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:PURGE_BATCH]
+        )
+        if not ids:
+            return purged
+        _total, by_model = Notification.objects.filter(pk__in=ids).delete()  # its mails cascade
+        purged += by_model.get(Notification._meta.label, 0)

@@ -344,3 +344,21 @@ def test_it_opens_a_notices_page_and_marks_it_read_on_the_way(client, alice_shop
     Notification.objects.filter(pk=notice.pk).update(link="//evil.example.com/", read_at=None)
     response = client.post(url, {"open": "1"})
     assert response["Location"] == reverse("portal:notifications", args=[alice_shop.pk])
+
+
+def test_it_purges_notifications_older_than_half_a_year_with_their_mails(alice_shop, team):
+    from django_q.models import Schedule
+
+    from smsmarketing.services.notifications import RETENTION, notifications_purge
+
+    now = timezone.now()
+    emit(alice_shop, key="old", now=now - RETENTION - timedelta(minutes=1))
+    emit(alice_shop, key="recent", now=now - RETENTION + timedelta(minutes=1))
+    assert MailDelivery.objects.count() == 4
+    assert notifications_purge(now=now) == 2
+    assert set(Notification.objects.values_list("event_key", flat=True)) == {"recent"}
+    assert MailDelivery.objects.count() == 2
+    assert notifications_purge(now=now) == 0
+    schedule = Schedule.objects.get(name="smsmarketing-purge-notifications")
+    assert schedule.func == "smsmarketing.tasks.purge_notifications"
+    assert Schedule.objects.get(name="smsmarketing-send-notification-mails").minutes == 1
