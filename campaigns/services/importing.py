@@ -543,11 +543,14 @@ def _fail(job_id: int, message: str) -> None:
 
 
 def customer_import_confirm(
-    *, job: CustomerImport, figures: str | None = None, enqueue: bool = True
+    *, job: CustomerImport, figures: str | None = None, enqueue: bool = True, user=None
 ) -> CustomerImport:
     """Start importing a checked file. ``figures`` are the totals the merchant saw: the import is
     refused when they are not the job's. Confirming twice (a double click) starts it once.
-    ``enqueue=False``: the caller runs ``customer_import_run`` itself (``customers_import``)."""
+    ``enqueue=False``: the caller runs ``customer_import_run`` itself (``customers_import``).
+    A ``user`` (the portal's member) needs OPERATE; the inner call of ``customers_import`` has none."""
+    if user is not None:
+        require_capability(shop=job.shop_id, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=job.shop)
     if figures is not None and figures != job.figures:
         raise ImportStale(_("导入预览已过期，请核对最新的统计后再确认。"))
@@ -564,8 +567,11 @@ def customer_import_confirm(
     return job
 
 
-def customer_import_cancel(*, job: CustomerImport) -> bool:
-    """Drop a checked file the merchant does not import (only while it waits for confirmation)."""
+def customer_import_cancel(*, job: CustomerImport, user=None) -> bool:
+    """Drop a checked file the merchant does not import (only while it waits for confirmation).
+    A ``user`` (the portal's member) needs OPERATE; a new upload dropping the stale one has none."""
+    if user is not None:
+        require_capability(shop=job.shop_id, user=user, capability=Capability.OPERATE)
     with transaction.atomic():
         cancelled = CustomerImport.objects.filter(pk=job.pk, status=CustomerImport.Status.READY).update(
             status=CustomerImport.Status.CANCELLED, finished_at=timezone.now()

@@ -111,7 +111,7 @@ def customer_import_progress(request: HttpRequest, import_id: int) -> HttpRespon
 def customer_import_confirm_view(request: HttpRequest, import_id: int) -> HttpResponse:
     job = _job(request, import_id)
     try:
-        customer_import_confirm(job=job, figures=request.POST.get("figures", ""))
+        customer_import_confirm(job=job, figures=request.POST.get("figures", ""), user=request.user)
     except SmsError as exc:
         messages.error(request, exc.message)
     return redirect("campaigns:customers_import_job", request.shop.pk, job.pk)
@@ -121,7 +121,7 @@ def customer_import_confirm_view(request: HttpRequest, import_id: int) -> HttpRe
 @require_POST
 def customer_import_cancel_view(request: HttpRequest, import_id: int) -> HttpResponse:
     job = _job(request, import_id)
-    if customer_import_cancel(job=job):
+    if customer_import_cancel(job=job, user=request.user):
         messages.success(request, "已取消导入，文件中的数据未导入。")
         return redirect("campaigns:customers", request.shop.pk)
     return redirect("campaigns:customers_import_job", request.shop.pk, job.pk)

@@ -30,6 +30,7 @@ from campaigns.models import (
     Campaign,
     CampaignRun,
     CampaignVariant,
+    CustomerImport,
     VerifiedPhone,
     WebhookDelivery,
     WebhookEndpoint,
@@ -183,7 +184,9 @@ def _spend_paused(world) -> Campaign:
     draft = _draft(world)
     Campaign.objects.filter(pk=draft.pk).update(status=Campaign.Status.RUNNING, started_at=timezone.now())
     CampaignRun.objects.create(
-        campaign=draft, status=CampaignRun.Status.PAUSED, spend_paused="day",
+        campaign=draft,
+        status=CampaignRun.Status.PAUSED,
+        spend_paused="day",
         spend_resume_at=timezone.now() + timedelta(days=1),
     )
     return draft
@@ -211,6 +214,14 @@ def _verified(world, *, code: str = "") -> str:
 
 def _segment(world):
     return audience.segment_save(shop=world.alice_shop, user=_owner(world), name="待删人群", tags_any=["X"])
+
+
+def _checked_import(world) -> CustomerImport:
+    """A checked upload waiting for its confirmation (as the portal leaves it)."""
+    job = CustomerImport.objects.create(shop=world.alice_shop, filename="权限.csv")
+    importing.customer_import_check(job_id=job.pk, stream=io.BytesIO(CSV))
+    job.refresh_from_db()
+    return job
 
 
 def _signature_free(world) -> None:
@@ -321,6 +332,18 @@ SERVICE_CASES: list[ServiceCase] = [
         importing.customers_import,
         OPERATE,
         lambda w, c, u: importing.customers_import(shop=w.alice_shop, stream=io.BytesIO(CSV), user=u),
+    ),
+    ServiceCase(
+        importing.customer_import_confirm,
+        OPERATE,
+        lambda w, c, u: importing.customer_import_confirm(job=c, figures=c.figures, enqueue=False, user=u),
+        setup=lambda w: _checked_import(w),
+    ),
+    ServiceCase(
+        importing.customer_import_cancel,
+        OPERATE,
+        lambda w, c, u: importing.customer_import_cancel(job=c, user=u),
+        setup=lambda w: _checked_import(w),
     ),
     ServiceCase(
         links.shop_landing_set,
@@ -481,7 +504,11 @@ SERVICE_CASES += [
         members.member_invite,
         MEMBERS,
         lambda w, c, u: members.member_invite(
-            shop=w.alice_shop, user=u, username="新成员", role="operator", create=True,
+            shop=w.alice_shop,
+            user=u,
+            username="新成员",
+            role="operator",
+            create=True,
             password="Zq7-role-matrix-8",
         ),  # fmt: skip
     ),
