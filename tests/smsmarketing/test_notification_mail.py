@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import time_machine
 from aiosmtpd.controller import Controller
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
+from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
 from campaigns.models import Campaign
@@ -43,6 +45,7 @@ from tests.campaigns.campaign_fixtures import (  # noqa: F401 - pipeline_setting
     phones,
     pipeline_settings,
 )
+from tests.dburl import test_database_url
 from tests.factories import make_active_account, make_shop, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -381,3 +384,41 @@ def test_it_mails_the_real_rejection_and_campaign_finished_notices(smtp, reviewe
     assert len(finished) == 1 and finished[0].startswith("【短信管理】营销任务「夏季上新」发送完成：成功 ")
     assert MailDelivery.objects.exclude(status=MailDelivery.Status.SENT).count() == 0
     assert len(smtp.mailbox.messages) == MailDelivery.objects.count()  # each mail once
+
+
+def test_a_real_cluster_delivers_the_mails_left_by_a_server_that_was_down(smtp, team):
+    """The retry through a real django-q2 cluster (its own processes, the every-minute sweeper
+    schedule): the mails failed while the server was down are delivered once it is back."""
+    reject_signature(team)  # the server is down: both mails wait for their retry
+    assert MailDelivery.objects.filter(status=MailDelivery.Status.PENDING, attempts=1).count() == 2
+    assert Schedule.objects.filter(name="smsmarketing-send-notification-mails").exists()
+    smtp.start()
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(application_name="notify-qcluster"),
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp.port),
+    }
+    # The cluster's clock is a minute and a bit ahead: the retries are due.
+    ahead = timezone.now() + timedelta(minutes=1, seconds=5)
+    cluster = subprocess.Popen(
+        [sys.executable, "-m", "tests.security.qcluster_runner", ahead.isoformat()],
+        env=env, cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while MailDelivery.objects.filter(status=MailDelivery.Status.SENT).count() < 2:
+            assert time.monotonic() < deadline, list(
+                MailDelivery.objects.values("status", "attempts", "last_error")
+            )
+            time.sleep(0.5)
+    finally:
+        os.killpg(cluster.pid, signal.SIGTERM)
+        try:
+            cluster.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(cluster.pid, signal.SIGKILL)
+            cluster.wait()
+    assert [(m.status, m.attempts) for m in mails()] == [(MailDelivery.Status.SENT, 2)] * 2
+    assert smtp.mailbox.subjects() == ["【短信管理】签名【爱丽丝】审核未通过"] * 2
