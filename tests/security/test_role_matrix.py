@@ -19,10 +19,11 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns.services.campaigns import campaign_create
 from smsmarketing.errors import NotShopMember, SmsError
 from smsmarketing.models import Membership, Notification
 from smsmarketing.permissions import ROLE_NEEDED, RoleRequired, role_allows
-from tests.campaigns.campaign_fixtures import MORNING
+from tests.campaigns.campaign_fixtures import MARKETING_TEXT, MORNING
 from tests.factories import make_user
 from tests.security.conftest import snapshot
 from tests.security.role_cases import (
@@ -211,3 +212,19 @@ def test_it_allows_or_refuses_every_service_for_the_role(world, role, pipeline_s
                 changed = [label for label in before if before[label] != after.get(label)]
                 wrong.append(f"{case.name}: refused but wrote {changed}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_it_shows_an_analyst_a_draft_without_dry_run_schedule_or_test_sms(client, world, alice):
+    draft = campaign_create(
+        shop=world.alice_shop, user=alice, kind="marketing", name="草稿", text=MARKETING_TEXT
+    )
+    detail = reverse("campaigns:detail", args=[world.alice_shop.pk, draft.pk])
+    client.force_login(member(world.alice_shop, Role.ANALYST, "m-analyst"))
+    html = client.get(detail).content.decode()
+    assert "只读成员不能试算、排期、发送测试短信或取消任务" in html
+    for action in ("campaigns:dry_run", "campaigns:schedule", "campaigns:send_test", "campaigns:cancel"):
+        assert reverse(action, args=[world.alice_shop.pk, draft.pk]) not in html, action
+    client.force_login(alice)
+    html = client.get(detail).content.decode()
+    assert "只读成员不能" not in html
+    assert reverse("campaigns:dry_run", args=[world.alice_shop.pk, draft.pk]) in html
