@@ -19,7 +19,6 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -60,7 +59,11 @@ def _render(
 
 
 def _overview(
-    request: HttpRequest, *, activation_form: ActivationForm | None = None, status: int = 200
+    request: HttpRequest,
+    *,
+    activation_form: ActivationForm | None = None,
+    spend_form: SpendLimitsForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     account = account_for_shop(shop=request.shop)
     context = {
@@ -74,7 +77,7 @@ def _overview(
         "terms_version": TERMS_VERSION,
         # The spending limits and today's / this month's use (one query).
         "spend": spend_limit_state(account_id=account.pk) if account.pk else SpendLimitState(),
-        "spend_form": SpendLimitsForm(
+        "spend_form": spend_form or SpendLimitsForm(
             initial={"daily": account.daily_spend_limit, "monthly": account.monthly_spend_limit}
         ),
     }
@@ -125,21 +128,25 @@ def threshold(request: HttpRequest) -> HttpResponse:
 @require_POST
 def spend_limits(request: HttpRequest) -> HttpResponse:
     form = SpendLimitsForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
-        return redirect(reverse("portal:account", args=[request.shop.pk]) + "#spend-limits")
-    try:
-        account_set_spend_limits(
-            shop=request.shop,
-            user=request.user,
-            daily=form.cleaned_data["daily"],
-            monthly=form.cleaned_data["monthly"],
-        )
-    except SmsError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("消费上限已保存。"))
-    return redirect(reverse("portal:account", args=[request.shop.pk]) + "#spend-limits")
+    if form.is_valid():
+        try:
+            account_set_spend_limits(
+                shop=request.shop,
+                user=request.user,
+                daily=form.cleaned_data["daily"],
+                monthly=form.cleaned_data["monthly"],
+            )
+        except SmsError as exc:
+            form.add_error(None, exc.message)
+        else:
+            # To the page's top, where the confirmation shows (the card's figures are updated).
+            messages.success(request, _("消费上限已保存。"))
+            return redirect("portal:account", shop_id=request.shop.pk)
+    # Refused: the page again with what she typed and the reasons inside the card, the first
+    # field focused (so scrolled into view: a message at the page's top would be out of sight).
+    first = next((name for name in form.fields if name in form.errors), "daily")
+    form.fields[first].widget.attrs["autofocus"] = True
+    return _overview(request, spend_form=form, status=400)
 
 
 def _packages_page(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:

@@ -4,8 +4,9 @@ The owner opens 短信账户 and sets a daily cap of 3 parts; a monthly cap belo
 refused first, in Chinese, with nothing saved. A campaign to 5 customers (one part each): the
 dry run and the send confirmation show the cap's share (3 / 3 条) and the 2 customers held back
 as 超出消费上限. She confirms; the run sends 3 and the campaign page says 已暂停（达到每日消费上限）
-with 继续发送 for her (an operator sees the notice, no button). She raises the cap on 短信账户 and
-continues: all 5 customers are sent exactly once.
+with 继续发送 for her (an operator sees the notice, no button). 继续发送 opens a confirmation with
+the cap's use; with the cap used up it is refused in Chinese. She raises the cap on 短信账户 and
+continues through the confirmation: all 5 customers are sent exactly once.
 
 The clock is moved (time-machine, ticking) to 10:00 Shanghai time of today; the pipeline runs
 synchronously (settings_test) and the simulated gateway answers every message delivered.
@@ -68,8 +69,13 @@ def test_a_daily_cap_pauses_a_campaign_and_the_owner_raises_it_and_continues(jou
     owner.fill("#spend-limits input[name=daily]", "3")
     owner.fill("#spend-limits input[name=monthly]", "2")
     owner.click("#spend-limits-save")
-    owner.locator(".notice-error", has_text="不能小于每日消费上限").wait_for()
-    assert "每月消费上限（2 条）不能小于每日消费上限（3 条）" in owner.inner_text(".notice-error")
+    owner.locator("#spend-limits-errors", has_text="不能小于每日消费上限").wait_for()
+    assert "每月消费上限（2 条）不能小于每日消费上限（3 条）" in owner.inner_text("#spend-limits-errors")
+    # What she typed is kept, next to the reasons (inside the card, scrolled into view).
+    assert owner.input_value("#spend-limits input[name=daily]") == "3"
+    assert owner.input_value("#spend-limits input[name=monthly]") == "2"
+    assert owner.locator("#spend-limits-errors").is_visible()
+    assert owner.evaluate("document.getElementById('spend-limits-errors').getBoundingClientRect().top") >= 0
     account = SmsAccount.objects.get(shop=shop)
     assert (account.daily_spend_limit, account.monthly_spend_limit) == (None, None)
     journey.check_both(owner, "limits-refused")
@@ -91,7 +97,7 @@ def test_a_daily_cap_pauses_a_campaign_and_the_owner_raises_it_and_continues(jou
     owner.locator("#dry-run-table").wait_for()
     assert "本任务预计占用今日上限 3 / 3 条" in owner.inner_text("#dry-spend-daily")
     held = owner.inner_text("#dry-spend-held")
-    assert held.startswith("2 位客户将超出消费上限"), held
+    assert "可发送的 5 位客户中，2 位客户将超出消费上限" in held, held
     journey.check_both(owner, "dry-run")
 
     # The send confirmation says the same before anything happens.
@@ -99,7 +105,7 @@ def test_a_daily_cap_pauses_a_campaign_and_the_owner_raises_it_and_continues(jou
     owner.locator("#schedule-confirm").wait_for()
     assert owner.inner_text("#confirm-sendable") == "5 人"
     assert "3 / 3 条" in owner.inner_text("#dry-spend-daily")
-    assert owner.inner_text("#dry-spend-held").startswith("2 位客户将超出消费上限")
+    assert "2 位客户将超出消费上限" in owner.inner_text("#dry-spend-held")
     journey.check_both(owner, "confirm")
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DRAFT
     assert not CampaignRun.objects.filter(campaign=campaign).exists()
@@ -116,8 +122,19 @@ def test_a_daily_cap_pauses_a_campaign_and_the_owner_raises_it_and_continues(jou
     journey.ready(owner)
     paused = owner.inner_text("#spend-paused")
     assert "已暂停（达到每日消费上限）" in paused and f"{tomorrow:%Y-%m-%d} 00:00" in paused
-    assert owner.locator("#spend-resume").is_visible()
+    assert not owner.locator("#spend-resume").is_visible()  # behind its confirmation
     journey.check_both(owner, "paused")
+
+    # 继续发送 opens a confirmation with the cap's use: used up, so continuing is refused.
+    owner.click("#spend-resume-confirm > summary")
+    assert "今日已用 3 条 / 每日上限 3 条" in owner.inner_text("#spend-resume-use")
+    assert owner.locator("#spend-resume-blocked").is_visible()
+    journey.check_both(owner, "resume-confirm-used-up")
+    owner.click("#spend-resume")
+    owner.locator(".notice-error", has_text="每日消费上限已用完").wait_for()
+    run.refresh_from_db()
+    assert run.spend_paused == "day"
+    journey.check_both(owner, "resume-refused")
 
     # An operator sees the pause but no button (continuing spends: the owner's).
     yun = make_user("yun")
@@ -137,12 +154,14 @@ def test_a_daily_cap_pauses_a_campaign_and_the_owner_raises_it_and_continues(jou
     assert "今日已用 3 条 / 每日上限 10 条" in owner.inner_text("#spend-daily")
     journey.check_both(owner, "limits-raised")
     owner.goto(f"/shop/{shop.pk}/campaigns/{campaign.pk}/")
+    owner.click("#spend-resume-confirm > summary")
+    assert "今日已用 3 条 / 每日上限 10 条" in owner.inner_text("#spend-resume-use")
+    assert "还可发送 7 条" in owner.inner_text("#spend-resume-confirm")
+    journey.check_both(owner, "resume-confirm")
     owner.click("#spend-resume")
-    owner.wait_for_load_state("load")
+    owner.locator(".notice-success", has_text="已继续发送").wait_for()
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.COMPLETED
-    owner.reload()
-    journey.ready(owner)
     assert owner.locator("#spend-paused").count() == 0
     journey.check_both(owner, "resumed")
 

@@ -240,6 +240,9 @@ def test_a_bad_limit_on_the_page_is_refused_in_chinese(client, alice, alice_shop
     response = client.post(post_url(alice_shop), {"daily": daily, "monthly": monthly}, follow=True)
     body = response.content.decode()
     assert "notice-error" in body and message in body
+    # Answered in place (400): the reasons inside the card, what she typed kept.
+    assert response.status_code == 400 and 'id="spend-limits-errors"' in body
+    assert f'value="{daily}"' in body
     account.refresh_from_db()
     assert account.daily_spend_limit is None and account.monthly_spend_limit is None
 
