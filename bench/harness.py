@@ -228,6 +228,7 @@ def bench_shop_delete(bench: BenchShop) -> None:
         "DELETE FROM smsmarketing_reservation r USING smsmarketing_smsaccount a WHERE r.account_id = a.id AND a.shop_id = ANY(%(shops)s)",  # noqa: E501
         "DELETE FROM smsmarketing_ledgerentry l USING smsmarketing_smsaccount a WHERE l.account_id = a.id AND a.shop_id = ANY(%(shops)s)",  # noqa: E501
         "DELETE FROM smsmarketing_rechargeorder o USING smsmarketing_smsaccount a WHERE o.account_id = a.id AND a.shop_id = ANY(%(shops)s)",  # noqa: E501
+        "DELETE FROM smsmarketing_spendcounter c USING smsmarketing_smsaccount a WHERE c.account_id = a.id AND a.shop_id = ANY(%(shops)s)",  # noqa: E501
         "DELETE FROM smsmarketing_smsaccount WHERE shop_id = ANY(%(shops)s)",
         # The review audit trail is append-only (a trigger refuses DELETE): the shop, its signature,
         # category and users stay, the shop closed (营业中 off); everything bulky is gone.

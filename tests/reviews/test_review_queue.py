@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -17,7 +18,7 @@ from reviews.admin.workbench import ITEM_CHARS
 from reviews.models import MessageTemplate, NeutralName, Signature
 from reviews.services.signatures import signature_submit
 from reviews.services.templates import template_submit
-from tests.factories import make_shop
+from tests.factories import make_shop, make_user
 from tests.reviews.test_stored_findings import publish_term
 
 pytestmark = pytest.mark.django_db
@@ -28,8 +29,10 @@ WRITES = ("INSERT", "UPDATE", "DELETE")
 
 def pending(count: int, *, start: int = 0, owner=None) -> None:
     """``count`` pending templates and signatures, each of its own shop (as merchants submit them)."""
+    if owner is None:  # the shops' owner: submitting needs a member allowed to operate
+        owner = get_user_model().objects.filter(username="queue-owner").first() or make_user("queue-owner")
     for i in range(start, start + count):
-        shop = make_shop(f"待审店铺{i}")
+        shop = make_shop(f"待审店铺{i}", owner=owner)
         template_submit(shop=shop, by=owner, name=f"模板{i}", use="coupon", message_class="marketing",
                         text=GOOD)  # fmt: skip
         signature_submit(shop=shop, text=f"待审店铺{i}", by=owner)
