@@ -21,6 +21,7 @@ from django.db import connection
 from django.utils.translation import gettext as _
 from scipy import stats as scipy_stats
 
+from campaigns.models.counters import MessageCounter
 from campaigns.models.links import Click
 from campaigns.models.orders import Order
 from campaigns.models.sending import Campaign, CampaignRun, Message
@@ -213,8 +214,8 @@ def campaigns_money(
                        (SELECT coalesce(sum(o.amount), 0) FROM {_ORDER} o
                         WHERE o.attributed_campaign_id = c.id AND o.shop_id = %(shop)s),
                        CASE WHEN c.id = ANY(%(kept)s::bigint[]) THEN NULL ELSE
-                       (SELECT coalesce(sum(m.parts), 0) FROM {_MESSAGE} m {_AUDIENCE}
-                        WHERE m.campaign_id = c.id AND m.settlement = %(charged)s) END
+                       (SELECT coalesce(sum(k.parts), 0)::bigint FROM {_COUNTER} k {_COUNTED_AUDIENCE}
+                        WHERE k.campaign_id = c.id AND k.settlement = %(charged)s) END
                 FROM unnest(%(ids)s::bigint[]) AS c(id)""",
             {
                 "shop": shop_id,
@@ -317,12 +318,16 @@ _MESSAGE, _RUN, _CLICK, _ORDER = (
     Order._meta.db_table,
 )
 _AUDIENCE = f"JOIN {_RUN} r ON r.id = m.run_id AND r.kind = '{CampaignRun.Kind.AUDIENCE}'"
+_COUNTER = MessageCounter._meta.db_table
+_COUNTED_AUDIENCE = f"JOIN {_RUN} r ON r.id = k.run_id AND r.kind = '{CampaignRun.Kind.AUDIENCE}'"
 
 
 def _funnel(cursor, campaign: Campaign, results: CampaignResults) -> None:
+    """From the results counters (campaigns.counters), not the message rows."""
     cursor.execute(
-        f"""SELECT m.status, count(*), coalesce(sum(m.parts) FILTER (WHERE m.settlement = %s), 0)
-            FROM {_MESSAGE} m {_AUDIENCE} WHERE m.campaign_id = %s GROUP BY m.status""",
+        f"""SELECT k.status, sum(k.messages)::bigint,
+                   coalesce(sum(k.parts) FILTER (WHERE k.settlement = %s), 0)::bigint
+            FROM {_COUNTER} k {_COUNTED_AUDIENCE} WHERE k.campaign_id = %s GROUP BY k.status""",
         [Message.Settlement.CHARGED, campaign.pk],
     )
     for status, n, charged in cursor.fetchall():
