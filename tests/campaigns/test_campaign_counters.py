@@ -5,18 +5,23 @@ finds a tampered one, and concurrent dispatchers and report callbacks leave them
 from __future__ import annotations
 
 import io
+import re
 import threading
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
 
 from campaigns.counters import counter_rows, stats_reconcile
-from campaigns.models import Campaign, HourCounter, Message, MessageCounter
+from campaigns.models import Campaign, CampaignRun, HourCounter, Message, MessageCounter
 from campaigns.selectors import campaign_statistics, campaign_timeline, campaigns_progress
 from campaigns.services.delivery import (
     delivery_expire_stale,
@@ -205,3 +210,60 @@ def test_concurrent_dispatchers_report_callbacks_and_settlers_leave_the_counters
     assert kept(campaign) == counted(campaign)
     assert kept(campaign) == Counter({("delivered", "charged"): 13, ("failed", "released"): 7})
     assert_stats_clean()
+
+
+MESSAGE_TABLE = re.compile(r'\b"?campaigns_message"?(?![a-z_])')
+
+
+def cold_page(client, url: str) -> tuple[int, list[str]]:
+    """The page's queries with a flushed cache (a deploy, a Redis restart): how many, and those
+    that read the message table."""
+    cache.clear()
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured), [q["sql"] for q in captured if MESSAGE_TABLE.search(q["sql"])]
+
+
+def test_a_cold_cache_does_not_change_the_pages_cost_and_the_list_and_dashboard_read_no_message(
+    client, alice, alice_shop
+):
+    now = timezone.now()
+    campaigns = Campaign.objects.bulk_create(
+        Campaign(shop=alice_shop, kind="marketing", name=f"营销{i}", status="completed", text="t",
+                 created_by=alice, started_at=now, finished_at=now)
+        for i in range(3)
+    )  # fmt: skip
+    runs = [CampaignRun.objects.create(campaign=c, status="finished") for c in campaigns]
+
+    def add(n: int, start: int) -> None:
+        statuses = ["delivered", "failed", "suppressed", "expired"]
+        Message.objects.bulk_create(
+            Message(campaign=c, run=r, shop=alice_shop, phone=f"139{start + i:08d}", status=statuses[i % 4],
+                    parts=1, sent_at=now - timedelta(hours=i % 5), final_at=now,
+                    settlement="none" if i % 4 == 2 else "charged")
+            for c, r in zip(campaigns, runs, strict=True) for i in range(n)
+        )  # fmt: skip
+
+    add(10, 0)
+    client.force_login(alice)
+    pages = [
+        reverse("portal:dashboard", args=[alice_shop.pk]),
+        reverse("campaigns:list", args=[alice_shop.pk]),
+        reverse("campaigns:detail", args=[alice_shop.pk, campaigns[0].pk]),
+        reverse("campaigns:progress", args=[alice_shop.pk, campaigns[0].pk]),
+    ]
+    few = {url: cold_page(client, url) for url in pages}
+    add(1000, 10_000)
+    many = {url: cold_page(client, url) for url in pages}
+    assert {u: n for u, (n, _) in many.items()} == {u: n for u, (n, _) in few.items()}
+    dashboard, campaign_list, detail, progress = (many[url][1] for url in pages)
+    assert dashboard == [] and campaign_list == []
+    # The statistics read the message table only to probe, per opt-out since the start, whether
+    # the campaign sent to that phone (the unique (run, phone) index).
+    assert len(progress) == 1 and 'FROM "campaigns_optout"' in progress[0]
+    # The campaign's page: that probe, the text one recipient received (LIMIT 1), the last test
+    # messages (by their runs), and the results' clicks and holdout groups (docs/PERFORMANCE.md);
+    # its statistics and chart come from the counters.
+    assert len(detail) == 5, detail
+    html = client.get(pages[2]).content.decode()
+    assert '<strong id="stat-delivered">253</strong>' in html  # 1010 messages, a quarter delivered
