@@ -1,6 +1,7 @@
-"""Benchmark-only middleware (installed by smsmarketing.settings_bench when BENCH_COLD_CACHE=1,
-``COLD=1 bench/web.sh``): the cache is flushed before every request, as after a deploy or a Redis
-restart, so a page's cost is measured with nothing kept. Never part of the production settings."""
+"""Benchmark-only middleware (installed by smsmarketing.settings_bench_cold, which
+``COLD=1 bench/web.sh`` serves): the cache is flushed before every request, as after a deploy
+or a Redis restart, so a page's cost is measured with nothing kept. Never part of the
+production settings."""
 
 from __future__ import annotations
 

@@ -6,13 +6,7 @@ management commands seed and run the benchmarks (docs/PERFORMANCE.md)::
 Nothing else differs, so the pages and the pipeline are measured as production runs them.
 """
 
-import os
-
 from smsmarketing.settings import *  # noqa: F403
-from smsmarketing.settings import INSTALLED_APPS, MIDDLEWARE
+from smsmarketing.settings import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "bench"]
-
-# ``COLD=1 bench/web.sh``: the cache flushed before every request (bench.middleware).
-if os.environ.get("BENCH_COLD_CACHE") == "1":
-    MIDDLEWARE = ["bench.middleware.ColdCacheMiddleware", *MIDDLEWARE]

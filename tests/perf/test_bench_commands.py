@@ -133,3 +133,20 @@ def test_it_leaves_the_seeded_tables_vacuumed_as_autovacuum_would():
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert visible[Message._meta.db_table] > 0 and visible[MessageTemplate._meta.db_table] > 0
     assert "Index Only Scan" in plan, plan
+
+
+def test_the_cold_bench_settings_flush_the_cache_before_every_request(client, settings):
+    """``COLD=1 bench/web.sh`` serves smsmarketing.settings_bench_cold: the bench settings with
+    bench.middleware.ColdCacheMiddleware first; production's settings never have it."""
+    import importlib
+
+    from django.core.cache import cache
+
+    cold = importlib.import_module("smsmarketing.settings_bench_cold")
+    production = importlib.import_module("smsmarketing.settings")
+    assert cold.MIDDLEWARE == ["bench.middleware.ColdCacheMiddleware", *production.MIDDLEWARE]
+    assert "bench.middleware.ColdCacheMiddleware" not in production.MIDDLEWARE
+    settings.MIDDLEWARE = cold.MIDDLEWARE
+    cache.set("bench-cold-probe", 1)
+    assert client.get("/accounts/login/").status_code == 200
+    assert cache.get("bench-cold-probe") is None
