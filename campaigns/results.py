@@ -151,15 +151,20 @@ def _yuan(amount: Decimal | None) -> str | None:
     return None if amount is None else str(amount.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
-def campaign_results(*, campaign: Campaign) -> CampaignResults:
-    """Every figure of the campaign's results, read now (a few set-based statements)."""
+def campaign_results(*, campaign: Campaign, groups: bool = True) -> CampaignResults:
+    """Every figure of the campaign's results, read now (a few set-based statements).
+
+    ``groups=False`` (the campaign's page, which shows the comparison only with a holdout): the
+    groups' statement, which reads each recipient's row, runs only when the funnel's counters
+    show a holdout; the report and the API (``campaign_results_report``) always read them."""
     windows = attribution_windows()
     results = CampaignResults(click_window=windows["click"], delivery_window=windows["delivery"])
     with connection.cursor() as cursor:
         _funnel(cursor, campaign, results)
         _clicks(cursor, campaign, results)
         _attributed(cursor, campaign, results)
-        _groups(cursor, campaign, results)
+        if groups or results.holdout:
+            _groups(cursor, campaign, results)
     results.variants = _variants(campaign)
     results.lift = holdout_lift(sent=results.sent_group, held=results.holdout_group)
     results.price_per_part = shop_price_per_part(shop_id=campaign.shop_id)
@@ -256,11 +261,11 @@ def campaign_results_for_page(*, campaign: Campaign, recipients: int) -> tuple[C
     """``campaign_results`` for the campaign's page, and whether they were kept (then up to
     ``RESULTS_KEPT_SECONDS`` old): live for up to ``RESULTS_LIVE_MAX_RECIPIENTS`` recipients."""
     if recipients <= RESULTS_LIVE_MAX_RECIPIENTS:
-        return campaign_results(campaign=campaign), False
+        return campaign_results(campaign=campaign, groups=False), False
     key = RESULTS_KEY.format(pk=campaign.pk)
     results = cache.get(key)
     if results is None:
-        results = campaign_results(campaign=campaign)
+        results = campaign_results(campaign=campaign, groups=False)
         cache.set(key, results, RESULTS_KEPT_SECONDS)
     return results, True
 
