@@ -19,3 +19,9 @@ class CampaignsConfig(AppConfig):
         # A django-q2 worker process starting (a cluster's start, a dead worker's replacement)
         # resumes the runs a dead worker left at once (docs/OPERATIONS.md, recovery after a crash).
         post_spawn.connect(recover_on_worker_start, dispatch_uid="campaigns-recover-on-worker-start")
+        # A removed shop member's API keys are revoked with the removal (campaigns.members).
+        from campaigns.members import removal_effects, revoke_keys_of_removed_member
+        from smsmarketing.signals import member_removal_effects, member_removed
+
+        member_removed.connect(revoke_keys_of_removed_member, dispatch_uid="campaigns-revoke-member-keys")
+        member_removal_effects.connect(removal_effects, dispatch_uid="campaigns-member-key-effects")

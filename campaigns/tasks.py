@@ -23,6 +23,7 @@ from campaigns.services.importing import (
     customer_imports_purge_stale,
 )
 from campaigns.services.leases import IMPORT_CHECK_LEASE, task_lease
+from campaigns.services.notices import campaign_finished_sweep
 from campaigns.services.pipeline import pipeline_setting
 from campaigns.services.planning import run_plan
 from campaigns.services.recovery import pipeline_recover
@@ -91,8 +92,11 @@ def simulated_reports(reports: list, at: str | None = None) -> int:
 
 
 def settle_deliveries() -> int:
-    """Every minute: settle final messages whose reports came one by one (e.g. from Kannel)."""
-    return delivery_settle()
+    """Every minute: settle final messages whose reports came one by one (e.g. from Kannel), then
+    raise the finished notice of complete runs that have none yet (``campaign_finished_sweep``)."""
+    settled = delivery_settle()
+    campaign_finished_sweep()
+    return settled
 
 
 def resume_unfinished_runs() -> int:
@@ -138,3 +142,11 @@ def purge_idempotency_records() -> int:
 def purge_webhook_events() -> int:
     """Daily (03:50 Asia/Shanghai): delete webhook events older than 30 days, with their deliveries."""
     return webhook_events_purge()
+
+
+def resume_spend_paused_runs() -> int:
+    """Every minute: resume the runs a spending limit paused whose period has ended
+    (``campaigns.services.spend_pause``, docs/SPEND_LIMITS.md)."""
+    from campaigns.services.spend_pause import spend_paused_runs_resume_due
+
+    return spend_paused_runs_resume_due()

@@ -8,6 +8,7 @@ from campaigns.views import editor as editor_views
 from campaigns.views import links as link_views
 from campaigns.views import optouts as optout_views
 from campaigns.views import segments as segment_views
+from campaigns.views import spend as spend_views
 from campaigns.views import webhooks as webhook_views
 
 app_name = "campaigns"
@@ -46,6 +47,7 @@ urlpatterns = [
     path(CAMPAIGN + "schedule/", campaign_views.campaign_schedule, name="schedule"),
     path(CAMPAIGN + "cancel/", campaign_views.campaign_cancel, name="cancel"),
     path(CAMPAIGN + "stop/", campaign_views.campaign_stop, name="stop"),
+    path(CAMPAIGN + "resume/", spend_views.campaign_resume, name="resume"),
     path(CAMPAIGN + "test/", campaign_views.campaign_send_test, name="send_test"),
     path(CAMPAIGN + "test-phone/", campaign_views.test_phone_request, name="test_phone_request"),
     path(CAMPAIGN + "test-phone/confirm/", campaign_views.test_phone_confirm, name="test_phone_confirm"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reviews.services.findings import review_findings_refresh
+from reviews.services.notices import review_overdue_sweep
 
 
 def refresh_findings(kind: str | None = None) -> int:
@@ -10,3 +11,9 @@ def refresh_findings(kind: str | None = None) -> int:
     "signature" or None for both). Enqueued when a policy input changes, and every 15 minutes
     (a deploy that bumps ``RULES_VERSION``, an edit no signal saw)."""
     return review_findings_refresh(kind=kind)
+
+
+def notify_overdue_reviews() -> int:
+    """Apologise to the shops whose signature or template review is past due, with a new estimate
+    (``review_overdue_sweep``: once per item and missed deadline). Every 30 minutes."""
+    return review_overdue_sweep()

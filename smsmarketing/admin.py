@@ -8,7 +8,10 @@ from smsmarketing.forms import GrantForm
 from smsmarketing.models import (
     Category,
     LedgerEntry,
+    MailDelivery,
     Membership,
+    MembershipEvent,
+    Notification,
     RechargeOrder,
     RechargePackage,
     Reservation,
@@ -16,6 +19,7 @@ from smsmarketing.models import (
     SmsAccount,
 )
 from smsmarketing.services import account_grant_many
+from smsmarketing.services.notifications import mail_deliveries_resend
 
 
 @admin.register(Category)
@@ -167,3 +171,64 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     list_select_related = ["account__shop"]
     date_hierarchy = "created_at"
     show_full_result_count = False  # the ledger grows large; skip the second COUNT(*)
+
+
+@admin.register(MembershipEvent)
+class MembershipEventAdmin(ReadOnlyAdmin):
+    """The shops' member changes (append-only audit, written by smsmarketing.services.members)."""
+
+    list_display = ["at", "shop", "action", "member_username", "old_role", "new_role", "actor"]
+    list_filter = ["action"]
+    search_fields = ["member_username", "=shop__id", "shop__name", "actor__username"]
+    list_select_related = ["shop", "actor"]
+    date_hierarchy = "at"
+    readonly_fields = [f.name for f in MembershipEvent._meta.fields]
+
+
+# --- notifications (消息通知) --------------------------------------------------------------
+# Written only by smsmarketing.services.notifications; the platform's operators read them here
+# (a merchant's "I got no mail": its status, attempts and last error) and may send failed mails again.
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "shop", "recipient", "kind", "title", "in_inbox", "read_at"]
+    list_filter = ["kind", "in_inbox"]
+    search_fields = ["=shop__id", "shop__name", "recipient__username", "event_key", "title"]
+    list_select_related = ["shop", "recipient"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in Notification._meta.fields]
+    show_full_result_count = False
+
+
+@admin.register(MailDelivery)
+class MailDeliveryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "to",
+        "subject",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "last_error",
+    ]
+    list_filter = ["status"]
+    search_fields = ["to", "notification__event_key", "=notification__shop__id", "notification__shop__name"]
+    list_select_related = ["notification"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in MailDelivery._meta.fields]
+    show_full_result_count = False
+    actions = ["resend"]
+
+    @admin.display(description=_("标题"))
+    def subject(self, obj: MailDelivery) -> str:
+        return obj.notification.title
+
+    def has_resend_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    @admin.action(description=_("重新发送发送失败的邮件"), permissions=["resend"])
+    def resend(self, request, queryset):
+        count = mail_deliveries_resend(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, _("已重新排队发送 {count} 封邮件。").format(count=count), messages.SUCCESS)

@@ -85,3 +85,15 @@ class QuoteStale(SmsError):
     """The package or price changed between the confirmation page and the purchase."""
 
     rule = "QUOTE-STALE"
+
+
+class SpendLimitReached(SmsError):
+    """A reservation would take the account past its daily or monthly spending limit (消费上限).
+
+    ``period`` is the cap that refused: "day" or "month" (docs/SPEND_LIMITS.md)."""
+
+    rule = "SPEND-LIMIT"
+
+    def __init__(self, message: str, *, period: str = "day") -> None:
+        super().__init__(message)
+        self.period = period

@@ -64,3 +64,52 @@ class GrantForm(forms.Form):
         widget=forms.TextInput(attrs={"size": 60}),
         help_text=_("必填，记录在账户流水中，商家可在发放记录中看到。"),
     )
+
+
+# --- members (成员管理) ------------------------------------------------------
+
+_ROLE_CHOICES = [("operator", _("运营")), ("analyst", _("只读")), ("owner", _("店主"))]
+
+
+class MemberInviteForm(forms.Form):
+    """The owner's invite form; ``smsmarketing.services.members.member_invite`` decides."""
+
+    username = forms.CharField(
+        label=_("用户名"),
+        max_length=150,
+        help_text=_("对方登录商家后台用的用户名。"),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    role = forms.ChoiceField(
+        label=_("角色"),
+        choices=_ROLE_CHOICES,
+        initial="operator",
+        help_text=_("运营：客户、模板、签名和营销任务；只读：查看和导出；店主：全部权限。"),
+    )
+    create = forms.BooleanField(label=_("此用户还没有账号：新建账号"), required=False)
+    password = forms.CharField(
+        label=_("初始密码"),
+        required=False,
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("仅新建账号时填写；请当面或通过安全渠道告诉对方。"),
+    )
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("角色"), choices=_ROLE_CHOICES)
+
+
+class SpendLimitsForm(forms.Form):
+    """The owner's spending limits (消费上限, docs/SPEND_LIMITS.md): empty = 不限."""
+
+    daily = forms.IntegerField(
+        label=_("每日消费上限（条）"), required=False, min_value=1, help_text=_("留空表示不限。")
+    )
+    monthly = forms.IntegerField(
+        label=_("每月消费上限（条）"),
+        required=False,
+        min_value=1,
+        help_text=_("留空表示不限；不能小于每日上限。"),
+    )

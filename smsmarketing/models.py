@@ -113,6 +113,10 @@ class SmsAccount(models.Model):
         default=DEFAULT_LOW_BALANCE_THRESHOLD,
         help_text=_("可用余量低于此值时在概览页提醒；0 表示不提醒。"),
     )
+    # Spending limits (消费上限, docs/SPEND_LIMITS.md): parts reserved per day / per month
+    # (Asia/Shanghai); null = no cap. SpendCounter holds the use, account_reserve the guard.
+    daily_spend_limit = models.PositiveIntegerField(_("每日消费上限（条）"), null=True, blank=True)
+    monthly_spend_limit = models.PositiveIntegerField(_("每月消费上限（条）"), null=True, blank=True)
     activated_at = models.DateTimeField(_("开通时间"), null=True, blank=True)
     activated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -416,3 +420,231 @@ class RateLimitCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} @ {self.window_start:%H:%M}: {self.hits}"
+
+
+class MembershipEvent(models.Model):
+    """One change of a shop's members (成员变更记录), append-only: who did what to whom.
+
+    Written by ``smsmarketing.services.members`` in the same transaction as the change. The
+    member's username is copied so the record survives the user's deletion.
+    """
+
+    class Action(models.TextChoices):
+        INVITED = "invited", _("邀请成员")
+        CREATED = "created", _("创建账号并加入")
+        ROLE_CHANGED = "role_changed", _("修改角色")
+        REMOVED = "removed", _("移除成员")
+
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="membership_events", verbose_name=_("店铺")
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("操作人"),
+    )
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("成员"),
+    )
+    member_username = models.CharField(_("成员用户名"), max_length=150)
+    action = models.CharField(_("操作"), max_length=16, choices=Action.choices)
+    old_role = models.CharField(_("原角色"), max_length=16, choices=Membership.Role.choices, blank=True)
+    new_role = models.CharField(_("新角色"), max_length=16, choices=Membership.Role.choices, blank=True)
+    at = models.DateTimeField(_("时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("成员变更记录")
+        verbose_name_plural = _("成员变更记录")
+        ordering = ["-at", "-id"]
+        indexes = [
+            # The members page's recent events of one shop, newest first.
+            models.Index(fields=["shop", "-id"], name="membershipevent_shop_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.member_username} @ {self.shop_id}"
+
+
+# --- Notifications (消息通知) -------------------------------------------------
+# smsmarketing.services.notifications writes them (notify), docs/NOTIFICATIONS.md.
+
+
+class Notification(models.Model):
+    """One event told to one shop member: shown in the portal's inbox and/or mailed.
+
+    ``event_key`` names the event ("signature_rejected:42"); (event_key, recipient) is unique,
+    so an event is recorded once per member however often its emitter runs. A row exists for
+    every member who wants the event by either channel; ``in_inbox`` says whether the inbox
+    shows it (a member who chose e-mail only has a row, its mail, and nothing in the inbox).
+    """
+
+    class Kind(models.TextChoices):
+        SIGNATURE_APPROVED = "signature_approved", _("签名审核通过")
+        SIGNATURE_REJECTED = "signature_rejected", _("签名审核未通过")
+        TEMPLATE_APPROVED = "template_approved", _("模板审核通过")
+        TEMPLATE_REJECTED = "template_rejected", _("模板审核未通过")
+        REVIEW_OVERDUE = "review_overdue", _("审核超时")
+        BALANCE_LOW = "balance_low", _("余量不足提醒")
+        BALANCE_EXHAUSTED = "balance_exhausted", _("余量用尽")
+        CAMPAIGN_FINISHED = "campaign_finished", _("营销任务完成")
+        CAMPAIGN_STOPPED = "campaign_stopped", _("营销任务被停止")
+        CAMPAIGN_PAUSED = "campaign_paused", _("营销任务暂停（消费上限）")
+        RECHARGE_CREDITED = "recharge_credited", _("充值到账")
+
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("店铺")
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("接收人"),
+    )
+    kind = models.CharField(_("类型"), max_length=32, choices=Kind.choices)
+    event_key = models.CharField(_("事件标识"), max_length=160)
+    title = models.CharField(_("标题"), max_length=200)
+    body = models.TextField(_("内容"), blank=True, default="")
+    link = models.CharField(_("链接"), max_length=500, blank=True, default="")
+    in_inbox = models.BooleanField(_("显示在站内信"), default=True)
+    created_at = models.DateTimeField(_("时间"))
+    read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("消息通知")
+        verbose_name_plural = _("消息通知")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The inbox: a member's notifications of one shop, newest first.
+            models.Index(fields=["recipient", "shop", "-created_at", "-id"], name="notification_inbox"),
+            # The bell's unread count, on every portal page: only the unread inbox rows.
+            models.Index(
+                fields=["recipient", "shop"],
+                name="notification_unread",
+                condition=Q(read_at__isnull=True, in_inbox=True),
+            ),
+        ]
+        constraints = [
+            # Idempotent per (event, recipient): notify() inserts with ON CONFLICT DO NOTHING.
+            models.UniqueConstraint(fields=["event_key", "recipient"], name="notification_event_recipient"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {self.recipient}: {self.title}"
+
+
+class NotificationPreference(models.Model):
+    """A member's choice for one kind of notification; without a row the defaults apply
+    (``smsmarketing.services.notifications.DEFAULT_CHANNELS``)."""
+
+    membership = models.ForeignKey(
+        Membership,
+        on_delete=models.CASCADE,
+        related_name="notification_preferences",
+        verbose_name=_("店铺成员"),
+    )
+    kind = models.CharField(_("类型"), max_length=32, choices=Notification.Kind.choices)
+    inbox = models.BooleanField(_("站内信"), default=True)
+    email = models.BooleanField(_("邮件"), default=False)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("通知设置")
+        verbose_name_plural = _("通知设置")
+        constraints = [
+            models.UniqueConstraint(fields=["membership", "kind"], name="notificationpreference_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.membership} · {self.kind}"
+
+
+class MailDelivery(models.Model):
+    """The e-mail of one notification (the outbox): sent by a django-q2 task, retried with
+    back-off while the mail server is unreachable, given up (failed) after ``give_up_at``."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待发送")
+        SENT = "sent", _("已发送")
+        FAILED = "failed", _("发送失败")
+
+    notification = models.OneToOneField(
+        Notification, on_delete=models.CASCADE, related_name="mail", verbose_name=_("消息通知")
+    )
+    to = models.CharField(_("收件地址"), max_length=254)
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(_("尝试次数"), default=0)
+    # When a pending mail is next due; a worker's claim pushes it forward by a lease.
+    next_attempt_at = models.DateTimeField(_("下次尝试时间"), null=True, blank=True)
+    give_up_at = models.DateTimeField(_("放弃时间"))
+    last_error = models.CharField(_("最近错误"), max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(_("创建时间"))
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("通知邮件")
+        verbose_name_plural = _("通知邮件")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The sweeper: pending mails that are due.
+            models.Index(
+                fields=["next_attempt_at"], name="maildelivery_due", condition=Q(status="pending")
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False), name="maildelivery_sent_has_sent_at"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="pending") | Q(next_attempt_at__isnull=False),
+                name="maildelivery_pending_is_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.to} · {self.get_status_display()}"
+
+
+# --- Spending limits (消费上限) ------------------------------------------------
+# smsmarketing.services.spend_limits writes them, docs/SPEND_LIMITS.md.
+
+
+class SpendCounter(models.Model):
+    """Parts reserved by one account in one period (a day or a month, Asia/Shanghai dates).
+
+    Written only by ``account_reserve`` (+ parts, under the caps: a conditional UPDATE) and by
+    releases (- parts: a refund gives the cap back, as it gives the balance back), always
+    after the account row is locked. ``period_start`` is the day, or the month's first day.
+    The cap itself is not a CHECK here: lowering a cap below today's use is allowed (sends
+    stop), so the guard is the UPDATE's ``WHERE spent + n <= cap``, evaluated at write time.
+    """
+
+    class Period(models.TextChoices):
+        DAY = "day", _("每日")
+        MONTH = "month", _("每月")
+
+    account = models.ForeignKey(
+        SmsAccount, on_delete=models.CASCADE, related_name="spend_counters", verbose_name=_("短信账户")
+    )
+    period = models.CharField(_("周期"), max_length=8, choices=Period.choices)
+    period_start = models.DateField(_("周期开始"))
+    spent = models.BigIntegerField(_("已占用（条）"), default=0)
+
+    class Meta:
+        verbose_name = _("消费计数")
+        verbose_name_plural = _("消费计数")
+        constraints = [
+            # Race: two first reservations of a period insert the row at once (ON CONFLICT DO NOTHING).
+            models.UniqueConstraint(fields=["account", "period", "period_start"], name="spendcounter_unique"),
+            models.CheckConstraint(condition=Q(spent__gte=0), name="spendcounter_spent_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.period} {self.period_start}: {self.spent}"

@@ -21,7 +21,7 @@ from enum import StrEnum
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext as _
 
-from smsmarketing.errors import SmsError
+from smsmarketing.errors import NotShopMember, SmsError
 from smsmarketing.models import Membership, Shop
 
 Role = Membership.Role
@@ -52,15 +52,25 @@ ROLE_NEEDED: dict[Capability, str] = {
 
 ROLE_REQUIRED = "ROLE-REQUIRED"
 
+__all__ = [
+    "Capability",
+    "NotShopMember",
+    "ROLE_CAPABILITIES",
+    "ROLE_NEEDED",
+    "ROLE_REQUIRED",
+    "Role",
+    "RoleRequired",
+    "refusal_message",
+    "require_capability",
+    "role_allows",
+    "shop_role",
+]
+
 
 class RoleRequired(SmsError):
     """The member's role does not allow this; the message names the role needed."""
 
     rule = ROLE_REQUIRED
-
-
-class NotShopMember(SmsError):
-    rule = "NOT-SHOP-MEMBER"
 
 
 def role_allows(role: str | None, capability: Capability) -> bool:

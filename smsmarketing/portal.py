@@ -4,7 +4,8 @@ Every merchant URL is ``/shop/<shop_id>/...``. ``shop_view`` requires a login,
 resolves the shop among the user's memberships (404 for any other shop, so a
 merchant never learns that another shop exists) and puts it on ``request.shop``,
 with the member's role on ``request.shop_role``. ``shop_view(requires=...)`` also
-refuses (403, naming the role needed) a member whose role lacks the capability;
+refuses (403, naming the role needed) a member whose role lacks the capability
+(``post_requires=...``: only a POST needs it, for a page that reads and also holds a form);
 the services check the same capability again. Templates get ``shop``, ``shop_role``,
 ``can`` (capability name -> bool) and the restricted-category notice.
 """
@@ -26,10 +27,17 @@ from smsmarketing.services import restricted_message
 ViewFunc = Callable[..., HttpResponse]
 
 
-def shop_view(view: ViewFunc | None = None, *, requires: Capability = Capability.READ) -> Any:
+def shop_view(
+    view: ViewFunc | None = None,
+    *,
+    requires: Capability = Capability.READ,
+    post_requires: Capability | None = None,
+) -> Any:
     """Decorate a merchant view taking ``shop_id``; the view gets ``request.shop`` and
     ``request.shop_role``. Used bare (``@shop_view``) any member may open the page;
-    ``@shop_view(requires=Capability.OPERATE)`` refuses other roles with a 403 page."""
+    ``@shop_view(requires=Capability.OPERATE)`` refuses other roles with a 403 page;
+    ``@shop_view(post_requires=Capability.OPERATE)``: any member may read the page, only
+    those roles may POST its form."""
 
     def decorate(view: ViewFunc) -> ViewFunc:
         @login_required
@@ -38,11 +46,12 @@ def shop_view(view: ViewFunc | None = None, *, requires: Capability = Capability
             membership = membership_for_user(user=request.user, shop_id=shop_id)
             request.shop = membership.shop
             request.shop_role = membership.role
-            if not role_allows(membership.role, requires):
+            needed = post_requires if post_requires and request.method == "POST" else requires
+            if not role_allows(membership.role, needed):
                 return render_portal(
                     request,
                     "portal/role_refused.html",
-                    {"refusal": refusal_message(role=membership.role, capability=requires)},
+                    {"refusal": refusal_message(role=membership.role, capability=needed)},
                     status=403,
                 )
             return view(request, *args, **kwargs)

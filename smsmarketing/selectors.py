@@ -11,7 +11,15 @@ from django.db.models.functions import Coalesce, Lag
 from django.http import Http404
 from django.utils import timezone
 
-from smsmarketing.models import LedgerEntry, Membership, RechargeOrder, Reservation, Shop, SmsAccount
+from smsmarketing.models import (
+    LedgerEntry,
+    Membership,
+    MembershipEvent,
+    RechargeOrder,
+    Reservation,
+    Shop,
+    SmsAccount,
+)
 
 
 def shops_for_user(*, user: AbstractBaseUser) -> QuerySet[Shop]:
@@ -230,4 +238,30 @@ def ledger_reconcile() -> list[Discrepancy]:
                 f" {entry.prev_balance or 0}/{entry.prev_reserved or 0}",
             )
         )
+    return found
+
+
+# --- members (成员管理) ------------------------------------------------------
+
+# The members page shows this many of the latest member changes.
+RECENT_MEMBER_EVENTS = 20
+
+
+def shop_members(*, shop: Shop) -> list[Membership]:
+    """The shop's members with their users (one query): owners first, then by joining date."""
+    order = {Membership.Role.OWNER: 0, Membership.Role.OPERATOR: 1, Membership.Role.ANALYST: 2}
+    members = list(Membership.objects.filter(shop=shop).select_related("user").order_by("created_at", "id"))
+    return sorted(members, key=lambda m: order.get(m.role, 9))
+
+
+def member_events_recent(*, shop: Shop, limit: int = RECENT_MEMBER_EVENTS) -> list[MembershipEvent]:
+    """The shop's latest member changes, newest first, with who made them (one query)."""
+    return list(MembershipEvent.objects.filter(shop=shop).select_related("actor").order_by("-id")[:limit])
+
+
+def shop_member(*, shop: Shop, member_id: int) -> Membership:
+    """One membership of the shop; 404 for another shop's (or a removed) one."""
+    found = Membership.objects.filter(shop=shop, pk=member_id).select_related("user").first()
+    if found is None:
+        raise Http404
     return found

@@ -92,6 +92,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "smsmarketing.context_processors.notifications",  # the bell's unread count
             ],
         },
     },
@@ -314,6 +315,21 @@ SMS_PIPELINE = {
 }
 # This app's public address (no trailing path): the default base of the short links.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# E-mail (notifications, docs/NOTIFICATIONS.md; full links in mails start with SITE_URL): with
+# EMAIL_HOST set, mails go out through that SMTP server; without it (development) the console
+# backend writes them to the log. A server that is down never fails an action: mails are queued
+# and retried (smsmarketing.services.notifications); one SMTP exchange waits at most EMAIL_TIMEOUT.
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_BACKEND = f"django.core.mail.backends.{'smtp' if EMAIL_HOST else 'console'}.EmailBackend"
+EMAIL_PORT = env.bounded("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one of them.")
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="短信管理 <noreply@localhost>")
 # Short links (campaigns.services.links): SMS_SHORT_LINK_BASE + a message's code, served by
 # /t/<code>; a short host in production is a CNAME/proxy to this app's /t/ (docs/RESULTS.md).
 SMS_SHORT_LINK_BASE = env.str("SMS_SHORT_LINK_BASE", default=f"{SITE_URL}/t/")

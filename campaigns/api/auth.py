@@ -23,6 +23,7 @@ from campaigns.api.errors import RATE_LIMITED, SCOPE_MISSING, ApiError
 from campaigns.models.api import ApiKey, ApiScope
 from campaigns.services.api_keys import KEY_PREFIX, PREFIX_LENGTH, api_key_authenticate
 from smsmarketing.errors import CategoryRestricted
+from smsmarketing.permissions import Capability, require_capability
 from smsmarketing.security import rate_limit_hit
 from smsmarketing.services.shops import restricted_message
 
@@ -116,3 +117,9 @@ def require_scope(request: HttpRequest, scope: str) -> None:
 def api_actor(request: HttpRequest) -> AbstractBaseUser:
     """The user the services receive as ``user``: the owner who created the key."""
     return request.auth.created_by
+
+
+def require_role(request: HttpRequest, capability: Capability) -> None:
+    """Refuse (403 ROLE-REQUIRED, naming the role needed) unless the key's creator's role in the
+    key's shop allows ``capability`` now: for endpoints whose service takes no user."""
+    require_capability(shop=request.auth.shop_id, user=api_actor(request), capability=capability)

@@ -14,6 +14,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 
 from smsmarketing.errors import CategoryRestricted, NotShopMember, SmsError
+from smsmarketing.permissions import RoleRequired
 
 BAD_REQUEST = "BAD-REQUEST"
 VALIDATION = "VALIDATION"
@@ -75,8 +76,10 @@ def status_for(error: SmsError) -> int:
     """The HTTP status of a service's refusal."""
     if isinstance(error, CategoryRestricted):
         return 403
-    if isinstance(error, NotShopMember):
-        return 404
+    if isinstance(error, (RoleRequired, NotShopMember)):
+        # The key's creator may not do this in the key's shop (demoted to 只读, say): the
+        # message names the role needed. (Another shop's objects never get this far: 404.)
+        return 403
     if error.rule in CONFLICT_RULES:
         return 409
     return 422

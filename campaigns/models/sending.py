@@ -204,6 +204,8 @@ class CampaignRun(models.Model):
         DISPATCHING = "dispatching", _("发送中")
         FINISHED = "finished", _("已发送")
         CANCELLED = "cancelled", _("已取消")
+        # Planned messages sent; the rest waits for the spending limit's next period (or the owner).
+        PAUSED = "paused", _("已暂停")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="runs")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.AUDIENCE)
@@ -221,6 +223,10 @@ class CampaignRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     planned_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Spending limits (docs/SPEND_LIMITS.md): the period whose cap paused the run ("day" or
+    # "month", "" = not paused) and when that period ends (the automatic resume).
+    spend_paused = models.CharField(_("消费上限暂停"), max_length=8, blank=True, default="")
+    spend_resume_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("发送批次")
@@ -254,6 +260,9 @@ class PlanBatch(models.Model):
     upto_key = models.BigIntegerField()
     claimed_at = models.DateTimeField(auto_now_add=True)
     planned_at = models.DateTimeField(null=True, blank=True)
+    # A resumed run's re-planning (docs/SPEND_LIMITS.md): the batch number whose SPEND-LIMIT
+    # rows this batch plans again (same key range, only those recipients); null = a plain batch.
+    replans = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("计划批次")

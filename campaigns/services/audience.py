@@ -14,6 +14,7 @@ from campaigns.models.sending import Campaign, CampaignRun
 from campaigns.services.links import landing_url_check
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Shop
+from smsmarketing.permissions import Capability, require_capability
 from smsmarketing.services import shop_ensure_sms_allowed
 
 MAX_COUPON_COUNT = 1_000_000
@@ -80,6 +81,7 @@ def segment_save(*, shop: Shop, user, name: str, segment: Segment | None = None,
     to half of one audience and half of another. A scheduled campaign sends to the
     conditions as they are when it starts.
     """
+    require_capability(shop=shop, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=shop)
     name = (name or "").strip()
     if not name:
@@ -117,6 +119,7 @@ def segment_delete(*, shop: Shop, user, segment: Segment) -> None:
     A finished (or cancelled, stopped) campaign keeps its segment for its record: the
     segment is then only hidden (``archived_at``), never removed from under it.
     """
+    require_capability(shop=shop, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=shop)
     if segment.shop_id != shop.pk:
         raise AudienceInvalid(_("人群不属于本店铺。"))
@@ -163,6 +166,7 @@ def coupon_create(
 ) -> Coupon:
     """A coupon for targeted coupon campaigns: amount, threshold (满X), validity, total count,
     and where its short links lead (an allowed landing page; "" for the shop's)."""
+    require_capability(shop=shop, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=shop)
     name = (name or "").strip()
     if not name:

@@ -29,6 +29,7 @@ from campaigns.services.campaigns import (
 from campaigns.services.scheduling import campaign_schedule_check
 from campaigns.services.variants import VariantInput, campaign_holdout_set, campaign_variants_set
 from smsmarketing.models import Shop
+from smsmarketing.permissions import Capability, require_capability
 
 
 def campaign_create_with_tests(
@@ -55,6 +56,7 @@ def campaign_create_with_tests(
     ``schedule``. ``variants`` are the A/B test's other versions (B–E): version A is the
     campaign's own text or template, as in the portal. Nothing is written unless every step
     passes."""
+    require_capability(shop=shop, user=user, capability=Capability.OPERATE)
     with transaction.atomic():
         campaign = campaign_create(
             shop=shop, user=user, kind=kind, name=name, segment=segment, text=text, template=template,

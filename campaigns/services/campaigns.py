@@ -44,8 +44,10 @@ from reviews.policy.variables import VariableMissing, render
 from reviews.selectors import live_signature, usable_templates
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Shop, SmsAccount
+from smsmarketing.permissions import Capability, require_capability
 from smsmarketing.security import rate_limit_hit
 from smsmarketing.services import shop_ensure_sms_allowed
+from smsmarketing.services.spend_limits import SpendLimitState, spend_limit_state
 
 NO_SIGNATURE = "NO-SIGNATURE"
 SHOP_INACTIVE = "SHOP-INACTIVE"
@@ -236,6 +238,7 @@ def campaign_create(
     a repurchase reminder products, a number of days and a template or text
     (not both: which one would be sent must never be a guess).
     """
+    require_capability(shop=shop, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=shop)
     campaign = Campaign(shop=shop, kind=Campaign.Kind(kind).value, created_by=user)
     campaign_seed_ensure(campaign)
@@ -264,6 +267,7 @@ def campaign_update(
     Refused once the campaign has left the draft state: what is scheduled or sent is
     what the merchant confirmed (copy it into a new draft instead).
     """
+    require_capability(shop=campaign.shop_id, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=campaign.shop)
     with transaction.atomic():
         # Race: an edit saved while the same draft is being scheduled in another tab; the
@@ -405,6 +409,7 @@ def campaign_schedule(*, campaign: Campaign, user, at: datetime | None = None) -
     the content no longer passes. Repurchase reminders get a DAILY schedule that
     runs until the campaign is stopped.
     """
+    require_capability(shop=campaign.shop_id, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=campaign.shop)
     now = timezone.now()
     if at is not None and at < now - timedelta(minutes=1):
@@ -460,6 +465,7 @@ def campaign_schedule(*, campaign: Campaign, user, at: datetime | None = None) -
 
 def campaign_cancel(*, campaign: Campaign, user) -> Campaign:
     """Cancel a draft or scheduled campaign; refused once it has started."""
+    require_capability(shop=campaign.shop_id, user=user, capability=Capability.OPERATE)
     with transaction.atomic():
         # Race: cancelling while the run task starts; both lock the campaign row first.
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
@@ -474,6 +480,7 @@ def campaign_cancel(*, campaign: Campaign, user) -> Campaign:
 
 def campaign_stop(*, campaign: Campaign, user) -> Campaign:
     """Stop a repurchase reminder (no more daily runs); a run in progress finishes."""
+    require_capability(shop=campaign.shop_id, user=user, capability=Capability.OPERATE)
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if campaign.status not in {Campaign.Status.SCHEDULED, Campaign.Status.RUNNING}:
@@ -512,6 +519,12 @@ class DryRun:
     ab_test_parts: int = 0
     ab_rest_sendable: int = 0
     ab_rest_parts: list[int] = field(default_factory=list)
+    # The spending limits (docs/SPEND_LIMITS.md), None without a cap: the period's use before this
+    # campaign, the parts it would take of what is left, and the recipients beyond it (SPEND-LIMIT:
+    # held back until the next period; counted in ``sendable``, not in ``suppressed``).
+    spend: SpendLimitState | None = None
+    spend_take: int = 0
+    spend_held: int = 0
 
     @property
     def ab_rest_parts_most(self) -> int:
@@ -548,6 +561,11 @@ def campaign_dry_run(*, campaign: Campaign, at: datetime | None = None) -> DryRu
     at = next_send_window(at or timezone.now())
     account = SmsAccount.objects.filter(shop=campaign.shop).first()
     result = DryRun(balance=account.balance if account and account.is_active else 0, at=at)
+    spend_left = None
+    if account is not None and account.is_active:
+        spend = spend_limit_state(account_id=account.pk, at=at)
+        if spend.has_limit:
+            result.spend, spend_left = spend, spend.left
     state = shop_sms_state(shop=campaign.shop, campaign=campaign)
     probe = CampaignRun(campaign=campaign, run_date=timezone.localdate(at))
     if campaign.coupon_id:
@@ -594,6 +612,12 @@ def campaign_dry_run(*, campaign: Campaign, at: datetime | None = None) -> DryRu
                 for c in contents
             ]
             result.parts += max(parts)
+            if spend_left is not None:
+                # As planning fits: the longest prefix the cap covers; everyone after it waits.
+                if result.spend_held or result.spend_take + max(parts) > spend_left:
+                    result.spend_held += 1
+                else:
+                    result.spend_take += max(parts)
             if variants and where >= 0:
                 result.ab_test_sendable += 1
                 result.ab_test_parts += parts[0]
@@ -641,6 +665,7 @@ def campaign_send_test(*, campaign: Campaign, user, phone: str) -> CampaignRun:
     It goes through the whole pipeline as a one-recipient run: it counts toward
     the frequency caps and is charged like any other message.
     """
+    require_capability(shop=campaign.shop_id, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=campaign.shop)
     if in_quiet_hours(timezone.now()):
         raise CampaignInvalid(_("营销短信（含测试短信）只能在 08:00–21:00 发送，请在此时间内再试。"))
@@ -692,6 +717,7 @@ def _code_hash(*, phone: str, code: str) -> str:
 
 def verified_phone_request(*, shop: Shop, user, phone: str):
     """Send a 6-digit code to ``phone`` (a platform message: not charged, not counted)."""
+    require_capability(shop=shop, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=shop)
     normalized = normalize_phone(phone or "")
     if normalized is None:
@@ -716,6 +742,7 @@ def verified_phone_request(*, shop: Shop, user, phone: str):
 
 
 def verified_phone_confirm(*, shop: Shop, user, phone: str, code: str):
+    require_capability(shop=shop, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=shop)
     normalized = normalize_phone(phone or "") or ""
     with transaction.atomic():

@@ -29,6 +29,7 @@ from django.utils import timezone
 from campaigns.models.frequency import MessageClass
 from campaigns.models.sending import DeliveryReport, Message, reservation_reference
 from campaigns.services.frequency import ReleaseItem, frequency_release_many
+from campaigns.services.notices import runs_finished_notify
 from campaigns.services.webhooks import webhook_events_emit_messages
 from smsmarketing.db import commit_without_flush
 from smsmarketing.services import account_charge, account_release
@@ -209,4 +210,7 @@ def _settle_batch(*, limit: int) -> int:
         # The outbox: each final message is settled once, so its webhook event is written once,
         # with its settlement (one indexed query when no shop of the batch has an endpoint).
         webhook_events_emit_messages(message_ids=[r[0] for r in rows], shop_ids={r[6] for r in rows})
+        # The runs whose last outcomes this batch settled are complete: their finished notice, with
+        # final figures, commits with it (one statement for the batch's runs, usually one).
+        runs_finished_notify(run_ids={r[2] for r in rows})
     return len(rows)

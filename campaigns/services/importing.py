@@ -64,6 +64,7 @@ from campaigns.models.imports import (  # noqa: F401  (the reason ids are this m
 from campaigns.phones import normalize_phone
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Shop
+from smsmarketing.permissions import Capability, require_capability
 from smsmarketing.services import shop_ensure_sms_allowed
 
 SNIFF_BYTES = 64 * 1024
@@ -386,6 +387,7 @@ def customer_import_start(*, shop: Shop, user, upload) -> CustomerImport:
     """Keep an uploaded file and queue its check. ``ImportFileError`` (nothing kept) for a file
     that cannot be imported at all. The shop's earlier previews that were never confirmed are
     cancelled: one file waits for confirmation at a time."""
+    require_capability(shop=shop, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=shop)
     upload.seek(0)
     columns = customers_import_check_header(head=upload.read(SNIFF_BYTES))
@@ -541,11 +543,14 @@ def _fail(job_id: int, message: str) -> None:
 
 
 def customer_import_confirm(
-    *, job: CustomerImport, figures: str | None = None, enqueue: bool = True
+    *, job: CustomerImport, figures: str | None = None, enqueue: bool = True, user=None
 ) -> CustomerImport:
     """Start importing a checked file. ``figures`` are the totals the merchant saw: the import is
     refused when they are not the job's. Confirming twice (a double click) starts it once.
-    ``enqueue=False``: the caller runs ``customer_import_run`` itself (``customers_import``)."""
+    ``enqueue=False``: the caller runs ``customer_import_run`` itself (``customers_import``).
+    A ``user`` (the portal's member) needs OPERATE; the inner call of ``customers_import`` has none."""
+    if user is not None:
+        require_capability(shop=job.shop_id, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=job.shop)
     if figures is not None and figures != job.figures:
         raise ImportStale(_("导入预览已过期，请核对最新的统计后再确认。"))
@@ -562,8 +567,11 @@ def customer_import_confirm(
     return job
 
 
-def customer_import_cancel(*, job: CustomerImport) -> bool:
-    """Drop a checked file the merchant does not import (only while it waits for confirmation)."""
+def customer_import_cancel(*, job: CustomerImport, user=None) -> bool:
+    """Drop a checked file the merchant does not import (only while it waits for confirmation).
+    A ``user`` (the portal's member) needs OPERATE; a new upload dropping the stale one has none."""
+    if user is not None:
+        require_capability(shop=job.shop_id, user=user, capability=Capability.OPERATE)
     with transaction.atomic():
         cancelled = CustomerImport.objects.filter(pk=job.pk, status=CustomerImport.Status.READY).update(
             status=CustomerImport.Status.CANCELLED, finished_at=timezone.now()
@@ -758,8 +766,11 @@ def customers_import(
     (``on_rejection`` sees every one in line order; the report keeps the first
     ``REPORTED_REJECTIONS``). Re-importing a file adds nothing: its purchase rows
     come back as duplicates. Raises ``ImportFileError`` for a file that cannot
-    be read at all, with nothing imported.
+    be read at all, with nothing imported. A ``user`` (a member) needs the OPERATE
+    capability; without one (the management command, the platform's operator) none is checked.
     """
+    if user is not None:
+        require_capability(shop=shop, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=shop)
     job = CustomerImport.objects.create(
         shop=shop,

@@ -41,6 +41,7 @@ from campaigns.services.webhooks import link_clicked_params, link_clicked_sql, w
 from smsmarketing.db import commit_without_flush
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Shop
+from smsmarketing.permissions import Capability, require_capability
 from smsmarketing.services import shop_ensure_sms_allowed
 
 # 62**10 ≈ 8.4e17 codes (59.5 bits): with a million live codes a guess hits one with a
@@ -189,6 +190,7 @@ def agent_is_human(user_agent: str, *, policy: LinkPolicy) -> bool:
 
 def shop_landing_set(*, shop: Shop, user, landing_url: str) -> Shop:
     """Set where the shop's short links lead (its default landing page; "" for none)."""
+    require_capability(shop=shop, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=shop)
     shop.landing_url = landing_url_check(url=landing_url)
     shop.save(update_fields=["landing_url"])

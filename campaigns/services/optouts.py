@@ -20,6 +20,7 @@ from campaigns.selectors import optouts_changed
 from campaigns.services.webhooks import webhook_event_emit
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Shop
+from smsmarketing.permissions import Capability, require_capability
 from smsmarketing.services import shop_ensure_sms_allowed
 
 CONSENT_REQUIRED = "CONSENT-REQUIRED"
@@ -107,6 +108,7 @@ def optout_resubscribe(
     Raises ``SmsError`` (nothing written) if the consent is missing or the phone
     is not opted out of this shop.
     """
+    require_capability(shop=shop_id, user=actor, capability=Capability.OPERATE)
     shop = Shop.objects.select_related("category").get(pk=shop_id)
     shop_ensure_sms_allowed(shop=shop)
     normalised = _valid_phone(phone)

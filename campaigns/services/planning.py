@@ -60,17 +60,22 @@ from campaigns.services.campaigns import (
 )
 from campaigns.services.frequency import frequency_decide
 from campaigns.services.links import LINK_CODE_LENGTH, link_code_new, text_has_link
+from campaigns.services.notices import balance_exhausted_notify, campaign_stopped_notify
 from campaigns.services.pipeline import pipeline_setting
 from campaigns.services.variants import run_split
 from campaigns.sqlarrays import sql_int_array, sql_text_array
 from smsmarketing.db import commit_without_flush
-from smsmarketing.errors import AccountNotActive, InsufficientBalance, SmsError
+from smsmarketing.errors import AccountNotActive, InsufficientBalance, SmsError, SpendLimitReached
 from smsmarketing.models import SmsAccount
 from smsmarketing.services import account_reserve
+from smsmarketing.services.spend_limits import DAY, period_end, spend_limit_state
 
 INSUFFICIENT_BALANCE = "INSUFFICIENT-BALANCE"
 ACCOUNT_INACTIVE = AccountNotActive.rule
 COUPON_EXHAUSTED = "COUPON-EXHAUSTED"
+# Beyond the account's daily or monthly spending limit (docs/SPEND_LIMITS.md): the run pauses,
+# and these rows are planned again when it resumes (``campaigns.services.spend_pause``).
+SPEND_LIMIT = SpendLimitReached.rule
 # Rendered in place of a message's link code when one body serves a whole batch, then replaced
 # by each row's own code: as long as a code, so the parts counted are the real message's.
 LINK_CODE_PLACEHOLDER = "\u2063" * LINK_CODE_LENGTH
@@ -143,6 +148,8 @@ def _claim(*, run_id: int, now: datetime):
         )
         if run.status != CampaignRun.Status.PLANNING:
             return _STOPPED
+        if run.spend_paused:
+            return None  # a spending limit paused the run: the rest waits (_finish moves it on)
         size = pipeline_setting("PLAN_BATCH")
         last = run_recipients_last_key(run=run, cursor=run.plan_cursor, limit=size, now=now)
         if last is None:
@@ -185,7 +192,7 @@ def _plan_claimed(*, run_id: int, now: datetime, number: int | None = None):
             # other skips to the next (or finds none). A batch left by a killed planner is
             # unlocked again, so it is taken over.
             cursor.execute(
-                f"""SELECT id, number, after_key, upto_key FROM {PlanBatch._meta.db_table}
+                f"""SELECT id, number, after_key, upto_key, replans FROM {PlanBatch._meta.db_table}
                     WHERE run_id = %s AND planned_at IS NULL AND (%s::int IS NULL OR number = %s)
                     ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED""",
                 [run_id, number, number],
@@ -193,13 +200,43 @@ def _plan_claimed(*, run_id: int, now: datetime, number: int | None = None):
             claimed = cursor.fetchone()
             if claimed is None:
                 return None
-            batch_id, number, after_key, upto_key = claimed
+            batch_id, number, after_key, upto_key, replans = claimed
         run = CampaignRun.objects.select_related("campaign__shop").get(pk=run_id)
         recipients = run_recipients_after(run=run, cursor=after_key, upto=upto_key, limit=None, now=now)
-        if recipients:
-            _plan_rows(run=run, recipients=recipients, batch=number, now=now)
+        if replans is not None:
+            recipients = _held_back(run=run, batch=replans, recipients=recipients)
+        limited = bool(recipients) and _plan_rows(run=run, recipients=recipients, batch=number, now=now)
         PlanBatch.objects.filter(pk=batch_id).update(planned_at=now)
+    if limited:
+        _spend_pause(run=run, now=now)
     return _PLANNED
+
+
+def _held_back(*, run: CampaignRun, batch: int, recipients: list[Recipient]) -> list[Recipient]:
+    """A resumed run's re-planning of batch ``batch``: delete its SPEND-LIMIT rows (in the
+    planner's transaction: a killed planner rolls the delete back with the rest) and return
+    those of the range's recipients they were for, to be planned again as a new batch."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {Message._meta.db_table} WHERE run_id = %s AND batch = %s AND status = %s"
+            " AND reason = %s RETURNING phone",
+            [run.pk, batch, Message.Status.SUPPRESSED, SPEND_LIMIT],
+        )
+        phones = {row[0] for row in cursor.fetchall()}
+    return [r for r in recipients if r.phone in phones]
+
+
+def _spend_pause(*, run: CampaignRun, now: datetime) -> None:
+    """A batch met the spending limit: pause the run until the end of the cap's period.
+
+    After the batch's commit, in its own statement (the planner held the run only FOR KEY
+    SHARE). Race: several planners of the run meet the limit at once; the first one stamps
+    the period, the others change nothing (``spend_paused = ''``)."""
+    account_id = SmsAccount.objects.filter(shop_id=run.campaign.shop_id).values_list("pk", flat=True).first()
+    period = (spend_limit_state(account_id=account_id, at=now).binding or DAY) if account_id else DAY
+    CampaignRun.objects.filter(pk=run.pk, spend_paused="").update(
+        spend_paused=period, spend_resume_at=period_end(period, now)
+    )
 
 
 def _finish(*, run_id: int, now: datetime) -> bool:
@@ -215,7 +252,9 @@ def _finish(*, run_id: int, now: datetime) -> bool:
             return True
         if PlanBatch.objects.filter(run_id=run_id, planned_at__isnull=True).exists():
             return False
-        if run_recipients_last_key(run=run, cursor=run.plan_cursor, limit=1, now=now) is not None:
+        if not run.spend_paused and run_recipients_last_key(
+            run=run, cursor=run.plan_cursor, limit=1, now=now
+        ) is not None:
             return False
         run.status = CampaignRun.Status.DISPATCHING
         run.planned_at = now
@@ -223,8 +262,10 @@ def _finish(*, run_id: int, now: datetime) -> bool:
     return True
 
 
-def _plan_rows(*, run: CampaignRun, recipients: list[Recipient], batch: int, now: datetime) -> None:
-    """Decide, count, insert and reserve one batch's rows (inside the caller's transaction)."""
+def _plan_rows(*, run: CampaignRun, recipients: list[Recipient], batch: int, now: datetime) -> bool:
+    """Decide, count, insert and reserve one batch's rows (inside the caller's transaction).
+
+    True when the spending limit held some of them back (``SPEND_LIMIT``): the run pauses."""
     campaign = run.campaign
     # Holdout and A/B tests (campaigns.services.variants): which of the batch this run sends,
     # with which variant, and who is held out; None for a plain run (everyone is sent).
@@ -233,7 +274,7 @@ def _plan_rows(*, run: CampaignRun, recipients: list[Recipient], batch: int, now
     if split is not None:
         recipients, held = split.sent, split.held
         if not recipients and not held:
-            return  # the batch is the other run's (an A/B test's rest, or its test share)
+            return False  # the batch is the other run's (an A/B test's rest, or its test share)
     state = shop_sms_state(shop=campaign.shop, campaign=campaign)
     if state.reason:
         _insert(
@@ -242,7 +283,9 @@ def _plan_rows(*, run: CampaignRun, recipients: list[Recipient], batch: int, now
             batch=batch,
             now=now,
         )
-        return
+        # The run is stopped by a rule (no signature, shop closed ...): tell the shop, once per run.
+        campaign_stopped_notify(campaign=campaign, run=run, reason=state.reason)
+        return False
     if split is None:
         rows = {r.phone: Row(r, Message.Status.SUPPRESSED) for r in recipients}
     else:
@@ -262,8 +305,9 @@ def _plan_rows(*, run: CampaignRun, recipients: list[Recipient], batch: int, now
             # Savepoint: counts, rows, reservation and coupons together or not at all.
             with transaction.atomic():
                 _commit(run=run, rows=fitting, everyone=everyone, reference=reference, batch=batch, now=now)
-            return
-        except (InsufficientBalance, AccountNotActive, CouponExhausted) as exc:
+            _notify_suppressed(run=run, rows=everyone)
+            return any(row.reason == SPEND_LIMIT for row in everyone)
+        except (InsufficientBalance, AccountNotActive, CouponExhausted, SpendLimitReached) as exc:
             # Race: another send spent the balance (or coupons) between the sizing and the reserve.
             for row in fitting:
                 row.status, row.reason = Message.Status.SUPPRESSED, exc.rule
@@ -272,6 +316,22 @@ def _plan_rows(*, run: CampaignRun, recipients: list[Recipient], batch: int, now
                 for row in candidates[len(fitting) :]:
                     row.reason = reason
     _insert(run=run, rows=everyone, batch=batch, now=now)
+    _notify_suppressed(run=run, rows=everyone)
+    return any(row.reason == SPEND_LIMIT for row in everyone)
+
+
+def _notify_suppressed(*, run: CampaignRun, rows: list[Row]) -> None:
+    """Tell the shop when the batch suppressed recipients for want of balance, or because the
+    account is not active (the run cannot send): one notice per run (its event key), raised in
+    the batch's transaction; one query for the balance, only when it happens."""
+    reasons = {row.reason for row in rows}
+    campaign = run.campaign
+    if ACCOUNT_INACTIVE in reasons:
+        campaign_stopped_notify(campaign=campaign, run=run, reason=ACCOUNT_INACTIVE)
+    if INSUFFICIENT_BALANCE in reasons:
+        account = SmsAccount.objects.filter(shop_id=campaign.shop_id)
+        balance = account.values_list("balance", flat=True).first() or 0
+        balance_exhausted_notify(campaign=campaign, run=run, balance=balance)
 
 
 def _fit_whole_batch(
@@ -418,11 +478,15 @@ def _commit(
 
 
 def _fit(*, campaign: Campaign, candidates: list[Row]) -> tuple[list[Row], str]:
-    """The longest prefix the balance (and coupon stock) covers, and the reason for the rest."""
-    account = SmsAccount.objects.filter(shop_id=campaign.shop_id).values("status", "balance").first()
+    """The longest prefix the balance, the spending limits (and coupon stock) cover, and the
+    reason for the rest: the tighter of balance and caps names it (a tie: the balance)."""
+    account = SmsAccount.objects.filter(shop_id=campaign.shop_id).values("pk", "status", "balance").first()
     if account is None or account["status"] != SmsAccount.Status.ACTIVE:
         return [], ACCOUNT_INACTIVE
     budget, reason = account["balance"], INSUFFICIENT_BALANCE
+    left = spend_limit_state(account_id=account["pk"]).left
+    if left is not None and left < budget:
+        budget, reason = left, SPEND_LIMIT
     coupons = len(candidates)
     if campaign.coupon_id:
         coupon = Coupon.objects.filter(pk=campaign.coupon_id).values("total_count", "issued_count").first()

@@ -42,6 +42,7 @@ from campaigns.services.campaigns import (
 from campaigns.services.frequency import LOCAL_TZ, next_send_window
 from smsmarketing.errors import SmsError
 from smsmarketing.models import SmsAccount
+from smsmarketing.permissions import Capability, require_capability
 from smsmarketing.services import shop_ensure_sms_allowed
 
 FIGURES_SALT = "campaigns.schedule.figures"
@@ -198,6 +199,7 @@ def campaign_schedule_confirmed(
     """Schedule ``campaign`` as the merchant confirmed it: ``figures`` is the token of the
     confirmation she saw. The dry run is taken again; stale figures are refused (nothing is
     scheduled) with what changed, so she checks the new ones and confirms again."""
+    require_capability(shop=campaign.shop_id, user=user, capability=Capability.OPERATE)
     try:
         seen = signing.loads(figures, salt=FIGURES_SALT, max_age=FIGURES_MAX_AGE)
     except signing.BadSignature as exc:

@@ -46,6 +46,12 @@ from campaigns.services.campaigns import (
 from campaigns.services.delivery import delivery_settle
 from campaigns.services.frequency import in_quiet_hours, next_send_window
 from campaigns.services.leases import RUN_LEASE, task_lease
+from campaigns.services.notices import (
+    STOP_REASONS,
+    campaign_paused_notify,
+    campaign_stopped_notify,
+    runs_finished_notify,
+)
 from campaigns.services.pipeline import pipeline_setting
 from campaigns.services.planning import run_plan
 from campaigns.services.webhooks import webhook_event_emit
@@ -121,8 +127,11 @@ def _run_advance(*, run_id: int, now: datetime | None) -> str:
             _defer(run_id, result.retry_at)
             return "deferred"
         return "requeued"
-    _run_finish(run_id=run_id)
-    return "finished"
+    return _run_finish(run_id=run_id)
+
+
+# PAUSED: a spending limit paused the run; only campaigns.services.spend_pause resumes it.
+_NOT_STARTABLE = {CampaignRun.Status.FINISHED, CampaignRun.Status.CANCELLED, CampaignRun.Status.PAUSED}
 
 
 def _run_start(*, run_id: int, now: datetime) -> str:
@@ -131,7 +140,7 @@ def _run_start(*, run_id: int, now: datetime) -> str:
         campaign_id = CampaignRun.objects.values_list("campaign_id", flat=True).get(pk=run_id)
         campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
         run = CampaignRun.objects.select_for_update().get(pk=run_id)
-        if run.status in {CampaignRun.Status.FINISHED, CampaignRun.Status.CANCELLED}:
+        if run.status in _NOT_STARTABLE:
             return "skipped"
         is_test = run.kind == CampaignRun.Kind.TEST
         if run.status != CampaignRun.Status.PENDING:
@@ -155,13 +164,22 @@ def _run_start(*, run_id: int, now: datetime) -> str:
     return "started"
 
 
-def _run_finish(*, run_id: int) -> None:
+def _run_finish(*, run_id: int) -> str:
+    """Everything planned is sent: ``finished``; or ``paused`` (a spending limit held recipients
+    back: they wait for its next period or the owner), or ``requeued`` (resumed meanwhile)."""
     with transaction.atomic():
         campaign_id = CampaignRun.objects.values_list("campaign_id", flat=True).get(pk=run_id)
         campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
         run = CampaignRun.objects.select_for_update().get(pk=run_id)
+        if run.status == CampaignRun.Status.PLANNING:
+            return "requeued"  # race: the owner resumed it while this task dispatched
         if run.status != CampaignRun.Status.DISPATCHING:
-            return
+            return "finished"
+        if run.spend_paused:
+            run.status = CampaignRun.Status.PAUSED
+            run.save(update_fields=["status"])
+            campaign_paused_notify(campaign=campaign, run=run)
+            return "paused"
         run.status, run.finished_at = CampaignRun.Status.FINISHED, timezone.now()
         run.save(update_fields=["status", "finished_at"])
         # An A/B test's run is not the end: the campaign completes with its winner's run.
@@ -188,6 +206,10 @@ def _run_finish(*, run_id: int) -> None:
                     "finished_at": timezone.localtime(run.finished_at).isoformat(),
                 },
             )
+        # The inbox and the mail, with the run's figures, on the same commit: now if every outcome
+        # is in and settled (the settlement just ran), else with the settlement of its last messages.
+        runs_finished_notify(run_ids=[run_id])
+    return "finished"
 
 
 def _requeue(run_id: int) -> None:
@@ -365,7 +387,7 @@ UPDATE {message} m SET
     final_at = CASE WHEN d.reason = '' THEN m.final_at ELSE %(now)s END
 FROM decided d
 WHERE m.id = d.id AND m.status = 'planned'
-RETURNING m.id, m.phone, m.text, m.status = 'sending'
+RETURNING m.id, m.phone, m.text, m.status = 'sending', m.reason
 """
 
 
@@ -421,7 +443,20 @@ def dispatch_claim(
     if not rows:
         return None
     rows.sort()  # RETURNING has no order; hand over in id order
-    return [OutboundSms(message_id, phone, text) for message_id, phone, text, sending in rows if sending]
+    stopped = next((reason for *_, sending, reason in rows if not sending and reason in STOP_REASONS), None)
+    if stopped:
+        _notify_stopped(run_id=run_id, campaign=campaign, reason=stopped)
+    return [OutboundSms(message_id, phone, text) for message_id, phone, text, sending, _ in rows if sending]
+
+
+def _notify_stopped(*, run_id: int, campaign: Campaign, reason: str) -> None:
+    """A rule stopped the run at dispatch (the signature withdrawn or replaced, the shop closed,
+    the template withdrawn since planning): tell the shop, once per run (the notice's key). The
+    claim committed on its own; the notice follows in its own short transaction, only in this
+    case (a crash between the two loses it only if no later batch of the run is dropped too)."""
+    run = CampaignRun.objects.get(pk=run_id)
+    with transaction.atomic():
+        campaign_stopped_notify(campaign=campaign, run=run, reason=reason)
 
 
 # One statement records a whole batch's answers. Only 'sending' rows change: a delivery

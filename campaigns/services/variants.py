@@ -43,6 +43,7 @@ from campaigns.services.campaigns import (
 from campaigns.services.draws import HELD, MIN_VARIANTS, REST, Cut
 from campaigns.sqlarrays import sql_text_array
 from smsmarketing.errors import SmsError
+from smsmarketing.permissions import Capability, require_capability
 from smsmarketing.services import shop_ensure_sms_allowed
 
 VARIANT_NAMES = "ABCDE"
@@ -143,6 +144,7 @@ def _locked_draft(campaign: Campaign) -> Campaign:
 
 def campaign_holdout_set(*, campaign: Campaign, user, percent: int) -> Campaign:
     """Set the share of the audience held out (0–50 %) on a draft."""
+    require_capability(shop=campaign.shop_id, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=campaign.shop)
     if not isinstance(percent, int) or not 0 <= percent <= MAX_HOLDOUT_PERCENT:
         raise CampaignInvalid(_("对照组比例应为 0–{max}% 之间的整数。").format(max=MAX_HOLDOUT_PERCENT))
@@ -166,6 +168,7 @@ def campaign_variants_set(
     """Replace a draft's A/B variants (2–5, named A, B, … in the order given; none: no A/B test)
     and, when given, its test settings. Each variant is checked like the campaign's own content;
     nothing is written unless every one passes."""
+    require_capability(shop=campaign.shop_id, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=campaign.shop)
     if variants and campaign.kind not in AB_KINDS:
         raise CampaignInvalid(_("只有短信营销和定向优惠券任务可以做 A/B 测试。"))
@@ -241,6 +244,7 @@ def ab_winner_mark(*, campaign_id: int, variant_id: int, by: str, now: datetime 
 
 def ab_winner_pick(*, campaign: Campaign, user, variant: CampaignVariant) -> CampaignRun:
     """The merchant picks the winner before the test's end: it goes to the rest now."""
+    require_capability(shop=campaign.shop_id, user=user, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=campaign.shop)
     if variant.campaign_id != campaign.pk:
         raise CampaignInvalid(_("所选版本不属于这个任务。"))

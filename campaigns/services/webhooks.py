@@ -56,6 +56,7 @@ from campaigns.models.webhooks import (
 )
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Membership, Shop
+from smsmarketing.permissions import Capability, require_capability
 from smsmarketing.services import shop_ensure_sms_allowed
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,6 @@ USER_AGENT = "smsmarketing-webhooks/1"
 WEBHOOK_URL = "WEBHOOK-URL"
 WEBHOOK_EVENTS = "WEBHOOK-EVENTS"
 WEBHOOK_LIMIT = "WEBHOOK-LIMIT"
-WEBHOOK_OWNER_ONLY = "OWNER-ONLY"
 MESSAGE_TYPES = [WebhookEventType.MESSAGE_DELIVERED.value, WebhookEventType.MESSAGE_FAILED.value]
 
 
@@ -188,14 +188,9 @@ def webhook_url_check(*, url: str) -> str:
 # --- endpoints -------------------------------------------------------------------------------
 
 
-def _ensure_owner(*, shop: Shop, user: AbstractBaseUser | None) -> None:
-    is_owner = (
-        user is not None
-        and user.is_authenticated
-        and Membership.objects.filter(shop=shop, user=user, role=Membership.Role.OWNER).exists()
-    )
-    if not is_owner:
-        raise SmsError(_("只有店主可以管理 Webhook。"), rule=WEBHOOK_OWNER_ONLY)
+def _ensure_owner(*, shop: Shop | int, user: AbstractBaseUser | None) -> None:
+    """Webhooks are the shop's integrations: its owner's (``RoleRequired`` naming 店主 otherwise)."""
+    require_capability(shop=shop, user=user, capability=Capability.INTEGRATIONS)
 
 
 def _events_checked(events: list[str]) -> list[str]:
@@ -213,8 +208,8 @@ def webhook_endpoint_create(
     *, shop: Shop, user: AbstractBaseUser | None, url: str, events: list[str], description: str = ""
 ) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint; returns it and its secret (shown to the merchant this once)."""
-    shop_ensure_sms_allowed(shop=shop)
     _ensure_owner(shop=shop, user=user)
+    shop_ensure_sms_allowed(shop=shop)
     chosen = _events_checked(events)
     url = webhook_url_check(url=url)
     with transaction.atomic():
@@ -238,7 +233,7 @@ def webhook_endpoint_create(
 
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, user: AbstractBaseUser | None) -> None:
     """Delete an endpoint with its deliveries and their attempts (its events stay for the others)."""
-    _ensure_owner(shop=endpoint.shop, user=user)
+    _ensure_owner(shop=endpoint.shop_id, user=user)
     with transaction.atomic():
         WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
 

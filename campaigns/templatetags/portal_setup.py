@@ -19,22 +19,25 @@ from reviews.selectors import shop_open_reviews
 register = template.Library()
 
 
-@register.inclusion_tag("portal/setup_steps.html")
-def setup_steps(shop, account=None) -> dict:
+@register.inclusion_tag("portal/setup_steps.html", takes_context=True)
+def setup_steps(context, shop, account=None) -> dict:
     steps = shop_setup_steps(shop=shop, account=account)
-    return {"shop": shop, "steps": steps, "left": sum(not s.done for s in steps)}
+    # ``can``: the member's capabilities (render_portal), so a 只读 member gets no action links.
+    left = sum(not s.done for s in steps)
+    return {"shop": shop, "steps": steps, "left": left, "can": context.get("can", {})}
 
 
 RECENT_CAMPAIGNS = 5
 OPEN_REVIEWS = 5
 
 
-@register.inclusion_tag("portal/dashboard_activity.html")
-def dashboard_activity(shop) -> dict:
+@register.inclusion_tag("portal/dashboard_activity.html", takes_context=True)
+def dashboard_activity(context, shop) -> dict:
     campaigns = list(shop_campaigns(shop=shop)[:RECENT_CAMPAIGNS])
     progress = campaigns_progress(campaigns=campaigns) if campaigns else {}
     return {
         "shop": shop,
         "reviews": shop_open_reviews(shop=shop, limit=OPEN_REVIEWS),
         "recent": [(campaign, progress.get(campaign.pk)) for campaign in campaigns],
+        "can": context.get("can", {}),
     }

@@ -18,16 +18,15 @@ from campaigns.forms import ApiKeyForm
 from campaigns.models.api import ApiKey
 from campaigns.services.api_keys import MAX_ACTIVE_KEYS, api_key_create, api_key_revoke
 from smsmarketing.errors import SmsError
-from smsmarketing.models import Membership
+from smsmarketing.permissions import Capability, role_allows
 from smsmarketing.portal import render_portal, shop_view
 
 OWNER_ONLY = gettext_lazy("只有店主可以创建或吊销 API 密钥，请联系店主操作。")
 
 
 def _is_owner(request: HttpRequest) -> bool:
-    return Membership.objects.filter(
-        shop=request.shop, user=request.user, role=Membership.Role.OWNER
-    ).exists()
+    """The member may manage keys (INTEGRATIONS: the owner); read from the request, no query."""
+    return role_allows(request.shop_role, Capability.INTEGRATIONS)
 
 
 def _render_list(
@@ -53,14 +52,12 @@ def _render_list(
     return render_portal(request, "portal/api_keys.html", context, status=status)
 
 
-@shop_view
+@shop_view(post_requires=Capability.INTEGRATIONS)
 @never_cache
 def api_keys(request: HttpRequest) -> HttpResponse:
     """开放接口: the keys; the owner's POST creates one and shows it once."""
     if request.method != "POST":
         return _render_list(request, form=ApiKeyForm())
-    if not _is_owner(request):
-        return _render_list(request, form=ApiKeyForm(), status=403)
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
         return _render_list(request, form=form, status=422)
@@ -78,17 +75,12 @@ def api_keys(request: HttpRequest) -> HttpResponse:
     return _render_list(request, form=ApiKeyForm(), new_key=token, new_row=row)
 
 
-@shop_view
+@shop_view(requires=Capability.INTEGRATIONS)
 def api_key_revoke_view(request: HttpRequest, key_id: int) -> HttpResponse:
     """吊销: a GET says what revoking does; the owner's POST revokes."""
     key = get_object_or_404(ApiKey, pk=key_id, shop=request.shop)
     is_owner = _is_owner(request)
     if request.method == "POST":
-        if not is_owner:
-            return render_portal(
-                request, "portal/api_key_revoke.html", {"nav": "api", "key": key, "is_owner": False,
-                "owner_only": OWNER_ONLY}, status=403,
-            )  # fmt: skip
         try:
             api_key_revoke(key=key, user=request.user)
         except SmsError as error:

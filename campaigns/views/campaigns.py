@@ -49,6 +49,7 @@ from campaigns.services.campaigns import AB_KINDS
 from campaigns.services.variants import ab_winner_pick
 from smsmarketing.csvexport import csv_response
 from smsmarketing.errors import SmsError
+from smsmarketing.permissions import Capability, role_allows
 from smsmarketing.portal import render_portal, shop_view
 
 LIST_PAGE_SIZE = 20  # campaigns a page of the list shows, newest first (the rows are the page's cost)
@@ -123,7 +124,9 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     if status in STARTED:
         recipients = report.stats.planned + report.stats.holdout if report else 0
         results, results_kept = campaign_results_for_page(campaign=campaign, recipients=recipients)
-    testable = status in BEFORE_SEND or (daily and status == S.RUNNING)
+    # Dry run, scheduling and test SMS are 运营's and 店主's; 只读 sees the campaign without them.
+    can_operate = role_allows(request.shop_role, Capability.OPERATE)
+    testable = can_operate and (status in BEFORE_SEND or (daily and status == S.RUNNING))
     names = _variant_names(campaign, results)
     context = {
         "nav": "campaigns",
@@ -133,12 +136,13 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "preview_parts": preview_parts,
         "sent_signature": sent_signature,
         "sent_text": sent_text,
-        "dry_runnable": status in BEFORE_SEND,
+        "dry_runnable": can_operate and status in BEFORE_SEND,
+        "operate_hint": not can_operate and status in BEFORE_SEND,
         "stats": report.stats if report else None,
         "timeline": report.timeline if report else None,
         "runs": runs if daily else [],
         "next_run": campaign_next_run(campaign=campaign) if daily else None,
-        "schedule_form": ScheduleForm() if status == S.DRAFT else None,
+        "schedule_form": ScheduleForm() if status == S.DRAFT and can_operate else None,
         "test_messages": campaign_test_messages(campaign=campaign),
         "testable": testable,
         "results": results,
@@ -180,7 +184,7 @@ def _ab_test_state(campaign: Campaign, results) -> dict:
     }
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 def campaign_ab_pick(request: HttpRequest, campaign_id: int, variant_id: int) -> HttpResponse:
     """GET: what picking this variant as the winner sends, to how many, at what cost (the dry
     run's rest with this variant's parts); POST: pick it (``ab_winner_pick``)."""
@@ -248,7 +252,7 @@ def _test_phone_context(request: HttpRequest) -> dict:
     }
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 def campaign_dry_run(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign(request, campaign_id)
     # A scheduled campaign is tried at the time it will go out; a draft now.
@@ -323,7 +327,7 @@ def _first_error(form) -> str:
     return _("请选择发送时间。")
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 def campaign_schedule(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """GET: the confirmation (the dry run at the real send time); POST: schedule as confirmed."""
     campaign = _campaign(request, campaign_id)
@@ -396,7 +400,7 @@ def _release_confirmation(request: HttpRequest, campaign: Campaign, action: str)
     )
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 def campaign_cancel(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """GET: what cancelling releases, and the confirmation; POST: cancel."""
     campaign = _campaign(request, campaign_id)
@@ -413,7 +417,7 @@ def campaign_cancel(request: HttpRequest, campaign_id: int) -> HttpResponse:
     )
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 def campaign_stop(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """GET: what stopping a repurchase reminder does, and the confirmation; POST: stop."""
     campaign = _campaign(request, campaign_id)
@@ -430,7 +434,7 @@ def campaign_stop(request: HttpRequest, campaign_id: int) -> HttpResponse:
     )
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 @require_POST
 def campaign_send_test(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign(request, campaign_id)
@@ -445,7 +449,7 @@ def campaign_send_test(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return redirect(_detail(request.shop.pk, campaign.pk, "test-sms"))
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 @require_POST
 def test_phone_request(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign(request, campaign_id)
@@ -463,7 +467,7 @@ def test_phone_request(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return redirect(_detail(request.shop.pk, campaign.pk, "test-sms"))
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 @require_POST
 def test_phone_confirm(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign(request, campaign_id)

@@ -12,10 +12,11 @@ from campaigns.models import Coupon
 from campaigns.services.audience import coupon_create
 from campaigns.services.links import LandingUrlRefused
 from smsmarketing.errors import SmsError
+from smsmarketing.permissions import Capability
 from smsmarketing.portal import render_portal, shop_view
 
 
-@shop_view
+@shop_view(post_requires=Capability.OPERATE)
 def coupon_list(request: HttpRequest) -> HttpResponse:
     shop = request.shop
     form = CouponForm(request.POST or None)

@@ -22,6 +22,7 @@ from campaigns.services.importing import (
     customer_import_start,
 )
 from smsmarketing.errors import SmsError
+from smsmarketing.permissions import Capability
 from smsmarketing.portal import render_portal, shop_view
 from smsmarketing.uploads import upload_limit, upload_too_large_message
 
@@ -54,7 +55,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 @require_POST
 def customer_import_upload(request: HttpRequest) -> HttpResponse:
     shop = request.shop
@@ -105,22 +106,22 @@ def customer_import_progress(request: HttpRequest, import_id: int) -> HttpRespon
     return render_portal(request, "portal/customer_import_progress.html", {"job": job})
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 @require_POST
 def customer_import_confirm_view(request: HttpRequest, import_id: int) -> HttpResponse:
     job = _job(request, import_id)
     try:
-        customer_import_confirm(job=job, figures=request.POST.get("figures", ""))
+        customer_import_confirm(job=job, figures=request.POST.get("figures", ""), user=request.user)
     except SmsError as exc:
         messages.error(request, exc.message)
     return redirect("campaigns:customers_import_job", request.shop.pk, job.pk)
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 @require_POST
 def customer_import_cancel_view(request: HttpRequest, import_id: int) -> HttpResponse:
     job = _job(request, import_id)
-    if customer_import_cancel(job=job):
+    if customer_import_cancel(job=job, user=request.user):
         messages.success(request, "已取消导入，文件中的数据未导入。")
         return redirect("campaigns:customers", request.shop.pk)
     return redirect("campaigns:customers_import_job", request.shop.pk, job.pk)

@@ -22,6 +22,7 @@ from reviews.choices import ContentUse, MessageClass
 from reviews.selectors import usable_templates
 from reviews.views.templates import editor_state
 from smsmarketing.errors import SmsError
+from smsmarketing.permissions import Capability
 from smsmarketing.portal import render_portal, shop_view
 
 # What the live check of a 短信营销 text is told (the template editor's check, for this use).
@@ -36,7 +37,7 @@ def _campaign(request: HttpRequest, campaign_id: int) -> Campaign:
     return campaign
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 def campaign_new(request: HttpRequest) -> HttpResponse:
     """A new draft of ``?kind=``; ``?template=<id>`` preselects a template (the templates
     page's 使用), ``?coupon=<id>`` a coupon (the coupons page)."""
@@ -51,7 +52,7 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
     return _editor(request, kind=kind, initial=initial)
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 def campaign_edit(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """Change a draft; anything else is refused (copy it into a new draft instead)."""
     campaign = _campaign(request, campaign_id)
@@ -66,7 +67,7 @@ def campaign_edit(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return _editor(request, kind=campaign.kind, campaign=campaign, initial=campaign_initial(campaign))
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 def campaign_copy(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """A new draft prefilled from any campaign of the shop (saved only when submitted)."""
     source = _campaign(request, campaign_id)
@@ -131,7 +132,7 @@ def _editor(
     return render_portal(request, "portal/campaign_new.html", context, status=status)
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 @require_POST
 def variant_check(request: HttpRequest) -> HttpResponse:
     """htmx: the content check of one A/B variant's text as it is typed (版本 B–E of a 短信营销

@@ -13,6 +13,7 @@ from campaigns.forms import ShopLandingForm
 from campaigns.services.campaigns import PREVIEW_LINK_CODE, short_link
 from campaigns.services.links import link_follow, link_policy, shop_landing_set
 from smsmarketing.errors import SmsError
+from smsmarketing.permissions import Capability
 from smsmarketing.portal import render_portal, shop_view
 from smsmarketing.security import client_ip
 
@@ -33,7 +34,7 @@ def follow(request: HttpRequest, code: str) -> HttpResponse:
     return HttpResponseRedirect(result.target)
 
 
-@shop_view
+@shop_view(post_requires=Capability.OPERATE)
 def shop_landing(request: HttpRequest) -> HttpResponse:
     """The shop's default landing page: where ``${shop_link}`` and coupons without one lead."""
     shop = request.shop

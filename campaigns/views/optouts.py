@@ -18,6 +18,7 @@ from campaigns.selectors import shop_optout_events, shop_optouts
 from campaigns.services.optouts import optout_resubscribe
 from smsmarketing.csvexport import csv_response
 from smsmarketing.errors import SmsError
+from smsmarketing.permissions import Capability
 from smsmarketing.portal import render_portal, shop_view
 
 PAGE_SIZE = 50
@@ -57,7 +58,7 @@ def optout_export(request: HttpRequest) -> HttpResponse:
     return csv_response(filename, [_("手机号"), _("回复内容"), _("来源"), _("退订时间")], rows)
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 @require_POST
 def optout_resubscribe_view(request: HttpRequest) -> HttpResponse:
     form = ResubscribeForm(request.POST)

@@ -21,6 +21,7 @@ from campaigns.services.audience import (
     segment_save,
 )
 from smsmarketing.errors import SmsError
+from smsmarketing.permissions import Capability
 from smsmarketing.portal import render_portal, shop_view
 
 MEMBERS_PAGE_SIZE = 50
@@ -30,7 +31,7 @@ def _segment(request: HttpRequest, segment_id: int) -> Segment:
     return get_object_or_404(Segment, pk=segment_id, shop=request.shop, archived_at__isnull=True)
 
 
-@shop_view
+@shop_view(post_requires=Capability.OPERATE)
 def segment_list(request: HttpRequest) -> HttpResponse:
     shop = request.shop
     form = SegmentForm(request.POST or None)
@@ -48,7 +49,7 @@ def segment_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 def segment_edit(request: HttpRequest, segment_id: int) -> HttpResponse:
     shop = request.shop
     segment = _segment(request, segment_id)
@@ -92,7 +93,7 @@ def segment_edit(request: HttpRequest, segment_id: int) -> HttpResponse:
     )
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 def segment_delete_view(request: HttpRequest, segment_id: int) -> HttpResponse:
     """删除: a GET says what deleting does (or why it is refused); the POST deletes."""
     shop = request.shop
@@ -124,7 +125,7 @@ def segment_members(request: HttpRequest, segment_id: int) -> HttpResponse:
     )
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 def segment_live_count(request: HttpRequest) -> HttpResponse:
     """The count of the segment being edited (htmx, on every change of the form); a condition
     that is wrong is named with its field."""

@@ -23,16 +23,15 @@ from campaigns.services.webhooks import (
     webhook_endpoint_delete,
 )
 from smsmarketing.errors import SmsError
-from smsmarketing.models import Membership
+from smsmarketing.permissions import Capability, role_allows
 from smsmarketing.portal import render_portal, shop_view
 
 DELIVERIES_PER_PAGE = 20
 
 
 def _is_owner(request: HttpRequest) -> bool:
-    return Membership.objects.filter(
-        shop=request.shop, user=request.user, role=Membership.Role.OWNER
-    ).exists()
+    """The member may manage webhooks (INTEGRATIONS: the owner); from the request, no query."""
+    return role_allows(request.shop_role, Capability.INTEGRATIONS)
 
 
 def _endpoint(request: HttpRequest, webhook_id: int) -> WebhookEndpoint:
@@ -61,7 +60,7 @@ def _list_page(
     return render_portal(request, "campaigns/webhooks.html", context, status=status)
 
 
-@shop_view
+@shop_view(post_requires=Capability.INTEGRATIONS)
 @require_http_methods(["GET", "POST"])
 def webhook_list(request: HttpRequest) -> HttpResponse:
     """The endpoints and the form to add one; after adding, the secret is shown this once."""
@@ -103,7 +102,7 @@ def webhook_detail(request: HttpRequest, webhook_id: int) -> HttpResponse:
     return render_portal(request, "campaigns/webhook_detail.html", context)
 
 
-@shop_view
+@shop_view(requires=Capability.INTEGRATIONS)
 @require_http_methods(["GET", "POST"])
 def webhook_delete(request: HttpRequest, webhook_id: int) -> HttpResponse:
     """GET: what deleting removes, and the confirmation; POST: delete."""
@@ -121,7 +120,7 @@ def webhook_delete(request: HttpRequest, webhook_id: int) -> HttpResponse:
     return redirect("campaigns:webhooks", shop_id=request.shop.pk)
 
 
-@shop_view
+@shop_view(requires=Capability.INTEGRATIONS)
 @require_POST
 def webhook_resend(request: HttpRequest, webhook_id: int, delivery_id: int) -> HttpResponse:
     endpoint = _endpoint(request, webhook_id)

@@ -36,6 +36,7 @@ from reviews.models.review import (
     ReviewState,
     may_review,
 )
+from reviews.services.notices import review_decision_notify
 from reviews.sla import review_due_at
 from smsmarketing.errors import SmsError
 
@@ -127,10 +128,12 @@ def review_approve(*, item: Item, reviewer, supersede_within: str | None = None)
             _supersede_live(locked, group_field=supersede_within, by=reviewer, at=now)
         locked.approve(by=reviewer, at=now)
         _save_transition(locked)
-        review_record(
+        decision = review_record(
             item=locked, action=ReviewAction.APPROVE, actor=reviewer,
             from_state=ReviewState.PENDING, to_state=ReviewState.APPROVED, at=now,
         )
+        # The shop's members learn it with the decision's commit (not at all if it rolls back).
+        review_decision_notify(item=locked, decision=decision)
     return locked
 
 
@@ -158,11 +161,12 @@ def review_reject(*, item: Item, reviewer, reason_code: str, reason_text: str = 
         now = timezone.now()
         locked.reject(by=reviewer, at=now, reason_code=reason_code, reason_text=reason_text)
         _save_transition(locked)
-        review_record(
+        decision = review_record(
             item=locked, action=ReviewAction.REJECT, actor=reviewer,
             from_state=ReviewState.PENDING, to_state=ReviewState.REJECTED, at=now,
             reason_code=reason_code, reason_text=reason_text,
         )
+        review_decision_notify(item=locked, decision=decision)
     return locked
 
 

@@ -36,6 +36,7 @@ from reviews.services.review import (
 from reviews.signature_rules import active_brand_terms, active_neutral_names, signature_findings
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Shop
+from smsmarketing.permissions import Capability, require_capability
 from smsmarketing.services import shop_ensure_sms_allowed
 
 PENDING_EXISTS_MESSAGE = _lazy("您已有一个待审核的签名，请等待审核结果，或先撤回后再提交。")
@@ -60,6 +61,7 @@ def signature_check(*, shop: Shop, text: str) -> list[Finding]:
 
 def signature_submit(*, shop: Shop, text: str, by) -> Signature:
     """Submit a new or changed signature for review; the live one stays in use meanwhile."""
+    require_capability(shop=shop, user=by, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=shop)
     text = text.strip()
     neutral_names, brand_terms = active_neutral_names(), active_brand_terms()
@@ -105,6 +107,7 @@ def signature_withdraw(*, shop: Shop, by, token: str | None = None) -> Signature
     """The merchant withdraws the shop's pending signature; the live one stays in use. With
     ``token`` (``review_withdraw_token`` of the signature the merchant confirmed), a different
     pending signature (the confirmed one decided, a new one submitted) is refused."""
+    require_capability(shop=shop, user=by, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=shop)
     pending = pending_signature(shop=shop)
     if pending is None:

@@ -34,6 +34,7 @@ from reviews.services.review import (
 )
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Shop
+from smsmarketing.permissions import Capability, require_capability
 from smsmarketing.services import shop_ensure_sms_allowed
 
 NAME_MAX_LENGTH = 40
@@ -120,6 +121,7 @@ def template_submit(
     findings) and nothing is written. A new version joins ``previous``'s lineage
     with the next version number; the approved version stays usable meanwhile.
     """
+    require_capability(shop=shop, user=by, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=shop)
     name, text = _validate(name=name, use=use, message_class=message_class, text=text)
     findings, key = template_checked(
@@ -176,6 +178,7 @@ def template_withdraw(
 ) -> MessageTemplate:
     """The merchant withdraws a pending version of one of the shop's templates; its approved
     version, if any, stays usable. ``token``: as ``signature_withdraw``."""
+    require_capability(shop=shop, user=by, capability=Capability.OPERATE)
     shop_ensure_sms_allowed(shop=shop)
     if template.shop_id != shop.pk:
         raise TemplateRefused(_("只能撤回本店铺的模板。"), rule="TPL-NOT-OWNER")

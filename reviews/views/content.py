@@ -7,10 +7,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from reviews.policy.rules import to_chinese_punctuation
+from smsmarketing.permissions import Capability
 from smsmarketing.portal import shop_view
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 @require_POST
 def punctuation_view(request: HttpRequest) -> JsonResponse:
     """转换为中文标点: the posted ``text`` with every half-width mark TPL-PUNCT flags turned into

@@ -18,10 +18,11 @@ from reviews.services.signatures import (
     signature_withdraw,
 )
 from smsmarketing.errors import SmsError
+from smsmarketing.permissions import Capability
 from smsmarketing.portal import render_portal, shop_view
 
 
-@shop_view
+@shop_view(post_requires=Capability.OPERATE)
 def signature_page(request: HttpRequest) -> HttpResponse:
     """The shop's live and pending signature, the history, and the change form."""
     shop = request.shop
@@ -76,7 +77,7 @@ def _signature_context(shop) -> dict:
     }
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 def signature_check_view(request: HttpRequest) -> HttpResponse:
     """htmx check-as-you-type: the findings a submission of ``text`` would get."""
     text = (request.POST.get("text") or request.GET.get("text") or "").strip()
@@ -85,7 +86,7 @@ def signature_check_view(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/signature_findings.html", context)
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 def signature_withdraw_view(request: HttpRequest) -> HttpResponse:
     """撤回申请: a GET shows what a withdrawal does (the pending signature is withdrawn, the
     live one stays in use); the POST carries the token of the signature shown."""

@@ -19,6 +19,7 @@ from reviews.selectors import live_signature, official_templates, shop_templates
 from reviews.services.review import review_withdraw_token
 from reviews.services.templates import TemplateRefused, template_check, template_submit, template_withdraw
 from smsmarketing.errors import SmsError
+from smsmarketing.permissions import Capability
 from smsmarketing.portal import render_portal, shop_view
 
 PLACEHOLDER_SIGNATURE = "店铺签名"
@@ -61,7 +62,7 @@ def _own_template(shop, template_id: int) -> MessageTemplate:
     return template
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 def template_new(request: HttpRequest) -> HttpResponse:
     """Write a new custom template (optionally starting from a copy of an official one)."""
     initial = {}
@@ -74,7 +75,7 @@ def template_new(request: HttpRequest) -> HttpResponse:
     return _editor(request, previous=None, initial=initial)
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 def template_edit(request: HttpRequest, template_id: int) -> HttpResponse:
     """Edit a template: the result is a new version, reviewed again (the approved one stays in use)."""
     previous = _own_template(request.shop, template_id)
@@ -144,7 +145,7 @@ def editor_state(*, shop, text: str, use: str, message_class: str) -> dict:
     }
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 @require_POST
 def template_check_view(request: HttpRequest) -> HttpResponse:
     """htmx: re-check the text as the merchant types; returns the findings/preview panel."""
@@ -157,7 +158,7 @@ def template_check_view(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/template_check.html", {"shop": request.shop, "purpose": purpose, **state})
 
 
-@shop_view
+@shop_view(requires=Capability.OPERATE)
 def template_withdraw_view(request: HttpRequest, template_id: int) -> HttpResponse:
     """撤回: a GET shows what a withdrawal does (this pending version is withdrawn, the approved
     version stays usable); the POST carries the token of the version shown."""

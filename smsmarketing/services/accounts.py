@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
@@ -28,14 +29,16 @@ from smsmarketing.errors import (
     IdempotencyConflict,
     InsufficientBalance,
     InvalidUnits,
-    NotShopMember,
     ReasonRequired,
     TermsNotAccepted,
     UnknownReservation,
     UnknownShop,
 )
-from smsmarketing.models import LedgerEntry, Membership, Reservation, Settlement, Shop, SmsAccount
+from smsmarketing.models import LedgerEntry, Reservation, Settlement, Shop, SmsAccount
+from smsmarketing.permissions import Capability, require_capability
+from smsmarketing.services.notices import balance_low_notify, recharge_credited_notify
 from smsmarketing.services.shops import shop_ensure_sms_allowed
+from smsmarketing.services.spend_limits import spend_release, spend_reserve
 
 # The version of the service terms (《短信服务协议》) a merchant accepts on activation.
 TERMS_VERSION = "2026-11"
@@ -85,19 +88,30 @@ def _actor_label(actor: AbstractBaseUser | None, fallback: str = SYSTEM_ACTOR) -
     return fallback
 
 
-def _ensure_member(*, shop: Shop, user: AbstractBaseUser) -> None:
+def _ensure_billing(*, shop: Shop, user: AbstractBaseUser) -> None:
+    """The shop's owner (BILLING: activation, recharge, the threshold), or a platform superuser
+    acting for the shop; else ``RoleRequired`` / ``NotShopMember``, before anything is written."""
     if getattr(user, "is_superuser", False):
         return
-    if not Membership.objects.filter(user_id=user.pk, shop_id=shop.pk).exists():
-        raise NotShopMember(_("您不是该店铺的成员，不能操作其短信账户。"))
+    require_capability(shop=shop, user=user, capability=Capability.BILLING)
+
+
+class Applied(NamedTuple):
+    """An account row after ``_apply``: ``(balance, reserved)`` first, as the ledger reads it."""
+
+    balance: int
+    reserved: int
+    low_balance_threshold: int
+    shop_id: int
 
 
 def _apply(
     *, account_id: int, amount: int, reserved_delta: int, require_active: bool = False
-) -> tuple[int, int] | None:
+) -> Applied | None:
     """Add ``amount`` to balance and ``reserved_delta`` to reserved in ONE conditional UPDATE.
 
-    Returns ``(balance, reserved)`` after the change, or None when the change would make
+    Returns the row after the change (``Applied``: balance, reserved, and the threshold and shop
+    the low-balance notice needs, read by the same statement), or None when the change would make
     either negative (or the account is not active and ``require_active``): nothing changed.
     Race defended: many workers reserving from one account at once. The row lock taken
     by the UPDATE serialises them and each re-evaluates the WHERE on the newest row, so
@@ -112,11 +126,23 @@ def _apply(
         cursor.execute(
             f"UPDATE {table} SET balance = balance + %s, reserved = reserved + %s, updated_at = %s"
             f" WHERE id = %s AND balance + %s >= 0 AND reserved + %s >= 0{active}"
-            " RETURNING balance, reserved",
+            " RETURNING balance, reserved, low_balance_threshold, shop_id",
             params,
         )
         row = cursor.fetchone()
-    return (row[0], row[1]) if row else None
+    return Applied(*row) if row else None
+
+
+def _notify_if_low(*, after: Applied, debit: int, entry: LedgerEntry) -> None:
+    """Raise the low-balance notice when this debit made the balance cross below the threshold:
+    only on the crossing (before >= threshold > after), not on every later reserve; a threshold
+    of 0 never fires. No query unless it crossed."""
+    threshold = after.low_balance_threshold
+    if after.balance < threshold <= after.balance + debit:
+        balance_low_notify(
+            shop_id=after.shop_id, entry_id=entry.pk, balance=after.balance, threshold=threshold,
+            label=entry.label,
+        )
 
 
 def _write_ledger(
@@ -126,7 +152,7 @@ def _write_ledger(
     parts: int,
     amount: int,
     reserved_delta: int,
-    after: tuple[int, int],
+    after: Applied,
     reference: str = "",
     label: str = "",
     note: str = "",
@@ -188,8 +214,8 @@ def account_activate(*, shop: Shop, user: AbstractBaseUser, accept_terms: bool) 
     Refused for a restricted-category shop (``CategoryRestricted``), a user who is not a
     member of the shop (``NotShopMember``) and without accepting the terms.
     """
+    _ensure_billing(shop=shop, user=user)
     shop_ensure_sms_allowed(shop=shop)
-    _ensure_member(shop=shop, user=user)
     if accept_terms is not True:
         raise TermsNotAccepted(_("请阅读并勾选同意《短信服务协议》后再开通短信服务。"))
     with transaction.atomic():
@@ -209,8 +235,8 @@ def account_activate(*, shop: Shop, user: AbstractBaseUser, accept_terms: bool) 
 
 def account_set_low_balance_threshold(*, shop: Shop, user: AbstractBaseUser, threshold: int) -> SmsAccount:
     """Set the balance below which the dashboard warns (0 turns the warning off)."""
+    _ensure_billing(shop=shop, user=user)
     shop_ensure_sms_allowed(shop=shop)
-    _ensure_member(shop=shop, user=user)
     if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
         raise InvalidUnits(_("提醒阈值必须是不小于 0 的整数。"))
     if threshold > MAX_LOW_BALANCE_THRESHOLD:
@@ -255,9 +281,11 @@ def account_reserve(*, shop_id: int, parts: int, reference: str, label: str = ""
             cursor.execute(
                 f"INSERT INTO {table}"
                 " (account_id, reference, label, parts, charged, released, created_at, updated_at)"
-                " VALUES (%s, %s, %s, %s, 0, 0, now(), now())"
+                " VALUES (%s, %s, %s, %s, 0, 0, %s, %s)"
                 " ON CONFLICT (reference) DO NOTHING RETURNING id",
-                [account.pk, reference, label[:MAX_LABEL_LENGTH], parts],
+                # The application's clock (not now()): a refund gives the spending limit back to
+                # the period of created_at (smsmarketing.services.spend_limits).
+                [account.pk, reference, label[:MAX_LABEL_LENGTH], parts, timezone.now(), timezone.now()],
             )
             row = cursor.fetchone()
         if row is None:
@@ -269,7 +297,10 @@ def account_reserve(*, shop_id: int, parts: int, reference: str, label: str = ""
         if after is None:
             # Raising rolls back the INSERT above: nothing is held, nothing is written.
             raise _insufficient(account_id=account.pk, parts=parts)
-        _write_ledger(
+        # The spending limits (SpendLimitReached, rule SPEND-LIMIT): after the account row is
+        # locked by the UPDATE above (lock order: account, day counter, month counter).
+        spend_reserve(account_id=account.pk, parts=parts)
+        entry = _write_ledger(
             account_id=account.pk,
             kind=LedgerEntry.Kind.RESERVE,
             parts=parts,
@@ -279,6 +310,7 @@ def account_reserve(*, shop_id: int, parts: int, reference: str, label: str = ""
             reference=reference,
             label=label,
         )
+        _notify_if_low(after=after, debit=parts, entry=entry)
     return Reservation.objects.get(pk=row[0])
 
 
@@ -327,6 +359,11 @@ def _settle(*, kind: str, reference: str, parts: int, key: str) -> Settlement:
         if after is None:  # reserved < open parts: the ledger is already broken; refuse loudly
             raise RuntimeError(
                 f"account {reservation.account_id}: reserved below open reservation {reference}"
+            )
+        if not is_charge:
+            # A refund gives the spending limit back too, to the reservation's own day and month.
+            spend_release(
+                account_id=reservation.account_id, parts=applied, reserved_at=reservation.created_at
             )
         _write_ledger(
             account_id=reservation.account_id,
@@ -459,7 +496,7 @@ def account_adjust(*, shop_id: int, amount: int, reason: str, actor: AbstractBas
         after = _apply(account_id=account.pk, amount=amount, reserved_delta=0)
         if after is None:
             raise _insufficient(account_id=account.pk, parts=-amount)
-        return _write_ledger(
+        entry = _write_ledger(
             account_id=account.pk,
             kind=LedgerEntry.Kind.ADJUST,
             parts=abs(amount),
@@ -470,12 +507,17 @@ def account_adjust(*, shop_id: int, amount: int, reason: str, actor: AbstractBas
             actor=actor,
             actor_label=_actor_label(actor),
         )
+        if amount < 0:
+            _notify_if_low(after=after, debit=-amount, entry=entry)
+        return entry
 
 
 def account_credit_recharge(*, account_id: int, units: int, order_no: str, actor) -> LedgerEntry:
-    """Credit a paid recharge order. Called only by ``recharge_order_complete`` (exactly once)."""
+    """Credit a paid recharge order. Called only by ``recharge_order_complete`` (exactly once),
+    inside its transaction; the shop's members are told (``recharge_credited``)."""
     after = _apply(account_id=account_id, amount=units, reserved_delta=0)
     assert after is not None
+    recharge_credited_notify(shop_id=after.shop_id, order_no=order_no, units=units, balance=after.balance)
     return _write_ledger(
         account_id=account_id,
         kind=LedgerEntry.Kind.RECHARGE,

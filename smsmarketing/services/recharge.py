@@ -24,7 +24,7 @@ from smsmarketing.errors import AccountNotActive, PaymentFailed, QuoteStale, Unk
 from smsmarketing.models import RechargeOrder, RechargePackage, Shop, SmsAccount
 from smsmarketing.payments import payment_provider
 from smsmarketing.selectors import account_for_shop
-from smsmarketing.services.accounts import _ensure_member, account_credit_recharge
+from smsmarketing.services.accounts import _ensure_billing, account_credit_recharge
 from smsmarketing.services.shops import shop_ensure_sms_allowed
 
 ORDER_NO_PREFIX = "CZ"
@@ -90,8 +90,8 @@ def recharge_quote(*, shop: Shop, package_id: object) -> RechargeQuote:
 def _order_place(
     *, shop: Shop, user: AbstractBaseUser, package_id: int, request_token: str = "", quote: str | None = None
 ) -> tuple[RechargeOrder, bool]:
+    _ensure_billing(shop=shop, user=user)
     shop_ensure_sms_allowed(shop=shop)
-    _ensure_member(shop=shop, user=user)
     package = _package_or_error(package_id)
     account = SmsAccount.objects.filter(shop_id=shop.pk).first()
     if account is None or not account.is_active:

@@ -67,6 +67,7 @@ REASON_LABELS = {
     "TEMPLATE-NOT-APPROVED": _("模板未审核通过"),
     "SHOP-INACTIVE": _("短信服务未开通"),
     "COUPON-EXHAUSTED": _("优惠券已发完"),
+    "SPEND-LIMIT": _("超出消费上限"),
     "GATEWAY-REJECTED": _("运营商拒收"),
     "GATEWAY-ERROR": _("通道故障"),
     "NO-REPORT": _("72 小时无回执，已退回"),

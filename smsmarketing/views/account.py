@@ -19,15 +19,17 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from smsmarketing.csvexport import csv_response
 from smsmarketing.errors import SmsError
-from smsmarketing.forms import ActivationForm, DateRangeForm, RechargeForm, ThresholdForm
+from smsmarketing.forms import ActivationForm, DateRangeForm, RechargeForm, SpendLimitsForm, ThresholdForm
 from smsmarketing.models import RechargeOrder, RechargePackage
 from smsmarketing.payments import payment_label
+from smsmarketing.permissions import Capability
 from smsmarketing.portal import render_portal, shop_view
 from smsmarketing.selectors import (
     account_daily_usage,
@@ -44,6 +46,7 @@ from smsmarketing.services import (
     recharge,
     recharge_quote,
 )
+from smsmarketing.services.spend_limits import SpendLimitState, account_set_spend_limits, spend_limit_state
 from smsmarketing.templatetags.sms_format import ledger_reference
 
 PAGE_SIZE = 20
@@ -69,6 +72,11 @@ def _overview(
         "activation_form": activation_form or ActivationForm(),
         "threshold_form": ThresholdForm(initial={"threshold": account.low_balance_threshold}),
         "terms_version": TERMS_VERSION,
+        # The spending limits and today's / this month's use (one query).
+        "spend": spend_limit_state(account_id=account.pk) if account.pk else SpendLimitState(),
+        "spend_form": SpendLimitsForm(
+            initial={"daily": account.daily_spend_limit, "monthly": account.monthly_spend_limit}
+        ),
     }
     return _render(request, "portal/account.html", context, status=status)
 
@@ -79,7 +87,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     return _overview(request)
 
 
-@shop_view
+@shop_view(requires=Capability.BILLING)
 @require_POST
 def activate(request: HttpRequest) -> HttpResponse:
     form = ActivationForm(request.POST)
@@ -95,7 +103,7 @@ def activate(request: HttpRequest) -> HttpResponse:
     return redirect("portal:account", shop_id=request.shop.pk)
 
 
-@shop_view
+@shop_view(requires=Capability.BILLING)
 @require_POST
 def threshold(request: HttpRequest) -> HttpResponse:
     form = ThresholdForm(request.POST)
@@ -113,6 +121,27 @@ def threshold(request: HttpRequest) -> HttpResponse:
     return redirect("portal:account", shop_id=request.shop.pk)
 
 
+@shop_view(requires=Capability.BILLING)
+@require_POST
+def spend_limits(request: HttpRequest) -> HttpResponse:
+    form = SpendLimitsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(reverse("portal:account", args=[request.shop.pk]) + "#spend-limits")
+    try:
+        account_set_spend_limits(
+            shop=request.shop,
+            user=request.user,
+            daily=form.cleaned_data["daily"],
+            monthly=form.cleaned_data["monthly"],
+        )
+    except SmsError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("消费上限已保存。"))
+    return redirect(reverse("portal:account", args=[request.shop.pk]) + "#spend-limits")
+
+
 def _packages_page(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
     context = {
         "title": _("权益中心 · 充值"),
@@ -124,14 +153,14 @@ def _packages_page(request: HttpRequest, *, error: str = "", status: int = 200) 
     return _render(request, "portal/account_recharge.html", context, status=status)
 
 
-@shop_view
+@shop_view(requires=Capability.BILLING)
 @require_GET
 def recharge_page(request: HttpRequest) -> HttpResponse:
     """权益中心: the packages on sale; 购买 opens the confirmation (nothing is charged here)."""
     return _packages_page(request)
 
 
-@shop_view
+@shop_view(requires=Capability.BILLING)
 @require_http_methods(["GET", "POST"])
 def recharge_confirm(request: HttpRequest) -> HttpResponse:
     """The confirmation of a purchase: GET shows what it does, POST (with the figures' token) buys."""

@@ -72,13 +72,13 @@ def test_it_refuses_staff_with_a_chinese_message(client, alice_shop):
 
     refused = client.post(keys_url(alice_shop), {"name": "偷偷建的", "scopes": ["orders"]})
     assert refused.status_code == 403
-    assert "只有店主可以创建或吊销 API 密钥" in refused.content.decode()
+    assert "此操作需要「店主」角色，您的角色是「运营」" in refused.content.decode()
     assert ApiKey.objects.filter(shop=alice_shop).count() == 1
 
     revoke = reverse("campaigns:api_key_revoke", args=[alice_shop.pk, key.pk])
     refused = client.post(revoke)
     assert refused.status_code == 403
-    assert "只有店主可以创建或吊销 API 密钥" in refused.content.decode()
+    assert "此操作需要「店主」角色，您的角色是「运营」" in refused.content.decode()
     key.refresh_from_db()
     assert key.revoked_at is None
 

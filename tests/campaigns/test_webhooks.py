@@ -173,7 +173,7 @@ def test_it_refuses_bad_events_non_owners_restricted_shops_and_too_many(
     Membership.objects.create(user=staff, shop=alice_shop, role=Membership.Role.OPERATOR)
     with pytest.raises(SmsError) as refused:
         webhook_endpoint_create(shop=alice_shop, user=staff, url=url, events=ALL_EVENTS)
-    assert refused.value.rule == "OWNER-ONLY"
+    assert refused.value.rule == "ROLE-REQUIRED"
     with pytest.raises(SmsError) as refused:
         webhook_endpoint_create(shop=charlie_shop, user=charlie, url=url, events=ALL_EVENTS)
     assert refused.value.rule == "CATEGORY-RESTRICTED"

@@ -92,6 +92,8 @@ def merchant_pages(shop, campaign) -> list[str]:
         reverse("campaigns:list", args=[shop.pk]),
         reverse("campaigns:detail", args=[shop.pk, campaign.pk]),
         reverse("campaigns:progress", args=[shop.pk, campaign.pk]),
+        reverse("portal:notifications", args=[shop.pk]),
+        reverse("portal:notification_settings", args=[shop.pk]),
     ]
 
 
@@ -142,3 +144,25 @@ def test_it_shows_the_review_queue_to_a_reviewer_within_the_bound(
     for url in ADMIN_QUEUES:
         with django_assert_max_num_queries(MAX_QUERIES):
             assert client.get(url).status_code == 200
+
+
+def test_it_runs_the_same_bounded_queries_on_the_members_page_with_2_or_20_members(
+    client, alice, alice_shop, django_assert_max_num_queries
+):
+    """成员管理: the list with its users and the recent changes with their actors, O(1) queries."""
+    from smsmarketing.services.members import member_invite, member_role_change
+
+    def add_members(first: int, last: int) -> None:
+        for i in range(first, last):
+            make_user(f"member{i}")
+            member = member_invite(shop=alice_shop, user=alice, username=f"member{i}", role="analyst")
+            member_role_change(shop=alice_shop, user=alice, member=member, role="operator")
+
+    add_members(0, 1)  # alice and one member
+    client.force_login(alice)
+    url = reverse("portal:members", args=[alice_shop.pk])
+    few = queries(client, url)
+    add_members(1, 19)  # 20 members, 38 audit rows
+    assert queries(client, url) == few, "the members page runs more queries with more members (N+1)"
+    with django_assert_max_num_queries(MAX_QUERIES):
+        assert client.get(url).status_code == 200

@@ -20,7 +20,8 @@ from campaigns.services.webhooks import webhook_endpoint_create
 from reviews.models import MessageTemplate, Signature
 from reviews.services.signatures import signature_submit
 from reviews.services.templates import template_submit
-from smsmarketing.models import RechargeOrder, RechargePackage
+from smsmarketing.models import Membership, Notification, RechargeOrder, RechargePackage
+from smsmarketing.services.notifications import notify
 from smsmarketing.services.recharge import recharge
 from tests.campaigns.campaign_fixtures import MARKETING_TEXT, MORNING, pipeline_settings, ready_shop  # noqa: F401
 from tests.factories import make_coupon
@@ -29,6 +30,8 @@ TEMPLATE_TEXT = (
     "${shop_name}会员日：送您${coupon_amount}优惠券，${coupon_threshold}，"
     "${coupon_expiry}前有效，领取：${coupon_link}"
 )
+
+NOTIFICATION_KEY = "security:alice-notification"
 
 # Strings only alice's pages may show: her shop, signature, objects' names, a customer's phone.
 SECRETS = [
@@ -49,6 +52,10 @@ WATCHED_MODELS = [
     "smsmarketing.RechargeOrder",
     "smsmarketing.Reservation",
     "smsmarketing.Membership",
+    "smsmarketing.MembershipEvent",
+    "smsmarketing.Notification",
+    "smsmarketing.NotificationPreference",
+    "smsmarketing.MailDelivery",
     "smsmarketing.Shop",
     "reviews.Signature",
     "reviews.MessageTemplate",
@@ -119,6 +126,13 @@ class World:
             "delivery_id": self.webhook_ids()[1],
             # An API key of alice's shop (the open API's key pages: revoke).
             "key_id": self.api_key_id(),
+            # Alice's own membership (the members pages: change role, remove). Alice is the shop's
+            # only owner, so even her own POSTs to it are refused (LAST-OWNER) and change nothing.
+            "member_id": Membership.objects.get(shop=self.alice_shop, user__username="alice").pk,
+            # Alice's notification (the inbox's "mark read"), written by the world below.
+            "notification_id": Notification.objects.get(
+                event_key=NOTIFICATION_KEY, recipient__username="alice"
+            ).pk,
         }
 
 
@@ -154,4 +168,7 @@ def world(ready_shop, alice, bob, bob_shop, reviewer, django_capture_on_commit_c
     api_key_create(shop=shop, user=alice, name="爱丽丝ERP", scopes=["orders"])
     package = RechargePackage.objects.filter(active=True).order_by("units").first()
     order = recharge(shop=shop, user=alice, package_id=package.pk, request_token="alice-order")
+    # A notification in alice's inbox naming her campaign (the inbox pages).
+    notify(shop_id=shop.pk, kind=Notification.Kind.CAMPAIGN_FINISHED, event_key=NOTIFICATION_KEY,
+           title="营销任务「夏季上新机密」已完成", body="成功 3 条。")  # fmt: skip
     return World(shop, bob_shop, campaign, template, segment, coupon, signature, order)

@@ -363,7 +363,8 @@ def test_pages_use_a_bounded_number_of_queries(
     for _ in range(3):
         recharge(shop=alice_shop, user=alice, package_id=RechargePackage.objects.get(units=1_000).pk)
     # The dashboard composes every app (setup steps, reviews, recent campaigns, balance trend).
-    bound = 16 if page == "portal:dashboard" else 8
+    # The account page: one more for the spending limits' use (消费上限, docs/SPEND_LIMITS.md).
+    bound = 16 if page == "portal:dashboard" else 9
     with django_assert_max_num_queries(bound):
         assert merchant.get(url(page, alice_shop)).status_code == 200
     with django_assert_max_num_queries(bound):

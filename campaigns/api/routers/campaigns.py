@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Path, Query, Router, Schema, Status
 from pydantic import AfterValidator
 
-from campaigns.api.auth import api_actor, require_scope
+from campaigns.api.auth import api_actor, require_role, require_scope
 from campaigns.api.errors import ApiError, not_found, shop_object_or_404
 from campaigns.api.idempotency import idempotent
 from campaigns.api.pagination import PageParams, paginate
@@ -24,6 +24,7 @@ from campaigns.services.campaigns import campaign_cancel, campaign_schedule
 from campaigns.services.scheduling import CampaignFiguresStale, campaign_schedule_confirmed, sendable_again
 from campaigns.services.variants import MAX_VARIANTS, VariantInput
 from reviews.models.templates import MessageTemplate, TemplateOrigin
+from smsmarketing.permissions import Capability
 
 router = Router(tags=["营销任务"])
 
@@ -367,6 +368,7 @@ def campaigns_get(request: HttpRequest, campaign_id: Path[Id]):
 def campaigns_dry_run(request: HttpRequest, campaign_id: Path[Id], body: WhenIn | None = None):
     require_scope(request, "campaigns")
     campaign = _campaign(request, campaign_id)
+    require_role(request, Capability.OPERATE)
     quote = campaign_quote(campaign=campaign, at=_aware(body.send_at) if body else None)
     dry = quote.dry
     ab_plan = None

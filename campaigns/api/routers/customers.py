@@ -3,10 +3,11 @@
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from campaigns.api.auth import require_scope
+from campaigns.api.auth import require_role, require_scope
 from campaigns.api.idempotency import idempotent
 from campaigns.api.schemas import COMMON_ERRORS, ErrorOut, ValidationErrorOut
 from campaigns.services.customers import customers_upsert
+from smsmarketing.permissions import Capability
 
 router = Router(tags=["客户"])
 
@@ -53,5 +54,6 @@ class BatchOut(Schema):
 @idempotent
 def customers_post(request: HttpRequest, body: CustomersIn):
     require_scope(request, "customers")
+    require_role(request, Capability.OPERATE)
     report = customers_upsert(shop=request.auth.shop, rows=[item.dict() for item in body.items])
     return Status(200, report.as_dict())

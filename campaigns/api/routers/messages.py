@@ -49,7 +49,10 @@ class MessageOut(Schema):
     )
     reason: str = Field(
         ...,
-        description=("未发送或失败的原因编号，如 OPTED-OUT、FREQ-SHOP-2DAY、INSUFFICIENT-BALANCE；无则为空"),
+        description=(
+            "未发送或失败的原因编号，如 OPTED-OUT、FREQ-SHOP-2DAY、INSUFFICIENT-BALANCE、"
+            "SPEND-LIMIT（超出消费上限）；无则为空"
+        ),
     )
     parts: int = Field(..., description="计费条数")
     settlement: str = Field(..., description="结算：none 无，pending 预占中，charged 已扣费，released 已退还")

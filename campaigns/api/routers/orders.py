@@ -4,10 +4,11 @@
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from campaigns.api.auth import require_scope
+from campaigns.api.auth import require_role, require_scope
 from campaigns.api.idempotency import idempotent
 from campaigns.api.schemas import COMMON_ERRORS, ErrorOut, ValidationErrorOut
 from campaigns.services.orders import orders_upsert
+from smsmarketing.permissions import Capability
 
 router = Router(tags=["订单"])
 
@@ -56,6 +57,7 @@ class BatchOut(Schema):
 @idempotent
 def orders_post(request: HttpRequest, body: OrdersIn):
     require_scope(request, "orders")
+    require_role(request, Capability.OPERATE)
     rows = [{k: v for k, v in item.dict().items() if v is not None} for item in body.items]
     report = orders_upsert(shop=request.auth.shop, rows=rows)
     return Status(200, report.as_dict())
