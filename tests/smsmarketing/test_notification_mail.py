@@ -45,7 +45,7 @@ from tests.campaigns.campaign_fixtures import (  # noqa: F401 - pipeline_setting
     phones,
     pipeline_settings,
 )
-from tests.dburl import test_database_url
+from tests.dburl import test_database_url as database_url
 from tests.factories import make_active_account, make_shop, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -395,7 +395,7 @@ def test_a_real_cluster_delivers_the_mails_left_by_a_server_that_was_down(smtp, 
     smtp.start()
     env = {
         **os.environ,
-        "DATABASE_URL": test_database_url(application_name="notify-qcluster"),
+        "DATABASE_URL": database_url(application_name="notify-qcluster"),
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(smtp.port),
     }
