@@ -10,13 +10,16 @@
 # Environment: MESSAGES (1000000), REVIEWS (10000), CONNECTIONS (20), DURATION (20s),
 # WORKERS (gunicorn workers, 4), THREADS (wrk threads, 2), CACHE_URL (the production setting:
 # the workers share one Redis; default redis://127.0.0.1:6379/0 when a Redis answers there,
-# CACHE_URL= (empty) for per-process memory). Needs `wrk` (apt-get install wrk).
+# CACHE_URL= (empty) for per-process memory), COLD (1: the cache is flushed before every request,
+# as after a deploy or a Redis restart: smsmarketing.settings_bench_cold, bench.middleware),
+# SEED (0: reuse the database as it is, seeded by an earlier run; its URLs and cookies are
+# printed again). Needs `wrk` (apt-get install wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DJANGO_SETTINGS_MODULE=smsmarketing.settings_bench
 : "${DATABASE_URL:?set DATABASE_URL to a dedicated benchmark database (e.g. sms_bench)}"
 MESSAGES=${MESSAGES:-1000000} REVIEWS=${REVIEWS:-10000} CONNECTIONS=${CONNECTIONS:-20}
-DURATION=${DURATION:-20s} WORKERS=${WORKERS:-4} THREADS=${THREADS:-2}
+DURATION=${DURATION:-20s} WORKERS=${WORKERS:-4} THREADS=${THREADS:-2} COLD=${COLD:-0}
 PY=.venv/bin/python
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 2; }
 if [ -z "${CACHE_URL+set}" ] && $PY -c 'import socket; socket.create_connection(("127.0.0.1", 6379), 1)' 2>/dev/null; then
@@ -26,14 +29,20 @@ export CACHE_URL=${CACHE_URL:-}
 
 # Seeding adds MESSAGES rows each run: use a fresh database for comparable figures.
 seed=$(mktemp)
-$PY manage.py bench_web_seed --messages "$MESSAGES" --reviews "$REVIEWS" > "$seed"
+if [ "${SEED:-1}" = 0 ]; then
+  $PY manage.py bench_web_seed --reuse > "$seed"
+else
+  $PY manage.py bench_web_seed --messages "$MESSAGES" --reviews "$REVIEWS" > "$seed"
+fi
 # shellcheck disable=SC1090
 source "$seed"; rm -f "$seed"
 
 $PY manage.py collectstatic --noinput --verbosity 0  # WhiteNoise serves the hashed names
 
 PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-.venv/bin/gunicorn smsmarketing.wsgi:application -b "127.0.0.1:$PORT" -w "$WORKERS" --log-level warning \
+SERVED=smsmarketing.settings_bench
+if [ "$COLD" = 1 ]; then SERVED=smsmarketing.settings_bench_cold; fi  # cache.clear() before every request
+DJANGO_SETTINGS_MODULE=$SERVED .venv/bin/gunicorn smsmarketing.wsgi:application -b "127.0.0.1:$PORT" -w "$WORKERS" --log-level warning \
   2>"${TMPDIR:-/tmp}/bench-web-gunicorn.log" &
 GUNICORN=$!
 trap 'kill -TERM $GUNICORN 2>/dev/null; wait $GUNICORN 2>/dev/null || true' EXIT
@@ -42,7 +51,7 @@ for _ in $(seq 1 100); do
   sleep 0.3
 done
 
-echo "gunicorn -w $WORKERS on 127.0.0.1:$PORT; wrk -t$THREADS -c$CONNECTIONS -d$DURATION; $(nproc) cores; cache: ${CACHE_URL:-per process}; $(date -u +%H:%M) UTC, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "gunicorn -w $WORKERS on 127.0.0.1:$PORT; wrk -t$THREADS -c$CONNECTIONS -d$DURATION; $(nproc) cores; cache: ${CACHE_URL:-per process}$(if [ "$COLD" = 1 ]; then echo ', flushed before every request'; fi); $(date -u +%H:%M) UTC, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 # CPU time of the gunicorn workers (utime + stime, clock ticks): divided by the requests of a page
 # it is the app's CPU per request, the figure that does not depend on a busy machine's neighbours.
 ticks() { local t=0 p; for p in $(pgrep -P "$GUNICORN"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }

@@ -21,6 +21,7 @@ from django.db import connection
 from django.utils.translation import gettext as _
 from scipy import stats as scipy_stats
 
+from campaigns.models.counters import MessageCounter
 from campaigns.models.links import Click
 from campaigns.models.orders import Order
 from campaigns.models.sending import Campaign, CampaignRun, Message
@@ -150,15 +151,20 @@ def _yuan(amount: Decimal | None) -> str | None:
     return None if amount is None else str(amount.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
-def campaign_results(*, campaign: Campaign) -> CampaignResults:
-    """Every figure of the campaign's results, read now (a few set-based statements)."""
+def campaign_results(*, campaign: Campaign, groups: bool = True) -> CampaignResults:
+    """Every figure of the campaign's results, read now (a few set-based statements).
+
+    ``groups=False`` (the campaign's page, which shows the comparison only with a holdout): the
+    groups' statement, which reads each recipient's row, runs only when the funnel's counters
+    show a holdout; the report and the API (``campaign_results_report``) always read them."""
     windows = attribution_windows()
     results = CampaignResults(click_window=windows["click"], delivery_window=windows["delivery"])
     with connection.cursor() as cursor:
         _funnel(cursor, campaign, results)
         _clicks(cursor, campaign, results)
         _attributed(cursor, campaign, results)
-        _groups(cursor, campaign, results)
+        if groups or results.holdout:
+            _groups(cursor, campaign, results)
     results.variants = _variants(campaign)
     results.lift = holdout_lift(sent=results.sent_group, held=results.holdout_group)
     results.price_per_part = shop_price_per_part(shop_id=campaign.shop_id)
@@ -213,8 +219,8 @@ def campaigns_money(
                        (SELECT coalesce(sum(o.amount), 0) FROM {_ORDER} o
                         WHERE o.attributed_campaign_id = c.id AND o.shop_id = %(shop)s),
                        CASE WHEN c.id = ANY(%(kept)s::bigint[]) THEN NULL ELSE
-                       (SELECT coalesce(sum(m.parts), 0) FROM {_MESSAGE} m {_AUDIENCE}
-                        WHERE m.campaign_id = c.id AND m.settlement = %(charged)s) END
+                       (SELECT coalesce(sum(k.parts), 0)::bigint FROM {_COUNTER} k {_COUNTED_AUDIENCE}
+                        WHERE k.campaign_id = c.id AND k.settlement = %(charged)s) END
                 FROM unnest(%(ids)s::bigint[]) AS c(id)""",
             {
                 "shop": shop_id,
@@ -255,11 +261,11 @@ def campaign_results_for_page(*, campaign: Campaign, recipients: int) -> tuple[C
     """``campaign_results`` for the campaign's page, and whether they were kept (then up to
     ``RESULTS_KEPT_SECONDS`` old): live for up to ``RESULTS_LIVE_MAX_RECIPIENTS`` recipients."""
     if recipients <= RESULTS_LIVE_MAX_RECIPIENTS:
-        return campaign_results(campaign=campaign), False
+        return campaign_results(campaign=campaign, groups=False), False
     key = RESULTS_KEY.format(pk=campaign.pk)
     results = cache.get(key)
     if results is None:
-        results = campaign_results(campaign=campaign)
+        results = campaign_results(campaign=campaign, groups=False)
         cache.set(key, results, RESULTS_KEPT_SECONDS)
     return results, True
 
@@ -317,12 +323,16 @@ _MESSAGE, _RUN, _CLICK, _ORDER = (
     Order._meta.db_table,
 )
 _AUDIENCE = f"JOIN {_RUN} r ON r.id = m.run_id AND r.kind = '{CampaignRun.Kind.AUDIENCE}'"
+_COUNTER = MessageCounter._meta.db_table
+_COUNTED_AUDIENCE = f"JOIN {_RUN} r ON r.id = k.run_id AND r.kind = '{CampaignRun.Kind.AUDIENCE}'"
 
 
 def _funnel(cursor, campaign: Campaign, results: CampaignResults) -> None:
+    """From the results counters (campaigns.counters), not the message rows."""
     cursor.execute(
-        f"""SELECT m.status, count(*), coalesce(sum(m.parts) FILTER (WHERE m.settlement = %s), 0)
-            FROM {_MESSAGE} m {_AUDIENCE} WHERE m.campaign_id = %s GROUP BY m.status""",
+        f"""SELECT k.status, sum(k.messages)::bigint,
+                   coalesce(sum(k.parts) FILTER (WHERE k.settlement = %s), 0)::bigint
+            FROM {_COUNTER} k {_COUNTED_AUDIENCE} WHERE k.campaign_id = %s GROUP BY k.status""",
         [Message.Settlement.CHARGED, campaign.pk],
     )
     for status, n, charged in cursor.fetchall():

@@ -186,6 +186,7 @@ class Soak:
             checks.duplicate_rows(shop_ids=shop_ids),
             checks.handovers(gateway=self.options.gateway, handed_over=handed_over, shop_ids=shop_ids),
             checks.ledger(),
+            checks.counters(),
             checks.statistics(shop_ids=shop_ids),
             checks.optouts(shop_ids=shop_ids),
             checks.replays(self.replayed),

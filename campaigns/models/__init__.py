@@ -9,11 +9,13 @@
 - ``orders``: the shops' orders and their attribution to messages
 - ``api``: the open API's keys and idempotency records
 - ``webhooks``: the shops' webhook endpoints, their events, deliveries and attempts
+- ``counters``: a campaign's results kept up to date per run, day and status (and per hour)
 Each module's models are imported here so Django finds them.
 """
 
 from campaigns.models.api import ApiKey, ApiScope, IdempotencyRecord  # noqa: F401
 from campaigns.models.audience import Coupon, Customer, Purchase, Segment  # noqa: F401
+from campaigns.models.counters import HourCounter, MessageCounter  # noqa: F401
 from campaigns.models.frequency import (  # noqa: F401
     FrequencyRule,
     MessageClass,

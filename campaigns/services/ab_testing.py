@@ -37,6 +37,7 @@ from django.db import connection
 from django.utils import timezone
 from scipy.stats import norm
 
+from campaigns.models.counters import MessageCounter
 from campaigns.models.links import Click
 from campaigns.models.orders import Order
 from campaigns.models.sending import AbMetric, Campaign, CampaignRun, CampaignVariant, Message
@@ -75,13 +76,18 @@ def _read(*, campaign: Campaign) -> list[_Figures]:
     if not figures:
         return []
     with connection.cursor() as cursor:
+        # Recipients and deliveries from the results counters (campaigns.models.counters: per
+        # run, status and variant), not a count of the test run's message rows.
         cursor.execute(
-            f"""SELECT m.variant_id, count(*), count(*) FILTER (WHERE m.status = %s)
-                FROM {_TEST_MESSAGES}
-                WHERE m.campaign_id = %s AND m.variant_id IS NOT NULL AND m.status NOT IN (%s, %s)
-                GROUP BY m.variant_id""",
-            [Message.Status.DELIVERED, campaign.pk, Message.Status.SUPPRESSED, Message.Status.HOLDOUT],
-        )
+            f"""SELECT k.variant_id, sum(k.messages)::bigint,
+                       coalesce(sum(k.messages) FILTER (WHERE k.status = %s), 0)::bigint
+                FROM {MessageCounter._meta.db_table} k
+                JOIN {CampaignRun._meta.db_table} r ON r.id = k.run_id AND r.phase = %s
+                WHERE k.campaign_id = %s AND k.variant_id <> 0 AND k.status NOT IN (%s, %s)
+                GROUP BY k.variant_id""",
+            [Message.Status.DELIVERED, CampaignRun.Phase.AB_TEST, campaign.pk, Message.Status.SUPPRESSED,
+             Message.Status.HOLDOUT],
+        )  # fmt: skip
         for variant_id, recipients, delivered in cursor.fetchall():
             if variant_id in figures:
                 figures[variant_id].recipients, figures[variant_id].delivered = recipients, delivered

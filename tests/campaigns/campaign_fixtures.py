@@ -35,9 +35,21 @@ def live_signature_for(shop, user, reviewer, text: str = "爱丽丝服饰"):
 
 
 def assert_ledger_clean() -> None:
+    """The ledger, and the results counters (every pipeline test checks both where it checks the
+    ledger: both must be exact after any run, crash or fault)."""
     out = io.StringIO()
     call_command("reconcile_ledger", stdout=out)
     assert "0 discrepancies" in out.getvalue()
+    assert_stats_clean()
+
+
+def assert_stats_clean() -> None:
+    out = io.StringIO()
+    try:
+        call_command("reconcile_stats", stdout=out, stderr=out)
+    except SystemExit:
+        pass
+    assert "0 discrepancies" in out.getvalue(), out.getvalue()
 
 
 @pytest.fixture

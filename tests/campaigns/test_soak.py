@@ -24,6 +24,7 @@ CHECKS = (
     "no duplicate (run, phone)",
     "no message handed over twice",
     "reconcile_ledger clean",
+    "reconcile_stats clean",
     "statistics reconcile with the ledger",
     "every opt-out honoured",
     "replayed reports changed nothing",

@@ -84,6 +84,34 @@ def test_it_seeds_the_web_benchmark_set_based_and_prints_logged_in_cookies():
     assert queue.context["user"].groups.filter(name=REVIEWER_GROUP).exists()
 
 
+@pytest.mark.django_db
+def test_it_funds_a_seed_beyond_the_grants_maximum_in_several_entries_and_reuses_a_seed(monkeypatch):
+    """20,000,000 messages need 200,000,000 parts: more than one grant may give (10,000,000). The
+    seed grants in several ledger entries (scaled down here), its counters reconcile, and
+    ``--reuse`` prints the same pages with new cookies without seeding again."""
+    from bench import harness
+    from smsmarketing.models import LedgerEntry, SmsAccount
+
+    monkeypatch.setattr(harness, "MAX_GRANT_UNITS", 5_000)
+    out = io.StringIO()
+    call_command("bench_web_seed", messages=1200, campaigns=2, reviews=1, stdout=out, stderr=io.StringIO())
+    values = dict(line.split("=", 1) for line in out.getvalue().split())
+    shop_id = int(values["PAGE_DASHBOARD"].strip("/").split("/")[1])
+    account = SmsAccount.objects.get(shop_id=shop_id)
+    grants = LedgerEntry.objects.filter(account=account, kind=LedgerEntry.Kind.GRANT)
+    assert account.balance == 12_000
+    assert sorted(grants.values_list("parts", flat=True)) == [2_000, 5_000, 5_000]
+    check = io.StringIO()
+    call_command("reconcile_stats", stdout=check)
+    assert "0 discrepancies" in check.getvalue()
+    again = io.StringIO()
+    call_command("bench_web_seed", reuse=True, stdout=again, stderr=io.StringIO())
+    reused = dict(line.split("=", 1) for line in again.getvalue().split())
+    assert reused["PAGE_STATISTICS"] == values["PAGE_STATISTICS"]
+    assert reused["MERCHANT_COOKIE"] != values["MERCHANT_COOKIE"]
+    assert Message.objects.filter(shop_id=shop_id).count() == 1200
+
+
 @pytest.mark.django_db(transaction=True)
 def test_it_leaves_the_seeded_tables_vacuumed_as_autovacuum_would():
     """Outside a transaction (as web.sh runs it) the seed vacuums what it filled: the queue's count
@@ -105,3 +133,20 @@ def test_it_leaves_the_seeded_tables_vacuumed_as_autovacuum_would():
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert visible[Message._meta.db_table] > 0 and visible[MessageTemplate._meta.db_table] > 0
     assert "Index Only Scan" in plan, plan
+
+
+def test_the_cold_bench_settings_flush_the_cache_before_every_request(client, settings):
+    """``COLD=1 bench/web.sh`` serves smsmarketing.settings_bench_cold: the bench settings with
+    bench.middleware.ColdCacheMiddleware first; production's settings never have it."""
+    import importlib
+
+    from django.core.cache import cache
+
+    cold = importlib.import_module("smsmarketing.settings_bench_cold")
+    production = importlib.import_module("smsmarketing.settings")
+    assert cold.MIDDLEWARE == ["bench.middleware.ColdCacheMiddleware", *production.MIDDLEWARE]
+    assert "bench.middleware.ColdCacheMiddleware" not in production.MIDDLEWARE
+    settings.MIDDLEWARE = cold.MIDDLEWARE
+    cache.set("bench-cold-probe", 1)
+    assert client.get("/accounts/login/").status_code == 200
+    assert cache.get("bench-cold-probe") is None

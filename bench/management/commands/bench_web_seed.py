@@ -24,7 +24,7 @@ from django.test import Client
 from django.utils import timezone
 
 from bench.harness import MARKETING_TEXT, bench_shop_create
-from campaigns.models import Campaign, CampaignRun, Message
+from campaigns.models import Campaign, CampaignRun, HourCounter, Message, MessageCounter
 from reviews.models import MessageTemplate
 from reviews.services.templates import template_current_findings, template_findings_key
 from smsmarketing.models import Shop
@@ -34,6 +34,23 @@ MERCHANT, REVIEWER = "bench-merchant", "bench-queue-reviewer"
 PENDING_TEXT = "亲，您的${coupon_amount}优惠券已到账，${coupon_threshold}，点击${coupon_link}领取。"
 
 
+# Rows per INSERT statement of the seed.
+SEED_CHUNK = 250_000
+_SEED_SQL = f"""
+    INSERT INTO {Message._meta.db_table}
+        (campaign_id, run_id, shop_id, customer_id, phone, status, reason, body, text, parts,
+         batch, settlement, attempts, counted_at, sent_at, final_at, created_at)
+    SELECT %(campaign)s, %(run)s, %(shop)s, NULL, (%(phone)s + g)::text,
+           CASE WHEN g %% 20 = 0 THEN 'suppressed' WHEN g %% 10 = 1 THEN 'failed' ELSE 'delivered' END,
+           CASE WHEN g %% 20 = 0 THEN 'FREQ-PLATFORM-DAY' WHEN g %% 10 = 1 THEN 'DLR-FAILED' ELSE '' END,
+           %(body)s, CASE WHEN g %% 20 = 0 THEN '' ELSE %(text)s END, 1, 1 + g / 1000,
+           CASE WHEN g %% 20 = 0 THEN 'none' WHEN g %% 10 = 1 THEN 'released' ELSE 'charged' END, 1, %(now)s,
+           %(now)s - (g %% 48) * interval '1 hour',
+           %(now)s - (g %% 48) * interval '1 hour' + interval '5 s',
+           %(now)s
+    FROM generate_series(%(low)s, %(high)s) AS g"""
+
+
 class Command(BaseCommand):
     help = "Seed 1M messages and 10k pending reviews for the web benchmark; print URLs and session cookies."
 
@@ -41,8 +58,15 @@ class Command(BaseCommand):
         parser.add_argument("--messages", type=int, default=1_000_000)
         parser.add_argument("--campaigns", type=int, default=50)
         parser.add_argument("--reviews", type=int, default=10_000)
+        parser.add_argument(
+            "--reuse", action="store_true",
+            help="seed nothing: print the URLs and new session cookies of the latest seed (run the pages "
+                 "again on the same rows, e.g. COLD=1 after COLD=0, without seeding 20M rows twice)",
+        )  # fmt: skip
 
-    def handle(self, *args, messages: int, campaigns: int, reviews: int, **options) -> None:
+    def handle(self, *args, messages: int, campaigns: int, reviews: int, reuse: bool, **options) -> None:
+        if reuse:
+            return self._reuse()
         started = time.perf_counter()
         User = get_user_model()
         bench = bench_shop_create(recipients=min(messages, 100_000), balance=10 * messages)
@@ -69,39 +93,24 @@ class Command(BaseCommand):
             CampaignRun(campaign=c, status=CampaignRun.Status.FINISHED, batches_planned=1) for c in rows
         )
         per = messages // campaigns
+        written, seeding = 0, time.perf_counter()
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"""INSERT INTO {Message._meta.db_table}
-                        (campaign_id, run_id, shop_id, customer_id, phone, status, reason, body, text, parts,
-                         batch, settlement, attempts, counted_at, sent_at, final_at, created_at)
-                    SELECT c.campaign_id, c.run_id, %s, NULL, (%s + g)::text,
-                           CASE WHEN g %% 20 = 0 THEN 'suppressed' WHEN g %% 10 = 1 THEN 'failed'
-                                ELSE 'delivered' END,
-                           CASE WHEN g %% 20 = 0 THEN 'FREQ-PLATFORM-DAY' WHEN g %% 10 = 1 THEN 'DLR-FAILED'
-                                ELSE '' END,
-                           %s, CASE WHEN g %% 20 = 0 THEN '' ELSE %s END, 1, 1 + g / 1000,
-                           CASE WHEN g %% 20 = 0 THEN 'none' WHEN g %% 10 = 1 THEN 'released'
-                                ELSE 'charged' END, 1, %s,
-                           %s - (g %% 48) * interval '1 hour',
-                           %s - (g %% 48) * interval '1 hour' + interval '5 s',
-                           %s
-                    FROM unnest(%s::bigint[], %s::bigint[]) AS c(campaign_id, run_id)
-                    CROSS JOIN generate_series(0, %s - 1) AS g""",
-                [
-                    bench.shop.pk,
-                    bench.first_phone,
-                    MARKETING_TEXT,
-                    f"【Bench】{MARKETING_TEXT}拒收请回复R",
-                    now,
-                    now,
-                    now,
-                    now,
-                    [c.pk for c in rows],
-                    [r.pk for r in runs],
-                    per,
-                ],
-            )
-            written = cursor.rowcount
+            # One statement per chunk of a campaign's rows, each committed on its own (outside a
+            # test's transaction): the results counters' trigger aggregates each statement's rows,
+            # and 20,000,000 rows in one statement would hold them all in its transition table.
+            for i, (campaign, run) in enumerate(zip(rows, runs, strict=True)):
+                for low in range(0, per, SEED_CHUNK):
+                    cursor.execute(_SEED_SQL, {
+                        "shop": bench.shop.pk, "phone": bench.first_phone, "body": MARKETING_TEXT,
+                        "text": f"【Bench】{MARKETING_TEXT}拒收请回复R", "now": now, "campaign": campaign.pk,
+                        "run": run.pk, "low": low, "high": min(per, low + SEED_CHUNK) - 1,
+                    })  # fmt: skip
+                    written += cursor.rowcount
+                if (i + 1) % 10 == 0 or i + 1 == len(rows):
+                    elapsed = time.perf_counter() - seeding
+                    self.stderr.write(f"  {written:,} messages, {written / elapsed:,.0f} /s")
+        seeded = max(time.perf_counter() - seeding, 1e-9)
+        with connection.cursor() as cursor:
             others = Shop.objects.bulk_create(
                 Shop(name=f"待审店铺{i}-{bench.shop.pk}", category=bench.category) for i in range(100)
             )
@@ -131,17 +140,27 @@ class Command(BaseCommand):
             # its partial index (0.5 ms), and autovacuum had still not run 10 minutes later
             # (docs/PERFORMANCE.md). VACUUM cannot run inside a transaction (the tests' one).
             verb = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
-            for table in (Message._meta.db_table, MessageTemplate._meta.db_table):
+            tables = (Message, MessageCounter, HourCounter, MessageTemplate)
+            for table in (model._meta.db_table for model in tables):
                 cursor.execute(f"{verb} {table}")
+        self.stderr.write(
+            f"seeded {written:,} messages in {campaigns} campaigns ({written / seeded:,.0f} messages/s) and "
+            f"{pending:,} pending templates in {time.perf_counter() - started:.1f} s"
+        )
+        self._print(owner=owner, reviewer=reviewer, shop_id=bench.shop.pk, campaign_id=rows[0].pk)
+
+    def _reuse(self) -> None:
+        User = get_user_model()
+        owner = User.objects.filter(username__startswith=f"{MERCHANT}-").latest("pk")
+        reviewer = User.objects.get(username=f"{REVIEWER}-{owner.username.rsplit('-', 1)[1]}")
+        campaign = Campaign.objects.filter(shop__memberships__user=owner).order_by("pk").first()
+        self._print(owner=owner, reviewer=reviewer, shop_id=campaign.shop_id, campaign_id=campaign.pk)
+
+    def _print(self, *, owner, reviewer, shop_id: int, campaign_id: int) -> None:
         merchant = Client()
         merchant.force_login(owner)
         admin = Client()
         admin.force_login(reviewer)
-        shop_id, campaign_id = bench.shop.pk, rows[0].pk
-        self.stderr.write(
-            f"seeded {written:,} messages in {campaigns} campaigns and {pending:,} pending templates "
-            f"in {time.perf_counter() - started:.1f} s"
-        )
         for name, value in {
             "MERCHANT_COOKIE": merchant.cookies["sessionid"].value,
             "REVIEWER_COOKIE": admin.cookies["sessionid"].value,

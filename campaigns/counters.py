@@ -1,0 +1,164 @@
+"""Reads of the results counters (campaigns.models.counters) and their reconciliation.
+
+The counters are written by the message table's statement-level triggers (migration
+campaigns/0026_counters), never by Python: every writer of message rows (planning, dispatch,
+delivery reports, settlement, the 72-hour sweep, drops, deletes, and the bench's bulk seeds) keeps
+them exact in its own transaction. These reads cost a few index lookups whatever the number of
+messages: a counter row stands for all the messages of a run planned on a day that share a
+status, settlement, suppression reason and variant.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from django.db import connection
+
+from campaigns.models.counters import HourCounter, MessageCounter
+from campaigns.models.sending import CampaignRun, Message
+
+_COUNTER, _HOURS, _RUN, _MESSAGE = (
+    MessageCounter._meta.db_table,
+    HourCounter._meta.db_table,
+    CampaignRun._meta.db_table,
+    Message._meta.db_table,
+)
+
+
+@dataclass(frozen=True)
+class CounterRow:
+    campaign_id: int
+    run_id: int
+    status: str
+    reason: str
+    settlement: str
+    variant_id: int
+    messages: int
+    parts: int
+    links: int
+
+
+def counter_rows(*, campaign_ids: list[int], audience_only: bool = True, run_ids: list[int] | None = None
+                 ) -> list[CounterRow]:
+    """The counters of these campaigns (of their audience runs only, unless told), summed over
+    the days: one statement, rows at zero left out."""
+    if not campaign_ids:
+        return []
+    kind = f"AND r.kind = '{CampaignRun.Kind.AUDIENCE}'" if audience_only else ""
+    runs = "AND c.run_id = ANY(%(runs)s::bigint[])" if run_ids is not None else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT c.campaign_id, c.run_id, c.status, c.reason, c.settlement, c.variant_id,
+                       sum(c.messages)::bigint, sum(c.parts)::bigint, sum(c.links)::bigint
+                FROM {_COUNTER} c JOIN {_RUN} r ON r.id = c.run_id {kind}
+                WHERE c.campaign_id = ANY(%(ids)s::bigint[]) {runs}
+                GROUP BY c.campaign_id, c.run_id, c.status, c.reason, c.settlement, c.variant_id
+                HAVING sum(c.messages) <> 0 OR sum(c.parts) <> 0 OR sum(c.links) <> 0""",
+            {"ids": list(campaign_ids), "runs": list(run_ids or [])},
+        )
+        return [CounterRow(*row) for row in cursor.fetchall()]
+
+
+def campaign_hours(*, campaign_id: int) -> dict[str, Counter]:
+    """Sent, delivered and failed (failed or expired) per hour of the campaign's audience runs."""
+    series: dict[str, Counter] = {kind: Counter() for kind in HourCounter.Kind.values}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT h.hour, h.kind, sum(h.messages)::bigint
+                FROM {_HOURS} h JOIN {_RUN} r ON r.id = h.run_id AND r.kind = %s
+                WHERE h.campaign_id = %s GROUP BY h.hour, h.kind HAVING sum(h.messages) <> 0""",
+            [CampaignRun.Kind.AUDIENCE, campaign_id],
+        )
+        for hour, kind, n in cursor.fetchall():
+            series[kind][hour] += n
+    return series
+
+
+# --- reconciliation (manage.py reconcile_stats) ----------------------------------------------
+
+# The same keys as the triggers' (migration 0026), recounted from the message rows.
+_RECOUNT = f"""
+WITH counted AS (
+    SELECT run_id, min(campaign_id) AS campaign_id, (created_at AT TIME ZONE 'UTC')::date AS day, status,
+           CASE WHEN status = 'suppressed' THEN reason ELSE '' END AS reason, settlement,
+           coalesce(variant_id, 0) AS variant_id, count(*) AS messages, sum(parts)::bigint AS parts,
+           count(link_code) AS links
+    FROM {_MESSAGE} WHERE %(all)s OR campaign_id = %(campaign)s
+    GROUP BY 1, 3, 4, 5, 6, 7),
+kept AS (
+    SELECT run_id, campaign_id, day, status, reason, settlement, variant_id, messages, parts, links
+    FROM {_COUNTER} WHERE (%(all)s OR campaign_id = %(campaign)s)
+         AND (messages <> 0 OR parts <> 0 OR links <> 0))
+SELECT coalesce(k.campaign_id, m.campaign_id), coalesce(k.run_id, m.run_id), coalesce(k.day, m.day),
+       coalesce(k.status, m.status), coalesce(k.reason, m.reason), coalesce(k.settlement, m.settlement),
+       coalesce(k.variant_id, m.variant_id),
+       coalesce(k.messages, 0), coalesce(m.messages, 0), coalesce(k.parts, 0), coalesce(m.parts, 0),
+       coalesce(k.links, 0), coalesce(m.links, 0)
+FROM kept k FULL JOIN counted m
+     ON (k.run_id, k.day, k.status, k.reason, k.settlement, k.variant_id)
+      = (m.run_id, m.day, m.status, m.reason, m.settlement, m.variant_id)
+WHERE k.run_id IS NULL OR m.run_id IS NULL
+   OR (k.messages, k.parts, k.links) IS DISTINCT FROM (m.messages, m.parts, m.links)
+ORDER BY 1, 2, 3, 4, 5, 6, 7
+"""
+
+_HOUR = "date_trunc('hour', {at} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+_RECOUNT_HOURS = f"""
+WITH counted AS (
+    SELECT run_id, min(campaign_id) AS campaign_id, hour, kind, count(*) AS messages FROM (
+        SELECT run_id, campaign_id, {_HOUR.format(at="sent_at")} AS hour, 'sent' AS kind
+        FROM {_MESSAGE} WHERE sent_at IS NOT NULL AND (%(all)s OR campaign_id = %(campaign)s)
+        UNION ALL
+        SELECT run_id, campaign_id, {_HOUR.format(at="final_at")},
+               CASE WHEN status = 'delivered' THEN 'delivered' ELSE 'failed' END
+        FROM {_MESSAGE} WHERE status IN ('delivered', 'failed', 'expired') AND final_at IS NOT NULL
+             AND (%(all)s OR campaign_id = %(campaign)s)) x
+    GROUP BY run_id, hour, kind),
+kept AS (
+    SELECT run_id, campaign_id, hour, kind, messages FROM {_HOURS}
+    WHERE (%(all)s OR campaign_id = %(campaign)s) AND messages <> 0)
+SELECT coalesce(k.campaign_id, m.campaign_id), coalesce(k.run_id, m.run_id), coalesce(k.hour, m.hour),
+       coalesce(k.kind, m.kind), coalesce(k.messages, 0), coalesce(m.messages, 0)
+FROM kept k FULL JOIN counted m ON (k.run_id, k.hour, k.kind) = (m.run_id, m.hour, m.kind)
+WHERE k.run_id IS NULL OR m.run_id IS NULL OR k.messages <> m.messages
+ORDER BY 1, 2, 3, 4
+"""
+
+
+@dataclass(frozen=True)
+class StatsDiscrepancy:
+    campaign_id: int
+    run_id: int
+    key: str
+    kept: tuple[int, ...]
+    counted: tuple[int, ...]
+    what: str
+
+    def __str__(self) -> str:
+        return (
+            f"campaign {self.campaign_id} run {self.run_id} [{self.key}]: counters {self.what}="
+            f"{self.kept}, message rows {self.what}={self.counted}"
+        )
+
+
+def stats_reconcile(*, campaign_id: int | None = None) -> list[StatsDiscrepancy]:
+    """Every counter (of one campaign, or all) that differs from a recount of the message rows
+    (a full scan: an operator's check, never a page's read). Empty when clean."""
+    params = {"all": campaign_id is None, "campaign": campaign_id or 0}
+    found: list[StatsDiscrepancy] = []
+    with connection.cursor() as cursor:
+        cursor.execute(_RECOUNT, params)
+        for campaign, run, day, status, reason, settlement, variant, *n in cursor.fetchall():
+            key = f"day={day} status={status} reason={reason or '-'} settlement={settlement} v={variant}"
+            found.append(
+                StatsDiscrepancy(campaign, run, key, (n[0], n[2], n[4]), (n[1], n[3], n[5]),
+                                 "(messages, parts, links)")
+            )
+        cursor.execute(_RECOUNT_HOURS, params)
+        for campaign, run, hour, kind, kept, counted in cursor.fetchall():
+            found.append(
+                StatsDiscrepancy(campaign, run, f"hour={hour.isoformat()} {kind}", (kept,), (counted,),
+                                 "(messages)")
+            )
+    return found

@@ -1,0 +1,86 @@
+"""A campaign's results as data kept up to date (docs/PERFORMANCE.md, "Results as counters").
+
+Every statement that inserts, updates or deletes message rows updates these counters in the
+same transaction, set-based: one ``INSERT … ON CONFLICT DO UPDATE`` per statement, by the
+statement-level triggers of migration 0026 (``campaigns.counters``). Pages and the API read
+them instead of counting message rows, so their cost does not grow with the messages table and
+does not depend on a cache. ``manage.py reconcile_stats`` recounts them from the message rows.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.models.sending import Campaign, CampaignRun
+
+
+class MessageCounter(models.Model):
+    """The number of a run's messages (and their parts, and those with a link code) planned on
+    ``day`` (UTC) that are now in ``status`` / ``settlement`` (``reason``: the suppression's, ''
+    for any other status), per A/B ``variant_id`` (0: none). A message moving from one status
+    to another moves one from a row to another; rows are never deleted by the pipeline (a row
+    at 0 stays)."""
+
+    # No foreign keys in the database, as the messages' (the triggers write these rows for every
+    # message statement; a foreign key check per row would lock the run row). Deletes cascade
+    # through Django with the run.
+    run = models.ForeignKey(
+        CampaignRun, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    day = models.DateField()
+    status = models.CharField(max_length=16)
+    reason = models.CharField(max_length=32, blank=True, default="")
+    settlement = models.CharField(max_length=16)
+    variant_id = models.BigIntegerField(default=0)
+    messages = models.BigIntegerField(default=0)
+    parts = models.BigIntegerField(default=0)
+    links = models.BigIntegerField(default=0)  # messages with a link code (coupons issued)
+
+    class Meta:
+        verbose_name = _("发送统计")
+        verbose_name_plural = _("发送统计")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "day", "status", "reason", "settlement", "variant_id"],
+                name="messagecounter_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["campaign", "run"], name="messagecounter_campaign")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.day} {self.status}: {self.messages}"
+
+
+class HourCounter(models.Model):
+    """A run's messages per hour (UTC-truncated instant) for the campaign's chart: ``sent`` by
+    their ``sent_at``, ``delivered`` / ``failed`` (failed or expired) by their ``final_at``."""
+
+    class Kind(models.TextChoices):
+        SENT = "sent", _("已提交")
+        DELIVERED = "delivered", _("发送成功")
+        FAILED = "failed", _("发送失败")
+
+    run = models.ForeignKey(
+        CampaignRun, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    hour = models.DateTimeField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    messages = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("发送时段统计")
+        verbose_name_plural = _("发送时段统计")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "hour", "kind"], name="hourcounter_key"),
+        ]
+        indexes = [models.Index(fields=["campaign", "run"], name="hourcounter_campaign")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.hour} {self.kind}: {self.messages}"

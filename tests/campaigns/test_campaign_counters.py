@@ -1,0 +1,270 @@
+"""The results counters (campaigns.models.counters): every pipeline step that changes messages
+keeps them exact in its own transaction, pages read them, ``reconcile_stats`` recounts them and
+finds a tampered one, and concurrent dispatchers and report callbacks leave them exact."""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core.cache import cache
+from django.core.management import call_command
+from django.db import connection
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.counters import counter_rows, stats_reconcile
+from campaigns.models import Campaign, CampaignRun, HourCounter, Message, MessageCounter
+from campaigns.selectors import campaign_statistics, campaign_timeline, campaigns_progress
+from campaigns.services.delivery import (
+    delivery_expire_stale,
+    delivery_report_apply,
+    delivery_reports_apply,
+    delivery_settle,
+)
+from campaigns.services.optouts import optout_record
+from campaigns.services.sending import dispatch_claim
+from tests.campaigns.campaign_fixtures import MORNING, assert_stats_clean, phones
+from tests.campaigns.test_delivery_reports import send_campaign
+
+
+@pytest.fixture
+def silent_gateway(pipeline_settings):
+    """Messages stay 'accepted' after dispatch: the test sends their reports."""
+    pipeline_settings.SMS_GATEWAY = {
+        "BACKEND": "campaigns.gateways.simulated.SimulatedGateway",
+        "OPTIONS": {"report": False},
+    }
+
+
+def kept(campaign: Campaign) -> Counter:
+    """(status, settlement) -> messages, from the counters."""
+    out: Counter = Counter()
+    for row in counter_rows(campaign_ids=[campaign.pk], audience_only=False):
+        out[(row.status, row.settlement)] += row.messages
+    return +out
+
+
+def counted(campaign: Campaign) -> Counter:
+    """The same, counted from the message rows."""
+    return Counter(Message.objects.filter(campaign=campaign).values_list("status", "settlement"))
+
+
+def reconcile(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    try:
+        call_command("reconcile_stats", *args, stdout=out, stderr=out)
+    except SystemExit as exc:
+        return int(exc.code or 0), out.getvalue()
+    return 0, out.getvalue()
+
+
+def test_it_keeps_the_counters_through_planning_dispatch_reports_settlement_sweep_and_delete(
+    ready_shop, alice, silent_gateway, django_capture_on_commit_callbacks
+):
+    optout_record(shop_id=ready_shop.pk, phone=phones(1)[0], keyword="TD", source="sms_reply")
+    campaign = send_campaign(ready_shop, alice, django_capture_on_commit_callbacks)
+    # Planning (19 planned, 1 suppressed with its reason) and dispatch (all handed over).
+    assert kept(campaign) == counted(campaign) == Counter(
+        {("accepted", "pending"): 19, ("suppressed", "none"): 1}
+    )
+    stats = campaign_statistics(campaign=campaign)
+    assert (stats.planned, dict(stats.suppressed), stats.sent, stats.waiting) == (19, {"OPTED-OUT": 1}, 19, 0)
+    assert campaign_timeline(campaign=campaign)["sent"] == [19]
+    assert_stats_clean()
+
+    # Delivery reports: one by one and in a batch; duplicates change nothing.
+    messages = list(Message.objects.filter(campaign=campaign, status="accepted").order_by("id"))
+    at = MORNING + timedelta(minutes=5)
+    for message in messages[:10]:
+        delivery_report_apply(message_id=message.pk, status="delivered", at=at)
+        delivery_report_apply(message_id=message.pk, status="delivered", at=at)
+    delivery_reports_apply(reports=[(m.pk, "failed", at, None) for m in messages[10:15]])
+    assert kept(campaign) == counted(campaign) == Counter(
+        {("delivered", "pending"): 10, ("failed", "pending"): 5, ("accepted", "pending"): 4,
+         ("suppressed", "none"): 1}
+    )  # fmt: skip
+    # Settlement: charged and released, with their parts.
+    assert delivery_settle() == 15
+    assert kept(campaign) == counted(campaign)
+    stats = campaign_statistics(campaign=campaign)
+    assert (stats.delivered, stats.failed, stats.parts_charged, stats.parts_refunded) == (10, 5, 10, 5)
+    assert stats.parts_reserved == 4
+    # The 72-hour sweep expires the 4 without a report; settled, released.
+    assert delivery_expire_stale(now=MORNING + timedelta(hours=73)) == 4
+    assert delivery_settle() == 4
+    assert kept(campaign) == counted(campaign) == Counter(
+        {("delivered", "charged"): 10, ("failed", "released"): 5, ("expired", "released"): 4,
+         ("suppressed", "none"): 1}
+    )  # fmt: skip
+    timeline = campaign_timeline(campaign=campaign)
+    assert sum(timeline["sent"]) == 19 and sum(timeline["delivered"]) == 10 and sum(timeline["failed"]) == 9
+    progress = campaigns_progress(campaigns=[campaign])[campaign.pk]
+    assert (progress.planned, progress.delivered, progress.failed, progress.expired) == (19, 10, 5, 4)
+    assert_stats_clean()
+
+    # A campaign deleted: its counters go with it (Django's cascade), nothing left over.
+    campaign.delete()
+    assert not MessageCounter.objects.exists() and not HourCounter.objects.exists()
+    assert_stats_clean()
+
+
+def test_it_counts_dropped_messages_at_the_claim(
+    ready_shop, alice, silent_gateway, django_capture_on_commit_callbacks
+):
+    campaign = send_campaign(ready_shop, alice, django_capture_on_commit_callbacks)
+    run_id = campaign.runs.get().pk
+    # Back to planned (as before dispatch), and the shop opted out one phone since: the claim
+    # drops it (re-checked) and hands the rest over.
+    Message.objects.filter(campaign=campaign).update(status="planned", sent_at=None, text="")
+    assert kept(campaign) == Counter({("planned", "pending"): 20})
+    dropped_phone = Message.objects.filter(campaign=campaign).order_by("id").first().phone
+    optout_record(shop_id=ready_shop.pk, phone=dropped_phone, keyword="TD", source="sms_reply")
+    with time_machine.travel(MORNING + timedelta(minutes=10), tick=False):
+        while dispatch_claim(run_id=run_id, limit=6) is not None:
+            pass
+    assert kept(campaign) == counted(campaign)
+    assert kept(campaign)[("dropped", "pending")] == 1 and kept(campaign)[("sending", "pending")] == 19
+    assert_stats_clean()
+
+
+def test_reconcile_stats_is_clean_and_reports_a_tampered_counter(
+    ready_shop, alice, silent_gateway, django_capture_on_commit_callbacks
+):
+    campaign = send_campaign(ready_shop, alice, django_capture_on_commit_callbacks)
+    assert reconcile() == (0, "reconcile_stats: all campaigns checked, 0 discrepancies.\n")
+    assert reconcile("--campaign", str(campaign.pk))[0] == 0
+    tampered = MessageCounter.objects.filter(campaign_id=campaign.pk, status="accepted")
+    tampered.update(messages=F("messages") + 1)
+    code, out = reconcile()
+    assert code == 1
+    assert f"campaign {campaign.pk} run {campaign.runs.get().pk}" in out and "status=accepted" in out
+    assert "counters (messages, parts, links)=(21, 20, 0), " in out
+    assert "message rows (messages, parts, links)=(20, 20, 0)" in out
+    assert "1 discrepancies" in out
+    assert reconcile("--campaign", str(campaign.pk + 1000))[0] == 0  # another campaign: clean
+    # An hour counter tampered as well: both reported.
+    HourCounter.objects.filter(campaign_id=campaign.pk).update(messages=F("messages") - 1)
+    assert len(stats_reconcile(campaign_id=campaign.pk)) == 2
+
+
+def _threads(target, count: int) -> None:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(count)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            target(index)
+        except BaseException as exc:  # surfaced in the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_dispatchers_report_callbacks_and_settlers_leave_the_counters_exact(
+    ready_shop, alice, silent_gateway, django_capture_on_commit_callbacks
+):
+    campaign = send_campaign(ready_shop, alice, django_capture_on_commit_callbacks)
+    run_id = campaign.runs.get().pk
+    Message.objects.filter(campaign=campaign).update(status="planned", sent_at=None, text="")
+
+    # Two dispatchers claim batches of one run at once (their counter updates hit the same rows).
+    def dispatch(index: int) -> None:
+        while dispatch_claim(run_id=run_id, limit=3) is not None:
+            pass
+
+    _threads(dispatch, 2)
+    assert kept(campaign) == counted(campaign) == Counter({("sending", "pending"): 20})
+    ids = list(Message.objects.filter(campaign=campaign).order_by("id").values_list("id", flat=True))
+    at = MORNING + timedelta(minutes=5)
+
+    # Four callbacks send every report (duplicates), each in its own order, one by one or batched.
+    def callbacks(index: int) -> None:
+        reports = [(pk, "delivered" if i % 3 else "failed", at, None) for i, pk in enumerate(ids)]
+        reports = reports[index::1] + reports[:index]
+        if index % 2:
+            for start in range(0, len(reports), 4):
+                delivery_reports_apply(reports=reports[start : start + 4])
+        else:
+            for pk, status, when, raw in reports:
+                delivery_report_apply(message_id=pk, status=status, at=when, raw=raw)
+
+    _threads(callbacks, 4)
+    _threads(lambda index: delivery_settle(limit=3), 2)
+    assert kept(campaign) == counted(campaign)
+    assert kept(campaign) == Counter({("delivered", "charged"): 13, ("failed", "released"): 7})
+    assert_stats_clean()
+
+
+MESSAGE_TABLE = re.compile(r'\b"?campaigns_message"?(?![a-z_])')
+
+
+def cold_page(client, url: str) -> tuple[int, list[str]]:
+    """The page's queries with a flushed cache (a deploy, a Redis restart): how many, and those
+    that read the message table."""
+    cache.clear()
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured), [q["sql"] for q in captured if MESSAGE_TABLE.search(q["sql"])]
+
+
+def test_a_cold_cache_does_not_change_the_pages_cost_and_the_list_and_dashboard_read_no_message(
+    client, alice, alice_shop
+):
+    now = timezone.now()
+    campaigns = Campaign.objects.bulk_create(
+        Campaign(shop=alice_shop, kind="marketing", name=f"营销{i}", status="completed", text="t",
+                 created_by=alice, started_at=now, finished_at=now)
+        for i in range(3)
+    )  # fmt: skip
+    runs = [CampaignRun.objects.create(campaign=c, status="finished") for c in campaigns]
+
+    def add(n: int, start: int) -> None:
+        statuses = ["delivered", "failed", "suppressed", "expired"]
+        Message.objects.bulk_create(
+            Message(campaign=c, run=r, shop=alice_shop, phone=f"139{start + i:08d}", status=statuses[i % 4],
+                    parts=1, sent_at=now - timedelta(hours=i % 5), final_at=now,
+                    settlement="none" if i % 4 == 2 else "charged")
+            for c, r in zip(campaigns, runs, strict=True) for i in range(n)
+        )  # fmt: skip
+
+    add(10, 0)
+    client.force_login(alice)
+    pages = [
+        reverse("portal:dashboard", args=[alice_shop.pk]),
+        reverse("campaigns:list", args=[alice_shop.pk]),
+        reverse("campaigns:detail", args=[alice_shop.pk, campaigns[0].pk]),
+        reverse("campaigns:progress", args=[alice_shop.pk, campaigns[0].pk]),
+    ]
+    few = {url: cold_page(client, url) for url in pages}
+    add(1000, 10_000)
+    many = {url: cold_page(client, url) for url in pages}
+    assert {u: n for u, (n, _) in many.items()} == {u: n for u, (n, _) in few.items()}
+    dashboard, campaign_list, detail, progress = (many[url][1] for url in pages)
+    assert dashboard == [] and campaign_list == []
+    # The statistics read the message table only to probe, per opt-out since the start, whether
+    # the campaign sent to that phone (the unique (run, phone) index).
+    assert len(progress) == 1 and 'FROM "campaigns_optout"' in progress[0]
+    # The campaign's page: that probe, the text one recipient received (LIMIT 1), the last test
+    # messages (by their runs) and the results' clicks (each joined to its message by its key);
+    # no holdout here, so no groups' comparison (docs/PERFORMANCE.md). Its statistics, chart and
+    # funnel come from the counters.
+    assert len(detail) == 4, detail
+    html = client.get(pages[2]).content.decode()
+    assert '<strong id="stat-delivered">253</strong>' in html  # 1010 messages, a quarter delivered
