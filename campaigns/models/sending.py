@@ -7,6 +7,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Greatest
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
@@ -137,6 +138,20 @@ class Campaign(models.Model):
     def cancellable(self) -> bool:
         return self.status in {self.Status.DRAFT, self.Status.SCHEDULED}
 
+    @cached_property
+    def spend_paused_run(self) -> CampaignRun | None:
+        """The newest run a spending limit paused (docs/SPEND_LIMITS.md), or None. One query for a
+        running campaign, none otherwise; cached on the instance, so the page's paused notice and
+        its progress box ask once."""
+        if self.status != self.Status.RUNNING:
+            return None
+        return (
+            self.runs.exclude(spend_paused="")
+            .filter(status__in=CampaignRun.SPEND_PAUSABLE)
+            .order_by("-pk")
+            .first()
+        )
+
 
 class CampaignVariant(models.Model):
     """One text of an A/B test (A, B, … up to E): its own text or approved template, reviewed
@@ -206,6 +221,9 @@ class CampaignRun(models.Model):
         CANCELLED = "cancelled", _("已取消")
         # Planned messages sent; the rest waits for the spending limit's next period (or the owner).
         PAUSED = "paused", _("已暂停")
+
+    # The states a run a spending limit paused can be in (still sending what it reserved, or paused).
+    SPEND_PAUSABLE = (Status.PLANNING, Status.DISPATCHING, Status.PAUSED)
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="runs")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.AUDIENCE)

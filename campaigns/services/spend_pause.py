@@ -35,7 +35,7 @@ from smsmarketing.services.spend_limits import DAY, period_label, spend_limit_st
 
 logger = logging.getLogger(__name__)
 
-PAUSABLE = (CampaignRun.Status.PLANNING, CampaignRun.Status.DISPATCHING, CampaignRun.Status.PAUSED)
+PAUSABLE = CampaignRun.SPEND_PAUSABLE
 
 
 def paused_run(*, campaign: Campaign) -> CampaignRun | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from django import template
 
 from campaigns.models.sending import Campaign
-from campaigns.services.spend_pause import paused_run
 from smsmarketing.models import SmsAccount
 from smsmarketing.services.spend_limits import spend_limit_state
 
@@ -20,7 +19,7 @@ register = template.Library()
 
 @register.inclusion_tag("portal/campaign_spend_pause.html", takes_context=True)
 def spend_pause_notice(context, campaign: Campaign) -> dict:
-    run = paused_run(campaign=campaign) if campaign.status == Campaign.Status.RUNNING else None
+    run = campaign.spend_paused_run
     can = context.get("can") or {}
     spend = None
     if run is not None and can.get("billing"):
