@@ -1,0 +1,245 @@
+"""Frequency counters partitioned by day: the purge is a partition drop, the default partition,
+partition maintenance under concurrency, and the live conversion of unpartitioned tables."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.db import connection, connections
+from django.db.migrations.executor import MigrationExecutor
+
+from campaigns.models import PlatformCounter, ShopCounter
+from campaigns.services.frequency import PURGE_KEEP_DAYS, frequency_counters_purge_old, frequency_decide
+from campaigns.services.frequency_partitions import (
+    PLATFORM,
+    PROGRESS_TABLE,
+    SHOP,
+    TABLES,
+    frequency_counters_partition,
+    frequency_partitions_drop_unpartitioned,
+    frequency_partitions_ensure,
+)
+from tests.factories import make_shop
+
+SH = ZoneInfo("Asia/Shanghai")
+PHONE = "13800138000"
+
+
+def at(day: date, hour: int = 10) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=SH)
+
+
+def send(shop, message_class: str, day: date, phone: str = PHONE):
+    [decision] = frequency_decide(
+        shop_id=shop.pk, message_class=message_class, phones=[phone], at=at(day), commit=True
+    )
+    return decision
+
+
+def relkind(name: str) -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", [name])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def partitions_of(parent: str) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = to_regclass(%s)""",
+            [parent],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def rows_in(relname: str, day: date | None = None) -> int:
+    with connection.cursor() as cursor:
+        if day is None:
+            cursor.execute(f"SELECT count(*) FROM ONLY {relname}")
+        else:
+            cursor.execute(f"SELECT count(*) FROM ONLY {relname} WHERE day = %s", [day])
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture
+def real_partitions_back(transactional_db):
+    """Purging at a travelled-to future date drops the partitions of the real days too (and
+    transactional tests commit): make them again for the tests that follow."""
+    yield
+    frequency_partitions_ensure(days_back=PURGE_KEEP_DAYS - 1)
+
+
+def test_it_has_day_partitions_and_a_default_after_the_migration(db):
+    for table in TABLES:
+        assert relkind(table.name) == "p"  # partitioned table
+        attached = partitions_of(table.name)
+        assert table.default in attached
+        assert table.partition(datetime.now(tz=SH).date()) in attached
+
+
+def test_it_purges_a_day_of_counters_by_dropping_its_partition(real_partitions_back):
+    shop = make_shop("分区店铺")
+    first, today = date(2031, 5, 1), date(2031, 5, 10)
+    frequency_partitions_ensure(today=first, days_ahead=9)
+    for day in (first, today):
+        assert send(shop, "notify", day).allowed
+        assert send(shop, "notify", day, phone="13900139000").allowed
+    old_platform, old_shop = PLATFORM.partition(first), SHOP.partition(first)
+    assert old_platform in partitions_of(PLATFORM.name) and old_shop in partitions_of(SHOP.name)
+    assert rows_in(old_platform) == 2 and rows_in(old_shop) == 2
+
+    with time_machine.travel(at(today, 3), tick=False):
+        removed = frequency_counters_purge_old(keep_days=PURGE_KEEP_DAYS)  # keeps 4 May on
+
+    # The day's counters went with their tables: detached and dropped, not deleted row by row.
+    assert removed == 4
+    assert relkind(old_platform) is None and relkind(old_shop) is None
+    assert old_platform not in partitions_of(PLATFORM.name)
+    assert PLATFORM.partition(date(2031, 5, 4)) in partitions_of(PLATFORM.name)
+    # Today's counters are intact, and the nightly run made the coming days' partitions.
+    assert PlatformCounter.objects.filter(day=today).count() == 2
+    assert ShopCounter.objects.filter(day=today).count() == 2
+    assert rows_in(PLATFORM.partition(today)) == 2
+    assert PLATFORM.partition(date(2031, 5, 17)) in partitions_of(PLATFORM.name)
+    # Idempotent: a second night run of the same day drops nothing more.
+    with time_machine.travel(at(today, 3), tick=False):
+        assert frequency_counters_purge_old(keep_days=PURGE_KEEP_DAYS) == 0
+
+
+def test_it_counts_writes_for_a_day_without_a_partition_in_the_default(
+    transactional_db, real_partitions_back
+):
+    shop = make_shop("默认分区店铺")
+    day = date(2033, 2, 3)  # no partition for this day
+    assert SHOP.partition(day) not in partitions_of(SHOP.name)
+    assert send(shop, "marketing", day).allowed
+    assert rows_in(PLATFORM.default, day) == 1 and rows_in(SHOP.default, day) == 1
+    # It counts: FREQ-SHOP-2DAY refuses the second marketing message of the shop.
+    assert send(shop, "marketing", day).reason == "FREQ-SHOP-2DAY"
+
+    # Creating the day's partition moves its rows out of the default, and they still count.
+    created = frequency_partitions_ensure(today=day, days_ahead=0)
+    assert set(created) == {PLATFORM.partition(day), SHOP.partition(day)}
+    assert rows_in(PLATFORM.default, day) == 0 and rows_in(SHOP.default, day) == 0
+    assert rows_in(PLATFORM.partition(day)) == 1 and rows_in(SHOP.partition(day)) == 1
+    assert send(shop, "marketing", day).reason == "FREQ-SHOP-2DAY"
+    assert PlatformCounter.objects.get(phone=int(PHONE), day=day).marketing == 1
+
+    # Old rows left in the default are deleted by the purge (a day that never had a partition).
+    with time_machine.travel(at(date(2033, 2, 20), 3), tick=False):
+        send(shop, "notify", date(2033, 2, 1))  # lands in the default, then is too old
+        removed = frequency_counters_purge_old(keep_days=PURGE_KEEP_DAYS)
+    assert rows_in(PLATFORM.default, date(2033, 2, 1)) == 0
+    assert removed >= 4  # the default rows of 1 Feb and the dropped partition of 3 Feb
+
+
+def test_it_ensures_partitions_idempotently_and_concurrently(transactional_db):
+    start = date(2034, 7, 1)
+    results: list[list[str]] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            results.append(frequency_partitions_ensure(today=start, days_ahead=4))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    expected = {t.partition(date(2034, 7, d)) for t in TABLES for d in range(1, 6)}
+    # Each day made exactly once, by one thread or the other.
+    assert sorted(results[0] + results[1]) == sorted(expected)
+    assert expected <= partitions_of(PLATFORM.name) | partitions_of(SHOP.name)
+    assert frequency_partitions_ensure(today=start, days_ahead=4) == []
+
+
+def _all_rows(relname: str, *, since: date) -> set[tuple]:
+    with connection.cursor() as cursor:
+        cols = (
+            "phone, shop_id, day, marketing, notify_unsub, notify"
+            if "shop" in relname
+            else ("phone, day, marketing, notify_unsub, notify")
+        )
+        cursor.execute(f"SELECT {cols} FROM {relname} WHERE day >= %s", [since])
+        return set(cursor.fetchall())
+
+
+def test_it_converts_unpartitioned_tables_holding_rows_without_losing_one(
+    transactional_db, real_partitions_back
+):
+    executor = MigrationExecutor(connection)
+    executor.migrate([("campaigns", "0026_spend_limit_pause")])
+    try:
+        for table in TABLES:
+            assert relkind(table.name) == "r"  # back to plain tables
+        shops = [make_shop(f"迁移店铺{i}") for i in range(3)]
+        today = datetime.now(tz=SH).date()
+        first = date.fromordinal(today.toordinal() - (PURGE_KEEP_DAYS - 1))
+        old_day = date.fromordinal(first.toordinal() - 2)  # older than any window: not copied
+        with connection.cursor() as cursor:
+            for offset, day in enumerate([old_day, first, today]):
+                cursor.execute(
+                    f"""INSERT INTO {PLATFORM.name} (phone, day, marketing, notify_unsub)
+                    SELECT 13000000000 + g, %s, g %% 3, %s FROM generate_series(1, 1500) g""",
+                    [day, offset],
+                )
+                cursor.execute(
+                    f"""INSERT INTO {SHOP.name} (phone, shop_id, day, marketing, notify_unsub)
+                    SELECT 13000000000 + g, s, %s, 1, %s FROM generate_series(1, 600) g
+                    CROSS JOIN unnest(%s::bigint[]) s""",
+                    [day, offset, [s.pk for s in shops]],
+                )
+
+        # Interrupted after two batches per table: nothing swapped, progress recorded.
+        frequency_counters_partition(keep_days=PURGE_KEEP_DAYS, batch_rows=500, max_batches=2)
+        assert relkind(PLATFORM.name) == "r" and relkind(PLATFORM.building) == "p"
+        assert rows_in(PROGRESS_TABLE) == 2
+
+        # Writes while the copy is under way: counted (mirrored) whether their row was
+        # already copied or not, a new row, and a delete.
+        assert send(shops[0], "notify", today, phone="13000000001").allowed  # copied row
+        assert send(shops[1], "notify", today, phone="13000001499").allowed  # not yet copied
+        assert send(shops[2], "notify", today, phone="15000000000").allowed  # new row
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {SHOP.name} WHERE phone = 13000000002 AND day = %s", [today])
+
+        # Resumed: the rest is copied, then the tables are swapped.
+        frequency_counters_partition(keep_days=PURGE_KEEP_DAYS, batch_rows=500)
+        for table in TABLES:
+            assert relkind(table.name) == "p" and relkind(table.unpartitioned) == "r"
+            assert relkind(table.building) is None
+            # Every row of the kept days, with its latest counts, is in the partitioned table.
+            kept = _all_rows(table.unpartitioned, since=first)
+            assert _all_rows(table.name, since=first) == kept
+            assert rows_in(table.partition(today)) > 0
+        counter = PlatformCounter.objects.get(phone=13000000001, day=today)
+        assert (counter.notify, counter.notify_unsub) == (1, 2)  # the mirrored write on a copied row
+        assert not ShopCounter.objects.filter(phone=13000000002, day=today).exists()
+        assert not PlatformCounter.objects.filter(day=old_day).exists()  # left in the old table
+        assert rows_in(PLATFORM.unpartitioned, old_day) == 1500
+        # Decisions run on the partitioned tables right away.
+        assert send(shops[0], "notify", today, phone="13000000003").allowed
+
+        # The migration records itself; the kept tables go when the operator drops them.
+        executor = MigrationExecutor(connection)
+        executor.migrate([("campaigns", "0027_frequency_counters_partitioned")])
+        assert sorted(frequency_partitions_drop_unpartitioned()) == sorted(t.unpartitioned for t in TABLES)
+        assert relkind(PLATFORM.unpartitioned) is None and relkind(PROGRESS_TABLE) is None
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
+        frequency_partitions_drop_unpartitioned()
