@@ -388,6 +388,7 @@ def _copy_batch(table: CounterTable, *, first_day: date, batch_rows: int) -> int
     kept; the progress row moves in the same transaction, so a stop loses nothing."""
     cols = ", ".join(table.columns)
     key = ", ".join(table.key)
+    key_desc = ", ".join(f"{k} DESC" for k in table.key)
     with transaction.atomic(), connection.cursor() as cursor:
         last, _ = _progress(cursor, table)
         after = ""
@@ -406,7 +407,7 @@ def _copy_batch(table: CounterTable, *, first_day: date, batch_rows: int) -> int
             ), copied AS (
                 INSERT INTO {table.building} ({cols}) SELECT {cols} FROM batch ON CONFLICT DO NOTHING
             )
-            SELECT count(*), (array_agg(json_build_array({key}) ORDER BY {key} DESC))[1] FROM batch
+            SELECT count(*), (array_agg(json_build_array({key}) ORDER BY {key_desc}))[1] FROM batch
             """,
             params,
         )

@@ -3,6 +3,7 @@ partition maintenance under concurrency, and the live conversion of unpartitione
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -207,6 +208,12 @@ def test_it_converts_unpartitioned_tables_holding_rows_without_losing_one(
         frequency_counters_partition(keep_days=PURGE_KEEP_DAYS, batch_rows=500, max_batches=2)
         assert relkind(PLATFORM.name) == "r" and relkind(PLATFORM.building) == "p"
         assert rows_in(PROGRESS_TABLE) == 2
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {PLATFORM.building}")
+            assert cursor.fetchone()[0] == 1000  # two batches of 500, in key order
+            cursor.execute(f"SELECT last_key FROM {PROGRESS_TABLE} WHERE table_name = %s", [PLATFORM.name])
+            # Each phone has a row of ``first`` and of today: the 1000th is phone 500's today.
+            assert json.loads(cursor.fetchone()[0]) == [13000000500, today.isoformat()]
 
         # Writes while the copy is under way: counted (mirrored) whether their row was
         # already copied or not, a new row, and a delete.
