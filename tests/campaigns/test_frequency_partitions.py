@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import date, datetime
+from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import connection, connections
+from django.core.management import call_command
+from django.db import connection, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from campaigns.models import PlatformCounter, ShopCounter
@@ -23,6 +26,7 @@ from campaigns.services.frequency_partitions import (
     frequency_counters_partition,
     frequency_partitions_drop_unpartitioned,
     frequency_partitions_ensure,
+    frequency_partitions_purge,
 )
 from tests.factories import make_shop
 
@@ -223,14 +227,45 @@ def test_it_converts_unpartitioned_tables_holding_rows_without_losing_one(
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {SHOP.name} WHERE phone = 13000000002 AND day = %s", [today])
 
-        # Resumed: the rest is copied, then the tables are swapped.
-        frequency_counters_partition(keep_days=PURGE_KEEP_DAYS, batch_rows=500)
+        # Resumed while another worker keeps deciding for new phones: the rest is copied, then
+        # the tables are swapped; no decision made before, during or after the swap is lost.
+        allowed: list[int] = []
+        errors: list[BaseException] = []
+        done = threading.Event()
+
+        def sender() -> None:
+            try:
+                n = 0
+                while not done.is_set() or n < 20:
+                    phone = 15100000000 + n
+                    if send(shops[n % 3], "notify", today, phone=str(phone)).allowed:
+                        allowed.append(phone)
+                    n += 1
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=sender)
+        thread.start()
+        try:
+            frequency_counters_partition(keep_days=PURGE_KEEP_DAYS, batch_rows=500)
+        finally:
+            done.set()
+            thread.join()
+        assert errors == []
+        assert len(allowed) >= 20
+        assert PlatformCounter.objects.filter(phone__in=allowed, day=today, notify=1).count() == len(allowed)
+        assert ShopCounter.objects.filter(phone__in=allowed, day=today, notify=1).count() == len(allowed)
         for table in TABLES:
             assert relkind(table.name) == "p" and relkind(table.unpartitioned) == "r"
             assert relkind(table.building) is None
-            # Every row of the kept days, with its latest counts, is in the partitioned table.
+            # Every row of the kept days, with its latest counts, is in the partitioned table
+            # (the sender's rows written after the swap are only there, by design).
             kept = _all_rows(table.unpartitioned, since=first)
-            assert _all_rows(table.name, since=first) == kept
+            rows = _all_rows(table.name, since=first)
+            assert kept <= rows
+            assert all(row[0] >= 15100000000 for row in rows - kept)
             assert rows_in(table.partition(today)) > 0
         counter = PlatformCounter.objects.get(phone=13000000001, day=today)
         assert (counter.notify, counter.notify_unsub) == (1, 2)  # the mirrored write on a copied row
@@ -250,3 +285,61 @@ def test_it_converts_unpartitioned_tables_holding_rows_without_losing_one(
         executor.loader.build_graph()
         executor.migrate(executor.loader.graph.leaf_nodes())
         frequency_partitions_drop_unpartitioned()
+
+
+def test_it_never_holds_sends_behind_a_waiting_detach_for_long(real_partitions_back):
+    """A purge whose DETACH waits for a long transaction gives up after lock_timeout and retries,
+    so decisions arriving meanwhile wait at most about that long, not for the long transaction."""
+    shop = make_shop("锁等待店铺")
+    old, today = date(2035, 3, 1), date(2035, 3, 10)
+    frequency_partitions_ensure(today=old, days_ahead=9)
+    assert send(shop, "notify", old).allowed
+    holding, release = threading.Event(), threading.Event()
+    purge: dict[str, float] = {}
+
+    def long_transaction() -> None:
+        try:
+            with transaction.atomic():
+                send(shop, "notify", today, phone="13700137000")  # holds the tables until commit
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    def purger() -> None:
+        try:
+            started = time.monotonic()
+            purge["removed"] = frequency_partitions_purge(before=date(2035, 3, 4))
+            purge["seconds"] = time.monotonic() - started
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=long_transaction)
+    holder.start()
+    assert holding.wait(10)
+    purging = threading.Thread(target=purger)
+    purging.start()
+    time.sleep(0.3)  # the DETACH is queued for its ACCESS EXCLUSIVE lock
+    started = time.monotonic()
+    assert send(shop, "notify", today, phone="13700137001").allowed
+    waited = time.monotonic() - started
+    time.sleep(1.5 - min(waited, 1.5))
+    release.set()
+    holder.join()
+    purging.join()
+
+    assert waited < 1.0  # bounded by the purge's lock_timeout (500 ms), not the 1.8 s transaction
+    assert purge["removed"] == 2 and purge["seconds"] > 1.5  # it retried until the lock came
+    assert relkind(PLATFORM.partition(old)) is None
+    assert PlatformCounter.objects.filter(day=today).count() == 2
+
+
+def test_it_lists_and_creates_partitions_from_the_command(real_partitions_back):
+    out = StringIO()
+    call_command("frequency_partitions", "--ensure", "--days-ahead", "9", stdout=out)
+    assert "Created" in out.getvalue()
+    out = StringIO()
+    call_command("frequency_partitions", stdout=out)
+    listed = out.getvalue()
+    assert PLATFORM.default in listed and SHOP.partition(datetime.now(tz=SH).date()) in listed
+    assert "DEFAULT" in listed and "FOR VALUES FROM" in listed
