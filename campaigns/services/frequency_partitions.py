@@ -32,8 +32,8 @@ Locks (PostgreSQL 15).
   detached table is then counted and dropped with no lock on the parent.
 * Every maintenance transaction first takes a transaction-level advisory lock per table,
   so two runners (the nightly task and a command, or two threads) serialise instead of
-  racing on the same day; ``CREATE TABLE IF NOT EXISTS`` and re-reading the catalogue
-  inside the lock make a repeated run a no-op.
+  racing on the same day; re-reading the catalogue inside the lock makes a repeated run a
+  no-op.
 """
 
 from __future__ import annotations
@@ -194,7 +194,10 @@ def _ensure_day(cursor, table: CounterTable, *, parent: str, day: date) -> bool:
         return False  # another runner made it while we waited
     cols = ", ".join(table.columns)
     cursor.execute(f"LOCK TABLE {parent} IN SHARE UPDATE EXCLUSIVE MODE")
-    cursor.execute(f"CREATE TABLE IF NOT EXISTS {name} (LIKE {parent} {LIKE_OPTIONS})")
+    # A table of this name that is not attached is a day a purge detached and did not drop
+    # (stopped in between): its counters are ones the purge meant to remove, never to revive.
+    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    cursor.execute(f"CREATE TABLE {name} (LIKE {parent} {LIKE_OPTIONS})")
     if _relkind(cursor, table.default) is not None and table.default in _attached(cursor, parent):
         # ATTACH would fail while the default holds rows of this day (a write made before the
         # partition existed): move them in the same transaction. Writers of this day wait on
@@ -399,6 +402,10 @@ def _copy_batch(table: CounterTable, *, first_day: date, batch_rows: int) -> int
         # Race: a decision changing a row between this SELECT and the INSERT. The mirror
         # trigger wrote the newer row into the partitioned table (or holds its key locked
         # until it commits), so DO NOTHING keeps the newer one and never overwrites it.
+        # Race: a row deleted after this SELECT read it (the delete trigger found nothing to
+        # delete yet) would be copied back. Only two things delete counters: the purge (days
+        # older than the ones copied) and a shop's deletion, whose resurrected shop rows fail
+        # the copy's foreign key at commit: that batch rolls back and a re-run goes on.
         cursor.execute(
             f"""
             WITH batch AS (

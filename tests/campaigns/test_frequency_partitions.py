@@ -3,6 +3,7 @@ partition maintenance under concurrency, and the live conversion of unpartitione
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 import time
@@ -14,7 +15,6 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.db import connection, connections, transaction
-from django.db.migrations.executor import MigrationExecutor
 
 from campaigns.models import PlatformCounter, ShopCounter
 from campaigns.services.frequency import PURGE_KEEP_DAYS, frequency_counters_purge_old, frequency_decide
@@ -185,8 +185,10 @@ def _all_rows(relname: str, *, since: date) -> set[tuple]:
 def test_it_converts_unpartitioned_tables_holding_rows_without_losing_one(
     transactional_db, real_partitions_back
 ):
-    executor = MigrationExecutor(connection)
-    executor.migrate([("campaigns", "0026_spend_limit_pause")])
+    # The migration's own functions, called directly: unapplying migrations with the executor
+    # would also unapply whatever other branches add to campaigns after 0026.
+    migration = importlib.import_module("campaigns.migrations.0027_frequency_counters_partitioned")
+    migration.backward(None, None)
     try:
         for table in TABLES:
             assert relkind(table.name) == "r"  # back to plain tables
@@ -275,15 +277,14 @@ def test_it_converts_unpartitioned_tables_holding_rows_without_losing_one(
         # Decisions run on the partitioned tables right away.
         assert send(shops[0], "notify", today, phone="13000000003").allowed
 
-        # The migration records itself; the kept tables go when the operator drops them.
-        executor = MigrationExecutor(connection)
-        executor.migrate([("campaigns", "0027_frequency_counters_partitioned")])
+        # Running the migration again changes nothing; the kept tables go when the operator
+        # drops them.
+        migration.forward(None, None)
+        assert relkind(PLATFORM.unpartitioned) == "r"
         assert sorted(frequency_partitions_drop_unpartitioned()) == sorted(t.unpartitioned for t in TABLES)
         assert relkind(PLATFORM.unpartitioned) is None and relkind(PROGRESS_TABLE) is None
     finally:
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(executor.loader.graph.leaf_nodes())
+        migration.forward(None, None)  # leaves partitioned tables even if an assertion failed
         frequency_partitions_drop_unpartitioned()
 
 
@@ -343,3 +344,18 @@ def test_it_lists_and_creates_partitions_from_the_command(real_partitions_back):
     listed = out.getvalue()
     assert PLATFORM.default in listed and SHOP.partition(datetime.now(tz=SH).date()) in listed
     assert "DEFAULT" in listed and "FOR VALUES FROM" in listed
+
+
+def test_it_finishes_a_purge_that_stopped_between_detach_and_drop(real_partitions_back):
+    shop = make_shop("中断店铺")
+    day = date(2036, 8, 1)
+    frequency_partitions_ensure(today=day, days_ahead=0)
+    assert send(shop, "notify", day).allowed
+    with connection.cursor() as cursor:  # what a purge stopped after its DETACH leaves
+        cursor.execute(f"ALTER TABLE {PLATFORM.name} DETACH PARTITION {PLATFORM.partition(day)}")
+    assert relkind(PLATFORM.partition(day)) == "r" and PLATFORM.partition(day) not in partitions_of(
+        PLATFORM.name
+    )
+
+    assert frequency_partitions_purge(before=date(2036, 8, 2)) == 2  # the leftover and the shop day
+    assert relkind(PLATFORM.partition(day)) is None and relkind(SHOP.partition(day)) is None
