@@ -269,6 +269,16 @@ def _detach(cursor, table: CounterTable, name: str) -> bool:
     return True
 
 
+def _drop(cursor, table: CounterTable, name: str) -> int:
+    _advisory_lock(cursor, table)
+    if _relkind(cursor, name) is None:
+        return 0  # another runner dropped it
+    cursor.execute(f"SELECT count(*) FROM {name}")
+    rows = cursor.fetchone()[0]
+    cursor.execute(f"DROP TABLE {name}")
+    return rows
+
+
 def _leftover_day_tables(cursor, table: CounterTable) -> list[str]:
     """Standalone tables named like a day partition: detached by a purge that stopped before its DROP."""
     cursor.execute(
@@ -298,13 +308,18 @@ def frequency_partitions_purge(*, before: date) -> int:
                 lambda cursor, table=table, name=name: _detach(cursor, table, name), what=f"detach {name}"
             )
         with connection.cursor() as cursor:
-            for name in _leftover_day_tables(cursor, table):
-                if _day_of(table, name) < before:
-                    # Detached: no one reads or writes it any more; no lock on the parent.
-                    cursor.execute(f"SELECT count(*) FROM {name}")
-                    removed += cursor.fetchone()[0]
-                    cursor.execute(f"DROP TABLE IF EXISTS {name}")
-                    logger.info("frequency counters: dropped partition %s", name)
+            leftovers = [
+                name for name in _leftover_day_tables(cursor, table) if _day_of(table, name) < before
+            ]
+        for name in leftovers:
+            # Detached: no one reads or writes it any more, and no lock on the parent. Under
+            # lock_timeout all the same: a detached shop day has a foreign key of its own, and
+            # dropping it removes its triggers on the shops table.
+            removed += _with_lock_retries(
+                lambda cursor, table=table, name=name: _drop(cursor, table, name), what=f"drop {name}"
+            )
+            logger.info("frequency counters: dropped partition %s", name)
+        with connection.cursor() as cursor:
             if _relkind(cursor, table.default):
                 # Rows written for a day that had no partition: few, a plain DELETE.
                 cursor.execute(f"DELETE FROM {table.default} WHERE day < %s", [before])

@@ -359,3 +359,34 @@ def test_it_finishes_a_purge_that_stopped_between_detach_and_drop(real_partition
 
     assert frequency_partitions_purge(before=date(2036, 8, 2)) == 2  # the leftover and the shop day
     assert relkind(PLATFORM.partition(day)) is None and relkind(SHOP.partition(day)) is None
+
+
+def test_it_purges_the_same_days_from_two_threads_once(real_partitions_back):
+    shop = make_shop("并发清理店铺")
+    start = date(2037, 1, 1)
+    frequency_partitions_ensure(today=start, days_ahead=3)
+    for day in range(1, 4):
+        assert send(shop, "notify", date(2037, 1, day)).allowed
+    removed: list[int] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            removed.append(frequency_partitions_purge(before=date(2037, 1, 4)))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sum(removed) == 6  # 3 days x (platform + shop), each removed by one thread only
+    for day in range(1, 4):
+        assert relkind(PLATFORM.partition(date(2037, 1, day))) is None
+    assert PLATFORM.partition(date(2037, 1, 4)) in partitions_of(PLATFORM.name)
