@@ -8,7 +8,9 @@ the phone is stored as a ``bigint`` (an 11-digit mainland mobile number), the da
 as a ``date`` (calendar day in Asia/Shanghai), one ``integer`` per message
 class (no wider than ``smallint`` once PostgreSQL aligns the row, and it cannot
 overflow), and the key is the composite primary key itself (no surrogate id, no
-second index).
+second index). In PostgreSQL both counter tables are partitioned by ``day`` (one partition
+per day and a default one: migration 0027, ``campaigns.services.frequency_partitions``);
+the models do not need to know.
 """
 
 from __future__ import annotations

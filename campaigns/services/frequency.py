@@ -51,6 +51,7 @@ from campaigns.models.frequency import (
     ShopCounter,
 )
 from campaigns.phones import INVALID_PHONE, normalize_phone
+from campaigns.services.frequency_partitions import frequency_partitions_ensure, frequency_partitions_purge
 from campaigns.sqlarrays import sql_int_array, sql_text_array
 from smsmarketing.models import Category, Shop
 
@@ -697,18 +698,21 @@ def frequency_purge_cutoff(*, keep_days: int = PURGE_KEEP_DAYS, now: datetime | 
 
 
 def frequency_counters_purge_old(*, keep_days: int = PURGE_KEEP_DAYS, now: datetime | None = None) -> int:
-    """Delete counters of days before the last ``keep_days`` local days (today included)."""
-    return frequency_counters_purge(before=frequency_purge_cutoff(keep_days=keep_days, now=now))
+    """Nightly maintenance: create the coming days' partitions, then drop the counters of days
+    before the last ``keep_days`` local days (today included); returns counter rows removed."""
+    today = local_day(now or datetime.now(tz=LOCAL_TZ))
+    cutoff = frequency_purge_cutoff(keep_days=keep_days, now=now)
+    frequency_partitions_ensure(today=today)
+    return frequency_counters_purge(before=cutoff)
 
 
 def frequency_counters_purge(*, before: date) -> int:
-    """Delete counters of days before ``before`` (no window reaches them); returns rows deleted.
+    """Remove counters of days before ``before`` (no window reaches them); returns rows removed.
 
-    One ``DELETE`` per table: the counters have no delete signals or relations, so the ORM
-    deletes them without loading a row (a night removes a day of every phone messaged)."""
-    shop, _ = ShopCounter.objects.filter(day__lt=before).delete()
-    platform, _ = PlatformCounter.objects.filter(day__lt=before).delete()
-    return shop + platform
+    The tables are partitioned by day (``campaigns.services.frequency_partitions``): a day is
+    a partition DETACH + DROP TABLE, not a DELETE of a day of every phone messaged; only the
+    few rows written to the default partition (days that had no partition yet) are deleted."""
+    return frequency_partitions_purge(before=before)
 
 
 # --- replay -----------------------------------------------------------------------------

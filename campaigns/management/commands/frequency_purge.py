@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from campaigns.services.frequency import PURGE_KEEP_DAYS, frequency_counters_purge, frequency_purge_cutoff
+from campaigns.services.frequency import PURGE_KEEP_DAYS, frequency_counters_purge_old, frequency_purge_cutoff
 
 
 class Command(BaseCommand):
     help = (
-        f"Delete frequency counter rows of days older than --keep-days (default {PURGE_KEEP_DAYS}) "
+        "Drop the frequency counter partitions (and default-partition rows) of days older than "
+        f"--keep-days (default {PURGE_KEEP_DAYS}) "
         "in Asia/Shanghai. The schedule campaigns-purge-frequency-counters runs this daily at 03:30."
     )
 
@@ -21,5 +22,6 @@ class Command(BaseCommand):
             before = frequency_purge_cutoff(keep_days=keep_days)
         except ValueError as exc:
             raise CommandError(f"--keep-days: {exc}.") from None
-        deleted = frequency_counters_purge(before=before)
+        # Also creates the coming days' partitions, as the nightly task does.
+        deleted = frequency_counters_purge_old(keep_days=keep_days)
         self.stdout.write(f"Deleted {deleted} counter rows of days before {before.isoformat()}.")
