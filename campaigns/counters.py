@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from campaigns.models.counters import HourCounter, MessageCounter
+from campaigns.models.counters import ClickCounter, HourCounter, MessageCounter, OrderCounter
+from campaigns.models.links import Click
+from campaigns.models.orders import Order
 from campaigns.models.sending import CampaignRun, Message
 
 _COUNTER, _HOURS, _RUN, _MESSAGE = (
@@ -23,6 +25,12 @@ _COUNTER, _HOURS, _RUN, _MESSAGE = (
     HourCounter._meta.db_table,
     CampaignRun._meta.db_table,
     Message._meta.db_table,
+)
+_CLICKS, _ORDERS, _CLICK, _ORDER = (
+    ClickCounter._meta.db_table,
+    OrderCounter._meta.db_table,
+    Click._meta.db_table,
+    Order._meta.db_table,
 )
 
 
@@ -126,13 +134,64 @@ ORDER BY 1, 2, 3, 4
 """
 
 
+
+def _compare(counted: str, kept: str, key: list[str], figures: list[str]) -> str:
+    """The keys where ``kept`` (counters) and ``counted`` (recounted rows) differ: each side's
+    select gives campaign_id, the key's columns, then the figures, with no row at all zeros."""
+    on = " AND ".join(f"k.{c} = m.{c}" for c in key)
+    return f"""
+WITH counted AS ({counted}), kept AS ({kept})
+SELECT coalesce(k.campaign_id, m.campaign_id), {", ".join(f"coalesce(k.{c}, m.{c})" for c in key)},
+       {", ".join(f"coalesce(k.{f}, 0), coalesce(m.{f}, 0)" for f in figures)}
+FROM kept k FULL JOIN counted m ON {on}
+WHERE k.run_id IS NULL OR m.run_id IS NULL
+   OR ({", ".join(f"k.{f}" for f in figures)}) IS DISTINCT FROM ({", ".join(f"m.{f}" for f in figures)})
+ORDER BY 1, {", ".join(str(i + 2) for i in range(len(key)))}
+"""
+
+
+_SCOPE = "(%(all)s OR m.campaign_id = %(campaign)s)"
+_CLICK_ROWS = f"""FROM {_CLICK} k JOIN {_MESSAGE} m ON m.id = k.message_id WHERE k.human AND {_SCOPE}"""
+# Human clicks per run, day (of the click) and variant.
+_RECOUNT_CLICKS = _compare(
+    f"""SELECT m.run_id, min(m.campaign_id) AS campaign_id, (k.at AT TIME ZONE 'UTC')::date AS day,
+               coalesce(m.variant_id, 0) AS variant_id, count(*) AS clicks
+        {_CLICK_ROWS} GROUP BY 1, 3, 4""",
+    f"""SELECT run_id, campaign_id, day, variant_id, clicks FROM {_CLICKS}
+        WHERE (%(all)s OR campaign_id = %(campaign)s) AND clicks <> 0""",
+    ["run_id", "day", "variant_id"],
+    ["clicks"],
+)
+# Unique clicks per run and variant (the counters keep them on the day of the first click).
+_RECOUNT_UNIQUE = _compare(
+    f"""SELECT m.run_id, min(m.campaign_id) AS campaign_id, coalesce(m.variant_id, 0) AS variant_id,
+               count(DISTINCT k.message_id) AS unique_clicks
+        {_CLICK_ROWS} GROUP BY 1, 3""",
+    f"""SELECT run_id, min(campaign_id) AS campaign_id, variant_id, sum(unique_clicks) AS unique_clicks
+        FROM {_CLICKS} WHERE (%(all)s OR campaign_id = %(campaign)s)
+        GROUP BY run_id, variant_id HAVING sum(unique_clicks) <> 0""",
+    ["run_id", "variant_id"],
+    ["unique_clicks"],
+)
+# Attributed orders, their revenue and the converted messages per run and variant.
+_RECOUNT_ORDERS = _compare(
+    f"""SELECT m.run_id, min(m.campaign_id) AS campaign_id, coalesce(m.variant_id, 0) AS variant_id,
+               count(*) AS orders, sum(o.amount) AS revenue, count(DISTINCT m.id) AS converted
+        FROM {_ORDER} o JOIN {_MESSAGE} m ON m.id = o.attributed_message_id WHERE {_SCOPE} GROUP BY 1, 3""",
+    f"""SELECT run_id, campaign_id, variant_id, orders, revenue, converted FROM {_ORDERS}
+        WHERE (%(all)s OR campaign_id = %(campaign)s) AND (orders <> 0 OR revenue <> 0 OR converted <> 0)""",
+    ["run_id", "variant_id"],
+    ["orders", "revenue", "converted"],
+)
+
+
 @dataclass(frozen=True)
 class StatsDiscrepancy:
     campaign_id: int
     run_id: int
     key: str
-    kept: tuple[int, ...]
-    counted: tuple[int, ...]
+    kept: tuple
+    counted: tuple
     what: str
 
     def __str__(self) -> str:
@@ -143,8 +202,9 @@ class StatsDiscrepancy:
 
 
 def stats_reconcile(*, campaign_id: int | None = None) -> list[StatsDiscrepancy]:
-    """Every counter (of one campaign, or all) that differs from a recount of the message rows
-    (a full scan: an operator's check, never a page's read). Empty when clean."""
+    """Every counter (of one campaign, or all) that differs from a recount of the message, click
+    and attributed order rows (full scans: an operator's check, never a page's read). Empty when
+    clean."""
     params = {"all": campaign_id is None, "campaign": campaign_id or 0}
     found: list[StatsDiscrepancy] = []
     with connection.cursor() as cursor:
@@ -160,5 +220,21 @@ def stats_reconcile(*, campaign_id: int | None = None) -> list[StatsDiscrepancy]
             found.append(
                 StatsDiscrepancy(campaign, run, f"hour={hour.isoformat()} {kind}", (kept,), (counted,),
                                  "(messages)")
+            )
+        cursor.execute(_RECOUNT_CLICKS, params)
+        for campaign, run, day, variant, kept, counted in cursor.fetchall():
+            found.append(
+                StatsDiscrepancy(campaign, run, f"day={day} v={variant}", (kept,), (counted,), "(clicks)")
+            )
+        cursor.execute(_RECOUNT_UNIQUE, params)
+        for campaign, run, variant, kept, counted in cursor.fetchall():
+            found.append(
+                StatsDiscrepancy(campaign, run, f"v={variant}", (kept,), (counted,), "(unique_clicks)")
+            )
+        cursor.execute(_RECOUNT_ORDERS, params)
+        for campaign, run, variant, *n in cursor.fetchall():
+            found.append(
+                StatsDiscrepancy(campaign, run, f"v={variant}", (n[0], n[2], n[4]), (n[1], n[3], n[5]),
+                                 "(attributed orders, revenue, converted)")
             )
     return found

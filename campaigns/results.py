@@ -21,7 +21,7 @@ from django.db import connection
 from django.utils.translation import gettext as _
 from scipy import stats as scipy_stats
 
-from campaigns.models.counters import MessageCounter
+from campaigns.models.counters import ClickCounter, MessageCounter, OrderCounter
 from campaigns.models.links import Click
 from campaigns.models.orders import Order
 from campaigns.models.sending import Campaign, CampaignRun, Message
@@ -216,8 +216,7 @@ def campaigns_money(
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT c.id,
-                       (SELECT coalesce(sum(o.amount), 0) FROM {_ORDER} o
-                        WHERE o.attributed_campaign_id = c.id AND o.shop_id = %(shop)s),
+                       (SELECT coalesce(sum(o.revenue), 0) FROM {_ORDERS} o WHERE o.campaign_id = c.id),
                        CASE WHEN c.id = ANY(%(kept)s::bigint[]) THEN NULL ELSE
                        (SELECT coalesce(sum(k.parts), 0)::bigint FROM {_COUNTER} k {_COUNTED_AUDIENCE}
                         WHERE k.campaign_id = c.id AND k.settlement = %(charged)s) END
@@ -323,7 +322,11 @@ _MESSAGE, _RUN, _CLICK, _ORDER = (
     Order._meta.db_table,
 )
 _AUDIENCE = f"JOIN {_RUN} r ON r.id = m.run_id AND r.kind = '{CampaignRun.Kind.AUDIENCE}'"
-_COUNTER = MessageCounter._meta.db_table
+_COUNTER, _CLICKS, _ORDERS = (
+    MessageCounter._meta.db_table,
+    ClickCounter._meta.db_table,
+    OrderCounter._meta.db_table,
+)
 _COUNTED_AUDIENCE = f"JOIN {_RUN} r ON r.id = k.run_id AND r.kind = '{CampaignRun.Kind.AUDIENCE}'"
 
 
@@ -347,18 +350,20 @@ def _funnel(cursor, campaign: Campaign, results: CampaignResults) -> None:
 
 
 def _clicks(cursor, campaign: Campaign, results: CampaignResults) -> None:
+    """From the click counters (kept by the click table's triggers), not the click rows."""
     cursor.execute(
-        f"""SELECT count(*), count(DISTINCT k.message_id)
-            FROM {_CLICK} k JOIN {_MESSAGE} m ON m.id = k.message_id {_AUDIENCE}
-            WHERE k.campaign_id = %s AND k.human""",
+        f"""SELECT coalesce(sum(k.clicks), 0)::bigint, coalesce(sum(k.unique_clicks), 0)::bigint
+            FROM {_CLICKS} k {_COUNTED_AUDIENCE} WHERE k.campaign_id = %s""",
         [campaign.pk],
     )
     results.clicks, results.unique_clicks = cursor.fetchone()
 
 
 def _attributed(cursor, campaign: Campaign, results: CampaignResults) -> None:
+    """From the order counters (kept by the order table's triggers), not the order rows."""
     cursor.execute(
-        f"SELECT count(*), coalesce(sum(amount), 0) FROM {_ORDER} WHERE attributed_campaign_id = %s",
+        f"""SELECT coalesce(sum(orders), 0)::bigint, coalesce(sum(revenue), 0)
+            FROM {_ORDERS} WHERE campaign_id = %s""",
         [campaign.pk],
     )
     results.attributed_orders, results.attributed_revenue = cursor.fetchone()

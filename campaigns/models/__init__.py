@@ -15,7 +15,14 @@ Each module's models are imported here so Django finds them.
 
 from campaigns.models.api import ApiKey, ApiScope, IdempotencyRecord  # noqa: F401
 from campaigns.models.audience import Coupon, Customer, Purchase, Segment  # noqa: F401
-from campaigns.models.counters import HourCounter, MessageCounter  # noqa: F401
+from campaigns.models.counters import (  # noqa: F401
+    AttributedMessage,
+    ClickCounter,
+    ClickedMessage,
+    HourCounter,
+    MessageCounter,
+    OrderCounter,
+)
 from campaigns.models.frequency import (  # noqa: F401
     FrequencyRule,
     MessageClass,

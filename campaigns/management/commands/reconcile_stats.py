@@ -1,4 +1,4 @@
-"""Recount the results counters from the message rows; exit 1 with a report of every difference."""
+"""Recount the results counters from the message, click and order rows; exit 1 with every difference."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from campaigns.counters import stats_reconcile
 class Command(BaseCommand):
     help = (
         "Recount every campaign's results counters (per run, day, status, settlement, suppression "
-        "reason and variant, and per hour) from the message rows. Exits 0 when they match, 1 with one "
+        "reason and variant, and per hour) from the message rows, and the click and attributed order "
+        "counters (per run and variant) from the click and order rows. Exits 0 when they match, 1 with one "
         "line per difference otherwise. --campaign ID checks one campaign."
     )
 
