@@ -361,7 +361,7 @@ def test_it_counts_attributed_orders_at_ingest_update_reattribution_and_delete(r
         shop=results_campaign.shop,
         rows=[{"order_no": "NO-9", "phone": buyer.phone, "amount": "20", "placed_at": timezone.now()}],
     )
-    assert report.rejected == [] or not report.rejected
+    assert not report.rejected
     assert Order.objects.get(order_no="NO-9").attributed_message_id == buyer.pk
     assert orders_kept(results_campaign) == (4, Decimal("250.00"), 3)  # the same person: still 3 converted
     # The same order again with another amount: an update.
@@ -374,8 +374,7 @@ def test_it_counts_attributed_orders_at_ingest_update_reattribution_and_delete(r
     Order.objects.filter(order_no="NO-3").update(attributed_message=buyer)
     figures = {v.name: v for v in campaign_results(campaign=results_campaign).variants}
     assert (figures["A"].attributed_orders, figures["A"].attributed_revenue) == (3, Decimal("155.00"))
-    assert (figures["B"].attributed_orders, figures["B"].converted if hasattr(figures["B"], "converted")
-            else 1) == (1, 1)  # fmt: skip
+    assert (figures["B"].attributed_orders, figures["B"].attributed_revenue) == (1, Decimal("100.00"))
     assert orders_kept(results_campaign) == (4, Decimal("255.00"), 2)  # B's second buyer no longer converted
     orders_reattribute(since=timezone.now() - timedelta(days=1), shop_id=results_campaign.shop_id)
     assert_stats_clean()
