@@ -117,6 +117,12 @@ for _key in ("host", "port"):
         DATABASES["default"][_key.upper()] = str(DATABASES["default"]["OPTIONS"].pop(_key))
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise RuntimeError("DATABASE_URL must point at PostgreSQL (postgres://...).")
+# JIT off for the app's sessions (libpq "options"): its queries are short index lookups, but a
+# row estimate such as one campaign's 400,000 messages crosses jit_above_cost, and compiling
+# then took ~150 ms for a query that returns nothing (the campaign page at 20M messages,
+# docs/PERFORMANCE.md); nothing here runs long enough for JIT to pay back.
+_db_options = DATABASES["default"].setdefault("OPTIONS", {})
+_db_options["options"] = f"{_db_options.get('options', '')} -c jit=off".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
