@@ -28,6 +28,7 @@ from campaigns.services.pipeline import pipeline_setting
 from campaigns.services.planning import run_plan
 from campaigns.services.recovery import pipeline_recover
 from campaigns.services.sending import run_execute
+from campaigns.services.spend_pause import spend_paused_runs_resume_due
 from campaigns.services.webhooks import webhook_deliveries_run, webhook_events_purge
 
 
@@ -147,6 +148,4 @@ def purge_webhook_events() -> int:
 def resume_spend_paused_runs() -> int:
     """Every minute: resume the runs a spending limit paused whose period has ended
     (``campaigns.services.spend_pause``, docs/SPEND_LIMITS.md)."""
-    from campaigns.services.spend_pause import spend_paused_runs_resume_due
-
     return spend_paused_runs_resume_due()

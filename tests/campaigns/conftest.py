@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.campaigns.campaign_fixtures import pipeline_settings, ready_shop  # noqa: F401
+from tests.campaigns.campaign_fixtures import assert_stats_clean, pipeline_settings, ready_shop  # noqa: F401
 
 # The closed loop's tests (sends, clicks, orders, attribution, holdout, A/B, results pages and
 # API): after each, every results counter (messages, clicks, attributed orders) must equal a
@@ -27,8 +27,11 @@ def _stats_clean_after_closed_loop_tests(request):
     if request.module.__name__.rsplit(".", 1)[-1] not in STATS_CHECKED_MODULES or not uses_db:
         yield
         return
-    request.getfixturevalue("_django_db_helper")  # torn down after this check
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or bool(
+        marker and marker.kwargs.get("transaction")
+    )
+    # Requested here, so the database fixture is torn down after this check.
+    request.getfixturevalue("transactional_db" if transactional else "db")
     yield
-    from tests.campaigns.campaign_fixtures import assert_stats_clean
-
     assert_stats_clean()

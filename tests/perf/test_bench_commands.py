@@ -3,18 +3,22 @@ themselves. The figures are not asserted (benchmarks are not timed tests)."""
 
 from __future__ import annotations
 
+import importlib
 import io
 import re
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
 
+from bench import harness
 from campaigns.models import Campaign, Customer, Message
 from campaigns.models.frequency import PlatformCounter, ShopCounter
 from reviews.models import MessageTemplate
-from smsmarketing.models import Reservation, Shop
+from smsmarketing.models import LedgerEntry, Reservation, Shop, SmsAccount
 from smsmarketing.roles import REVIEWER_GROUP
 
 
@@ -89,8 +93,6 @@ def test_it_funds_a_seed_beyond_the_grants_maximum_in_several_entries_and_reuses
     """20,000,000 messages need 200,000,000 parts: more than one grant may give (10,000,000). The
     seed grants in several ledger entries (scaled down here), its counters reconcile, and
     ``--reuse`` prints the same pages with new cookies without seeding again."""
-    from bench import harness
-    from smsmarketing.models import LedgerEntry, SmsAccount
 
     monkeypatch.setattr(harness, "MAX_GRANT_UNITS", 5_000)
     out = io.StringIO()
@@ -116,7 +118,6 @@ def test_it_funds_a_seed_beyond_the_grants_maximum_in_several_entries_and_reuses
 def test_it_leaves_the_seeded_tables_vacuumed_as_autovacuum_would():
     """Outside a transaction (as web.sh runs it) the seed vacuums what it filled: the queue's count
     is then an index-only scan, as on a live table, not a scan of the whole table."""
-    from django.db import connection
 
     call_command("bench_web_seed", messages=1200, campaigns=4, reviews=5000, stdout=io.StringIO(),
                  stderr=io.StringIO())
@@ -138,10 +139,6 @@ def test_it_leaves_the_seeded_tables_vacuumed_as_autovacuum_would():
 def test_the_cold_bench_settings_flush_the_cache_before_every_request(client, settings):
     """``COLD=1 bench/web.sh`` serves smsmarketing.settings_bench_cold: the bench settings with
     bench.middleware.ColdCacheMiddleware first; production's settings never have it."""
-    import importlib
-
-    from django.core.cache import cache
-
     cold = importlib.import_module("smsmarketing.settings_bench_cold")
     production = importlib.import_module("smsmarketing.settings")
     assert cold.MIDDLEWARE == ["bench.middleware.ColdCacheMiddleware", *production.MIDDLEWARE]

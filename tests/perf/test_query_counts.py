@@ -15,6 +15,7 @@ from campaigns.models import Campaign, CampaignRun, Message
 from reviews.models import MessageTemplate, Signature
 from smsmarketing.models import RechargePackage
 from smsmarketing.services import account_charge, account_grant, account_reserve, recharge
+from smsmarketing.services.members import member_invite, member_role_change
 from tests.campaigns.campaign_fixtures import MARKETING_TEXT, live_signature_for
 from tests.factories import make_active_account, make_shop, make_user
 
@@ -150,7 +151,6 @@ def test_it_runs_the_same_bounded_queries_on_the_members_page_with_2_or_20_membe
     client, alice, alice_shop, django_assert_max_num_queries
 ):
     """成员管理: the list with its users and the recent changes with their actors, O(1) queries."""
-    from smsmarketing.services.members import member_invite, member_role_change
 
     def add_members(first: int, last: int) -> None:
         for i in range(first, last):

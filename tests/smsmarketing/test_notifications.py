@@ -6,18 +6,22 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django_q.models import Schedule
 
 from smsmarketing.models import MailDelivery, Membership, Notification, NotificationPreference
 from smsmarketing.permissions import NotShopMember
 from smsmarketing.services.notifications import (
     DEFAULT_CHANNELS,
+    RETENTION,
     NotificationKindUnknown,
     notification_mark_read,
     notification_preferences_set,
     notifications_mark_all_read,
+    notifications_purge,
     notify,
 )
 from tests.factories import make_user
@@ -280,8 +284,6 @@ def test_it_hides_another_shops_inbox(client, alice_shop, bob, bob_shop):
 def test_it_runs_the_same_queries_on_the_inbox_with_few_or_many_notifications(
     client, alice_shop, alice, django_assert_max_num_queries
 ):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     url = reverse("portal:notifications", args=[alice_shop.pk])
     client.force_login(alice)
@@ -301,8 +303,6 @@ def test_it_runs_the_same_queries_on_the_inbox_with_few_or_many_notifications(
 
 
 def test_it_costs_a_shop_page_exactly_one_query_for_the_bell(client, alice_shop, alice, settings):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     url = reverse("portal:account", args=[alice_shop.pk])
     client.force_login(alice)
@@ -347,9 +347,7 @@ def test_it_opens_a_notices_page_and_marks_it_read_on_the_way(client, alice_shop
 
 
 def test_it_purges_notifications_older_than_half_a_year_with_their_mails(alice_shop, team):
-    from django_q.models import Schedule
 
-    from smsmarketing.services.notifications import RETENTION, notifications_purge
 
     now = timezone.now()
     emit(alice_shop, key="old", now=now - RETENTION - timedelta(minutes=1))
