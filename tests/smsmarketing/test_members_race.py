@@ -8,45 +8,19 @@ audit holds exactly one row per change that happened.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import connection
 
 from smsmarketing.errors import SmsError
 from smsmarketing.models import Membership, MembershipEvent
 from smsmarketing.permissions import NotShopMember, RoleRequired
 from smsmarketing.services.members import LastOwner, MemberGone, member_remove, member_role_change
 from tests.factories import make_shop, make_user
+from tests.smsmarketing.test_account_concurrency import run_in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 THREADS = 8
 ROUNDS = 3
-
-
-def run_in_threads(count: int, work: Callable[[int], object]) -> list[object]:
-    """Run ``work(i)`` in ``count`` threads released together; return results or exceptions."""
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except BaseException as exc:  # reported to the test, never swallowed
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a thread hung (deadlock?)"
-    return results
 
 
 def two_owner_shop(round_no: int):
