@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from campaigns.models.counters import ClickCounter, HourCounter, MessageCounter, OrderCounter
+from campaigns.models.counters import (
+    ClickCounter,
+    HoldoutCounter,
+    HoldoutRun,
+    HourCounter,
+    MessageCounter,
+    OrderCounter,
+)
 from campaigns.models.links import Click
 from campaigns.models.orders import Order
 from campaigns.models.sending import CampaignRun, Message
@@ -32,6 +39,7 @@ _CLICKS, _ORDERS, _CLICK, _ORDER = (
     Click._meta.db_table,
     Order._meta.db_table,
 )
+_HOLDOUT, _STARTS = HoldoutCounter._meta.db_table, HoldoutRun._meta.db_table
 
 
 @dataclass(frozen=True)
@@ -185,6 +193,41 @@ _RECOUNT_ORDERS = _compare(
 )
 
 
+# The holdout comparison per run and group (held out / sent): the row-based statement
+# ``campaigns.results._groups`` ran before the counters (each recipient's orders in [its run's
+# start, + the comparison window)), with the run's start as kept (the earliest ``created_at``
+# written: a deleted or archived first row does not move it). Runs whose messages are all gone
+# (archived months) are not recounted: their counters are their only record.
+_RECOUNT_HOLDOUT = _compare(
+    f"""SELECT run_id, min(campaign_id) AS campaign_id, held, sum(n)::bigint AS orders,
+               count(*) FILTER (WHERE n > 0) AS buyers, sum(revenue) AS revenue,
+               sum(revenue * revenue) AS revenue_squares
+        FROM (SELECT m.id, m.run_id, m.campaign_id, m.status = 'holdout' AS held, count(o.id) AS n,
+                     coalesce(sum(o.amount), 0) AS revenue
+              FROM {_MESSAGE} m JOIN {_STARTS} h ON h.run_id = m.run_id
+              LEFT JOIN {_ORDER} o ON o.shop_id = m.shop_id AND o.phone = m.phone
+                   AND o.placed_at >= h.start AND o.placed_at < h.start + %(window)s
+              WHERE m.status = ANY(%(grouped)s) AND {_SCOPE} GROUP BY m.id) p
+        GROUP BY run_id, held HAVING sum(n) <> 0""",
+    f"""SELECT run_id, campaign_id, held, orders, buyers, revenue, revenue_squares FROM {_HOLDOUT} k
+        WHERE (%(all)s OR campaign_id = %(campaign)s)
+          AND (orders <> 0 OR buyers <> 0 OR revenue <> 0 OR revenue_squares <> 0)
+          AND EXISTS (SELECT 1 FROM {_MESSAGE} m WHERE m.run_id = k.run_id)""",
+    ["run_id", "held"],
+    ["orders", "buyers", "revenue", "revenue_squares"],
+)
+# Every audience run with messages has its start, at most its earliest row's.
+_RECOUNT_STARTS = f"""
+SELECT x.campaign_id, x.run_id, h.start, x.first
+FROM (SELECT m.run_id, min(m.campaign_id) AS campaign_id, min(m.created_at) AS first
+      FROM {_MESSAGE} m JOIN {_RUN} r ON r.id = m.run_id AND r.kind = '{CampaignRun.Kind.AUDIENCE}'
+      WHERE {_SCOPE} GROUP BY m.run_id) x
+LEFT JOIN {_STARTS} h ON h.run_id = x.run_id
+WHERE h.start IS NULL OR h.start > x.first
+ORDER BY 1, 2
+"""
+
+
 @dataclass(frozen=True)
 class StatsDiscrepancy:
     campaign_id: int
@@ -205,7 +248,14 @@ def stats_reconcile(*, campaign_id: int | None = None) -> list[StatsDiscrepancy]
     """Every counter (of one campaign, or all) that differs from a recount of the message, click
     and attributed order rows (full scans: an operator's check, never a page's read). Empty when
     clean."""
-    params = {"all": campaign_id is None, "campaign": campaign_id or 0}
+    from campaigns.results import COMPARISON_WINDOW, SENT  # campaigns.results reads this module's tables
+
+    params = {
+        "all": campaign_id is None,
+        "campaign": campaign_id or 0,
+        "window": COMPARISON_WINDOW,
+        "grouped": [*SENT, Message.Status.HOLDOUT],
+    }
     found: list[StatsDiscrepancy] = []
     with connection.cursor() as cursor:
         cursor.execute(_RECOUNT, params)
@@ -237,4 +287,13 @@ def stats_reconcile(*, campaign_id: int | None = None) -> list[StatsDiscrepancy]
                 StatsDiscrepancy(campaign, run, f"v={variant}", (n[0], n[2], n[4]), (n[1], n[3], n[5]),
                                  "(attributed orders, revenue, converted)")
             )
+        cursor.execute(_RECOUNT_HOLDOUT, params)
+        for campaign, run, held, *n in cursor.fetchall():
+            found.append(
+                StatsDiscrepancy(campaign, run, "holdout" if held else "sent", (n[0], n[2], n[4], n[6]),
+                                 (n[1], n[3], n[5], n[7]), "(group orders, buyers, revenue, squares)")
+            )
+        cursor.execute(_RECOUNT_STARTS, params)
+        for campaign, run, start, first in cursor.fetchall():
+            found.append(StatsDiscrepancy(campaign, run, "start", (start,), (first,), "(run start)"))
     return found

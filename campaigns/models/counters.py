@@ -179,3 +179,76 @@ class AttributedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id}: {self.orders}"
+
+
+class HoldoutRun(models.Model):
+    """An audience run's start for the holdout comparison (``campaigns.results._groups``): the
+    earliest ``created_at`` of its message rows (planning began), kept by the message table's
+    triggers (migration 0030): an INSERT with an earlier row moves it back, an UPDATE of
+    ``created_at`` recomputes it from the rows; a DELETE or an archived (dropped) month does not
+    move it, so an old campaign's comparison stays as it was. The order triggers find a shop's
+    runs whose window [start, start + COMPARISON_WINDOW) holds an order's ``placed_at`` here."""
+
+    run_id = models.BigIntegerField(primary_key=True)
+    campaign_id = models.BigIntegerField()
+    shop_id = models.BigIntegerField()
+    start = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("对照比较批次")
+        verbose_name_plural = _("对照比较批次")
+        indexes = [models.Index(fields=["shop_id", "start"], name="holdoutrun_shop_start")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.start}"
+
+
+class HoldoutRecipient(models.Model):
+    """A recipient's (message's) orders in its run's comparison window: the shop's orders of its
+    phone placed in [run start, + COMPARISON_WINDOW), whoever they are attributed to, and their
+    revenue; whatever the message's status (the group it counts in follows its status). Only
+    messages with at least one such order have a row (rows at 0 stay). The per-recipient figure
+    is what lets the sum of squares be kept by delta: (r + a)² − r²."""
+
+    message_id = models.BigIntegerField(primary_key=True)
+    run_id = models.BigIntegerField()
+    campaign_id = models.BigIntegerField()
+    orders = models.BigIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("对照比较收件人")
+        verbose_name_plural = _("对照比较收件人")
+        indexes = [models.Index(fields=["run_id"], name="holdoutrecipient_run")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id}: {self.orders} {self.revenue}"
+
+
+class HoldoutCounter(models.Model):
+    """One side of a run's holdout comparison (``held``: the holdout group, else the sent group:
+    messages handed to the gateway): the recipients' orders in the window, the recipients with
+    at least one (``buyers``), the revenue and the sum of squared per-recipient revenues.
+    The group's recipients are the message counters' (status ``holdout`` / the sent statuses).
+    Written by the order and message tables' statement-level triggers (migration 0030)."""
+
+    run = models.ForeignKey(
+        CampaignRun, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    held = models.BooleanField()
+    orders = models.BigIntegerField(default=0)
+    buyers = models.BigIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    revenue_squares = models.DecimalField(max_digits=36, decimal_places=4, default=0)
+
+    class Meta:
+        verbose_name = _("对照比较统计")
+        verbose_name_plural = _("对照比较统计")
+        constraints = [models.UniqueConstraint(fields=["run", "held"], name="holdoutcounter_key")]
+        indexes = [models.Index(fields=["campaign", "run"], name="holdoutcounter_campaign")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {'held' if self.held else 'sent'}: {self.orders} {self.revenue}"
