@@ -27,14 +27,15 @@ Which writer sees which (races):
   other's rows. Planners of one run already queue on their counter rows from the insert to the
   commit (migration 0026), so this adds no wait between them; concurrent orders do not wait for
   each other.
-- An order arriving while the message's status changes (dispatch's claim, a retry): the order's
-  statement locks the matched messages FOR SHARE (in id order) and uses the status of the locked
-  row: the status change waits for the order's commit (then its trigger reads the recipient row
-  with the order) or the order waits for the status change's commit (and counts with the new
-  status).
-- Two orders of one phone at once: the recipient row's upsert serialises them, each adding its
-  change to the committed value and computing the square sum's change from the value it wrote.
-Upserts are in key order (recipient rows by message id, counters by run and group).
+- An order arriving while the message's status changes (dispatch's claim, a retry), or two
+  orders of one recipient at once: the order's statement locks the matched messages FOR NO KEY
+  UPDATE (in id order), uses the status of the locked row, and reads their recipient rows in its
+  next statement: every writer of a recipient row holds its message's row lock (orders, a status
+  change, a delete; a planning batch writes only its own uncommitted messages'), so the value
+  read is the one the change is added to, and the square sum's change is exact.
+Upserts are in key order (recipient rows by message id, counters by run and group). A statement's
+messages are locked in id order; a status change of several messages at once that locks them in
+another order can deadlock with an order of two of them (PostgreSQL aborts one of the two).
 
 No index is added to the message table: an order finds its shop's runs whose window holds it in
 ``HoldoutRun`` (shop, start) and each run's message of that phone by the unique (run, phone)
@@ -60,38 +61,50 @@ def _group(status: str) -> str:
     return f"CASE WHEN {status} = 'holdout' THEN true WHEN {status} IN {SENT} THEN false END"
 
 
-def _apply(ctes: str, lock: bool = True) -> str:
-    """Add the per-message changes ``d(message_id, n, amount)`` (defined by ``ctes``) to the
-    recipient rows and to the counters of the group each message is in now. ``lock``: the
-    messages are read FOR SHARE in id order (their status cannot change until this commits)."""
+def _gather(rows: str) -> str:
+    """Keep ``rows`` (one per message: id, run_id, campaign_id, held, n, amount — the change of
+    its orders and revenue in its window) in the function's arrays, for ``_ADD``. Two statements,
+    not one: the second reads the recipient rows after the first locked the messages (a fresh
+    snapshot), and the planner is never asked to join one CTE to another (it estimates a CTE at
+    one row and would loop: 5,000 × 5,000)."""
     return f"""
-    WITH {ctes},
-    l AS (SELECT m.id, m.run_id, m.campaign_id, {_group("m.status")} AS held FROM {MESSAGE} m
-          WHERE m.id IN (SELECT message_id FROM d) ORDER BY m.id {"FOR SHARE OF m" if lock else ""}),
-    up AS (
-        INSERT INTO {HREC} AS x (message_id, run_id, campaign_id, orders, revenue)
-        SELECT l.id, l.run_id, l.campaign_id, d.n, d.amount FROM d JOIN l ON l.id = d.message_id
-        ORDER BY l.id
-        ON CONFLICT (message_id) DO UPDATE SET orders = x.orders + excluded.orders,
-            revenue = x.revenue + excluded.revenue
-        RETURNING x.message_id, x.orders, x.revenue)
-    INSERT INTO {HCNT} AS c (run_id, campaign_id, held, orders, buyers, revenue, revenue_squares)
-    SELECT l.run_id, min(l.campaign_id), l.held, sum(d.n), sum((up.orders > 0)::int - (up.orders - d.n > 0)::int),
-           sum(d.amount), sum(up.revenue * up.revenue - (up.revenue - d.amount) * (up.revenue - d.amount))
-    FROM up JOIN d ON d.message_id = up.message_id JOIN l ON l.id = up.message_id
-    WHERE l.held IS NOT NULL
-    GROUP BY l.run_id, l.held ORDER BY l.run_id, l.held
-    ON CONFLICT (run_id, held) DO UPDATE SET orders = c.orders + excluded.orders,
-        buyers = c.buyers + excluded.buyers, revenue = c.revenue + excluded.revenue,
-        revenue_squares = c.revenue_squares + excluded.revenue_squares;"""
+    SELECT array_agg(g.id ORDER BY g.id), array_agg(g.run_id ORDER BY g.id), array_agg(g.campaign_id ORDER BY g.id),
+           array_agg(g.held ORDER BY g.id), array_agg(g.n ORDER BY g.id), array_agg(g.amount ORDER BY g.id)
+    INTO ids, mruns, mcampaigns, helds, ns, amounts
+    FROM ({rows}) g;"""
+
+
+# Add the gathered changes to the recipient rows and to the counters of the group each message is
+# in: a recipient at r yuan (o orders) moving by a yuan (n orders) adds (r + a)² − r² to the
+# square sum, and a buyer when o = 0 < o + n (or takes one away).
+_ADD = f"""
+    IF ids IS NOT NULL THEN
+      WITH s AS MATERIALIZED (
+          SELECT s.*, coalesce(x.orders, 0) AS o0, coalesce(x.revenue, 0) AS r0
+          FROM unnest(ids, mruns, mcampaigns, helds, ns, amounts) AS s(id, run_id, campaign_id, held, n, amount)
+          LEFT JOIN {HREC} x ON x.message_id = s.id),
+      up AS (
+          INSERT INTO {HREC} AS x (message_id, run_id, campaign_id, orders, revenue)
+          SELECT id, run_id, campaign_id, n, amount FROM s ORDER BY id
+          ON CONFLICT (message_id) DO UPDATE SET orders = x.orders + excluded.orders,
+              revenue = x.revenue + excluded.revenue)
+      INSERT INTO {HCNT} AS c (run_id, campaign_id, held, orders, buyers, revenue, revenue_squares)
+      SELECT run_id, min(campaign_id), held, sum(n), sum((o0 + n > 0)::int - (o0 > 0)::int), sum(amount),
+             sum((r0 + amount) * (r0 + amount) - r0 * r0)
+      FROM s WHERE held IS NOT NULL
+      GROUP BY run_id, held ORDER BY run_id, held
+      ON CONFLICT (run_id, held) DO UPDATE SET orders = c.orders + excluded.orders,
+          buyers = c.buyers + excluded.buyers, revenue = c.revenue + excluded.revenue,
+          revenue_squares = c.revenue_squares + excluded.revenue_squares;
+    END IF;"""
 
 
 def _recount(runs: str) -> str:
     """Recount the runs ``runs`` (an array expression) from their messages and the shop's orders
     in their windows: the difference to their recipient rows, applied (under the shop's
-    exclusive lock: no order statement of the shop runs meanwhile)."""
-    return _apply(f"""
-    tgt AS (
+    exclusive lock: no order statement of the shop runs meanwhile; the messages locked)."""
+    return _gather(f"""
+    WITH tgt AS (
         SELECT m.id, count(*)::bigint AS n, sum(o.amount) AS amount
         FROM {HRUN} h JOIN {MESSAGE} m ON m.run_id = h.run_id
         JOIN {ORDER} o ON o.shop_id = m.shop_id AND o.phone = m.phone
@@ -103,7 +116,9 @@ def _recount(runs: str) -> str:
                coalesce(t.amount, 0) - coalesce(c.revenue, 0) AS amount
         FROM tgt t FULL JOIN cur c ON c.message_id = t.id
         WHERE (coalesce(t.n, 0), coalesce(t.amount, 0))
-              IS DISTINCT FROM (coalesce(c.orders, 0), coalesce(c.revenue, 0)))""")
+              IS DISTINCT FROM (coalesce(c.orders, 0), coalesce(c.revenue, 0)))
+    SELECT m.id, m.run_id, m.campaign_id, {_group("m.status")} AS held, d.n, d.amount
+    FROM d JOIN {MESSAGE} m ON m.id = d.message_id ORDER BY m.id FOR NO KEY UPDATE OF m""") + _ADD
 
 
 def _order_changes(parts: list[str]) -> str:
@@ -119,19 +134,24 @@ def _order_changes(parts: list[str]) -> str:
 
 
 def _order_apply(parts: list[str]) -> str:
+    """The orders' changes, per message of the shop's runs whose window holds them (found by
+    (shop, start) then the unique (run, phone)); the messages locked in id order and their
+    group read from the locked row."""
     matched = f"""
-      ch AS ({_order_changes(parts)}),
-      d AS (
-          SELECT m.id AS message_id, sum(ch.n)::bigint AS n, sum(ch.amount) AS amount
-          FROM ch JOIN {HRUN} h ON h.shop_id = ch.shop_id AND h.start <= ch.placed_at
-                                AND h.start > ch.placed_at - {WINDOW}
+    SELECT l.id, min(l.run_id) AS run_id, min(l.campaign_id) AS campaign_id, bool_and(l.held) AS held,
+           sum(l.n)::bigint AS n, sum(l.amount) AS amount
+    FROM (SELECT m.id, m.run_id, m.campaign_id, {_group("m.status")} AS held, ch.n, ch.amount
+          FROM ({_order_changes(parts)}) ch
+          JOIN {HRUN} h ON h.shop_id = ch.shop_id AND h.start <= ch.placed_at AND h.start > ch.placed_at - {WINDOW}
           JOIN {MESSAGE} m ON m.run_id = h.run_id AND m.phone = ch.phone
-          GROUP BY m.id HAVING sum(ch.n) <> 0 OR sum(ch.amount) <> 0)"""
+          ORDER BY m.id FOR NO KEY UPDATE OF m) l
+    GROUP BY l.id HAVING sum(l.n) <> 0 OR sum(l.amount) <> 0"""
     return f"""
     PERFORM pg_advisory_xact_lock_shared({HOLDOUT_LOCK}, (s.shop_id & 2147483647)::int)
     FROM (SELECT DISTINCT shop_id FROM ({_order_changes(parts)}) ch ORDER BY shop_id) s;
     IF FOUND THEN
-      {_apply(matched)}
+      {_gather(matched)}
+      {_ADD}
     END IF;"""
 
 
@@ -139,15 +159,18 @@ _LOCK_SHOPS = f"""
     PERFORM pg_advisory_xact_lock({HOLDOUT_LOCK}, (s & 2147483647)::int)
     FROM (SELECT DISTINCT unnest(shops) AS s ORDER BY 1) t;"""
 
+# The batch's own rows (not yet visible to anyone else: nothing to lock) matched to the shop's
+# orders placed since their run's start: few while a run plans (index order_shop_placed).
 _NEW_ROWS_MATCHED = f"""
-    w AS MATERIALIZED (SELECT run_id, shop_id, start FROM {HRUN}
-                       WHERE run_id = ANY(runs) AND NOT run_id = ANY(moved)),
+    WITH w AS MATERIALIZED (
+        SELECT run_id, shop_id, start FROM {HRUN} WHERE run_id = ANY(runs) AND NOT run_id = ANY(moved)),
     recent AS MATERIALIZED (
         SELECT w.run_id, o.phone, o.amount FROM w JOIN {ORDER} o ON o.shop_id = w.shop_id
-               AND o.placed_at >= w.start AND o.placed_at < w.start + {WINDOW}),
-    d AS (
-        SELECT n.id AS message_id, count(*)::bigint AS n, sum(o.amount) AS amount
-        FROM recent o JOIN new_rows n ON n.run_id = o.run_id AND n.phone = o.phone GROUP BY n.id)"""
+               AND o.placed_at >= w.start AND o.placed_at < w.start + {WINDOW})
+    SELECT n.id, n.run_id, n.campaign_id, {_group("n.status")} AS held, count(*)::bigint AS n,
+           sum(o.amount) AS amount
+    FROM recent o JOIN new_rows n ON n.run_id = o.run_id AND n.phone = o.phone
+    GROUP BY n.id, n.run_id, n.campaign_id, n.status"""
 
 _MESSAGE_INSERT = f"""
     SELECT coalesce(array_agg(x.run_id ORDER BY x.run_id), '{{}}'), array_agg(x.campaign_id ORDER BY x.run_id),
@@ -165,37 +188,47 @@ _MESSAGE_INSERT = f"""
     INSERT INTO {HRUN} AS h (run_id, campaign_id, shop_id, start)
     SELECT * FROM unnest(runs, campaigns, shops, starts) ORDER BY 1
     ON CONFLICT (run_id) DO UPDATE SET start = excluded.start WHERE excluded.start < h.start;
-    {_apply(_NEW_ROWS_MATCHED)}
+    IF EXISTS (SELECT 1 FROM {HRUN} w JOIN {ORDER} o ON o.shop_id = w.shop_id AND o.placed_at >= w.start
+                      AND o.placed_at < w.start + {WINDOW}
+               WHERE w.run_id = ANY(runs) AND NOT w.run_id = ANY(moved)) THEN
+      {_gather(_NEW_ROWS_MATCHED)}
+      {_ADD}
+    END IF;
     IF cardinality(moved) > 0 THEN
       {_recount("moved")}
     END IF;"""
 
+# One pass over the statement's rows: the messages whose status moved them into or out of a
+# group (their recipient rows' figures move with them), and the runs of rows whose created_at or
+# phone changed (never by the pipeline; fixtures backdate created_at): those runs' starts are
+# recomputed from their rows and the runs recounted.
 _MESSAGE_UPDATE = f"""
-    WITH mv AS (
-        SELECT o.id, n.run_id, n.campaign_id, {_group("o.status")} AS was, {_group("n.status")} AS now
-        FROM old_rows o JOIN new_rows n ON n.id = o.id
-        WHERE {_group("o.status")} IS DISTINCT FROM {_group("n.status")}),
-    e AS (
-        SELECT mv.run_id, mv.campaign_id, g.held, g.sign, x.orders, x.revenue
-        FROM mv JOIN {HREC} x ON x.message_id = mv.id
-        CROSS JOIN LATERAL (VALUES (mv.was, -1), (mv.now, 1)) AS g(held, sign)
-        WHERE g.held IS NOT NULL)
-    INSERT INTO {HCNT} AS c (run_id, campaign_id, held, orders, buyers, revenue, revenue_squares)
-    SELECT run_id, min(campaign_id), held, sum(sign * orders), sum(sign * (orders > 0)::int),
-           sum(sign * revenue), sum(sign * revenue * revenue)
-    FROM e GROUP BY run_id, held
-    HAVING sum(sign * orders) <> 0 OR sum(sign * (orders > 0)::int) <> 0 OR sum(sign * revenue) <> 0
-    ORDER BY run_id, held
-    ON CONFLICT (run_id, held) DO UPDATE SET orders = c.orders + excluded.orders,
-        buyers = c.buyers + excluded.buyers, revenue = c.revenue + excluded.revenue,
-        revenue_squares = c.revenue_squares + excluded.revenue_squares;
-    -- A row's created_at or phone changed (never by the pipeline; fixtures backdate created_at):
-    -- the runs' starts are recomputed from their rows and the runs recounted.
-    SELECT coalesce(array_agg(x.run_id ORDER BY x.run_id), '{{}}'), array_agg(x.shop_id ORDER BY x.run_id)
-    INTO runs, shops
-    FROM (SELECT DISTINCT n.run_id, n.shop_id FROM old_rows o JOIN new_rows n ON n.id = o.id
-          WHERE (o.created_at, o.phone) IS DISTINCT FROM (n.created_at, n.phone)) x
-    JOIN {RUN} r ON r.id = x.run_id AND r.kind = 'audience';
+    SELECT array_agg(o.id) FILTER (WHERE {_group("o.status")} IS DISTINCT FROM {_group("n.status")}),
+           array_agg({_group("o.status")}) FILTER (WHERE {_group("o.status")} IS DISTINCT FROM {_group("n.status")}),
+           array_agg({_group("n.status")}) FILTER (WHERE {_group("o.status")} IS DISTINCT FROM {_group("n.status")}),
+           array_agg(DISTINCT n.run_id) FILTER (WHERE (o.created_at, o.phone) IS DISTINCT FROM (n.created_at, n.phone))
+    INTO ids, was, became, runs
+    FROM old_rows o JOIN new_rows n ON n.id = o.id;
+    IF ids IS NOT NULL THEN
+      INSERT INTO {HCNT} AS c (run_id, campaign_id, held, orders, buyers, revenue, revenue_squares)
+      SELECT x.run_id, min(x.campaign_id), g.held, sum(g.sign * x.orders), sum(g.sign * (x.orders > 0)::int),
+             sum(g.sign * x.revenue), sum(g.sign * x.revenue * x.revenue)
+      FROM unnest(ids, was, became) AS s(id, was, became) JOIN {HREC} x ON x.message_id = s.id
+      CROSS JOIN LATERAL (VALUES (s.was, -1), (s.became, 1)) AS g(held, sign)
+      WHERE g.held IS NOT NULL
+      GROUP BY x.run_id, g.held
+      HAVING sum(g.sign * x.orders) <> 0 OR sum(g.sign * (x.orders > 0)::int) <> 0 OR sum(g.sign * x.revenue) <> 0
+      ORDER BY x.run_id, g.held
+      ON CONFLICT (run_id, held) DO UPDATE SET orders = c.orders + excluded.orders,
+          buyers = c.buyers + excluded.buyers, revenue = c.revenue + excluded.revenue,
+          revenue_squares = c.revenue_squares + excluded.revenue_squares;
+    END IF;
+    IF runs IS NOT NULL THEN
+      SELECT coalesce(array_agg(r.id ORDER BY r.id), '{{}}'), array_agg(c.shop_id ORDER BY r.id)
+      INTO runs, shops
+      FROM {RUN} r JOIN campaigns_campaign c ON c.id = r.campaign_id
+      WHERE r.id = ANY(runs) AND r.kind = 'audience';
+    END IF;
     IF cardinality(runs) > 0 THEN
       {_LOCK_SHOPS}
       INSERT INTO {HRUN} AS h (run_id, campaign_id, shop_id, start)
@@ -218,23 +251,29 @@ _MESSAGE_DELETE = f"""
           FROM gone WHERE held IS NOT NULL GROUP BY run_id, held) e
     WHERE (c.run_id, c.held) = (e.run_id, e.held);"""
 
-_BACKFILL_MATCHED = f"""
-d AS (
-    SELECT m.id AS message_id, count(*)::bigint AS n, sum(o.amount) AS amount
-    FROM {ORDER} o JOIN {HRUN} h ON h.shop_id = o.shop_id AND h.start <= o.placed_at
-                                AND h.start > o.placed_at - {WINDOW}
-    JOIN {MESSAGE} m ON m.run_id = h.run_id AND m.phone = o.phone
-    GROUP BY m.id)"""
-
+# The rows already there (in the migration's transaction, the triggers created: writers of
+# messages and orders wait for its commit). Set-based, no lock or array.
 _BACKFILL = f"""
 INSERT INTO {HRUN} (run_id, campaign_id, shop_id, start)
 SELECT m.run_id, min(m.campaign_id), min(m.shop_id), min(m.created_at)
 FROM {MESSAGE} m JOIN {RUN} r ON r.id = m.run_id AND r.kind = 'audience' GROUP BY m.run_id;
-{_apply(_BACKFILL_MATCHED, lock=False)}
+INSERT INTO {HREC} (message_id, run_id, campaign_id, orders, revenue)
+SELECT m.id, m.run_id, m.campaign_id, count(*), sum(o.amount)
+FROM {ORDER} o JOIN {HRUN} h ON h.shop_id = o.shop_id AND h.start <= o.placed_at AND h.start > o.placed_at - {WINDOW}
+JOIN {MESSAGE} m ON m.run_id = h.run_id AND m.phone = o.phone
+GROUP BY m.id, m.run_id, m.campaign_id;
+INSERT INTO {HCNT} (run_id, campaign_id, held, orders, buyers, revenue, revenue_squares)
+SELECT x.run_id, min(x.campaign_id), {_group("m.status")}, sum(x.orders), count(*), sum(x.revenue),
+       sum(x.revenue * x.revenue)
+FROM {HREC} x JOIN {MESSAGE} m ON m.id = x.message_id
+WHERE {_group("m.status")} IS NOT NULL
+GROUP BY x.run_id, {_group("m.status")};
 """
 
 _DECLARE = """DECLARE
-  runs bigint[]; campaigns bigint[]; shops bigint[]; starts timestamptz[]; moved bigint[];"""
+  runs bigint[]; campaigns bigint[]; shops bigint[]; starts timestamptz[]; moved bigint[];
+  ids bigint[]; mruns bigint[]; mcampaigns bigint[]; helds boolean[]; ns bigint[]; amounts numeric[];
+  was boolean[]; became boolean[];"""
 
 FORWARD = f"""
 CREATE FUNCTION campaigns_holdout_window() RETURNS interval LANGUAGE sql IMMUTABLE
@@ -260,6 +299,7 @@ CREATE TRIGGER holdout_counters_update AFTER UPDATE ON {MESSAGE}
 CREATE TRIGGER holdout_counters_delete AFTER DELETE ON {MESSAGE}
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION campaigns_holdout_messages();
 CREATE FUNCTION campaigns_holdout_orders() RETURNS trigger LANGUAGE plpgsql AS $$
+{_DECLARE}
 BEGIN
   IF TG_OP = 'INSERT' THEN
     {_order_apply(["new_rows"])}
@@ -334,7 +374,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='HoldoutRun',
             fields=[
-                ('run_id', models.BigIntegerField(primary_key=True, serialize=False)),
+                ('run', models.OneToOneField(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='campaigns.campaignrun')),
                 ('campaign_id', models.BigIntegerField()),
                 ('shop_id', models.BigIntegerField()),
                 ('start', models.DateTimeField()),

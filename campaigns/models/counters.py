@@ -189,7 +189,10 @@ class HoldoutRun(models.Model):
     move it, so an old campaign's comparison stays as it was. The order triggers find a shop's
     runs whose window [start, start + COMPARISON_WINDOW) holds an order's ``placed_at`` here."""
 
-    run_id = models.BigIntegerField(primary_key=True)
+    # Deleted with the run (through Django, as the other counters); no foreign key in the database.
+    run = models.OneToOneField(
+        CampaignRun, on_delete=models.CASCADE, primary_key=True, related_name="+", db_constraint=False
+    )
     campaign_id = models.BigIntegerField()
     shop_id = models.BigIntegerField()
     start = models.DateTimeField()
