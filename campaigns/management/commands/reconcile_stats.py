@@ -1,4 +1,5 @@
-"""Recount the results counters from the message, click and order rows; exit 1 with every difference."""
+"""Recount the results counters (and the holdout groups' counters) from the message, click and order rows;
+exit 1 with every difference."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ class Command(BaseCommand):
     help = (
         "Recount every campaign's results counters (per run, day, status, settlement, suppression "
         "reason and variant, and per hour) from the message rows, and the click and attributed order "
-        "counters (per run and variant) from the click and order rows. Exits 0 when they match, 1 with one "
-        "line per difference otherwise. --campaign ID checks one campaign."
+        "counters (per run and variant) from the click and order rows, and the holdout groups' counters "
+        "(per run and group, and each run's start) from the message and order rows. Exits 0 when they "
+        "match, 1 with one line per difference otherwise. --campaign ID checks one campaign."
     )
 
     def add_arguments(self, parser) -> None:
