@@ -35,8 +35,13 @@ from campaigns.models import (
 )
 from campaigns.results import COMPARISON_WINDOW, SENT, campaign_results
 from campaigns.services.orders import orders_upsert
+from campaigns.services.planning import plan_batch
+from campaigns.services.sending import dispatch_claim
 from tests.campaigns.api_helpers import bearer, make_api_key
-from tests.campaigns.campaign_fixtures import phones
+from tests.campaigns.campaign_fixtures import MORNING, assert_stats_clean, phones
+from tests.campaigns.test_holdout import AUDIENCE, plan_all
+from tests.campaigns.test_holdout import big_shop as holdout_shop  # noqa: F401
+from tests.campaigns.test_holdout import held_campaign as make_held_campaign
 
 HOLDOUT_CHECKS = ("(group orders, buyers, revenue, squares)", "(run start)")
 
@@ -230,6 +235,39 @@ def test_a_later_batch_is_matched_to_orders_already_there_and_an_earlier_one_mov
     # Backdating the rows (as the fixtures do) recomputes the start from them.
     Message.objects.filter(run=run).update(created_at=start - timedelta(days=4, hours=21))
     assert assert_exact(campaign)[True][:2] == (8, 1)  # L1, L2 now past the window's end; L3 in
+
+
+def test_the_planner_matches_its_later_batches_to_orders_ingested_meanwhile_and_dispatch_moves_them(
+    request, alice, settings
+):
+    """The real pipeline: a 30 % holdout planned in batches of 100 (plan_batch, its one INSERT per
+    batch); orders placed after the first batch, before the phones' messages are planned, are
+    counted when their batches are; dispatch's claim moves the sent ones into the sent group."""
+    big_shop = request.getfixturevalue("holdout_shop")  # test_holdout's: 600 customers, a live signature
+    settings.SMS_PIPELINE = {**settings.SMS_PIPELINE, "PLAN_BATCH": 100}
+    numbers = phones(AUDIENCE)
+    with time_machine.travel(MORNING, tick=False):
+        campaign = make_held_campaign(big_shop, alice, percent=30)
+        run = CampaignRun.objects.create(campaign=campaign, status=CampaignRun.Status.PLANNING)
+        assert not plan_batch(run_id=run.pk)  # the first batch
+    planned = set(Message.objects.filter(run=run).values_list("phone", flat=True))
+    assert len(planned) == 100
+    later = [p for p in numbers if p not in planned]
+    placed = MORNING + timedelta(minutes=10)
+    for i, phone in enumerate(later[:200] + sorted(planned)[:20]):
+        order(big_shop.pk, f"M{i}", phone, f"{10 + i % 7}.50", placed)
+    with time_machine.travel(MORNING + timedelta(minutes=20), tick=False):
+        plan_all(run.pk)
+    assert Message.objects.filter(run=run).count() == AUDIENCE
+    assert HoldoutRun.objects.get(run_id=run.pk).start == MORNING
+    figures = assert_exact(campaign)
+    assert figures[True][1] > 30  # about 30 % of the 220 buyers are held out
+    with time_machine.travel(MORNING + timedelta(minutes=30), tick=False):
+        while dispatch_claim(run_id=run.pk, limit=150) is not None:
+            pass
+    figures = assert_exact(campaign)
+    assert figures[False][0] > 300 and figures[False][1] > 100
+    assert_stats_clean()
 
 
 def test_an_archived_month_leaves_the_comparison_as_it_was(held_campaign):
