@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import re
 import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -455,6 +456,35 @@ def test_orders_status_changes_and_planning_batches_at_once_leave_the_counters_e
     )
     figures = assert_exact(campaign)
     assert figures[True][0] == 6 + 20 and figures[True][1] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_and_the_planning_batch_of_its_phone_at_once_count_it_once(held_campaign):
+    """Race: an order of a phone and the batch inserting that phone's message, in two transactions
+    at once, each held open a moment after its statement (neither sees the other's row). The
+    shop's advisory lock makes one wait for the other's commit and then see its row: every order
+    is counted, once."""
+    campaign = held_campaign
+    run = campaign.runs.get(kind="audience")
+    start = HoldoutRun.objects.get(run_id=run.pk).start
+    rounds = 12
+    new = [f"1330000{i:04d}" for i in range(rounds)]
+    barrier = threading.Barrier(2)
+
+    def write(index: int) -> None:
+        for r, phone in enumerate(new):
+            barrier.wait()
+            with transaction.atomic():
+                if index == 0:
+                    Message.objects.create(campaign=campaign, run=run, shop=campaign.shop, phone=phone,
+                                           status="holdout")  # fmt: skip
+                else:
+                    order(campaign.shop_id, f"P{r}", phone, "10.00", start + timedelta(hours=1))
+                time.sleep(0.03)
+
+    _threads(write, 2)
+    figures = assert_exact(campaign)
+    assert figures[True][:4] == (6 + rounds, rounds, rounds, Decimal(10 * rounds))
 
 
 ORDER_OR_MESSAGE = re.compile(r'\b"?campaigns_(order|message)"?(?![a-z_])')
