@@ -196,8 +196,13 @@ _RECOUNT_ORDERS = _compare(
 # The holdout comparison per run and group (held out / sent): the row-based statement
 # ``campaigns.results._groups`` ran before the counters (each recipient's orders in [its run's
 # start, + the comparison window)), with the run's start as kept (the earliest ``created_at``
-# written: a deleted or archived first row does not move it). Runs whose messages are all gone
-# (archived months) are not recounted: their counters are their only record.
+# written: a deleted or archived first row does not move it). Only runs whose earliest row is
+# still there are recounted: months are archived oldest first, so those have all their rows; a
+# run with archived rows keeps its counters as its only record (as does one whose first row was
+# deleted).
+_RETAINED = f"""SELECT h.run_id FROM {_STARTS} h
+    JOIN (SELECT m.run_id, min(m.created_at) AS first FROM {_MESSAGE} m WHERE {_SCOPE} GROUP BY m.run_id) p
+      ON p.run_id = h.run_id AND p.first = h.start"""
 _RECOUNT_HOLDOUT = _compare(
     f"""SELECT run_id, min(campaign_id) AS campaign_id, held, sum(n)::bigint AS orders,
                count(*) FILTER (WHERE n > 0) AS buyers, sum(revenue) AS revenue,
@@ -207,12 +212,13 @@ _RECOUNT_HOLDOUT = _compare(
               FROM {_MESSAGE} m JOIN {_STARTS} h ON h.run_id = m.run_id
               LEFT JOIN {_ORDER} o ON o.shop_id = m.shop_id AND o.phone = m.phone
                    AND o.placed_at >= h.start AND o.placed_at < h.start + %(window)s
-              WHERE m.status = ANY(%(grouped)s) AND {_SCOPE} GROUP BY m.id) p
+              WHERE m.status = ANY(%(grouped)s) AND {_SCOPE} AND m.run_id IN ({_RETAINED})
+              GROUP BY m.id) p
         GROUP BY run_id, held HAVING sum(n) <> 0""",
     f"""SELECT run_id, campaign_id, held, orders, buyers, revenue, revenue_squares FROM {_HOLDOUT} k
         WHERE (%(all)s OR campaign_id = %(campaign)s)
           AND (orders <> 0 OR buyers <> 0 OR revenue <> 0 OR revenue_squares <> 0)
-          AND EXISTS (SELECT 1 FROM {_MESSAGE} m WHERE m.run_id = k.run_id)""",
+          AND run_id IN ({_RETAINED})""",
     ["run_id", "held"],
     ["orders", "buyers", "revenue", "revenue_squares"],
 )
