@@ -42,7 +42,8 @@ No index is added to the message table: an order finds its shop's runs whose win
 index. A planning batch reads the shop's orders placed since its run's start (index
 order_shop_placed on the order table) and matches them to its rows by phone.
 
-The backfill counts the rows already there, after the triggers exist, in the same transaction.
+The rows already there are counted by migration 0031, after the triggers exist, in batches of runs
+(``campaigns_holdout_recount``).
 """
 
 import django.db.models.deletion
@@ -195,7 +196,7 @@ _MESSAGE_INSERT = f"""
       {_ADD}
     END IF;
     IF cardinality(moved) > 0 THEN
-      {_recount("moved")}
+      PERFORM campaigns_holdout_recount(moved);
     END IF;"""
 
 # One pass over the statement's rows: the messages whose status moved them into or out of a
@@ -224,19 +225,27 @@ _MESSAGE_UPDATE = f"""
           revenue_squares = c.revenue_squares + excluded.revenue_squares;
     END IF;
     IF runs IS NOT NULL THEN
-      SELECT coalesce(array_agg(r.id ORDER BY r.id), '{{}}'), array_agg(c.shop_id ORDER BY r.id)
-      INTO runs, shops
-      FROM {RUN} r JOIN campaigns_campaign c ON c.id = r.campaign_id
-      WHERE r.id = ANY(runs) AND r.kind = 'audience';
-    END IF;
-    IF cardinality(runs) > 0 THEN
-      {_LOCK_SHOPS}
-      INSERT INTO {HRUN} AS h (run_id, campaign_id, shop_id, start)
-      SELECT m.run_id, min(m.campaign_id), min(m.shop_id), min(m.created_at) FROM {MESSAGE} m
-      WHERE m.run_id = ANY(runs) GROUP BY m.run_id ORDER BY m.run_id
-      ON CONFLICT (run_id) DO UPDATE SET start = excluded.start WHERE h.start <> excluded.start;
-      {_recount("runs")}
+      PERFORM campaigns_holdout_recount(runs);
     END IF;"""
+
+# ``campaigns_holdout_recount(runs)``: the audience runs among ``runs``, under their shops'
+# exclusive locks: each start recomputed from its rows (the earliest created_at), then the
+# difference between a count from the rows and the recipient rows applied. Running it again
+# changes nothing: the backfill (migration 0031) runs it run batch by run batch.
+_RECOUNT_FUNCTION_BODY = f"""
+    SELECT coalesce(array_agg(r.id ORDER BY r.id), '{{}}'), array_agg(c.shop_id ORDER BY r.id)
+    INTO runs, shops
+    FROM {RUN} r JOIN campaigns_campaign c ON c.id = r.campaign_id
+    WHERE r.id = ANY(target) AND r.kind = 'audience';
+    IF cardinality(runs) = 0 THEN
+      RETURN;
+    END IF;
+    {_LOCK_SHOPS}
+    INSERT INTO {HRUN} AS h (run_id, campaign_id, shop_id, start)
+    SELECT m.run_id, min(m.campaign_id), min(m.shop_id), min(m.created_at) FROM {MESSAGE} m
+    WHERE m.run_id = ANY(runs) GROUP BY m.run_id ORDER BY m.run_id
+    ON CONFLICT (run_id) DO UPDATE SET start = excluded.start WHERE h.start <> excluded.start;
+    {_recount("runs")}"""
 
 # Only subtracts (the run's counters may already be gone in the same cascade); the run's start
 # stays.
@@ -251,25 +260,6 @@ _MESSAGE_DELETE = f"""
           FROM gone WHERE held IS NOT NULL GROUP BY run_id, held) e
     WHERE (c.run_id, c.held) = (e.run_id, e.held);"""
 
-# The rows already there (in the migration's transaction, the triggers created: writers of
-# messages and orders wait for its commit). Set-based, no lock or array.
-_BACKFILL = f"""
-INSERT INTO {HRUN} (run_id, campaign_id, shop_id, start)
-SELECT m.run_id, min(m.campaign_id), min(m.shop_id), min(m.created_at)
-FROM {MESSAGE} m JOIN {RUN} r ON r.id = m.run_id AND r.kind = 'audience' GROUP BY m.run_id;
-INSERT INTO {HREC} (message_id, run_id, campaign_id, orders, revenue)
-SELECT m.id, m.run_id, m.campaign_id, count(*), sum(o.amount)
-FROM {ORDER} o JOIN {HRUN} h ON h.shop_id = o.shop_id AND h.start <= o.placed_at AND h.start > o.placed_at - {WINDOW}
-JOIN {MESSAGE} m ON m.run_id = h.run_id AND m.phone = o.phone
-GROUP BY m.id, m.run_id, m.campaign_id;
-INSERT INTO {HCNT} (run_id, campaign_id, held, orders, buyers, revenue, revenue_squares)
-SELECT x.run_id, min(x.campaign_id), {_group("m.status")}, sum(x.orders), count(*), sum(x.revenue),
-       sum(x.revenue * x.revenue)
-FROM {HREC} x JOIN {MESSAGE} m ON m.id = x.message_id
-WHERE {_group("m.status")} IS NOT NULL
-GROUP BY x.run_id, {_group("m.status")};
-"""
-
 _DECLARE = """DECLARE
   runs bigint[]; campaigns bigint[]; shops bigint[]; starts timestamptz[]; moved bigint[];
   ids bigint[]; mruns bigint[]; mcampaigns bigint[]; helds boolean[]; ns bigint[]; amounts numeric[];
@@ -278,6 +268,12 @@ _DECLARE = """DECLARE
 FORWARD = f"""
 CREATE FUNCTION campaigns_holdout_window() RETURNS interval LANGUAGE sql IMMUTABLE
     AS $$ SELECT interval '5 days' $$;
+CREATE FUNCTION campaigns_holdout_recount(target bigint[]) RETURNS void LANGUAGE plpgsql AS $$
+{_DECLARE}
+BEGIN
+  {_RECOUNT_FUNCTION_BODY}
+END
+$$;
 CREATE FUNCTION campaigns_holdout_messages() RETURNS trigger LANGUAGE plpgsql AS $$
 {_DECLARE}
 BEGIN
@@ -318,7 +314,6 @@ CREATE TRIGGER holdout_orders_update AFTER UPDATE ON {ORDER}
     FOR EACH STATEMENT EXECUTE FUNCTION campaigns_holdout_orders();
 CREATE TRIGGER holdout_orders_delete AFTER DELETE ON {ORDER}
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION campaigns_holdout_orders();
-{_BACKFILL}
 """
 
 BACKWARD = f"""
@@ -330,6 +325,7 @@ DROP TRIGGER IF EXISTS holdout_orders_insert ON {ORDER};
 DROP TRIGGER IF EXISTS holdout_orders_update ON {ORDER};
 DROP TRIGGER IF EXISTS holdout_orders_delete ON {ORDER};
 DROP FUNCTION IF EXISTS campaigns_holdout_orders();
+DROP FUNCTION IF EXISTS campaigns_holdout_recount(bigint[]);
 DROP FUNCTION IF EXISTS campaigns_holdout_window();
 """
 

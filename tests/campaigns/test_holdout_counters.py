@@ -8,12 +8,15 @@ message row for them, with a cold cache."""
 
 from __future__ import annotations
 
+import importlib
 import random
 import re
 import threading
 import time
 from datetime import datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
+from unittest.mock import patch
 
 import pytest
 import time_machine
@@ -372,6 +375,41 @@ def test_random_writes_of_orders_and_messages_keep_the_groups_equal_to_the_rows(
         assert kept(campaign) == counted(campaign), (_step, action)
     assert HoldoutRun.objects.get(run_id=run.pk).start == start
     assert [d for d in stats_reconcile(campaign_id=campaign.pk) if d.what in HOLDOUT_CHECKS] == []
+
+
+def test_the_backfill_counts_the_rows_already_there_and_running_it_again_changes_nothing(
+    held_campaign, alice, alice_shop
+):
+    """Migration 0031 on a database whose rows predate the counters (emptied here): the runs in
+    batches (here one run a batch), each its own transaction and recount; a second pass changes
+    nothing."""
+    campaign, shop_id = held_campaign, held_campaign.shop_id
+    run = campaign.runs.get(kind="audience")
+    start = HoldoutRun.objects.get(run_id=run.pk).start
+    other = Campaign.objects.create(
+        shop=alice_shop, kind="marketing", name="另一个", status="running", text="t", created_by=alice
+    )
+    other_run = CampaignRun.objects.create(campaign=other, status="finished")
+    Message.objects.bulk_create(
+        Message(campaign=other, run=other_run, shop=alice_shop, phone=p,
+                status="holdout" if i % 2 else "failed")
+        for i, p in enumerate(phones(6))
+    )  # fmt: skip
+    Message.objects.filter(run=other_run).update(created_at=start + timedelta(hours=2))
+    for i, phone in enumerate(phones(18)):
+        order(shop_id, f"B{i}", phone, f"{i}.25", start + timedelta(hours=i))
+    expected = {c.pk: assert_exact(c) for c in (campaign, other)}
+    assert expected[other.pk][True][1] == 2  # phones 3 and 5, ordered 3 and 5 hours in
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE campaigns_holdoutrun, campaigns_holdoutrecipient, campaigns_holdoutcounter")
+    assert kept(campaign) != expected[campaign.pk]
+    backfill = importlib.import_module("campaigns.migrations.0031_holdout_counters_backfill")
+    editor = SimpleNamespace(connection=connection)
+    with patch.object(backfill, "BATCH_MESSAGES", 1):
+        for _pass in range(2):
+            backfill.backfill(None, editor)
+            assert {c.pk: assert_exact(c) for c in (campaign, other)} == expected
+    assert HoldoutRun.objects.get(run_id=run.pk).start == start
 
 
 def test_reconcile_stats_reports_a_tampered_holdout_counter_or_start(held_campaign):
