@@ -26,8 +26,13 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
-from campaigns.models.sending import ArchivedMonth, CampaignRun, Message, MessageArchive, current_month
-from campaigns.selectors import MESSAGE_EXPORT_FIELDS, MESSAGE_EXPORT_HEADER, message_export_rows
+from campaigns.models.sending import ArchivedMonth, CampaignRun, Message, MessageArchive
+from campaigns.selectors import (
+    MESSAGE_EXPORT_FIELDS,
+    MESSAGE_EXPORT_HEADER,
+    message_export_rows,
+    retention_cutoff,
+)
 from campaigns.services.message_partitions import (
     MESSAGE,
     TABLES,
@@ -48,14 +53,6 @@ class RetentionResult:
     created: list[str] = field(default_factory=list)  # partitions created ahead
     archived: dict[date, int] = field(default_factory=dict)  # month -> messages written to files
     dropped: dict[date, dict[str, int]] = field(default_factory=dict)
-
-
-def retention_cutoff(*, today: date | None = None, months: int | None = None) -> date:
-    """The first month kept: the current month and ``months`` before it are kept."""
-    month = (today or current_month()).replace(day=1)
-    months = settings.SMS_MESSAGE_RETENTION_MONTHS if months is None else months
-    index = month.year * 12 + month.month - 1 - months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def archive_path(*, shop_id: int, month: date) -> str:

@@ -31,6 +31,7 @@ from campaigns.results import (
 )
 from campaigns.selectors import (
     MESSAGE_EXPORT_HEADER,
+    campaign_archived_months,
     campaign_messages_for_export,
     campaign_next_run,
     campaign_report,
@@ -143,6 +144,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "stats": report.stats if report else None,
         "timeline": report.timeline if report else None,
         "runs": runs if daily else [],
+        "archived_months": campaign_archived_months(runs=[r.run for r in runs]),
         "next_run": campaign_next_run(campaign=campaign) if daily else None,
         "schedule_form": ScheduleForm() if status == S.DRAFT and can_operate else None,
         "test_messages": campaign_test_messages(campaign=campaign),

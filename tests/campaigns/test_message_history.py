@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection, connections, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import (
@@ -31,7 +32,7 @@ from campaigns.models import (
 )
 from campaigns.models.counters import MessageCounter
 from campaigns.results import campaign_results
-from campaigns.selectors import MESSAGE_EXPORT_HEADER, campaign_statistics
+from campaigns.selectors import MESSAGE_EXPORT_HEADER, campaign_statistics, retention_cutoff
 from campaigns.services.campaigns import campaign_create, campaign_schedule
 from campaigns.services.delivery import delivery_settle
 from campaigns.services.links import link_code_month_character, link_follow
@@ -43,7 +44,7 @@ from campaigns.services.message_partitions import (
     message_months_forget,
     message_partitions_ensure,
 )
-from campaigns.services.retention import message_history_retain, retention_cutoff
+from campaigns.services.retention import message_history_retain
 from campaigns.tasks import run_campaign
 from smsmarketing.models import SmsAccount
 from tests.campaigns.campaign_fixtures import (
@@ -336,3 +337,42 @@ def test_it_drops_a_month_while_a_campaign_plans_and_dispatches_without_stalling
     assert longest < 1.0
     delivery_settle()
     assert_ledger_clean()
+
+
+def test_it_lists_and_downloads_a_shops_archives_and_tells_on_the_campaign_page(
+    history_shop, alice, bob, client, django_capture_on_commit_callbacks
+):
+    old = send_campaign(history_shop, alice, django_capture_on_commit_callbacks, at=OLD, name="一月上新")
+    run_deferred_checks()
+    with time_machine.travel(NOW, tick=False):
+        message_history_retain()
+    client.force_login(alice)
+    with time_machine.travel(NOW + timedelta(hours=1), tick=False):
+        page = client.get(reverse("campaigns:archives", args=[history_shop.pk]))
+        detail = client.get(reverse("campaigns:detail", args=[history_shop.pk, old.pk]))
+    archive = MessageArchive.objects.get(shop=history_shop)
+    body = page.content.decode()
+    assert page.status_code == 200 and "2025年1月" in body and "30" in body
+    assert reverse("campaigns:archive_download", args=[history_shop.pk, archive.pk]) in body
+    # The campaign's page says its messages are archived and links there instead of the export.
+    text = detail.content.decode()
+    assert 'id="archived-notice"' in text and "2025年1月的短信明细已超过保留期" in text
+    assert 'id="export-csv"' not in text and reverse("campaigns:archives", args=[history_shop.pk]) in text
+    download = client.get(reverse("campaigns:archive_download", args=[history_shop.pk, archive.pk]))
+    assert download.status_code == 200 and download["Content-Type"] == "application/gzip"
+    assert 'filename="messages-2025-01.csv.gz"' in download["Content-Disposition"]
+    content = b"".join(download.streaming_content)
+    assert hashlib.sha256(content).hexdigest() == archive.sha256
+    # Another shop's member reaches neither the list's rows nor the file.
+    client.force_login(bob)
+    assert (
+        client.get(reverse("campaigns:archive_download", args=[history_shop.pk, archive.pk])).status_code
+        == 404
+    )
+    # A file missing from the archive directory: a clear message, not an error page.
+    client.force_login(alice)
+    (Path(settings.SMS_ARCHIVE_DIR) / archive.path).unlink()
+    missing = client.get(
+        reverse("campaigns:archive_download", args=[history_shop.pk, archive.pk]), follow=True
+    )
+    assert missing.status_code == 200 and "2025年01月 的归档文件暂时无法下载" in missing.content.decode()
