@@ -48,7 +48,7 @@ from campaigns.services.pipeline import pipeline_setting
 SCRATCH_TABLE = "bench_copy_message"
 COPY_COLUMNS = (
     "id, campaign_id, run_id, shop_id, customer_id, phone, status, reason, body, text, parts, batch, "
-    "settlement, link_code, attempts, counted_at, created_at"
+    "settlement, link_code, attempts, counted_at, created_at, month"
 )
 COPY_CHUNK = 1 << 20  # bytes handed to COPY per write
 
@@ -231,7 +231,7 @@ class _CopyRows:
                 for i in range(first, end):
                     line = (
                         f"{i + 1}\t{ids[0]}\t{ids[1]}\t{ids[2]}\t{i + 1}\t{first_phone + i}\tplanned\t\t"
-                        f"{body}\t\t{parts}\t{1 + i // 1000}\tpending\t\\N\t0\t{stamp}\t{stamp}\n"
+                        f"{body}\t\t{parts}\t{1 + i // 1000}\tpending\t\\N\t0\t{stamp}\t{stamp}\t2026-01-01\n"
                     )
                     buffer.append(line)
                     size += len(line)

@@ -39,7 +39,7 @@ SEED_CHUNK = 250_000
 _SEED_SQL = f"""
     INSERT INTO {Message._meta.db_table}
         (campaign_id, run_id, shop_id, customer_id, phone, status, reason, body, text, parts,
-         batch, settlement, attempts, counted_at, sent_at, final_at, created_at)
+         batch, settlement, attempts, counted_at, sent_at, final_at, created_at, month)
     SELECT %(campaign)s, %(run)s, %(shop)s, NULL, (%(phone)s + g)::text,
            CASE WHEN g %% 20 = 0 THEN 'suppressed' WHEN g %% 10 = 1 THEN 'failed' ELSE 'delivered' END,
            CASE WHEN g %% 20 = 0 THEN 'FREQ-PLATFORM-DAY' WHEN g %% 10 = 1 THEN 'DLR-FAILED' ELSE '' END,
@@ -47,7 +47,7 @@ _SEED_SQL = f"""
            CASE WHEN g %% 20 = 0 THEN 'none' WHEN g %% 10 = 1 THEN 'released' ELSE 'charged' END, 1, %(now)s,
            %(now)s - (g %% 48) * interval '1 hour',
            %(now)s - (g %% 48) * interval '1 hour' + interval '5 s',
-           %(now)s
+           %(now)s, %(month)s
     FROM generate_series(%(low)s, %(high)s) AS g"""
 
 
@@ -103,7 +103,7 @@ class Command(BaseCommand):
                     cursor.execute(_SEED_SQL, {
                         "shop": bench.shop.pk, "phone": bench.first_phone, "body": MARKETING_TEXT,
                         "text": f"【Bench】{MARKETING_TEXT}拒收请回复R", "now": now, "campaign": campaign.pk,
-                        "run": run.pk, "low": low, "high": min(per, low + SEED_CHUNK) - 1,
+                        "run": run.pk, "month": run.month, "low": low, "high": min(per, low + SEED_CHUNK) - 1,
                     })  # fmt: skip
                     written += cursor.rowcount
                 if (i + 1) % 10 == 0 or i + 1 == len(rows):
