@@ -34,6 +34,7 @@ from bench.harness import (
     bench_shop_create,
     bench_shop_delete,
     frequency_history_seed,
+    message_history_seed,
     message_outcomes,
     peak_rss_children_mb,
     peak_rss_mb,
@@ -79,6 +80,13 @@ class Command(BaseCommand):
             "--link", action="store_true", help="the text carries ${shop_link}: a short-link code per message"
         )
         parser.add_argument(
+            "--history",
+            type=int,
+            default=0,
+            help="message rows of the shop's earlier campaigns seeded first, over the last 13 months' "
+            "partitions (planning's rate with years of history; compare with 0 in the same session)",
+        )
+        parser.add_argument(
             "--breakdown",
             action="store_true",
             help="also print the CPU per recipient of planning: Python, PostgreSQL backend, per statement",
@@ -86,7 +94,7 @@ class Command(BaseCommand):
 
     def handle(
         self, *args, recipients: list[int], keep: bool, breakdown: bool, planners: int | None, holdout: int,
-        link: bool = False, **options,
+        link: bool = False, history: int = 0, **options,
     ) -> None:
         if any(n < 1 for n in recipients):
             raise CommandError("--recipients must be >= 1")
@@ -103,13 +111,23 @@ class Command(BaseCommand):
         self.stdout.write(f"load average {load} (2 cores: above 2, processes wait for a core)")
         if not 0 <= holdout <= 50:
             raise CommandError("--holdout must be 0-50")
+        if history < 0:
+            raise CommandError("--history must be >= 0")
         for n in recipients:
-            self._one(n, keep=keep, breakdown=breakdown, planners=planners, holdout=holdout, link=link)
+            self._one(n, keep=keep, breakdown=breakdown, planners=planners, holdout=holdout, link=link,
+                      history=history)  # fmt: skip
 
-    def _one(self, n: int, *, keep: bool, breakdown: bool, planners: int, holdout: int, link: bool) -> None:
+    def _one(
+        self, n: int, *, keep: bool, breakdown: bool, planners: int, holdout: int, link: bool, history: int
+    ) -> None:
         at = send_moment()
         started = time.perf_counter()
         bench = bench_shop_create(recipients=n, balance=2 * n)
+        if history:
+            seeded = time.perf_counter()
+            rows = message_history_seed(bench=bench, messages=history, log=self.stderr.write)
+            took = time.perf_counter() - seeded
+            self.stdout.write(f"history: {rows:,} message rows over 13 months seeded in {took:.0f} s")
         history = frequency_history_seed(bench=bench, day=at.date())
         text = MARKETING_TEXT + "${shop_link}" if link else MARKETING_TEXT
         run = bench_campaign_start(bench=bench, holdout=holdout, text=text)
