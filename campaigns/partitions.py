@@ -73,3 +73,97 @@ def with_lock_retries(work: Callable, *, what: str, lock_timeout_ms: int = LOCK_
             )
             time.sleep(min(0.05 * 2**attempt, 2.0))
     raise AssertionError("unreachable")
+
+
+def advisory_lock(cursor, key: str) -> None:
+    """A transaction-level advisory lock: two maintenance runs (a nightly task, a command, a
+    planner, a migration) creating or dropping partitions of one table serialise on it, and
+    re-reading the catalogue inside it makes a repeated run a no-op."""
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+
+
+def partition_attach(
+    cursor, *, parent: str, name: str, default: str, column: str, low, high, lock: str
+) -> bool:
+    """Create ``name`` as a standalone table like ``parent`` and attach it for [low, high) of
+    ``column``; False when another runner attached it first. Run under ``with_lock_retries``.
+
+    ``CREATE TABLE ... PARTITION OF`` would take ACCESS EXCLUSIVE on the parent; a standalone
+    table and ``ATTACH PARTITION`` take SHARE UPDATE EXCLUSIVE, which reads and writes do not
+    wait for. Rows of that range in the default partition (written before the partition
+    existed) would make ATTACH fail: they move in the same transaction, under the default's lock.
+    """
+    advisory_lock(cursor, lock)
+    if name in attached_partitions(cursor, parent):
+        return False
+    cursor.execute(f"LOCK TABLE {parent} IN SHARE UPDATE EXCLUSIVE MODE")
+    # A table of this name that is not attached was detached by a drop that stopped before its
+    # DROP: rows meant to be removed, never to be revived.
+    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    cursor.execute(f"CREATE TABLE {name} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+    if relkind(cursor, default) is not None and default in attached_partitions(cursor, parent):
+        cursor.execute(f"LOCK TABLE {default} IN ACCESS EXCLUSIVE MODE")
+        cursor.execute(
+            f"""WITH moved AS (DELETE FROM {default} WHERE {column} >= %s AND {column} < %s RETURNING *)
+                INSERT INTO {name} SELECT * FROM moved""",
+            [low, high],
+        )
+        if cursor.rowcount:
+            logger.info("%s: moved %d rows of [%s, %s) out of the default partition", parent, cursor.rowcount,
+                        low, high)  # fmt: skip
+    cursor.execute(f"ALTER TABLE {parent} ATTACH PARTITION {name} FOR VALUES FROM (%s) TO (%s)", [low, high])
+    return True
+
+
+def partition_detach(cursor, *, parent: str, name: str, lock: str) -> bool:
+    """A plain DETACH (ACCESS EXCLUSIVE on the parent for a catalog change, no scan): CONCURRENTLY
+    is refused on a table with a default partition and cannot run in a lock-timeout transaction."""
+    advisory_lock(cursor, lock)
+    if name not in attached_partitions(cursor, parent):
+        return False
+    cursor.execute(f"ALTER TABLE {parent} DETACH PARTITION {name}")
+    return True
+
+
+def table_drop_counted(cursor, *, name: str, lock: str) -> int:
+    """Drop a detached partition (no lock on its former parent); returns the rows it held."""
+    advisory_lock(cursor, lock)
+    if relkind(cursor, name) is None:
+        return 0  # another runner dropped it
+    cursor.execute(f"SELECT count(*) FROM {name}")
+    rows = cursor.fetchone()[0]
+    cursor.execute(f"DROP TABLE {name}")
+    return rows
+
+
+def mirror_triggers_sql(table: str) -> list[str]:
+    """The statements (re)creating the three statement-level mirror triggers of a live
+    conversion on ``table``: its functions ``<table>_mirror_upsert()`` and ``_delete()`` (the
+    caller's) get each statement's new or old rows as ``changed``."""
+    fn = f"{table}_mirror"
+    return [
+        f"DROP TRIGGER IF EXISTS {fn}_ins ON {table}",
+        f"DROP TRIGGER IF EXISTS {fn}_upd ON {table}",
+        f"DROP TRIGGER IF EXISTS {fn}_del ON {table}",
+        f"""CREATE TRIGGER {fn}_ins AFTER INSERT ON {table} REFERENCING NEW TABLE AS changed
+            FOR EACH STATEMENT EXECUTE FUNCTION {fn}_upsert()""",
+        f"""CREATE TRIGGER {fn}_upd AFTER UPDATE ON {table} REFERENCING NEW TABLE AS changed
+            FOR EACH STATEMENT EXECUTE FUNCTION {fn}_upsert()""",
+        f"""CREATE TRIGGER {fn}_del AFTER DELETE ON {table} REFERENCING OLD TABLE AS changed
+            FOR EACH STATEMENT EXECUTE FUNCTION {fn}_delete()""",
+    ]
+
+
+def mirror_triggers_drop(cursor, table: str) -> None:
+    fn = f"{table}_mirror"
+    for suffix in ("ins", "upd", "del"):
+        cursor.execute(f"DROP TRIGGER IF EXISTS {fn}_{suffix} ON {table}")
+    cursor.execute(f"DROP FUNCTION IF EXISTS {fn}_upsert(), {fn}_delete()")
+
+
+def has_mirror(cursor, table: str) -> bool:
+    cursor.execute(
+        "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname LIKE %s",
+        [table, f"{table}_mirror_%"],
+    )
+    return cursor.fetchone()[0] == 3

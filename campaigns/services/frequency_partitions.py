@@ -50,7 +50,18 @@ from zoneinfo import ZoneInfo
 from django.db import connection, transaction
 
 from campaigns.models.frequency import PlatformCounter, ShopCounter
-from campaigns.partitions import attached_partitions, constraint_defs, relkind, with_lock_retries
+from campaigns.partitions import (
+    attached_partitions,
+    constraint_defs,
+    has_mirror,
+    mirror_triggers_drop,
+    mirror_triggers_sql,
+    partition_attach,
+    partition_detach,
+    relkind,
+    table_drop_counted,
+    with_lock_retries,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -128,47 +139,20 @@ def frequency_partitions_list() -> list[tuple[str, str, str]]:
         return list(cursor.fetchall())
 
 
-def _advisory_lock(cursor, table: CounterTable) -> None:
+def _lock(table: CounterTable) -> str:
     # Race: two maintenance runs (nightly task, command, migration) creating or dropping the
-    # same day at once. One transaction-level lock per table serialises them.
-    cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"freq-partitions:{table.name}"])
+    # same day at once: one advisory lock per table (campaigns.partitions.advisory_lock).
+    return f"freq-partitions:{table.name}"
 
 
 # --- ensure -----------------------------------------------------------------------------
 
 
 def _ensure_day(cursor, table: CounterTable, *, parent: str, day: date) -> bool:
-    _advisory_lock(cursor, table)
-    name = table.partition(day)
-    if name in attached_partitions(cursor, parent):
-        return False  # another runner made it while we waited
-    cols = ", ".join(table.columns)
-    cursor.execute(f"LOCK TABLE {parent} IN SHARE UPDATE EXCLUSIVE MODE")
-    # A table of this name that is not attached is a day a purge detached and did not drop
-    # (stopped in between): its counters are ones the purge meant to remove, never to revive.
-    cursor.execute(f"DROP TABLE IF EXISTS {name}")
-    cursor.execute(f"CREATE TABLE {name} (LIKE {parent} {LIKE_OPTIONS})")
-    if relkind(cursor, table.default) is not None and table.default in attached_partitions(cursor, parent):
-        # ATTACH would fail while the default holds rows of this day (a write made before the
-        # partition existed): move them in the same transaction. Writers of this day wait on
-        # the default's lock for the few milliseconds this takes, then see the partition.
-        cursor.execute(f"LOCK TABLE {table.default} IN ACCESS EXCLUSIVE MODE")
-        cursor.execute(
-            f"""
-            WITH moved AS (DELETE FROM {table.default} WHERE day = %s RETURNING {cols})
-            INSERT INTO {name} ({cols}) SELECT {cols} FROM moved
-            """,
-            [day],
-        )
-        if cursor.rowcount:
-            logger.info(
-                "%s: moved %d rows of %s out of the default partition", table.name, cursor.rowcount, day
-            )
-    cursor.execute(
-        f"ALTER TABLE {parent} ATTACH PARTITION {name} FOR VALUES FROM (%s) TO (%s)",
-        [day, day + timedelta(days=1)],
-    )
-    return True
+    return partition_attach(
+        cursor, parent=parent, name=table.partition(day), default=table.default, column="day",
+        low=day, high=day + timedelta(days=1), lock=_lock(table),
+    )  # fmt: skip
 
 
 def _ensure_table(table: CounterTable, *, parent: str, days: Iterable[date]) -> list[str]:
@@ -210,23 +194,11 @@ def frequency_partitions_ensure(
 
 
 def _detach(cursor, table: CounterTable, name: str) -> bool:
-    _advisory_lock(cursor, table)
-    if name not in attached_partitions(cursor, table.name):
-        return False
-    # Plain DETACH (ACCESS EXCLUSIVE on the parent for a catalog change, no scan): CONCURRENTLY
-    # is refused with a default partition and cannot run in this lock-timeout transaction.
-    cursor.execute(f"ALTER TABLE {table.name} DETACH PARTITION {name}")
-    return True
+    return partition_detach(cursor, parent=table.name, name=name, lock=_lock(table))
 
 
 def _drop(cursor, table: CounterTable, name: str) -> int:
-    _advisory_lock(cursor, table)
-    if relkind(cursor, name) is None:
-        return 0  # another runner dropped it
-    cursor.execute(f"SELECT count(*) FROM {name}")
-    rows = cursor.fetchone()[0]
-    cursor.execute(f"DROP TABLE {name}")
-    return rows
+    return table_drop_counted(cursor, name=name, lock=_lock(table))
 
 
 def _leftover_day_tables(cursor, table: CounterTable) -> list[str]:
@@ -316,24 +288,8 @@ def _mirror_sql(table: CounterTable) -> list[str]:
             DELETE FROM {table.building} n USING changed o WHERE {match};
             RETURN NULL;
         END $$""",
-        f"DROP TRIGGER IF EXISTS {fn}_ins ON {table.name}",
-        f"DROP TRIGGER IF EXISTS {fn}_upd ON {table.name}",
-        f"DROP TRIGGER IF EXISTS {fn}_del ON {table.name}",
-        f"""CREATE TRIGGER {fn}_ins AFTER INSERT ON {table.name} REFERENCING NEW TABLE AS changed
-            FOR EACH STATEMENT EXECUTE FUNCTION {fn}_upsert()""",
-        f"""CREATE TRIGGER {fn}_upd AFTER UPDATE ON {table.name} REFERENCING NEW TABLE AS changed
-            FOR EACH STATEMENT EXECUTE FUNCTION {fn}_upsert()""",
-        f"""CREATE TRIGGER {fn}_del AFTER DELETE ON {table.name} REFERENCING OLD TABLE AS changed
-            FOR EACH STATEMENT EXECUTE FUNCTION {fn}_delete()""",
+        *mirror_triggers_sql(table.name),
     ]
-
-
-def _has_mirror(cursor, table: CounterTable) -> bool:
-    cursor.execute(
-        "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname LIKE %s",
-        [table.name, f"{table.name}_mirror_%"],
-    )
-    return cursor.fetchone()[0] == 3
 
 
 def _progress(cursor, table: CounterTable) -> tuple[list | None, bool]:
@@ -392,10 +348,7 @@ def _swap(cursor, tables: list[CounterTable]) -> None:
     for table in tables:
         # No write can run now, and every earlier one went through the mirror triggers (or
         # was copied): the partitioned table already equals the old one on the kept days.
-        fn = f"{table.name}_mirror"
-        for suffix in ("ins", "upd", "del"):
-            cursor.execute(f"DROP TRIGGER IF EXISTS {fn}_{suffix} ON {table.name}")
-        cursor.execute(f"DROP FUNCTION IF EXISTS {fn}_upsert(), {fn}_delete()")
+        mirror_triggers_drop(cursor, table.name)
         cursor.execute(f"ALTER TABLE {table.name} RENAME TO {table.unpartitioned}")
         old_key, kept_key = f"{table.name}_pkey", f"{table.unpartitioned}_pkey"
         cursor.execute(f"ALTER TABLE {table.unpartitioned} RENAME CONSTRAINT {old_key} TO {kept_key}")
@@ -471,7 +424,7 @@ def frequency_counters_partition(
         days = [first_day + timedelta(days=n) for n in range((today - first_day).days + days_ahead + 1)]
         _ensure_table(table, parent=table.building, days=days)
         with connection.cursor() as cursor:
-            mirrored = _has_mirror(cursor, table)
+            mirrored = has_mirror(cursor, table.name)
         if not mirrored:
             with_lock_retries(
                 lambda cursor, table=table: [cursor.execute(sql) for sql in _mirror_sql(table)],

@@ -40,7 +40,13 @@ from campaigns.models.sending import CampaignRun, DeliveryReport, Message, curre
 from campaigns.partitions import (
     attached_partitions,
     constraint_defs,
+    has_mirror,
+    mirror_triggers_drop,
+    mirror_triggers_sql,
+    partition_attach,
+    partition_detach,
     relkind,
+    table_drop_counted,
     with_lock_retries,
 )
 
@@ -158,43 +164,20 @@ def message_months() -> list[date]:
     return sorted(m for name in names if (m := _month_of(MESSAGE, name)))
 
 
-def _advisory_lock(cursor, table: MonthlyTable) -> None:
-    # Race: two maintenance runs (nightly task, command, planner, migration) creating or
-    # dropping the same month at once. One transaction-level lock per table serialises them.
-    cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"month-partitions:{table.name}"])
+def _lock(table: MonthlyTable) -> str:
+    # Race: two maintenance runs (nightly task, command, planner, migration) creating or dropping
+    # the same month at once: one advisory lock per table (campaigns.partitions.advisory_lock).
+    return f"month-partitions:{table.name}"
 
 
 # --- ensure -----------------------------------------------------------------------------
 
 
 def _ensure_month(cursor, table: MonthlyTable, *, parent: str, month: date) -> bool:
-    _advisory_lock(cursor, table)
-    name = table.partition(month)
-    if name in attached_partitions(cursor, parent):
-        return False  # another runner made it while we waited
-    cursor.execute(f"LOCK TABLE {parent} IN SHARE UPDATE EXCLUSIVE MODE")
-    # A table of this name that is not attached is a month a drop detached and did not drop
-    # (stopped in between): rows meant to be removed (and archived), never to be revived.
-    cursor.execute(f"DROP TABLE IF EXISTS {name}")
-    cursor.execute(f"CREATE TABLE {name} (LIKE {parent} {LIKE_OPTIONS})")
-    if relkind(cursor, table.default) is not None and table.default in attached_partitions(cursor, parent):
-        # ATTACH fails while the default holds rows of this month (a run of a month that had no
-        # partition): move them in the same transaction, under the default's lock.
-        cursor.execute(f"LOCK TABLE {table.default} IN ACCESS EXCLUSIVE MODE")
-        cursor.execute(
-            f"""WITH moved AS (DELETE FROM {table.default} WHERE month >= %s AND month < %s RETURNING *)
-                INSERT INTO {name} SELECT * FROM moved""",
-            [month, next_month(month)],
-        )
-        if cursor.rowcount:
-            logger.info(
-                "%s: moved %d rows of %s out of the default partition", table.name, cursor.rowcount, month
-            )
-    cursor.execute(
-        f"ALTER TABLE {parent} ATTACH PARTITION {name} FOR VALUES FROM (%s) TO (%s)",
-        [month, next_month(month)],
-    )
-    return True
+    return partition_attach(
+        cursor, parent=parent, name=table.partition(month), default=table.default, column="month",
+        low=month, high=next_month(month), lock=_lock(table),
+    )  # fmt: skip
 
 
 def _ensure_table(table: MonthlyTable, *, parent: str, months: Iterable[date]) -> list[str]:
@@ -261,21 +244,11 @@ def message_months_forget() -> None:
 
 
 def _detach(cursor, table: MonthlyTable, name: str) -> bool:
-    _advisory_lock(cursor, table)
-    if name not in attached_partitions(cursor, table.name):
-        return False
-    cursor.execute(f"ALTER TABLE {table.name} DETACH PARTITION {name}")
-    return True
+    return partition_detach(cursor, parent=table.name, name=name, lock=_lock(table))
 
 
 def _drop(cursor, table: MonthlyTable, name: str) -> int:
-    _advisory_lock(cursor, table)
-    if relkind(cursor, name) is None:
-        return 0  # another runner dropped it
-    cursor.execute(f"SELECT count(*) FROM {name}")
-    rows = cursor.fetchone()[0]
-    cursor.execute(f"DROP TABLE {name}")
-    return rows
+    return table_drop_counted(cursor, name=name, lock=_lock(table))
 
 
 def message_partitions_drop(*, month: date) -> dict[str, int]:
@@ -388,24 +361,8 @@ def _mirror_sql(cursor, table: MonthlyTable) -> list[str]:
             DELETE FROM {table.building} n USING changed o WHERE n.id = o.id;
             RETURN NULL;
         END $$""",
-        f"DROP TRIGGER IF EXISTS {fn}_ins ON {table.name}",
-        f"DROP TRIGGER IF EXISTS {fn}_upd ON {table.name}",
-        f"DROP TRIGGER IF EXISTS {fn}_del ON {table.name}",
-        f"""CREATE TRIGGER {fn}_ins AFTER INSERT ON {table.name} REFERENCING NEW TABLE AS changed
-            FOR EACH STATEMENT EXECUTE FUNCTION {fn}_upsert()""",
-        f"""CREATE TRIGGER {fn}_upd AFTER UPDATE ON {table.name} REFERENCING NEW TABLE AS changed
-            FOR EACH STATEMENT EXECUTE FUNCTION {fn}_upsert()""",
-        f"""CREATE TRIGGER {fn}_del AFTER DELETE ON {table.name} REFERENCING OLD TABLE AS changed
-            FOR EACH STATEMENT EXECUTE FUNCTION {fn}_delete()""",
+        *mirror_triggers_sql(table.name),
     ]
-
-
-def _has_mirror(cursor, table: MonthlyTable) -> bool:
-    cursor.execute(
-        "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname LIKE %s",
-        [table.name, f"{table.name}_mirror_%"],
-    )
-    return cursor.fetchone()[0] == 3
 
 
 def _copy_batch(table: MonthlyTable, *, batch_rows: int) -> int:
@@ -484,10 +441,7 @@ def _swap(cursor, tables: list[MonthlyTable]) -> None:
     for table in tables:
         # No write can run now, and every earlier one went through the mirror triggers (or
         # was copied): the partitioned table equals the old one.
-        fn = f"{table.name}_mirror"
-        for suffix in ("ins", "upd", "del"):
-            cursor.execute(f"DROP TRIGGER IF EXISTS {fn}_{suffix} ON {table.name}")
-        cursor.execute(f"DROP FUNCTION IF EXISTS {fn}_upsert(), {fn}_delete()")
+        mirror_triggers_drop(cursor, table.name)
         # The remaining triggers (the results counters') move to the new table.
         for name, definition in _triggers(cursor, table.name):
             cursor.execute(f"DROP TRIGGER {name} ON {table.name}")
@@ -592,7 +546,7 @@ def message_tables_partition(
             log(f"{table.name}: created {table.building} with its default partition")
         _ensure_table(table, parent=table.building, months=months)
         with connection.cursor() as cursor:
-            mirrored = _has_mirror(cursor, table)
+            mirrored = has_mirror(cursor, table.name)
         if not mirrored:
             with connection.cursor() as cursor:
                 statements = _mirror_sql(cursor, table)
