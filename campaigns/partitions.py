@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db import OperationalError, connection, transaction
 
@@ -167,3 +168,25 @@ def has_mirror(cursor, table: str) -> bool:
         [table, f"{table}_mirror_%"],
     )
     return cursor.fetchone()[0] == 3
+
+
+@dataclass(frozen=True)
+class PartitionedTable:
+    """A partitioned table's names: its default partition, and the two names of a live
+    conversion (the partitioned table while it is filled, the old one kept after the swap)."""
+
+    name: str
+
+    @property
+    def default(self) -> str:
+        return f"{self.name}_default"
+
+    @property
+    def building(self) -> str:
+        """The partitioned table while a conversion fills it (renamed to ``name`` at the swap)."""
+        return f"{self.name}_part"
+
+    @property
+    def unpartitioned(self) -> str:
+        """The pre-partitioning table after the swap, kept until the operator drops it."""
+        return f"{self.name}_unpartitioned"

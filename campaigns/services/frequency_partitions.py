@@ -51,6 +51,7 @@ from django.db import connection, transaction
 
 from campaigns.models.frequency import PlatformCounter, ShopCounter
 from campaigns.partitions import (
+    PartitionedTable,
     attached_partitions,
     constraint_defs,
     has_mirror,
@@ -76,8 +77,7 @@ COPY_BATCH_ROWS = 20_000
 
 
 @dataclass(frozen=True)
-class CounterTable:
-    name: str
+class CounterTable(PartitionedTable):
     key: tuple[str, ...]
     counts: tuple[str, ...] = ("marketing", "notify_unsub", "notify")
 
@@ -87,20 +87,6 @@ class CounterTable:
 
     def partition(self, day: date) -> str:
         return f"{self.name}_p{day:%Y%m%d}"
-
-    @property
-    def default(self) -> str:
-        return f"{self.name}_default"
-
-    @property
-    def building(self) -> str:
-        """The partitioned table while the migration fills it (renamed to ``name`` at the swap)."""
-        return f"{self.name}_part"
-
-    @property
-    def unpartitioned(self) -> str:
-        """The pre-partitioning table after the swap, kept until ``..._drop_unpartitioned``."""
-        return f"{self.name}_unpartitioned"
 
 
 # Fixed order, the decisions' order: platform rows (the phone's lock) before shop rows.

@@ -38,6 +38,7 @@ from django.db import OperationalError, connection, transaction
 from campaigns.models.links import Click
 from campaigns.models.sending import CampaignRun, DeliveryReport, Message, current_month
 from campaigns.partitions import (
+    PartitionedTable,
     attached_partitions,
     constraint_defs,
     has_mirror,
@@ -68,8 +69,7 @@ _LOCAL_MONTH = "date_trunc('month', {at} AT TIME ZONE 'Asia/Shanghai')::date"
 
 
 @dataclass(frozen=True)
-class MonthlyTable:
-    name: str
+class MonthlyTable(PartitionedTable):
     # The month of an old (unpartitioned) row ``c``, which may not have one yet: its run's.
     month_sql: str
     # Old unique constraints renamed in the partitioned table (Django's names of the new keys).
@@ -79,20 +79,6 @@ class MonthlyTable:
 
     def partition(self, month: date) -> str:
         return f"{self.name}_p{month:%Y%m}"
-
-    @property
-    def default(self) -> str:
-        return f"{self.name}_default"
-
-    @property
-    def building(self) -> str:
-        """The partitioned table while the migration fills it (renamed to ``name`` at the swap)."""
-        return f"{self.name}_part"
-
-    @property
-    def unpartitioned(self) -> str:
-        """The pre-partitioning table after the swap, kept until ``message_partitions_drop_unpartitioned``."""
-        return f"{self.name}_unpartitioned"
 
     @property
     def sequence(self) -> str:
