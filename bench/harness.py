@@ -26,6 +26,7 @@ from campaigns.models import Campaign, CampaignRun, Customer, Message
 from campaigns.models.frequency import PlatformCounter, ShopCounter
 from campaigns.services.campaigns import campaign_create
 from campaigns.services.frequency import LOCAL_TZ
+from campaigns.services.message_partitions import message_partitions_ensure
 from campaigns.services.planning import plan_batch
 from reviews.services.signatures import signature_approve, signature_submit
 from smsmarketing.models import Category, Membership, Shop
@@ -137,6 +138,67 @@ def frequency_history_seed(*, bench: BenchShop, day: date, share: float = MESSAG
         written += cursor.rowcount
         cursor.execute(f"ANALYZE {platform}")
         cursor.execute(f"ANALYZE {shops}")
+    return written
+
+
+# Rows per INSERT statement of the message seeds.
+SEED_CHUNK = 250_000
+_SEED_SQL = f"""
+    INSERT INTO {Message._meta.db_table}
+        (campaign_id, run_id, shop_id, customer_id, phone, status, reason, body, text, parts,
+         batch, settlement, attempts, counted_at, sent_at, final_at, created_at, month)
+    SELECT %(campaign)s, %(run)s, %(shop)s, NULL, (%(phone)s + g)::text,
+           CASE WHEN g %% 20 = 0 THEN 'suppressed' WHEN g %% 10 = 1 THEN 'failed' ELSE 'delivered' END,
+           CASE WHEN g %% 20 = 0 THEN 'FREQ-PLATFORM-DAY' WHEN g %% 10 = 1 THEN 'DLR-FAILED' ELSE '' END,
+           %(body)s, CASE WHEN g %% 20 = 0 THEN '' ELSE %(text)s END, 1, 1 + g / 1000,
+           CASE WHEN g %% 20 = 0 THEN 'none' WHEN g %% 10 = 1 THEN 'released' ELSE 'charged' END, 1, %(now)s,
+           %(now)s - (g %% 48) * interval '1 hour',
+           %(now)s - (g %% 48) * interval '1 hour' + interval '5 s',
+           %(now)s, %(month)s
+    FROM generate_series(%(low)s, %(high)s) AS g"""
+
+
+def message_rows_seed(cursor, *, run: CampaignRun, shop_id: int, first_phone: int, at: datetime, low: int,
+                      high: int) -> int:  # fmt: skip
+    """Finished message rows ``low``..``high`` of ``run`` (delivered, failed, suppressed, spread
+    over 48 hours before ``at``), in the run's month partition; one statement. Returns the rows."""
+    cursor.execute(_SEED_SQL, {
+        "shop": shop_id, "phone": first_phone, "body": MARKETING_TEXT,
+        "text": f"【Bench】{MARKETING_TEXT}拒收请回复R", "now": at, "campaign": run.campaign_id,
+        "run": run.pk, "month": run.month, "low": low, "high": high,
+    })  # fmt: skip
+    return cursor.rowcount
+
+
+def message_history_seed(*, bench: BenchShop, messages: int, months: int = 13, log=None) -> int:
+    """``messages`` rows of finished campaigns of the bench shop over the last ``months`` months
+    (one campaign and run a month, each in its month's partition): the history a shop's years of
+    sending leave. Each chunk commits on its own outside a transaction; the partitions exist first."""
+    today = timezone.localdate().replace(day=1)
+    per = -(-messages // months)
+    written = 0
+    for back in range(months):
+        index = today.year * 12 + today.month - 1 - back
+        month = date(index // 12, index % 12 + 1, 1)
+        at = timezone.make_aware(datetime(month.year, month.month, 10, 12, 0))
+        message_partitions_ensure(months=[month])
+        campaign = Campaign.objects.create(
+            shop=bench.shop, kind=Campaign.Kind.MARKETING, name=f"历史{month:%Y%m}",
+            status=Campaign.Status.COMPLETED, text=MARKETING_TEXT, started_at=at, finished_at=at,
+        )  # fmt: skip
+        run = CampaignRun.objects.create(campaign=campaign, status=CampaignRun.Status.FINISHED, month=month)
+        count = min(per, messages - written)
+        with connection.cursor() as cursor:
+            for low in range(0, count, SEED_CHUNK):
+                written += message_rows_seed(
+                    cursor, run=run, shop_id=bench.shop.pk, first_phone=PHONE_BASE, at=at, low=low,
+                    high=min(count, low + SEED_CHUNK) - 1,
+                )  # fmt: skip
+        if log:
+            log(f"  history: {written:,} messages")
+    verb = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
+    with connection.cursor() as cursor:
+        cursor.execute(f"{verb} {Message._meta.db_table}")
     return written
 
 

@@ -25,7 +25,7 @@ from campaigns.models.counters import (
 )
 from campaigns.models.links import Click
 from campaigns.models.orders import Order
-from campaigns.models.sending import CampaignRun, Message
+from campaigns.models.sending import ArchivedMonth, CampaignRun, Message
 
 _COUNTER, _HOURS, _RUN, _MESSAGE = (
     MessageCounter._meta.db_table,
@@ -93,6 +93,13 @@ def campaign_hours(*, campaign_id: int) -> dict[str, Counter]:
 
 # --- reconciliation (manage.py reconcile_stats) ----------------------------------------------
 
+# The counters of runs whose month was archived (docs/RETENTION.md) have no rows left to recount:
+# they are what the campaign pages show from then on, and the check leaves them alone.
+_LIVE = (
+    f"run_id NOT IN (SELECT r.id FROM {_RUN} r JOIN {ArchivedMonth._meta.db_table} a ON a.month = r.month)"
+)
+_KEPT_SCOPE = f"{_LIVE} AND (%(all)s OR campaign_id = %(campaign)s)"
+
 # The same keys as the triggers' (migration 0026), recounted from the message rows.
 _RECOUNT = f"""
 WITH counted AS (
@@ -104,7 +111,7 @@ WITH counted AS (
     GROUP BY 1, 3, 4, 5, 6, 7),
 kept AS (
     SELECT run_id, campaign_id, day, status, reason, settlement, variant_id, messages, parts, links
-    FROM {_COUNTER} WHERE (%(all)s OR campaign_id = %(campaign)s)
+    FROM {_COUNTER} WHERE {_KEPT_SCOPE}
          AND (messages <> 0 OR parts <> 0 OR links <> 0))
 SELECT coalesce(k.campaign_id, m.campaign_id), coalesce(k.run_id, m.run_id), coalesce(k.day, m.day),
        coalesce(k.status, m.status), coalesce(k.reason, m.reason), coalesce(k.settlement, m.settlement),
@@ -133,7 +140,7 @@ WITH counted AS (
     GROUP BY run_id, hour, kind),
 kept AS (
     SELECT run_id, campaign_id, hour, kind, messages FROM {_HOURS}
-    WHERE (%(all)s OR campaign_id = %(campaign)s) AND messages <> 0)
+    WHERE {_KEPT_SCOPE} AND messages <> 0)
 SELECT coalesce(k.campaign_id, m.campaign_id), coalesce(k.run_id, m.run_id), coalesce(k.hour, m.hour),
        coalesce(k.kind, m.kind), coalesce(k.messages, 0), coalesce(m.messages, 0)
 FROM kept k FULL JOIN counted m ON (k.run_id, k.hour, k.kind) = (m.run_id, m.hour, m.kind)
@@ -166,7 +173,7 @@ _RECOUNT_CLICKS = _compare(
                coalesce(m.variant_id, 0) AS variant_id, count(*) AS clicks
         {_CLICK_ROWS} GROUP BY 1, 3, 4""",
     f"""SELECT run_id, campaign_id, day, variant_id, clicks FROM {_CLICKS}
-        WHERE (%(all)s OR campaign_id = %(campaign)s) AND clicks <> 0""",
+        WHERE {_KEPT_SCOPE} AND clicks <> 0""",
     ["run_id", "day", "variant_id"],
     ["clicks"],
 )
@@ -176,7 +183,7 @@ _RECOUNT_UNIQUE = _compare(
                count(DISTINCT k.message_id) AS unique_clicks
         {_CLICK_ROWS} GROUP BY 1, 3""",
     f"""SELECT run_id, min(campaign_id) AS campaign_id, variant_id, sum(unique_clicks) AS unique_clicks
-        FROM {_CLICKS} WHERE (%(all)s OR campaign_id = %(campaign)s)
+        FROM {_CLICKS} WHERE {_KEPT_SCOPE}
         GROUP BY run_id, variant_id HAVING sum(unique_clicks) <> 0""",
     ["run_id", "variant_id"],
     ["unique_clicks"],
@@ -187,7 +194,7 @@ _RECOUNT_ORDERS = _compare(
                count(*) AS orders, sum(o.amount) AS revenue, count(DISTINCT m.id) AS converted
         FROM {_ORDER} o JOIN {_MESSAGE} m ON m.id = o.attributed_message_id WHERE {_SCOPE} GROUP BY 1, 3""",
     f"""SELECT run_id, campaign_id, variant_id, orders, revenue, converted FROM {_ORDERS}
-        WHERE (%(all)s OR campaign_id = %(campaign)s) AND (orders <> 0 OR revenue <> 0 OR converted <> 0)""",
+        WHERE {_KEPT_SCOPE} AND (orders <> 0 OR revenue <> 0 OR converted <> 0)""",
     ["run_id", "variant_id"],
     ["orders", "revenue", "converted"],
 )

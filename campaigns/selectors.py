@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from django_q.models import Schedule
 from campaigns.counters import campaign_hours, counter_rows
 from campaigns.models.audience import Customer, Purchase, Segment
 from campaigns.models.frequency import OptOut, OptOutEvent
-from campaigns.models.sending import Campaign, CampaignRun, Message, VerifiedPhone
+from campaigns.models.sending import Campaign, CampaignRun, Message, MessageArchive, VerifiedPhone
 from campaigns.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from reviews.models.review import ReviewState
 from reviews.models.templates import MessageTemplate, TemplateOrigin
@@ -480,10 +481,39 @@ def campaign_messages_for_export(*, campaign: Campaign) -> QuerySet[Message]:
         Message.objects.filter(campaign=campaign)
         .order_by("id")
         .annotate(run_kind=F("run__kind"))
-        .only(
-            "id", "phone", "status", "reason", "parts", "settlement", "sent_at", "final_at", "run_id", "text"
-        )
+        .only(*MESSAGE_EXPORT_FIELDS)
     )
+
+
+# The columns of a campaign's message export, and of the monthly archive files (which add the
+# campaign's id first: a shop's month holds many campaigns).
+MESSAGE_EXPORT_HEADER = [
+    "短信ID", "类型", "手机号", "状态", "原因", "计费条数", "结算", "提交时间", "回执时间", "内容"
+]
+MESSAGE_EXPORT_FIELDS = (
+    "id", "phone", "status", "reason", "parts", "settlement", "sent_at", "final_at", "run_id", "text"
+)
+
+
+def message_export_rows(messages: Iterable[Message], *, with_campaign: bool = False) -> Iterator[tuple]:
+    """Each message (annotated with ``run_kind``) as an export row, labels in Chinese."""
+    statuses = dict(Message.Status.choices)
+    settlements = dict(Message.Settlement.choices)
+    kinds = dict(CampaignRun.Kind.choices)
+    for m in messages:
+        row = (
+            m.id,
+            kinds.get(m.run_kind, m.run_kind),
+            m.phone,
+            statuses.get(m.status, m.status),
+            m.reason,
+            m.parts,
+            settlements.get(m.settlement, ""),
+            m.sent_at,
+            m.final_at,
+            m.text,
+        )
+        yield (m.campaign_id, *row) if with_campaign else row
 
 
 class TestPhones(NamedTuple):
@@ -579,6 +609,27 @@ def shop_campaigns(*, shop) -> QuerySet[Campaign]:
 
 
 # --- opt-outs -----------------------------------------------------------------------------
+
+
+def retention_cutoff(*, today: date | None = None, months: int | None = None) -> date:
+    """The first month of message history kept (docs/RETENTION.md): the current month and
+    ``months`` (``SMS_MESSAGE_RETENTION_MONTHS``) before it; older months are archived."""
+    month = (today or timezone.localdate()).replace(day=1)
+    months = settings.SMS_MESSAGE_RETENTION_MONTHS if months is None else months
+    index = month.year * 12 + month.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def campaign_archived_months(*, runs) -> list[date]:
+    """The months of the campaign's runs whose messages are past the retention (archived by the
+    nightly task, or tonight): no query, from the runs the page read."""
+    cutoff = retention_cutoff()
+    return sorted({run.month for run in runs if run.month < cutoff})
+
+
+def shop_message_archives(*, shop_id: int) -> QuerySet[MessageArchive]:
+    """The shop's monthly archive files, newest month first."""
+    return MessageArchive.objects.filter(shop_id=shop_id).order_by("-month")
 
 
 def shop_optouts(*, shop_id: int, phone_query: str = "") -> QuerySet:

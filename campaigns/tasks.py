@@ -27,6 +27,7 @@ from campaigns.services.notices import campaign_finished_sweep
 from campaigns.services.pipeline import pipeline_setting
 from campaigns.services.planning import run_plan
 from campaigns.services.recovery import pipeline_recover
+from campaigns.services.retention import message_history_retain
 from campaigns.services.sending import run_execute
 from campaigns.services.spend_pause import spend_paused_runs_resume_due
 from campaigns.services.webhooks import webhook_deliveries_run, webhook_events_purge
@@ -127,6 +128,13 @@ def reattribute_recent_orders() -> int:
 def purge_frequency_counters() -> int:
     """Daily (03:30 Asia/Shanghai): delete frequency counters of days no window or report reaches."""
     return frequency_counters_purge_old()
+
+
+def retain_message_history() -> str:
+    """Daily (04:40 Asia/Shanghai): the coming months' partitions, and the months past
+    ``SMS_MESSAGE_RETENTION_MONTHS`` archived per shop and dropped (docs/RETENTION.md)."""
+    result = message_history_retain()
+    return f"created {len(result.created)} partitions; archived {sorted(str(m) for m in result.dropped)}"
 
 
 def deliver_webhooks() -> int:

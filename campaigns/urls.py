@@ -1,6 +1,7 @@
 from django.urls import path
 
 from campaigns.views import api_keys as api_key_views
+from campaigns.views import archives as archive_views
 from campaigns.views import campaigns as campaign_views
 from campaigns.views import coupons as coupon_views
 from campaigns.views import customers as customer_views
@@ -63,6 +64,11 @@ urlpatterns = [
         WEBHOOK + "deliveries/<int:delivery_id>/resend/", webhook_views.webhook_resend, name="webhook_resend"
     ),
     path(SHOP + "optouts/export/", optout_views.optout_export, name="optouts_export"),
+    # The message history's monthly archives (docs/RETENTION.md).
+    path(SHOP + "archives/", archive_views.archive_list, name="archives"),
+    path(
+        SHOP + "archives/<int:archive_id>/download/", archive_views.archive_download, name="archive_download"
+    ),
     path(SHOP + "optouts/resubscribe/", optout_views.optout_resubscribe_view, name="optouts_resubscribe"),
     # The open API's keys (开放接口; the API itself is campaigns.urls_api at /api/v1/).
     path(SHOP + "api/keys/", api_key_views.api_keys, name="api_keys"),

@@ -341,6 +341,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="短信管理 <norepl
 SMS_SHORT_LINK_BASE = env.str("SMS_SHORT_LINK_BASE", default=f"{SITE_URL}/t/")
 # A code answers for this many days after its message was planned, then a 404 page.
 SMS_SHORT_LINK_DAYS = env.bounded("SMS_SHORT_LINK_DAYS", 90, minimum=1, maximum=3650)
+# Message history (docs/RETENTION.md): the months of messages kept before a month is written to
+# per-shop archive files and its partitions dropped. At most 60: a link code's first character
+# names its month, and repeats after 62 months.
+SMS_MESSAGE_RETENTION_MONTHS = env.bounded("SMS_MESSAGE_RETENTION_MONTHS", 13, minimum=1, maximum=60)
+SMS_ARCHIVE_DIR = Path(env.str("SMS_ARCHIVE_DIR", default=str(BASE_DIR / "archive")))
 # Webhooks (campaigns.services.webhooks, docs/API.md "Webhooks"): receiver URLs must be https and
 # resolve to public addresses only (SSRF). WEBHOOKS_ALLOW_HTTP accepts plain http, and
 # WEBHOOKS_ALLOW_PRIVATE private, loopback and link-local addresses (127.0.0.1 for the tests and

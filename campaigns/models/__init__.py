@@ -43,11 +43,13 @@ from campaigns.models.links import Click, LandingDomain, LinkPreviewerAgent  # n
 from campaigns.models.orders import Order  # noqa: F401
 from campaigns.models.sending import (  # noqa: F401
     AbMetric,
+    ArchivedMonth,
     Campaign,
     CampaignRun,
     CampaignVariant,
     DeliveryReport,
     Message,
+    MessageArchive,
     PlanBatch,
     VerifiedPhone,
 )

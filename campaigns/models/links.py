@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.models.sending import Message
+from campaigns.models.sending import Message, current_month
 
 
 class Click(models.Model):
@@ -23,6 +23,7 @@ class Click(models.Model):
     user_agent = models.CharField(_("浏览器标识"), max_length=512, blank=True, default="")
     client_hash = models.CharField(max_length=64, blank=True, default="")  # sha256 of the client address
     human = models.BooleanField(_("真人点击"), default=True)
+    month = models.DateField(default=current_month, editable=False)  # the message's month (partition key)
 
     class Meta:
         verbose_name = _("短链点击")

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Greatest
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
 from campaigns.models.audience import Coupon, Customer, Segment
 from smsmarketing.models import Shop
+
+
+def month_of(instant) -> date:
+    """The first day of the local (Asia/Shanghai) month of ``instant``: the partition key of the
+    message, delivery report and click tables (docs/RETENTION.md)."""
+    return timezone.localtime(instant).date().replace(day=1)
+
+
+def current_month() -> date:
+    return month_of(timezone.now())
 
 
 class AbMetric(models.TextChoices):
@@ -239,6 +252,10 @@ class CampaignRun(models.Model):
     plan_cursor = models.BigIntegerField(default=0)
     batches_planned = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The month partition every message of the run goes to (its creation month, local time):
+    # one run's messages share one partition, so the partitions' unique (run, phone, month)
+    # keeps a run's phones unique across the whole table.
+    month = models.DateField(_("所属月份"), default=current_month, editable=False)
     planned_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Spending limits (docs/SPEND_LIMITS.md): the period whose cap paused the run ("day" or
@@ -354,7 +371,7 @@ class Message(models.Model):
     parts = models.PositiveSmallIntegerField(_("计费条数"), default=0)
     batch = models.PositiveIntegerField(default=0)  # the reservation "campaign:<c>:run:<r>:batch:<n>"
     settlement = models.CharField(max_length=16, choices=Settlement.choices, default=Settlement.NONE)
-    link_code = models.CharField(max_length=16, null=True, blank=True, unique=True)
+    link_code = models.CharField(max_length=16, null=True, blank=True)
     # The A/B variant this recipient got (null: a campaign without variants).
     variant = models.ForeignKey(
         CampaignVariant,
@@ -370,12 +387,21 @@ class Message(models.Model):
     sent_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
     final_at = models.DateTimeField(_("回执时间"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The partition key (docs/RETENTION.md): the run's ``month``, copied by the planner. The table
+    # is partitioned by month in PostgreSQL (migration 0030); its primary key there is
+    # (id, month), ids still come from one sequence, so ``id`` alone stays unique.
+    month = models.DateField(default=current_month, editable=False)
 
     class Meta:
         verbose_name = _("短信")
         verbose_name_plural = _("短信")
         constraints = [
-            models.UniqueConstraint(fields=["run", "phone"], name="message_run_phone_unique"),
+            # A partitioned table's unique keys contain the partition key; a run's messages all
+            # have its month, so this is (run, phone) unique over the whole table.
+            models.UniqueConstraint(fields=["run", "phone", "month"], name="message_run_phone_unique"),
+            # Link codes start with their month's character (campaigns.services.links), so codes
+            # of different live months never collide; within a month this index refuses a repeat.
+            models.UniqueConstraint(fields=["link_code", "month"], name="message_link_code_unique"),
         ]
         indexes = [
             # Dispatch claims: WHERE run_id = %s AND status = 'planned' ORDER BY id ... SKIP LOCKED.
@@ -423,12 +449,17 @@ def reservation_reference(*, campaign_id: int, run_id: int, batch: int) -> str:
 class DeliveryReport(models.Model):
     """Every delivery report received, applied or not (duplicates, late ones)."""
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reports")
+    # No foreign key in the database: the report lives in its message's month partition and
+    # goes with it (migration 0030), and a partitioned table's key is (id, month).
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="reports", db_constraint=False
+    )
     status = models.CharField(max_length=16)
     at = models.DateTimeField()
     applied = models.BooleanField(default=False)
     raw = models.JSONField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
+    month = models.DateField(default=current_month, editable=False)  # the message's month
 
     class Meta:
         verbose_name = _("状态回执")
@@ -457,3 +488,46 @@ class VerifiedPhone(models.Model):
 
     def __str__(self) -> str:
         return self.phone
+
+
+class ArchivedMonth(models.Model):
+    """A month of message history past the retention: written to its shops' archive files
+    (``MessageArchive``), then its partitions dropped. Its runs' results stay in the counters."""
+
+    month = models.DateField(_("月份"), unique=True)
+    messages = models.BigIntegerField(_("短信条数"), default=0)
+    archived_at = models.DateTimeField(_("归档时间"), null=True, blank=True)  # the files are written
+    dropped_at = models.DateTimeField(_("删除分区时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("已归档月份")
+        verbose_name_plural = _("已归档月份")
+        ordering = ["-month"]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}"
+
+
+class MessageArchive(models.Model):
+    """One shop's messages of one archived month: a gzip-compressed CSV file with the campaign
+    export's columns, under ``SMS_ARCHIVE_DIR``."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="message_archives")
+    month = models.DateField(_("月份"))
+    path = models.CharField(_("文件"), max_length=255)  # relative to SMS_ARCHIVE_DIR
+    messages = models.BigIntegerField(_("短信条数"), default=0)
+    size = models.BigIntegerField(_("文件大小(字节)"), default=0)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(_("生成时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("短信归档文件")
+        verbose_name_plural = _("短信归档文件")
+        ordering = ["-month", "shop"]
+        constraints = [
+            # A re-run of an interrupted archive rewrites the file and this row, never a second one.
+            models.UniqueConstraint(fields=["shop", "month"], name="messagearchive_shop_month_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shop_id} {self.month:%Y-%m}"

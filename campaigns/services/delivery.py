@@ -94,8 +94,9 @@ changed AS (
     UPDATE {table} m SET status = 'accepted' FROM r
     WHERE m.id = r.id AND m.status = 'sending'
     RETURNING m.id)
-INSERT INTO {log} (message_id, status, at, applied, raw, received_at)
-SELECT r.id, r.status, r.at, EXISTS (SELECT 1 FROM changed c WHERE c.id = r.id), r.raw::jsonb, now()
+INSERT INTO {log} (message_id, status, at, applied, raw, received_at, month)
+SELECT r.id, r.status, r.at, EXISTS (SELECT 1 FROM changed c WHERE c.id = r.id), r.raw::jsonb, now(),
+       known.month
 FROM r JOIN {table} known ON known.id = r.id
 RETURNING applied
 """
@@ -111,8 +112,9 @@ changed AS (
     FROM r
     WHERE m.id = r.id AND m.status IN ('sending', 'accepted')
     RETURNING m.id)
-INSERT INTO {log} (message_id, status, at, applied, raw, received_at)
-SELECT r.id, r.status, r.at, EXISTS (SELECT 1 FROM changed c WHERE c.id = r.id), r.raw::jsonb, now()
+INSERT INTO {log} (message_id, status, at, applied, raw, received_at, month)
+SELECT r.id, r.status, r.at, EXISTS (SELECT 1 FROM changed c WHERE c.id = r.id), r.raw::jsonb, now(),
+       known.month
 FROM r JOIN {table} known ON known.id = r.id
 RETURNING applied
 """

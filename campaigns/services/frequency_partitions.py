@@ -47,9 +47,22 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
 
 from campaigns.models.frequency import PlatformCounter, ShopCounter
+from campaigns.partitions import (
+    PartitionedTable,
+    attached_partitions,
+    constraint_defs,
+    has_mirror,
+    mirror_triggers_drop,
+    mirror_triggers_sql,
+    partition_attach,
+    partition_detach,
+    relkind,
+    table_drop_counted,
+    with_lock_retries,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,18 +71,13 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 # Partitions created ahead of today by the nightly task (and the migration): a week, so a
 # few missed nights still leave every write in a day partition.
 PARTITION_DAYS_AHEAD = 7
-# How long a maintenance statement may wait for its lock before it gives up and retries
-# (a send waiting behind it waits at most this long), and how often it retries.
-LOCK_TIMEOUT_MS = 500
-LOCK_RETRIES = 30
 # The swap locks both tables at once: it may wait a little longer, still never long.
 SWAP_LOCK_TIMEOUT_MS = 2000
 COPY_BATCH_ROWS = 20_000
 
 
 @dataclass(frozen=True)
-class CounterTable:
-    name: str
+class CounterTable(PartitionedTable):
     key: tuple[str, ...]
     counts: tuple[str, ...] = ("marketing", "notify_unsub", "notify")
 
@@ -79,20 +87,6 @@ class CounterTable:
 
     def partition(self, day: date) -> str:
         return f"{self.name}_p{day:%Y%m%d}"
-
-    @property
-    def default(self) -> str:
-        return f"{self.name}_default"
-
-    @property
-    def building(self) -> str:
-        """The partitioned table while the migration fills it (renamed to ``name`` at the swap)."""
-        return f"{self.name}_part"
-
-    @property
-    def unpartitioned(self) -> str:
-        """The pre-partitioning table after the swap, kept until ``..._drop_unpartitioned``."""
-        return f"{self.name}_unpartitioned"
 
 
 # Fixed order, the decisions' order: platform rows (the phone's lock) before shop rows.
@@ -110,23 +104,6 @@ def today_local() -> date:
 
 
 # --- catalogue --------------------------------------------------------------------------
-
-
-def _relkind(cursor, name: str) -> str | None:
-    cursor.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", [name])
-    row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def _attached(cursor, parent: str) -> set[str]:
-    cursor.execute(
-        """
-        SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = to_regclass(%s)
-        """,
-        [parent],
-    )
-    return {row[0] for row in cursor.fetchall()}
 
 
 def _day_of(table: CounterTable, relname: str) -> date | None:
@@ -148,86 +125,29 @@ def frequency_partitions_list() -> list[tuple[str, str, str]]:
         return list(cursor.fetchall())
 
 
-# --- locking helper ---------------------------------------------------------------------
-
-
-def _is_lock_timeout(exc: BaseException) -> bool:
-    return getattr(exc.__cause__, "sqlstate", None) == "55P03"  # lock_not_available
-
-
-def _with_lock_retries(work: Callable, *, what: str, lock_timeout_ms: int = LOCK_TIMEOUT_MS):
-    """Run ``work(cursor)`` in one transaction whose statements wait at most ``lock_timeout_ms``
-    for a lock; on a lock timeout roll it back, wait a little and run it again."""
-    for attempt in range(1, LOCK_RETRIES + 1):
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SELECT current_setting('lock_timeout')")
-                previous = cursor.fetchone()[0]
-                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{lock_timeout_ms}ms"])
-                result = work(cursor)
-                # Inside a caller's transaction (tests) the setting would outlive this block.
-                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
-                return result
-        except OperationalError as exc:
-            if not _is_lock_timeout(exc) or attempt == LOCK_RETRIES:
-                raise
-            logger.info(
-                "%s: lock not granted in %d ms (attempt %d), retrying", what, lock_timeout_ms, attempt
-            )
-            time.sleep(min(0.05 * 2**attempt, 2.0))
-    raise AssertionError("unreachable")
-
-
-def _advisory_lock(cursor, table: CounterTable) -> None:
+def _lock(table: CounterTable) -> str:
     # Race: two maintenance runs (nightly task, command, migration) creating or dropping the
-    # same day at once. One transaction-level lock per table serialises them.
-    cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"freq-partitions:{table.name}"])
+    # same day at once: one advisory lock per table (campaigns.partitions.advisory_lock).
+    return f"freq-partitions:{table.name}"
 
 
 # --- ensure -----------------------------------------------------------------------------
 
 
 def _ensure_day(cursor, table: CounterTable, *, parent: str, day: date) -> bool:
-    _advisory_lock(cursor, table)
-    name = table.partition(day)
-    if name in _attached(cursor, parent):
-        return False  # another runner made it while we waited
-    cols = ", ".join(table.columns)
-    cursor.execute(f"LOCK TABLE {parent} IN SHARE UPDATE EXCLUSIVE MODE")
-    # A table of this name that is not attached is a day a purge detached and did not drop
-    # (stopped in between): its counters are ones the purge meant to remove, never to revive.
-    cursor.execute(f"DROP TABLE IF EXISTS {name}")
-    cursor.execute(f"CREATE TABLE {name} (LIKE {parent} {LIKE_OPTIONS})")
-    if _relkind(cursor, table.default) is not None and table.default in _attached(cursor, parent):
-        # ATTACH would fail while the default holds rows of this day (a write made before the
-        # partition existed): move them in the same transaction. Writers of this day wait on
-        # the default's lock for the few milliseconds this takes, then see the partition.
-        cursor.execute(f"LOCK TABLE {table.default} IN ACCESS EXCLUSIVE MODE")
-        cursor.execute(
-            f"""
-            WITH moved AS (DELETE FROM {table.default} WHERE day = %s RETURNING {cols})
-            INSERT INTO {name} ({cols}) SELECT {cols} FROM moved
-            """,
-            [day],
-        )
-        if cursor.rowcount:
-            logger.info(
-                "%s: moved %d rows of %s out of the default partition", table.name, cursor.rowcount, day
-            )
-    cursor.execute(
-        f"ALTER TABLE {parent} ATTACH PARTITION {name} FOR VALUES FROM (%s) TO (%s)",
-        [day, day + timedelta(days=1)],
-    )
-    return True
+    return partition_attach(
+        cursor, parent=parent, name=table.partition(day), default=table.default, column="day",
+        low=day, high=day + timedelta(days=1), lock=_lock(table),
+    )  # fmt: skip
 
 
 def _ensure_table(table: CounterTable, *, parent: str, days: Iterable[date]) -> list[str]:
     created = []
     for day in days:
         with connection.cursor() as cursor:
-            if table.partition(day) in _attached(cursor, parent):
+            if table.partition(day) in attached_partitions(cursor, parent):
                 continue
-        if _with_lock_retries(
+        if with_lock_retries(
             lambda cursor, day=day: _ensure_day(cursor, table, parent=parent, day=day),
             what=f"create partition {table.partition(day)}",
         ):
@@ -248,7 +168,7 @@ def frequency_partitions_ensure(
     created: list[str] = []
     for table in TABLES:
         with connection.cursor() as cursor:
-            if _relkind(cursor, table.name) != "p":
+            if relkind(cursor, table.name) != "p":
                 continue  # not converted yet (migration 0027 does it)
         created += _ensure_table(table, parent=table.name, days=days)
     if created:
@@ -260,23 +180,11 @@ def frequency_partitions_ensure(
 
 
 def _detach(cursor, table: CounterTable, name: str) -> bool:
-    _advisory_lock(cursor, table)
-    if name not in _attached(cursor, table.name):
-        return False
-    # Plain DETACH (ACCESS EXCLUSIVE on the parent for a catalog change, no scan): CONCURRENTLY
-    # is refused with a default partition and cannot run in this lock-timeout transaction.
-    cursor.execute(f"ALTER TABLE {table.name} DETACH PARTITION {name}")
-    return True
+    return partition_detach(cursor, parent=table.name, name=name, lock=_lock(table))
 
 
 def _drop(cursor, table: CounterTable, name: str) -> int:
-    _advisory_lock(cursor, table)
-    if _relkind(cursor, name) is None:
-        return 0  # another runner dropped it
-    cursor.execute(f"SELECT count(*) FROM {name}")
-    rows = cursor.fetchone()[0]
-    cursor.execute(f"DROP TABLE {name}")
-    return rows
+    return table_drop_counted(cursor, name=name, lock=_lock(table))
 
 
 def _leftover_day_tables(cursor, table: CounterTable) -> list[str]:
@@ -298,13 +206,15 @@ def frequency_partitions_purge(*, before: date) -> int:
     removed = 0
     for table in TABLES:
         with connection.cursor() as cursor:
-            if _relkind(cursor, table.name) != "p":
+            if relkind(cursor, table.name) != "p":
                 continue
             old = sorted(
-                name for name in _attached(cursor, table.name) if (d := _day_of(table, name)) and d < before
+                name
+                for name in attached_partitions(cursor, table.name)
+                if (d := _day_of(table, name)) and d < before
             )
         for name in old:
-            _with_lock_retries(
+            with_lock_retries(
                 lambda cursor, table=table, name=name: _detach(cursor, table, name), what=f"detach {name}"
             )
         with connection.cursor() as cursor:
@@ -315,12 +225,12 @@ def frequency_partitions_purge(*, before: date) -> int:
             # Detached: no one reads or writes it any more, and no lock on the parent. Under
             # lock_timeout all the same: a detached shop day has a foreign key of its own, and
             # dropping it removes its triggers on the shops table.
-            removed += _with_lock_retries(
+            removed += with_lock_retries(
                 lambda cursor, table=table, name=name: _drop(cursor, table, name), what=f"drop {name}"
             )
             logger.info("frequency counters: dropped partition %s", name)
         with connection.cursor() as cursor:
-            if _relkind(cursor, table.default):
+            if relkind(cursor, table.default):
                 # Rows written for a day that had no partition: few, a plain DELETE.
                 cursor.execute(f"DELETE FROM {table.default} WHERE day < %s", [before])
                 removed += cursor.rowcount
@@ -330,21 +240,10 @@ def frequency_partitions_purge(*, before: date) -> int:
 # --- conversion of the unpartitioned tables (migration 0027) -----------------------------
 
 
-def _constraint_defs(cursor, relname: str, kinds: str) -> list[tuple[str, str, str]]:
-    cursor.execute(
-        """
-        SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint
-        WHERE conrelid = to_regclass(%s) AND contype = ANY(%s) ORDER BY conname
-        """,
-        [relname, list(kinds)],
-    )
-    return list(cursor.fetchall())
-
-
 def _create_building_table(cursor, table: CounterTable) -> None:
     new = table.building
     cursor.execute(f"CREATE TABLE {new} (LIKE {table.name} {LIKE_OPTIONS}) PARTITION BY RANGE (day)")
-    for name, kind, definition in _constraint_defs(cursor, table.name, "pf"):
+    for name, kind, definition in constraint_defs(cursor, table.name, "pf"):
         # Index-backed names are schema-wide (the primary key's index): a temporary name
         # until the swap. Foreign keys are named per table, so they keep theirs.
         cursor.execute(
@@ -375,24 +274,8 @@ def _mirror_sql(table: CounterTable) -> list[str]:
             DELETE FROM {table.building} n USING changed o WHERE {match};
             RETURN NULL;
         END $$""",
-        f"DROP TRIGGER IF EXISTS {fn}_ins ON {table.name}",
-        f"DROP TRIGGER IF EXISTS {fn}_upd ON {table.name}",
-        f"DROP TRIGGER IF EXISTS {fn}_del ON {table.name}",
-        f"""CREATE TRIGGER {fn}_ins AFTER INSERT ON {table.name} REFERENCING NEW TABLE AS changed
-            FOR EACH STATEMENT EXECUTE FUNCTION {fn}_upsert()""",
-        f"""CREATE TRIGGER {fn}_upd AFTER UPDATE ON {table.name} REFERENCING NEW TABLE AS changed
-            FOR EACH STATEMENT EXECUTE FUNCTION {fn}_upsert()""",
-        f"""CREATE TRIGGER {fn}_del AFTER DELETE ON {table.name} REFERENCING OLD TABLE AS changed
-            FOR EACH STATEMENT EXECUTE FUNCTION {fn}_delete()""",
+        *mirror_triggers_sql(table.name),
     ]
-
-
-def _has_mirror(cursor, table: CounterTable) -> bool:
-    cursor.execute(
-        "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname LIKE %s",
-        [table.name, f"{table.name}_mirror_%"],
-    )
-    return cursor.fetchone()[0] == 3
 
 
 def _progress(cursor, table: CounterTable) -> tuple[list | None, bool]:
@@ -451,16 +334,13 @@ def _swap(cursor, tables: list[CounterTable]) -> None:
     for table in tables:
         # No write can run now, and every earlier one went through the mirror triggers (or
         # was copied): the partitioned table already equals the old one on the kept days.
-        fn = f"{table.name}_mirror"
-        for suffix in ("ins", "upd", "del"):
-            cursor.execute(f"DROP TRIGGER IF EXISTS {fn}_{suffix} ON {table.name}")
-        cursor.execute(f"DROP FUNCTION IF EXISTS {fn}_upsert(), {fn}_delete()")
+        mirror_triggers_drop(cursor, table.name)
         cursor.execute(f"ALTER TABLE {table.name} RENAME TO {table.unpartitioned}")
         old_key, kept_key = f"{table.name}_pkey", f"{table.unpartitioned}_pkey"
         cursor.execute(f"ALTER TABLE {table.unpartitioned} RENAME CONSTRAINT {old_key} TO {kept_key}")
         # The kept copy must not hold shops back: Django's cascade does not know it, so its
         # foreign key would make deleting (or truncating) a shop fail.
-        for name, _kind, _definition in _constraint_defs(cursor, table.unpartitioned, "f"):
+        for name, _kind, _definition in constraint_defs(cursor, table.unpartitioned, "f"):
             cursor.execute(f"ALTER TABLE {table.unpartitioned} DROP CONSTRAINT {name}")
         cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table.unpartitioned})")
         if not cursor.fetchone()[0]:
@@ -516,13 +396,13 @@ def frequency_counters_partition(
     unfinished = False
     for table in TABLES:
         with connection.cursor() as cursor:
-            kind = _relkind(cursor, table.name)
+            kind = relkind(cursor, table.name)
         if kind == "p":
             log(f"{table.name}: already partitioned")
             continue
         pending.append(table)
         with connection.cursor() as cursor:
-            exists = _relkind(cursor, table.building) == "p"
+            exists = relkind(cursor, table.building) == "p"
         if not exists:
             with transaction.atomic(), connection.cursor() as cursor:
                 _create_building_table(cursor, table)
@@ -530,9 +410,9 @@ def frequency_counters_partition(
         days = [first_day + timedelta(days=n) for n in range((today - first_day).days + days_ahead + 1)]
         _ensure_table(table, parent=table.building, days=days)
         with connection.cursor() as cursor:
-            mirrored = _has_mirror(cursor, table)
+            mirrored = has_mirror(cursor, table.name)
         if not mirrored:
-            _with_lock_retries(
+            with_lock_retries(
                 lambda cursor, table=table: [cursor.execute(sql) for sql in _mirror_sql(table)],
                 what=f"mirror triggers on {table.name}",
             )
@@ -555,7 +435,7 @@ def frequency_counters_partition(
         return False
     if pending:
         started = time.monotonic()
-        _with_lock_retries(
+        with_lock_retries(
             lambda cursor: _swap(cursor, pending),
             what="swap counter tables",
             lock_timeout_ms=SWAP_LOCK_TIMEOUT_MS,
@@ -569,7 +449,7 @@ def frequency_partitions_drop_unpartitioned() -> list[str]:
     dropped = []
     with transaction.atomic(), connection.cursor() as cursor:
         for table in TABLES:
-            if _relkind(cursor, table.unpartitioned):
+            if relkind(cursor, table.unpartitioned):
                 cursor.execute(f"DROP TABLE {table.unpartitioned}")
                 dropped.append(table.unpartitioned)
         cursor.execute(f"DROP TABLE IF EXISTS {PROGRESS_TABLE}")
@@ -581,14 +461,14 @@ def frequency_counters_unpartition() -> None:
     transaction with ACCESS EXCLUSIVE locks — not meant for a busy system."""
     with transaction.atomic(), connection.cursor() as cursor:
         for table in TABLES:
-            if _relkind(cursor, table.name) != "p":
+            if relkind(cursor, table.name) != "p":
                 continue
             cols = ", ".join(table.columns)
             plain = f"{table.name}_plain"
             cursor.execute(f"LOCK TABLE {table.name} IN ACCESS EXCLUSIVE MODE")
             cursor.execute(f"CREATE TABLE {plain} (LIKE {table.name} {LIKE_OPTIONS})")
             cursor.execute(f"INSERT INTO {plain} ({cols}) SELECT {cols} FROM {table.name}")
-            fks = _constraint_defs(cursor, table.name, "f")
+            fks = constraint_defs(cursor, table.name, "f")
             key = ", ".join(table.key)
             cursor.execute(f"DROP TABLE {table.name}")  # with its partitions
             cursor.execute(f"DROP TABLE IF EXISTS {table.unpartitioned}")

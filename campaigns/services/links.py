@@ -24,7 +24,7 @@ import string
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -36,7 +36,7 @@ from ua_parser import parse_device
 
 from campaigns.models.audience import Coupon
 from campaigns.models.links import Click, LandingDomain, LinkPreviewerAgent
-from campaigns.models.sending import Campaign, Message
+from campaigns.models.sending import Campaign, Message, current_month
 from campaigns.services.webhooks import link_clicked_params, link_clicked_sql, webhook_deliveries_written
 from smsmarketing.db import commit_without_flush
 from smsmarketing.errors import SmsError
@@ -44,11 +44,13 @@ from smsmarketing.models import Shop
 from smsmarketing.permissions import Capability, require_capability
 from smsmarketing.services import shop_ensure_sms_allowed
 
-# 62**10 ≈ 8.4e17 codes (59.5 bits): with a million live codes a guess hits one with a
-# probability of about 1e-12. ``Message.link_code`` holds up to 16 characters.
+# A month character and 9 random ones: 62**9 ≈ 1.4e16 codes per month (53.6 bits): with a
+# million live codes a guess hits one with a probability of about 1e-10. ``Message.link_code``
+# holds up to 16 characters.
 LINK_CODE_LENGTH = 10
 LINK_CODE_ALPHABET = string.ascii_letters + string.digits
-LINK_CODE_SPACE = len(LINK_CODE_ALPHABET) ** LINK_CODE_LENGTH
+# The first character names the code's month (``link_code_month_character``), the rest is random.
+LINK_CODE_RANDOM_SPACE = len(LINK_CODE_ALPHABET) ** (LINK_CODE_LENGTH - 1)
 # The template variables that render a short link.
 LINK_VARIABLES = ("${coupon_link}", "${shop_link}")
 # How long the per-process copy of the landing domains and previewer patterns is used.
@@ -83,13 +85,22 @@ class LinkFollow:
 # --- codes --------------------------------------------------------------------
 
 
-def link_code_new() -> str:
-    """A fresh random code (``secrets``: unpredictable, every code equally likely); uniqueness is
-    the column's unique index. Performance: one ``randbelow`` written in base 62 (about 2 µs,
-    against 10 µs for a ``secrets.choice`` per character; the planner draws one per message)."""
-    number = secrets.randbelow(LINK_CODE_SPACE)
-    characters = []
-    for _position in range(LINK_CODE_LENGTH):
+def link_code_month_character(month: date) -> str:
+    """The first character of the codes of a month's messages: 62 months before it repeats."""
+    return LINK_CODE_ALPHABET[(month.year * 12 + month.month - 1) % len(LINK_CODE_ALPHABET)]
+
+
+def link_code_new(*, month: date | None = None) -> str:
+    """A fresh code: its month's character (``month``: the message's partition month, default
+    this month), then random characters (``secrets``: unpredictable, every code equally likely).
+    The messages table is partitioned by month and its unique index is per month; codes of
+    different months differ in their first character, so no two live codes are equal as long as
+    the history kept is under 62 months (``SMS_MESSAGE_RETENTION_MONTHS`` is checked against it).
+    Performance: one ``randbelow`` written in base 62 (about 2 µs, against 10 µs for a
+    ``secrets.choice`` per character; the planner draws one per message)."""
+    number = secrets.randbelow(LINK_CODE_RANDOM_SPACE)
+    characters = [link_code_month_character(month or current_month())]
+    for _position in range(LINK_CODE_LENGTH - 1):
         number, digit = divmod(number, len(LINK_CODE_ALPHABET))
         characters.append(LINK_CODE_ALPHABET[digit])
     return "".join(characters)
@@ -247,15 +258,15 @@ def link_follow(
 
 LINK_CODE_MAX_LENGTH = Message._meta.get_field("link_code").max_length
 # Performance (docs/PERFORMANCE.md, "Short links"): the redirect's one statement. The message by
-# its unique code (index campaigns_message_link_code_key) with its coupon's and its shop's
-# landing URLs, and the click inserted from that row in the same statement (no row, no click).
+# its code (index message_link_code_unique: one probe per month partition) with its coupon's
+# and its shop's landing URLs, and the click inserted from that row in the same statement (no row, no click).
 # A human click of a shop with a webhook endpoint for link.clicked also writes its event and
 # deliveries there (campaigns.services.webhooks, the outbox); other shops pay one indexed EXISTS.
 # The ORM's read then ``Click.objects.create`` cost 1.9 ms of CPU per redirect against 0.7 ms
 # for this statement, measured in one process on one database.
 FOLLOW_SQL = f"""
     WITH message AS (
-        SELECT m.id, m.campaign_id, m.shop_id, m.phone,
+        SELECT m.id, m.campaign_id, m.shop_id, m.phone, m.month,
                coupon.landing_url AS coupon_url, shop.landing_url AS shop_url
         FROM {Message._meta.db_table} m
         LEFT JOIN {Campaign._meta.db_table} campaign ON campaign.id = m.campaign_id
@@ -264,8 +275,8 @@ FOLLOW_SQL = f"""
         WHERE m.link_code = %(code)s AND m.created_at >= %(since)s
     ), click AS (
         INSERT INTO {Click._meta.db_table}
-            (message_id, campaign_id, shop_id, phone, at, method, user_agent, client_hash, human)
-        SELECT id, campaign_id, shop_id, phone, %(at)s, %(method)s, %(agent)s, %(hash)s, %(human)s
+            (message_id, campaign_id, shop_id, phone, at, method, user_agent, client_hash, human, month)
+        SELECT id, campaign_id, shop_id, phone, %(at)s, %(method)s, %(agent)s, %(hash)s, %(human)s, month
         FROM message
         RETURNING id
     ),{link_clicked_sql(message_cte="message", click_cte="click")}

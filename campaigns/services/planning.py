@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -60,6 +60,7 @@ from campaigns.services.campaigns import (
 )
 from campaigns.services.frequency import frequency_decide
 from campaigns.services.links import LINK_CODE_LENGTH, link_code_new, text_has_link
+from campaigns.services.message_partitions import message_month_ensure
 from campaigns.services.notices import balance_exhausted_notify, campaign_stopped_notify
 from campaigns.services.pipeline import pipeline_setting
 from campaigns.services.variants import run_split
@@ -81,7 +82,6 @@ SPEND_LIMIT = SpendLimitReached.rule
 LINK_CODE_PLACEHOLDER = "\u2063" * LINK_CODE_LENGTH
 
 
-
 class CouponExhausted(SmsError):
     rule = COUPON_EXHAUSTED
 
@@ -101,6 +101,11 @@ def run_plan(*, run_id: int, time_budget: float | None = None) -> bool:
     """Plan batches until the run is planned (True) or the time budget is spent (False)."""
     started = time.monotonic()
     batches = 0
+    # Its month's partitions exist before the first insert (docs/RETENTION.md; the nightly task
+    # creates them ahead, this covers a run of a month it has not reached).
+    month = CampaignRun.objects.filter(pk=run_id).values_list("month", flat=True).first()
+    if month is not None:
+        message_month_ensure(month)
     # The crash tests' hook: the worker dies (os._exit, no cleanup) after this many batches.
     crash_after = pipeline_setting("CRASH_AFTER_PLAN_BATCHES")
     while True:
@@ -252,9 +257,10 @@ def _finish(*, run_id: int, now: datetime) -> bool:
             return True
         if PlanBatch.objects.filter(run_id=run_id, planned_at__isnull=True).exists():
             return False
-        if not run.spend_paused and run_recipients_last_key(
-            run=run, cursor=run.plan_cursor, limit=1, now=now
-        ) is not None:
+        if (
+            not run.spend_paused
+            and run_recipients_last_key(run=run, cursor=run.plan_cursor, limit=1, now=now) is not None
+        ):
             return False
         run.status = CampaignRun.Status.DISPATCHING
         run.planned_at = now
@@ -293,9 +299,13 @@ def _plan_rows(*, run: CampaignRun, recipients: list[Recipient], batch: int, now
         suppressed = Message.Status.SUPPRESSED
         rows = {r.phone: Row(r, suppressed, variant=variant_of.get(r.phone)) for r in recipients}
     everyone = list(rows.values()) + _held_rows(campaign=campaign, held=held, now=now)
-    fitting, candidates, reason = _fit_whole_batch(campaign=campaign, rows=rows, signature=state.signature)
+    fitting, candidates, reason = _fit_whole_batch(
+        campaign=campaign, rows=rows, signature=state.signature, month=run.month
+    )
     if fitting is None:
-        candidates = _dry_candidates(campaign=campaign, rows=rows, signature=state.signature, now=now)
+        candidates = _dry_candidates(
+            campaign=campaign, rows=rows, signature=state.signature, now=now, month=run.month
+        )
         fitting, reason = _fit(campaign=campaign, candidates=candidates)
         for row in candidates[len(fitting) :]:
             row.reason = reason
@@ -335,7 +345,7 @@ def _notify_suppressed(*, run: CampaignRun, rows: list[Row]) -> None:
 
 
 def _fit_whole_batch(
-    *, campaign: Campaign, rows: dict[str, Row], signature: str | None
+    *, campaign: Campaign, rows: dict[str, Row], signature: str | None, month: date
 ) -> tuple[list[Row] | None, list[Row], str]:
     """Fast path (performance, docs/PERFORMANCE.md): when the balance covers the whole batch even
     if every recipient is allowed, the dry frequency decision that only sizes the batch to the
@@ -345,7 +355,7 @@ def _fit_whole_batch(
     if campaign.coupon_id:
         return None, [], ""
     everyone = list(rows.values())
-    _render_variants(campaign=campaign, rows=everyone, signature=signature)
+    _render_variants(campaign=campaign, rows=everyone, signature=signature, month=month)
     fitting, reason = _fit(campaign=campaign, candidates=everyone)
     if len(fitting) < len(everyone):
         for row in everyone:
@@ -354,7 +364,9 @@ def _fit_whole_batch(
     return fitting, everyone, reason
 
 
-def _dry_candidates(*, campaign: Campaign, rows: dict[str, Row], signature: str | None, now) -> list[Row]:
+def _dry_candidates(
+    *, campaign: Campaign, rows: dict[str, Row], signature: str | None, now, month: date
+) -> list[Row]:
     """The recipients a dry frequency decision allows, their bodies rendered; the others get its reason."""
     recipients = [row.recipient for row in rows.values()]
     dry = frequency_decide(
@@ -371,7 +383,7 @@ def _dry_candidates(*, campaign: Campaign, rows: dict[str, Row], signature: str 
             candidates.append(row)
         else:
             row.reason = decision.reason or ""
-    _render_variants(campaign=campaign, rows=candidates, signature=signature)
+    _render_variants(campaign=campaign, rows=candidates, signature=signature, month=month)
     return candidates
 
 
@@ -394,18 +406,20 @@ def _held_rows(*, campaign: Campaign, held: list[Recipient], now: datetime) -> l
     ]
 
 
-def _render_variants(*, campaign: Campaign, rows: list[Row], signature: str | None) -> None:
+def _render_variants(*, campaign: Campaign, rows: list[Row], signature: str | None, month: date) -> None:
     """``_render`` the rows with the campaign's content, or an A/B run's rows variant by variant
     (every row of an A/B run has one), each with its variant's content."""
     if not rows or rows[0].variant is None:
-        _render(campaign=campaign, rows=rows, signature=signature, link_codes=_has_link(campaign))
+        _render(
+            campaign=campaign, rows=rows, signature=signature, link_codes=_has_link(campaign), month=month
+        )
         return
     groups: dict[int, list[Row]] = {}
     for row in rows:
         groups.setdefault(row.variant.pk, []).append(row)
     for group in groups.values():
         content = variant_content(campaign=campaign, variant=group[0].variant)
-        _render(campaign=content, rows=group, signature=signature, link_codes=_has_link(content))
+        _render(campaign=content, rows=group, signature=signature, link_codes=_has_link(content), month=month)
 
 
 def _has_link(campaign: Campaign) -> bool:
@@ -413,7 +427,9 @@ def _has_link(campaign: Campaign) -> bool:
     return text_has_link(campaign_source_text(campaign=campaign))
 
 
-def _render(*, campaign: Campaign, rows: list[Row], signature: str | None, link_codes: bool) -> None:
+def _render(
+    *, campaign: Campaign, rows: list[Row], signature: str | None, link_codes: bool, month: date
+) -> None:
     """Fill each row's body and parts (and draw its own short-link code when ``link_codes``).
 
     Performance: when the body does not depend on the recipient (rendering for two different
@@ -427,12 +443,12 @@ def _render(*, campaign: Campaign, rows: list[Row], signature: str | None, link_
     if message_for(campaign=campaign, recipient=other, signature=signature, link_code=placeholder)[0] == body:
         link = short_link(LINK_CODE_PLACEHOLDER)
         for row in rows:
-            row.link_code = link_code_new() if link_codes else None
+            row.link_code = link_code_new(month=month) if link_codes else None
             row.body = body.replace(link, short_link(row.link_code)) if link_codes else body
             row.parts = parts
         return
     for row in rows:
-        row.link_code = link_code_new() if link_codes else None
+        row.link_code = link_code_new(month=month) if link_codes else None
         row.body, row.parts = message_for(
             campaign=campaign, recipient=row.recipient, signature=signature, link_code=row.link_code
         )
@@ -466,8 +482,12 @@ def _commit(
     _insert(run=run, rows=everyone, batch=batch, now=now)
     if parts:
         # The label is what 消费记录 shows for this batch's reserve, charges and refunds.
-        account_reserve(shop_id=campaign.shop_id, parts=parts, reference=reference,
-                        label=_("营销任务「{name}」").format(name=campaign.name))
+        account_reserve(
+            shop_id=campaign.shop_id,
+            parts=parts,
+            reference=reference,
+            label=_("营销任务「{name}」").format(name=campaign.name),
+        )
     if campaign.coupon_id and allowed:
         # Race: two campaigns issuing the same coupon; the conditional UPDATE caps the total.
         issued = Coupon.objects.filter(
@@ -537,13 +557,13 @@ def _insert(*, run: CampaignRun, rows: list[Row], batch: int, now: datetime) -> 
         cursor.execute(
             f"""INSERT INTO {table} (campaign_id, run_id, shop_id, customer_id, phone, status, reason,
                     body, text, parts, batch, settlement, link_code, variant_id, attempts, counted_at,
-                    created_at)
+                    created_at, month)
                 SELECT %(campaign)s, %(run)s, %(shop)s, u.customer, u.phone, u.status, u.reason,
                        CASE WHEN u.status = 'planned' THEN COALESCE(%(shared_body)s, u.body) ELSE '' END,
                        '', u.parts, %(batch)s,
                        CASE WHEN u.status = 'planned' THEN 'pending' ELSE 'none' END,
                        u.link, u.variant, 0, CASE WHEN u.status = 'planned' THEN %(now)s::timestamptz END,
-                       %(now)s
+                       %(now)s, %(month)s
                 FROM unnest(%(phone)s::text[], %(customer)s::bigint[], %(status)s::text[], %(reason)s::text[],
                             COALESCE(%(body)s::text[], array_fill(''::text, ARRAY[%(n)s])),
                             %(parts)s::int[], %(link)s::text[],
@@ -553,6 +573,7 @@ def _insert(*, run: CampaignRun, rows: list[Row], batch: int, now: datetime) -> 
                 "campaign": run.campaign_id,
                 "run": run.pk,
                 "shop": run.campaign.shop_id,
+                "month": run.month,
                 "batch": batch,
                 "now": now,
                 "shared_body": shared_body,

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from campaigns.forms import ScheduleConfirmForm, ScheduleForm, TestPhoneForm, VerifyCodeForm
-from campaigns.models import Campaign, CampaignRun, CampaignVariant, Message
+from campaigns.models import Campaign, CampaignRun, CampaignVariant
 from campaigns.models.orders import Order
 from campaigns.models.sending import AbMetric
 from campaigns.phones import normalize_phone
@@ -30,6 +30,8 @@ from campaigns.results import (
     yuan_of,
 )
 from campaigns.selectors import (
+    MESSAGE_EXPORT_HEADER,
+    campaign_archived_months,
     campaign_messages_for_export,
     campaign_next_run,
     campaign_report,
@@ -38,6 +40,7 @@ from campaigns.selectors import (
     campaign_statistics,
     campaign_test_messages,
     campaigns_progress,
+    message_export_rows,
     shop_campaigns,
     shop_test_phones,
 )
@@ -141,6 +144,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "stats": report.stats if report else None,
         "timeline": report.timeline if report else None,
         "runs": runs if daily else [],
+        "archived_months": campaign_archived_months(runs=[r.run for r in runs]),
         "next_run": campaign_next_run(campaign=campaign) if daily else None,
         "schedule_form": ScheduleForm() if status == S.DRAFT and can_operate else None,
         "test_messages": campaign_test_messages(campaign=campaign),
@@ -490,26 +494,10 @@ def test_phone_confirm(request: HttpRequest, campaign_id: int) -> HttpResponse:
 def campaign_export(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """Every message of the campaign; the test SMS marked (类型), which the statistics leave out."""
     campaign = _campaign(request, campaign_id)
-    statuses = dict(Message.Status.choices)
-    settlements = dict(Message.Settlement.choices)
-    kinds = dict(CampaignRun.Kind.choices)
-    rows = (
-        (
-            m.id,
-            kinds.get(m.run_kind, m.run_kind),
-            m.phone,
-            statuses.get(m.status, m.status),
-            m.reason,
-            m.parts,
-            settlements.get(m.settlement, ""),
-            m.sent_at,
-            m.final_at,
-            m.text,
-        )
-        for m in campaign_messages_for_export(campaign=campaign).iterator(chunk_size=2000)
+    messages = campaign_messages_for_export(campaign=campaign).iterator(chunk_size=2000)
+    return csv_response(
+        f"campaign-{campaign.pk}-messages.csv", MESSAGE_EXPORT_HEADER, message_export_rows(messages)
     )
-    header = ["短信ID", "类型", "手机号", "状态", "原因", "计费条数", "结算", "提交时间", "回执时间", "内容"]
-    return csv_response(f"campaign-{campaign.pk}-messages.csv", header, rows)
 
 
 CLICK_METHODS = {"GET": _("打开链接"), "HEAD": _("预取（不计入）")}

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 import time_machine
 from django.apps import apps
 from django_q.scheduler import scheduler
 
-from campaigns.models import Campaign, CampaignVariant, Coupon, CustomerImport, Segment, WebhookEndpoint
+from campaigns.models import (
+    Campaign,
+    CampaignVariant,
+    Coupon,
+    CustomerImport,
+    MessageArchive,
+    Segment,
+    WebhookEndpoint,
+)
 from campaigns.models.api import ApiKey
 from campaigns.services.api_keys import api_key_create
 from campaigns.services.audience import segment_save
@@ -129,6 +137,13 @@ class World:
             # Alice's own membership (the members pages: change role, remove). Alice is the shop's
             # only owner, so even her own POSTs to it are refused (LAST-OWNER) and change nothing.
             "member_id": Membership.objects.get(shop=self.alice_shop, user__username="alice").pk,
+            # An archive file row of alice's shop (its download redirects to the list with an
+            # error when the file is not on disk, as here).
+            "archive_id": MessageArchive.objects.get_or_create(
+                shop=self.alice_shop,
+                month=date(2025, 1, 1),
+                defaults={"path": f"{self.alice_shop.pk}/messages-2025-01.csv.gz", "sha256": "0" * 64},
+            )[0].pk,
             # Alice's notification (the inbox's "mark read"), written by the world below.
             "notification_id": Notification.objects.get(
                 event_key=NOTIFICATION_KEY, recipient__username="alice"

@@ -123,6 +123,8 @@ ROUTE_ROLES: dict[str, tuple[Capability, Capability]] = {
     "campaigns:ab_pick": (OPERATE, OPERATE),
     "campaigns:optouts": (READ, READ),
     "campaigns:optouts_export": (READ, READ),
+    "campaigns:archives": (READ, READ),
+    "campaigns:archive_download": (READ, READ),
     "campaigns:optouts_resubscribe": (OPERATE, OPERATE),
     "campaigns:webhooks": (READ, INTEGRATIONS),
     "campaigns:webhook_detail": (READ, READ),

@@ -57,17 +57,17 @@ class Command(BaseCommand):
         )
         kept: list[str] = []
         for first in range(0, messages, CHUNK):
-            codes = [link_code_new() for _ in range(min(CHUNK, messages - first))]
+            codes = [link_code_new(month=run.month) for _ in range(min(CHUNK, messages - first))]
             kept.extend(random.sample(codes, min(len(codes), max(1, sample * len(codes) // messages))))
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"""INSERT INTO {Message._meta.db_table}
                             (campaign_id, run_id, shop_id, phone, status, reason, body, text, parts, batch,
-                             settlement, link_code, attempts, sent_at, final_at, created_at)
+                             settlement, link_code, attempts, sent_at, final_at, created_at, month)
                         SELECT %s, %s, %s, (%s + n)::text, 'delivered', '', '', '', 1, 1, 'charged', u.code,
-                               0, %s, %s, %s
+                               0, %s, %s, %s, %s
                         FROM unnest(%s::text[]) WITH ORDINALITY AS u(code, n)""",
-                    [campaign.pk, run.pk, bench.shop.pk, bench.first_phone + first, now, now, now,
+                    [campaign.pk, run.pk, bench.shop.pk, bench.first_phone + first, now, now, now, run.month,
                      sql_text_array(codes)],
                 )  # fmt: skip
         # As autovacuum keeps a live table. VACUUM cannot run inside a transaction (the tests' one).

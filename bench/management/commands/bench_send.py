@@ -34,6 +34,7 @@ from bench.harness import (
     bench_shop_create,
     bench_shop_delete,
     frequency_history_seed,
+    message_history_seed,
     message_outcomes,
     peak_rss_children_mb,
     peak_rss_mb,
@@ -48,7 +49,7 @@ from campaigns.services.pipeline import pipeline_setting
 SCRATCH_TABLE = "bench_copy_message"
 COPY_COLUMNS = (
     "id, campaign_id, run_id, shop_id, customer_id, phone, status, reason, body, text, parts, batch, "
-    "settlement, link_code, attempts, counted_at, created_at"
+    "settlement, link_code, attempts, counted_at, created_at, month"
 )
 COPY_CHUNK = 1 << 20  # bytes handed to COPY per write
 
@@ -79,6 +80,13 @@ class Command(BaseCommand):
             "--link", action="store_true", help="the text carries ${shop_link}: a short-link code per message"
         )
         parser.add_argument(
+            "--history",
+            type=int,
+            default=0,
+            help="message rows of the shop's earlier campaigns seeded first, over the last 13 months' "
+            "partitions (planning's rate with years of history; compare with 0 in the same session)",
+        )
+        parser.add_argument(
             "--breakdown",
             action="store_true",
             help="also print the CPU per recipient of planning: Python, PostgreSQL backend, per statement",
@@ -86,7 +94,7 @@ class Command(BaseCommand):
 
     def handle(
         self, *args, recipients: list[int], keep: bool, breakdown: bool, planners: int | None, holdout: int,
-        link: bool = False, **options,
+        link: bool = False, history: int = 0, **options,
     ) -> None:
         if any(n < 1 for n in recipients):
             raise CommandError("--recipients must be >= 1")
@@ -103,13 +111,23 @@ class Command(BaseCommand):
         self.stdout.write(f"load average {load} (2 cores: above 2, processes wait for a core)")
         if not 0 <= holdout <= 50:
             raise CommandError("--holdout must be 0-50")
+        if history < 0:
+            raise CommandError("--history must be >= 0")
         for n in recipients:
-            self._one(n, keep=keep, breakdown=breakdown, planners=planners, holdout=holdout, link=link)
+            self._one(n, keep=keep, breakdown=breakdown, planners=planners, holdout=holdout, link=link,
+                      history=history)  # fmt: skip
 
-    def _one(self, n: int, *, keep: bool, breakdown: bool, planners: int, holdout: int, link: bool) -> None:
+    def _one(
+        self, n: int, *, keep: bool, breakdown: bool, planners: int, holdout: int, link: bool, history: int
+    ) -> None:
         at = send_moment()
         started = time.perf_counter()
         bench = bench_shop_create(recipients=n, balance=2 * n)
+        if history:
+            seeded = time.perf_counter()
+            rows = message_history_seed(bench=bench, messages=history, log=self.stderr.write)
+            took = time.perf_counter() - seeded
+            self.stdout.write(f"history: {rows:,} message rows over 13 months seeded in {took:.0f} s")
         history = frequency_history_seed(bench=bench, day=at.date())
         text = MARKETING_TEXT + "${shop_link}" if link else MARKETING_TEXT
         run = bench_campaign_start(bench=bench, holdout=holdout, text=text)
@@ -231,7 +249,7 @@ class _CopyRows:
                 for i in range(first, end):
                     line = (
                         f"{i + 1}\t{ids[0]}\t{ids[1]}\t{ids[2]}\t{i + 1}\t{first_phone + i}\tplanned\t\t"
-                        f"{body}\t\t{parts}\t{1 + i // 1000}\tpending\t\\N\t0\t{stamp}\t{stamp}\n"
+                        f"{body}\t\t{parts}\t{1 + i // 1000}\tpending\t\\N\t0\t{stamp}\t{stamp}\t2026-01-01\n"
                     )
                     buffer.append(line)
                     size += len(line)

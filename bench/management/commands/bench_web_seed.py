@@ -23,7 +23,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from bench.harness import MARKETING_TEXT, bench_shop_create
+from bench.harness import MARKETING_TEXT, SEED_CHUNK, bench_shop_create, message_rows_seed
 from campaigns.models import Campaign, CampaignRun, HourCounter, Message, MessageCounter
 from reviews.models import MessageTemplate
 from reviews.services.templates import template_current_findings, template_findings_key
@@ -32,23 +32,6 @@ from smsmarketing.roles import REVIEWER_GROUP
 
 MERCHANT, REVIEWER = "bench-merchant", "bench-queue-reviewer"
 PENDING_TEXT = "亲，您的${coupon_amount}优惠券已到账，${coupon_threshold}，点击${coupon_link}领取。"
-
-
-# Rows per INSERT statement of the seed.
-SEED_CHUNK = 250_000
-_SEED_SQL = f"""
-    INSERT INTO {Message._meta.db_table}
-        (campaign_id, run_id, shop_id, customer_id, phone, status, reason, body, text, parts,
-         batch, settlement, attempts, counted_at, sent_at, final_at, created_at)
-    SELECT %(campaign)s, %(run)s, %(shop)s, NULL, (%(phone)s + g)::text,
-           CASE WHEN g %% 20 = 0 THEN 'suppressed' WHEN g %% 10 = 1 THEN 'failed' ELSE 'delivered' END,
-           CASE WHEN g %% 20 = 0 THEN 'FREQ-PLATFORM-DAY' WHEN g %% 10 = 1 THEN 'DLR-FAILED' ELSE '' END,
-           %(body)s, CASE WHEN g %% 20 = 0 THEN '' ELSE %(text)s END, 1, 1 + g / 1000,
-           CASE WHEN g %% 20 = 0 THEN 'none' WHEN g %% 10 = 1 THEN 'released' ELSE 'charged' END, 1, %(now)s,
-           %(now)s - (g %% 48) * interval '1 hour',
-           %(now)s - (g %% 48) * interval '1 hour' + interval '5 s',
-           %(now)s
-    FROM generate_series(%(low)s, %(high)s) AS g"""
 
 
 class Command(BaseCommand):
@@ -98,14 +81,12 @@ class Command(BaseCommand):
             # One statement per chunk of a campaign's rows, each committed on its own (outside a
             # test's transaction): the results counters' trigger aggregates each statement's rows,
             # and 20,000,000 rows in one statement would hold them all in its transition table.
-            for i, (campaign, run) in enumerate(zip(rows, runs, strict=True)):
+            for i, run in enumerate(runs):
                 for low in range(0, per, SEED_CHUNK):
-                    cursor.execute(_SEED_SQL, {
-                        "shop": bench.shop.pk, "phone": bench.first_phone, "body": MARKETING_TEXT,
-                        "text": f"【Bench】{MARKETING_TEXT}拒收请回复R", "now": now, "campaign": campaign.pk,
-                        "run": run.pk, "low": low, "high": min(per, low + SEED_CHUNK) - 1,
-                    })  # fmt: skip
-                    written += cursor.rowcount
+                    written += message_rows_seed(
+                        cursor, run=run, shop_id=bench.shop.pk, first_phone=bench.first_phone, at=now,
+                        low=low, high=min(per, low + SEED_CHUNK) - 1,
+                    )  # fmt: skip
                 if (i + 1) % 10 == 0 or i + 1 == len(rows):
                     elapsed = time.perf_counter() - seeding
                     self.stderr.write(f"  {written:,} messages, {written / elapsed:,.0f} /s")
