@@ -220,7 +220,7 @@ _RECOUNT_HOLDOUT = _compare(
               LEFT JOIN {_ORDER} o ON o.shop_id = m.shop_id AND o.phone = m.phone
                    AND o.placed_at >= h.start AND o.placed_at < h.start + %(window)s
               WHERE m.status = ANY(%(grouped)s) AND {_SCOPE} AND m.run_id IN ({_RETAINED})
-              GROUP BY m.id) p
+              GROUP BY m.id, m.run_id, m.campaign_id, m.status) p
         GROUP BY run_id, held HAVING sum(n) <> 0""",
     f"""SELECT run_id, campaign_id, held, orders, buyers, revenue, revenue_squares FROM {_HOLDOUT} k
         WHERE (%(all)s OR campaign_id = %(campaign)s)

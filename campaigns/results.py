@@ -367,7 +367,7 @@ def _attributed(cursor, campaign: Campaign, results: CampaignResults) -> None:
 
 def _groups(cursor, campaign: Campaign, results: CampaignResults) -> None:
     """From the holdout counters (kept by the order and message tables' triggers, migration
-    campaigns/0030), not the message and order rows: per group, its recipients' orders placed in
+    campaigns/0032), not the message and order rows: per group, its recipients' orders placed in
     [their run's start, + COMPARISON_WINDOW) whoever they are attributed to, the recipients with
     one (buyers), the revenue and the sum of squared per-recipient revenues. The recipients are
     the funnel's (``_funnel``: sent statuses / held out). ``reconcile_stats`` recounts them from

@@ -184,7 +184,7 @@ class AttributedMessage(models.Model):
 class HoldoutRun(models.Model):
     """An audience run's start for the holdout comparison (``campaigns.results._groups``): the
     earliest ``created_at`` of its message rows (planning began), kept by the message table's
-    triggers (migration 0030): an INSERT with an earlier row moves it back, an UPDATE of
+    triggers (migration 0032): an INSERT with an earlier row moves it back, an UPDATE of
     ``created_at`` recomputes it from the rows; a DELETE or an archived (dropped) month does not
     move it, so an old campaign's comparison stays as it was. The order triggers find a shop's
     runs whose window [start, start + COMPARISON_WINDOW) holds an order's ``placed_at`` here."""
@@ -233,7 +233,7 @@ class HoldoutCounter(models.Model):
     messages handed to the gateway): the recipients' orders in the window, the recipients with
     at least one (``buyers``), the revenue and the sum of squared per-recipient revenues.
     The group's recipients are the message counters' (status ``holdout`` / the sent statuses).
-    Written by the order and message tables' statement-level triggers (migration 0030)."""
+    Written by the order and message tables' statement-level triggers (migration 0032)."""
 
     run = models.ForeignKey(
         CampaignRun, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False

@@ -53,7 +53,7 @@ class Order(models.Model):
         indexes = [
             # Holdout comparison and attribution: a shop's orders of a phone in a time range.
             models.Index(fields=["shop", "phone", "placed_at"], name="order_shop_phone_placed"),
-            # The holdout comparison's counters (migration campaigns/0030): a planning batch reads
+            # The holdout comparison's counters (migration campaigns/0032): a planning batch reads
             # the shop's orders placed since its run's start (few while a run plans), not one
             # probe per planned phone.
             models.Index(fields=["shop", "placed_at"], name="order_shop_placed"),

@@ -1,5 +1,5 @@
 """The holdout comparison kept as counters (campaigns.models.counters: HoldoutRun,
-HoldoutRecipient, HoldoutCounter; migration campaigns/0030): the sent and held-out groups'
+HoldoutRecipient, HoldoutCounter; migration campaigns/0032): the sent and held-out groups'
 recipients, orders, buyers, revenue and sum of squares equal the row-based statement the results
 ran before (each recipient's orders of the shop placed in [its run's start, + COMPARISON_WINDOW))
 through order inserts, updates (amount, phone, time) and deletes, message status changes, later
@@ -380,7 +380,7 @@ def test_random_writes_of_orders_and_messages_keep_the_groups_equal_to_the_rows(
 def test_the_backfill_counts_the_rows_already_there_and_running_it_again_changes_nothing(
     held_campaign, alice, alice_shop
 ):
-    """Migration 0031 on a database whose rows predate the counters (emptied here): the runs in
+    """Migration 0033 on a database whose rows predate the counters (emptied here): the runs in
     batches (here one run a batch), each its own transaction and recount; a second pass changes
     nothing."""
     campaign, shop_id = held_campaign, held_campaign.shop_id
@@ -403,7 +403,7 @@ def test_the_backfill_counts_the_rows_already_there_and_running_it_again_changes
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE campaigns_holdoutrun, campaigns_holdoutrecipient, campaigns_holdoutcounter")
     assert kept(campaign) != expected[campaign.pk]
-    backfill = importlib.import_module("campaigns.migrations.0031_holdout_counters_backfill")
+    backfill = importlib.import_module("campaigns.migrations.0033_holdout_counters_backfill")
     editor = SimpleNamespace(connection=connection)
     with patch.object(backfill, "BATCH_MESSAGES", 1):
         for _pass in range(2):

@@ -42,7 +42,7 @@ No index is added to the message table: an order finds its shop's runs whose win
 index. A planning batch reads the shop's orders placed since its run's start (index
 order_shop_placed on the order table) and matches them to its rows by phone.
 
-The rows already there are counted by migration 0031, after the triggers exist, in batches of runs
+The rows already there are counted by migration 0033, after the triggers exist, in batches of runs
 (``campaigns_holdout_recount``).
 """
 
@@ -231,7 +231,7 @@ _MESSAGE_UPDATE = f"""
 # ``campaigns_holdout_recount(runs)``: the audience runs among ``runs``, under their shops'
 # exclusive locks: each start recomputed from its rows (the earliest created_at), then the
 # difference between a count from the rows and the recipient rows applied. Running it again
-# changes nothing: the backfill (migration 0031) runs it run batch by run batch.
+# changes nothing: the backfill (migration 0033) runs it run batch by run batch.
 _RECOUNT_FUNCTION_BODY = f"""
     SELECT coalesce(array_agg(r.id ORDER BY r.id), '{{}}'), array_agg(c.shop_id ORDER BY r.id)
     INTO runs, shops
@@ -333,7 +333,7 @@ DROP FUNCTION IF EXISTS campaigns_holdout_window();
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0029_click_order_counters'),
+        ('campaigns', '0031_message_archives'),
         ('smsmarketing', '0013_notification_purge_schedule'),
     ]
 

@@ -1,10 +1,10 @@
-"""Count the messages and orders already there into the holdout counters (migration 0030), in
+"""Count the messages and orders already there into the holdout counters (migration 0032), in
 batches of runs, each batch its own transaction: ``campaigns_holdout_recount`` takes the runs'
 shops' exclusive advisory lock (planning batches and order statements of those shops wait for the
 batch's commit; other shops, dispatch and delivery reports do not), recomputes each run's start
 from its rows and applies the difference between a count from the rows and the counters.
 
-Resumable and safe with the app running: the triggers of 0030 already keep every run up to date
+Resumable and safe with the app running: the triggers of 0032 already keep every run up to date
 from their first write on (a run not yet counted gets a start from its next batch, which its
 recount here replaces), and a recount applies a difference, so running it again, or after an
 interruption, changes nothing. Cost measured 2026-12-07 in docs/PERFORMANCE.md ("The holdout
@@ -45,7 +45,7 @@ class Migration(migrations.Migration):
     atomic = False  # one transaction per batch
 
     dependencies = [
-        ("campaigns", "0030_holdout_counters"),
+        ("campaigns", "0032_holdout_counters"),
     ]
 
     operations = [
