@@ -272,6 +272,12 @@ class Timings:
         inside = [(s, w) for at, s, w in self.rows if since <= at <= until]
         return max(inside, default=(0.0, "-"))
 
+    def slowest(self, since: float, until: float, *, origin: float, n: int = 5) -> list[str]:
+        """The ``n`` slowest statements started in [since, until], each with when it started
+        relative to ``origin`` (the swap's end)."""
+        inside = sorted((r for r in self.rows if since <= r[0] <= until), key=lambda r: -r[1])[:n]
+        return [f"{seconds * 1000:.0f} ms {what} at swap{at - origin:+.2f}s" for at, seconds, what in inside]
+
     def count(self, since: float = 0.0, until: float = float("inf")) -> int:
         return sum(1 for at, _s, _w in self.rows if since <= at <= until)
 
@@ -709,6 +715,7 @@ def conversion_report(
     copy_seconds = sum(conversion.copy_seconds.values())
     rate = copied / copy_seconds if copy_seconds else 0.0
     phases = conversion.phases or [("migrate", started, ended)]
+    swap_end = phases[-1][1]
     return {
         "messages": seeded.messages,
         "reports": seeded.reports,
@@ -730,12 +737,14 @@ def conversion_report(
             "messages_updated": len(writer.updated),
             "reports_inserted": writer.reports,
             "errors": len(writer.errors),
+            "slowest_during_migrate": writer.timings.slowest(started, ended, origin=swap_end),
         },
         "reader": {
             "statements_during_migrate": reader.timings.count(started, ended),
             "longest_statement_before_migrate": _ms(reader.timings.worst(0, started)),
             "longest_statement": {name: _ms(reader.timings.worst(a, b)) for name, a, b in phases},
             "errors": len(reader.errors),
+            "slowest_during_migrate": reader.timings.slowest(started, ended, origin=swap_end),
         },
         "longest_lock_wait": {
             name: {app: _ms(w) for app, w in sorted(monitor.worst(a, b).items())} for name, a, b in phases
