@@ -1,5 +1,5 @@
 """Migration 0030's live conversion of the message tables to month partitions (issue 25), on a
-scratch database of 30,000 messages at ``campaigns 0029`` while a writer thread sends, updates
+scratch database of 50,000 messages at ``campaigns 0029`` while a writer thread sends, updates
 statuses and writes delivery reports: nothing lost or duplicated, the writer's last values win,
 months right, ids continue, the counters' triggers moved, ``reconcile_stats`` clean; and a
 migrate killed in the middle of the copy resumes. The pieces are the benchmark's
