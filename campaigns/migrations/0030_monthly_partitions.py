@@ -1,6 +1,7 @@
 """The message history partitioned by month (issue 25; docs/RETENTION.md).
 
-``CampaignRun.month`` (the month its messages go to) is added and filled from ``created_at``. The
+``CampaignRun.month`` (the month its messages go to) is added and filled from ``created_at``
+(idempotently: an interrupted ``migrate`` is run again). The
 message, delivery report and click tables become ``RANGE (month)`` partitioned tables, converted
 for a live system by ``campaigns.services.message_partitions.message_tables_partition``
 (``atomic = False``: each step is its own short transaction; running it again resumes): the new
@@ -30,12 +31,24 @@ def next_0440(now: datetime) -> datetime:
     return at if at > local else at + timedelta(days=1)
 
 
+# The run's month, idempotent (this migration is not atomic: a run stopped after this step runs it
+# again). The database default is the insert's local month, as Django's: code of the release
+# before this one, still creating runs while the migration runs, writes no month.
+RUN_MONTH_SQL = [
+    "ALTER TABLE campaigns_campaignrun ADD COLUMN IF NOT EXISTS month date",
+    """ALTER TABLE campaigns_campaignrun
+       ALTER COLUMN month SET DEFAULT date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai')::date""",
+    """UPDATE campaigns_campaignrun
+       SET month = date_trunc('month', created_at AT TIME ZONE 'Asia/Shanghai')::date
+       WHERE month IS DISTINCT FROM date_trunc('month', created_at AT TIME ZONE 'Asia/Shanghai')::date""",
+    "ALTER TABLE campaigns_campaignrun ALTER COLUMN month SET NOT NULL",
+]
+
+
 def fill_run_months(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
-        cursor.execute(
-            """UPDATE campaigns_campaignrun
-               SET month = date_trunc('month', created_at AT TIME ZONE 'Asia/Shanghai')::date"""
-        )
+        for statement in RUN_MONTH_SQL:
+            cursor.execute(statement)
 
 
 def partition(apps, schema_editor):
@@ -113,14 +126,18 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddField(
-            model_name="campaignrun",
-            name="month",
-            field=models.DateField(
-                default=campaigns.models.sending.current_month, editable=False, verbose_name="所属月份"
-            ),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AddField(
+                    model_name="campaignrun",
+                    name="month",
+                    field=models.DateField(
+                        default=campaigns.models.sending.current_month, editable=False, verbose_name="所属月份"
+                    ),
+                ),
+            ],
+            database_operations=[migrations.RunPython(fill_run_months, migrations.RunPython.noop, elidable=False)],
         ),
-        migrations.RunPython(fill_run_months, migrations.RunPython.noop, elidable=False),
         migrations.SeparateDatabaseAndState(
             state_operations=STATE,
             database_operations=[migrations.RunPython(partition, unpartition, elidable=False)],
