@@ -577,16 +577,28 @@ SENT_STATUSES = (
 )
 
 
-def campaign_sent_text(*, campaign: Campaign, run_ids: list[int]) -> str:
-    """The full text one recipient of these runs received, as it was sent (its signature then)."""
-    if not run_ids:
-        return ""
-    texts = (
-        Message.objects.filter(campaign=campaign, status__in=SENT_STATUSES, run_id__in=run_ids)
-        .exclude(text="")
-        .values_list("text", flat=True)[:1]
-    )
-    return next(iter(texts), "")
+# How many of a campaign's runs (newest first) the page asks for a sent text before giving up.
+SENT_TEXT_RUNS = 5
+
+
+def campaign_sent_text(*, runs: list[CampaignRun]) -> str:
+    """The full text one recipient of these runs received, as it was sent (its signature then).
+
+    Performance: one probe per run, in its month's partition, walking the run's (run, phone)
+    index in order until a sent row: a few index pages whatever the run's size. A filter on the
+    campaign and the statuses instead made PostgreSQL AND two bitmaps of the run's 400,000 rows
+    (25 ms per page at 20M messages, 2.3 times the page's p95 at 1M)."""
+    for run in runs[:SENT_TEXT_RUNS]:
+        text = (
+            Message.objects.filter(run_id=run.pk, month=run.month, status__in=SENT_STATUSES)
+            .exclude(text="")
+            .order_by("phone")
+            .values_list("text", flat=True)
+            .first()
+        )
+        if text:
+            return text
+    return ""
 
 
 _LIVE = (Campaign.Status.SCHEDULED, Campaign.Status.RUNNING)

@@ -113,7 +113,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     status, daily = campaign.status, campaign.kind == Campaign.Kind.REPURCHASE
     runs = campaign_runs(campaign=campaign, counts=daily) if status in STARTED else []
     sent_signature = next((r.run.signature for r in runs if r.run.signature), "")
-    sent_text = campaign_sent_text(campaign=campaign, run_ids=[r.run.pk for r in runs]) if runs else ""
+    sent_text = campaign_sent_text(runs=[r.run for r in runs]) if runs else ""
     preview, preview_parts = sent_text, 0
     if not sent_text:  # what was sent is shown as it was; else the message as it would go out
         try:
