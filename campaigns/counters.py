@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import connection
 
@@ -26,6 +27,18 @@ from campaigns.models.counters import (
 from campaigns.models.links import Click
 from campaigns.models.orders import Order
 from campaigns.models.sending import ArchivedMonth, CampaignRun, Message
+
+# The holdout comparison counts a recipient's orders placed in [run start, run start + this),
+# the run's start being the time its first recipient row was written (planning began).
+COMPARISON_WINDOW = timedelta(days=5)
+# The statuses of a message handed to the gateway: the holdout comparison's sent group.
+SENT = (
+    Message.Status.SENDING,
+    Message.Status.ACCEPTED,
+    Message.Status.DELIVERED,
+    Message.Status.FAILED,
+    Message.Status.EXPIRED,
+)
 
 _COUNTER, _HOURS, _RUN, _MESSAGE = (
     MessageCounter._meta.db_table,
@@ -261,7 +274,6 @@ def stats_reconcile(*, campaign_id: int | None = None) -> list[StatsDiscrepancy]
     """Every counter (of one campaign, or all) that differs from a recount of the message, click
     and attributed order rows (full scans: an operator's check, never a page's read). Empty when
     clean."""
-    from campaigns.results import COMPARISON_WINDOW, SENT  # campaigns.results reads this module's tables
 
     params = {
         "all": campaign_id is None,

@@ -21,6 +21,7 @@ from django.db import connection
 from django.utils.translation import gettext as _
 from scipy import stats as scipy_stats
 
+from campaigns.counters import COMPARISON_WINDOW, SENT
 from campaigns.models.counters import ClickCounter, HoldoutCounter, MessageCounter, OrderCounter
 from campaigns.models.links import Click
 from campaigns.models.orders import Order
@@ -29,16 +30,12 @@ from campaigns.services.ab_testing import ab_variant_figures
 from campaigns.services.attribution import attribution_windows
 from smsmarketing.models import LedgerEntry, RechargeOrder, SmsAccount
 
-# The holdout comparison counts a recipient's orders placed in [run start, run start + this),
-# the run's start being the time its first recipient row was written (planning began).
-COMPARISON_WINDOW = timedelta(days=5)
 # Fewer recipients than this in either group: too small to conclude anything.
 MIN_GROUP_SIZE = 30
 CONFIDENCE = 0.95
 
 CENT = Decimal("0.01")
 S = Message.Status
-SENT = (S.SENDING, S.ACCEPTED, S.DELIVERED, S.FAILED, S.EXPIRED)  # handed to the gateway
 NOT_DELIVERED = (S.FAILED, S.EXPIRED)
 
 REPORT_KEYS = (

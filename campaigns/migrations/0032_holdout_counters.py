@@ -53,8 +53,8 @@ MESSAGE, ORDER, RUN = "campaigns_message", "campaigns_order", "campaigns_campaig
 HRUN, HREC, HCNT = "campaigns_holdoutrun", "campaigns_holdoutrecipient", "campaigns_holdoutcounter"
 # The first key of the two-key advisory lock (as campaigns.services.leases' "SMS" n kinds).
 HOLDOUT_LOCK = 0x534D5303
-WINDOW = "campaigns_holdout_window()"  # campaigns.results.COMPARISON_WINDOW (a test checks)
-SENT = "('sending', 'accepted', 'delivered', 'failed', 'expired')"  # campaigns.results.SENT
+WINDOW = "campaigns_holdout_window()"  # campaigns.counters.COMPARISON_WINDOW (a test checks)
+SENT = "('sending', 'accepted', 'delivered', 'failed', 'expired')"  # campaigns.counters.SENT
 
 
 def _group(status: str) -> str:

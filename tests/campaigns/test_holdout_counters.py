@@ -27,7 +27,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.counters import stats_reconcile
+from campaigns.counters import COMPARISON_WINDOW, SENT, stats_reconcile
 from campaigns.models import (
     Campaign,
     CampaignRun,
@@ -37,7 +37,7 @@ from campaigns.models import (
     Message,
     Order,
 )
-from campaigns.results import COMPARISON_WINDOW, SENT, campaign_results
+from campaigns.results import campaign_results
 from campaigns.services.orders import orders_upsert
 from campaigns.services.planning import plan_batch
 from campaigns.services.sending import dispatch_claim
