@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.db import OperationalError, connection, transaction
@@ -190,3 +190,17 @@ class PartitionedTable:
     def unpartitioned(self) -> str:
         """The pre-partitioning table after the swap, kept until the operator drops it."""
         return f"{self.name}_unpartitioned"
+
+
+def partitions_create_missing(*, parent: str, partitions: Iterable[tuple[str, Callable]]) -> list[str]:
+    """Create each (name, attach) partition ``parent`` lacks: ``attach(cursor)`` (a
+    ``partition_attach`` call) in its own transaction under ``with_lock_retries``; returns the
+    names created (one another runner created meanwhile is not)."""
+    created = []
+    for name, attach in partitions:
+        with connection.cursor() as cursor:
+            if name in attached_partitions(cursor, parent):
+                continue
+        if with_lock_retries(attach, what=f"create partition {name}"):
+            created.append(name)
+    return created

@@ -59,6 +59,7 @@ from campaigns.partitions import (
     mirror_triggers_sql,
     partition_attach,
     partition_detach,
+    partitions_create_missing,
     relkind,
     table_drop_counted,
     with_lock_retries,
@@ -142,17 +143,13 @@ def _ensure_day(cursor, table: CounterTable, *, parent: str, day: date) -> bool:
 
 
 def _ensure_table(table: CounterTable, *, parent: str, days: Iterable[date]) -> list[str]:
-    created = []
-    for day in days:
-        with connection.cursor() as cursor:
-            if table.partition(day) in attached_partitions(cursor, parent):
-                continue
-        if with_lock_retries(
-            lambda cursor, day=day: _ensure_day(cursor, table, parent=parent, day=day),
-            what=f"create partition {table.partition(day)}",
-        ):
-            created.append(table.partition(day))
-    return created
+    return partitions_create_missing(
+        parent=parent,
+        partitions=[
+            (table.partition(day), lambda cursor, day=day: _ensure_day(cursor, table, parent=parent, day=day))
+            for day in days
+        ],
+    )
 
 
 def frequency_partitions_ensure(

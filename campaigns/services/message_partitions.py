@@ -46,6 +46,7 @@ from campaigns.partitions import (
     mirror_triggers_sql,
     partition_attach,
     partition_detach,
+    partitions_create_missing,
     relkind,
     table_drop_counted,
     with_lock_retries,
@@ -167,17 +168,13 @@ def _ensure_month(cursor, table: MonthlyTable, *, parent: str, month: date) -> b
 
 
 def _ensure_table(table: MonthlyTable, *, parent: str, months: Iterable[date]) -> list[str]:
-    created = []
-    for month in months:
-        with connection.cursor() as cursor:
-            if table.partition(month) in attached_partitions(cursor, parent):
-                continue
-        if with_lock_retries(
-            lambda cursor, month=month: _ensure_month(cursor, table, parent=parent, month=month),
-            what=f"create partition {table.partition(month)}",
-        ):
-            created.append(table.partition(month))
-    return created
+    return partitions_create_missing(
+        parent=parent,
+        partitions=[
+            (table.partition(m), lambda cursor, m=m: _ensure_month(cursor, table, parent=parent, month=m))
+            for m in months
+        ],
+    )
 
 
 def message_partitions_ensure(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from campaigns.models import Customer
 from campaigns.services.importing import customers_import
@@ -76,3 +78,33 @@ def ready_shop(alice, alice_shop, reviewer, pipeline_settings):
     )
     assert Customer.objects.filter(shop=alice_shop).count() == 20
     return alice_shop
+
+
+def run_in_threads(target, count: int) -> list:
+    """``target(index)`` in ``count`` threads released at once (a barrier), each on its own
+    database connection (closed after); their results in completion order. An exception in a
+    thread fails the test, in the test's thread."""
+    results: list = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(count)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            value = target(index)
+            with lock:
+                results.append(value)
+        except BaseException as exc:  # surfaced below, in the test's thread
+            with lock:
+                errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    return results

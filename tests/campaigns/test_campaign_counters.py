@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
@@ -48,7 +47,7 @@ from campaigns.services.optouts import optout_record
 from campaigns.services.orders import orders_upsert
 from campaigns.services.sending import dispatch_claim
 from tests.campaigns.api_helpers import bearer, make_api_key
-from tests.campaigns.campaign_fixtures import MORNING, assert_stats_clean, phones
+from tests.campaigns.campaign_fixtures import MORNING, assert_stats_clean, phones, run_in_threads
 from tests.campaigns.test_delivery_reports import send_campaign
 from tests.campaigns.test_results_pages import ab_campaign as results_pages_campaign  # noqa: F401
 
@@ -173,27 +172,6 @@ def test_reconcile_stats_is_clean_and_reports_a_tampered_counter(
     assert len(stats_reconcile(campaign_id=campaign.pk)) == 2
 
 
-def _threads(target, count: int) -> None:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(count)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            target(index)
-        except BaseException as exc:  # surfaced in the test's thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
-
-
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_dispatchers_report_callbacks_and_settlers_leave_the_counters_exact(
     ready_shop, alice, silent_gateway, django_capture_on_commit_callbacks
@@ -207,7 +185,7 @@ def test_concurrent_dispatchers_report_callbacks_and_settlers_leave_the_counters
         while dispatch_claim(run_id=run_id, limit=3) is not None:
             pass
 
-    _threads(dispatch, 2)
+    run_in_threads(dispatch, 2)
     assert kept(campaign) == counted(campaign) == Counter({("sending", "pending"): 20})
     ids = list(Message.objects.filter(campaign=campaign).order_by("id").values_list("id", flat=True))
     at = MORNING + timedelta(minutes=5)
@@ -223,8 +201,8 @@ def test_concurrent_dispatchers_report_callbacks_and_settlers_leave_the_counters
             for pk, status, when, raw in reports:
                 delivery_report_apply(message_id=pk, status=status, at=when, raw=raw)
 
-    _threads(callbacks, 4)
-    _threads(lambda index: delivery_settle(limit=3), 2)
+    run_in_threads(callbacks, 4)
+    run_in_threads(lambda index: delivery_settle(limit=3), 2)
     assert kept(campaign) == counted(campaign)
     assert kept(campaign) == Counter({("delivered", "charged"): 13, ("failed", "released"): 7})
     assert_stats_clean()
@@ -403,7 +381,7 @@ def test_eight_concurrent_clicks_on_one_message_count_eight_clicks_and_one_uniqu
 
     # Race: eight first clicks of one message at once, each in its own transaction: the
     # ClickedMessage key lets one of them count the person.
-    _threads(
+    run_in_threads(
         lambda i: link_follow(code="c2race0001", method="GET", user_agent=PHONE_UA, client=f"10.0.1.{i}"), 8
     )
     assert clicks_kept(results_campaign) == (before[0] + 8, before[1] + 1)

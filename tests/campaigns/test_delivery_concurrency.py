@@ -6,7 +6,6 @@ an intermediate report commits without waiting for the WAL flush, a final one du
 from __future__ import annotations
 
 import random
-import threading
 from datetime import timedelta
 
 import pytest
@@ -15,7 +14,7 @@ from django.db import connection, transaction
 from campaigns.models import DeliveryReport, Message, ShopCounter
 from campaigns.services.delivery import delivery_report_apply, delivery_reports_apply, delivery_settle
 from smsmarketing.models import SmsAccount
-from tests.campaigns.campaign_fixtures import MORNING, assert_ledger_clean
+from tests.campaigns.campaign_fixtures import MORNING, assert_ledger_clean, run_in_threads
 from tests.campaigns.durability import commit_settings
 from tests.campaigns.test_delivery_reports import send_campaign
 
@@ -33,33 +32,6 @@ def silent_gateway(pipeline_settings):
 def counted(shop, phone: str) -> int:
     row = ShopCounter.objects.filter(shop=shop, phone=int(phone)).first()
     return row.marketing if row else 0
-
-
-def _run_threads(target, count: int = THREADS) -> list:
-    results: list = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(count)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            value = target(index)
-            with lock:
-                results.append(value)
-        except BaseException as exc:  # surfaced below, in the test's thread
-            with lock:
-                errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
-    return results
 
 
 @pytest.mark.django_db(transaction=True)
@@ -94,7 +66,8 @@ def test_concurrent_duplicate_reports_change_each_message_once_and_settle_exactl
             cursor.execute("SHOW synchronous_commit")
             return cursor.fetchone()[0]
 
-    assert _run_threads(callbacks) == ["on"] * THREADS  # the no-flush setting never outlives its statement
+    # The no-flush setting never outlives its statement.
+    assert run_in_threads(callbacks, THREADS) == ["on"] * THREADS
     for message in messages:
         message.refresh_from_db()
         assert message.status == outcome[message.pk]
@@ -111,7 +84,7 @@ def test_concurrent_duplicate_reports_change_each_message_once_and_settle_exactl
     assert {counted(ready_shop, m.phone) for m in messages} == {1}
 
     # Two settlers at once (the periodic task and a report batch): each message settled once.
-    settled = _run_threads(lambda index: delivery_settle(limit=3), count=2)
+    settled = run_in_threads(lambda index: delivery_settle(limit=3), 2)
     assert sum(settled) == 20 and delivery_settle() == 0
     after = SmsAccount.objects.get(shop=ready_shop)
     assert after.reserved == before.reserved - sum(m.parts for m in messages)

@@ -42,7 +42,7 @@ from campaigns.services.orders import orders_upsert
 from campaigns.services.planning import plan_batch
 from campaigns.services.sending import dispatch_claim
 from tests.campaigns.api_helpers import bearer, make_api_key
-from tests.campaigns.campaign_fixtures import MORNING, assert_stats_clean, phones
+from tests.campaigns.campaign_fixtures import MORNING, assert_stats_clean, phones, run_in_threads
 from tests.campaigns.test_holdout import AUDIENCE, plan_all
 from tests.campaigns.test_holdout import big_shop as holdout_shop  # noqa: F401
 from tests.campaigns.test_holdout import held_campaign as make_held_campaign
@@ -427,27 +427,6 @@ def test_reconcile_stats_reports_a_tampered_holdout_counter_or_start(held_campai
     assert len(found) == 1 and "[start]: counters (run start)=" in found[0]
 
 
-def _threads(target, count: int) -> None:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(count)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            target(index)
-        except BaseException as exc:  # surfaced in the test's thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
-
-
 @pytest.mark.django_db(transaction=True)
 def test_eight_threads_ingesting_orders_of_the_same_phones_at_once_leave_exact_sums(held_campaign):
     """Race: two orders of one recipient in two transactions at once; each adds its change to
@@ -467,7 +446,7 @@ def test_eight_threads_ingesting_orders_of_the_same_phones_at_once_leave_exact_s
             report = orders_upsert(shop=campaign.shop, rows=rows)
             assert not report.rejected, report.rejected
 
-    _threads(ingest, 8)
+    run_in_threads(ingest, 8)
     figures = assert_exact(campaign)
     per_index = [sum(Decimal(f"{i + 1}.{k}0") for i in range(8)) * 5 for k in range(3)]
     assert figures[True][1:4] == (80, 2, per_index[0] + per_index[1])
@@ -511,7 +490,7 @@ def test_orders_status_changes_and_planning_batches_at_once_leave_the_counters_e
                     for k, p in enumerate(batch)
                 )  # fmt: skip
 
-    _threads(
+    run_in_threads(
         lambda i: (orders, orders, orders, orders, flip, flip, plan, plan)[i](i % 4 if i < 4 else i % 2), 8
     )
     figures = assert_exact(campaign)
@@ -542,7 +521,7 @@ def test_an_order_and_the_planning_batch_of_its_phone_at_once_count_it_once(held
                     order(campaign.shop_id, f"P{r}", phone, "10.00", start + timedelta(hours=1))
                 time.sleep(0.03)
 
-    _threads(write, 2)
+    run_in_threads(write, 2)
     figures = assert_exact(campaign)
     assert figures[True][:4] == (6 + rounds, rounds, rounds, Decimal(10 * rounds))
 
