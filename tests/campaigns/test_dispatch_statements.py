@@ -5,7 +5,6 @@ Real PostgreSQL; the concurrent claims run on real threads, each with its own co
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -27,7 +26,7 @@ from campaigns.services.sending import (
 )
 from reviews.models.signatures import Signature
 from reviews.policy.length import count_parts
-from tests.campaigns.campaign_fixtures import MARKETING_TEXT, SH, live_signature_for
+from tests.campaigns.campaign_fixtures import MARKETING_TEXT, SH, live_signature_for, run_in_threads
 from tests.campaigns.durability import commit_settings
 from tests.factories import make_active_account
 
@@ -157,26 +156,14 @@ def test_it_leaves_messages_that_are_not_due_or_no_longer_planned(shop):
 def test_it_gives_each_message_to_exactly_one_of_concurrent_claimers(shop):
     run = make_run(shop, [MARKETING_TEXT] * 400)
     workers = 6
-    start = threading.Barrier(workers)
-    claimed: list[list[int]] = [[] for _ in range(workers)]
-    errors: list[BaseException] = []
 
-    def claimer(index: int) -> None:
-        try:
-            start.wait()
-            while (batch := dispatch_claim(run_id=run.pk, limit=7)) is not None:
-                claimed[index].extend(sms.message_id for sms in batch)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def claimer(index: int) -> list[int]:
+        ids = []
+        while (batch := dispatch_claim(run_id=run.pk, limit=7)) is not None:
+            ids.extend(sms.message_id for sms in batch)
+        return ids
 
-    threads = [threading.Thread(target=claimer, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors
+    claimed = run_in_threads(claimer, workers)
     everything = [message_id for ids in claimed for message_id in ids]
     assert len(everything) == len(set(everything)) == 400  # nobody claimed a message twice
     assert sum(1 for ids in claimed if ids) > 1  # the claimers really ran side by side
